@@ -1,0 +1,146 @@
+# agentbox — top-level build.
+#
+#   make                 build every program into build/bin
+#   make check           build and run all tests, then again under ASan+UBSan
+#   make bench           run the benchmarks under bench/ (writes bench/out/)
+#   make demo            show what exists, against local servers
+#   make install         install binaries, units and docs (DESTDIR, PREFIX)
+#   make deps            install the Debian and npm packages build and tests need
+#
+# Sources are discovered: lib/*.c go into libagentbox.a; each program
+# directory lists its programs in PROGRAMS below; tests/test-*.c are unit
+# tests, tests/regress/*.sh are daemon tests.
+
+PREFIX     ?= /usr
+SYSCONFDIR ?= /etc
+UNITDIR    ?= /lib/systemd/system
+DESTDIR    ?=
+BUILD      ?= build
+SANITIZE   ?=
+
+PKGS := libcurl libcjson libsystemd libarchive xcb xcb-shm xcb-damage xcb-xtest xcb-xfixes libvncserver
+
+CC      ?= cc
+VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral \
+           -Wmissing-prototypes -Wstrict-prototypes -Wno-missing-field-initializers \
+           -fno-strict-aliasing -D_GNU_SOURCE -DAGENTBOX_VERSION='"$(VERSION)"' \
+           -Ilib $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
+
+ifneq ($(SANITIZE),)
+CFLAGS  += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all -O1
+LDFLAGS += -fsanitize=$(SANITIZE)
+endif
+
+LIB_SRC  := $(sort $(wildcard lib/*.c))
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+LIBA     := $(BUILD)/libagentbox.a
+
+# Each program: <dir>/<name>.c is its main; <dir>/<dir>-*.c are its modules.
+MONITOR_SRC := $(sort $(wildcard monitor/monitor-*.c))
+INITD_SRC   := $(sort $(wildcard initd/initd-*.c))
+DISPLAY_SRC := $(sort $(wildcard display/display-*.c))
+
+PROGRAMS :=
+ifneq ($(wildcard monitor/agentbox-monitor.c),)
+PROGRAMS += $(BUILD)/bin/agentbox-monitor $(BUILD)/bin/agentbox
+endif
+ifneq ($(wildcard initd/agentbox-init.c),)
+PROGRAMS += $(BUILD)/bin/agentbox-init
+endif
+ifneq ($(wildcard display/agentbox-display.c),)
+PROGRAMS += $(BUILD)/bin/agentbox-display
+endif
+
+TEST_SRC  := $(sort $(wildcard tests/test-*.c))
+TEST_BINS := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+TEST_HELPER_SRC := $(sort $(wildcard tests/helpers/*.c))
+TEST_HELPERS := $(TEST_HELPER_SRC:tests/helpers/%.c=$(BUILD)/tests/helpers/%)
+
+all: $(PROGRAMS)
+
+$(BUILD)/%.o: %.c $(wildcard lib/*.h monitor/*.h initd/*.h display/*.h tests/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(LIBA): $(LIB_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/bin/agentbox-monitor: $(BUILD)/monitor/agentbox-monitor.o $(MONITOR_SRC:%.c=$(BUILD)/%.o) $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/bin/agentbox: $(BUILD)/monitor/agentbox.o $(MONITOR_SRC:%.c=$(BUILD)/%.o) $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/bin/agentbox-init: $(BUILD)/initd/agentbox-init.o $(INITD_SRC:%.c=$(BUILD)/%.o) $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/bin/agentbox-display: $(BUILD)/display/agentbox-display.o $(DISPLAY_SRC:%.c=$(BUILD)/%.o) $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# Unit tests link the library and every program's modules, so a module
+# can be tested without its daemon.
+TEST_LINK := $(MONITOR_SRC:%.c=$(BUILD)/%.o) $(INITD_SRC:%.c=$(BUILD)/%.o) $(DISPLAY_SRC:%.c=$(BUILD)/%.o) $(LIBA)
+
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/tests/tests.o $(TEST_LINK)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/helpers/%: $(BUILD)/tests/helpers/%.o $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+tests: $(PROGRAMS) $(TEST_BINS) $(TEST_HELPERS)
+
+# make check: one run over both builds, one closing "N passed, N failed".
+check:
+	$(MAKE) tests
+	$(MAKE) tests BUILD=build-san SANITIZE=address,undefined
+	tests/run build build-san
+
+# Only the plain build, for a quick loop while developing.
+check-fast: tests
+	tests/run build
+
+bench: all tests
+	bench/run
+
+demo: all tests
+	tests/demo.sh
+
+deps:
+	.ci/deps
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/agentbox $(DESTDIR)$(UNITDIR) \
+		$(DESTDIR)$(PREFIX)/share/doc/agentbox $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man8 \
+		$(DESTDIR)$(SYSCONFDIR)/agentbox
+	install -m 0755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/bin/
+	for u in systemd/*.service.in; do \
+		sed -e 's|@BINDIR@|$(PREFIX)/bin|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' $$u \
+			> $(DESTDIR)$(UNITDIR)/$$(basename $$u .in); done
+	install -m 0644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/agentbox/
+	for m in docs/man/*.1; do [ -e "$$m" ] && install -m 0644 $$m $(DESTDIR)$(PREFIX)/share/man/man1/; done; true
+	for m in docs/man/*.8; do [ -e "$$m" ] && install -m 0644 $$m $(DESTDIR)$(PREFIX)/share/man/man8/; done; true
+	[ -e $(DESTDIR)$(SYSCONFDIR)/agentbox/agentbox.json ] || install -m 0644 docs/agentbox.example.json $(DESTDIR)$(SYSCONFDIR)/agentbox/agentbox.json
+
+format:
+	clang-format -i $(wildcard lib/*.[ch] monitor/*.[ch] initd/*.[ch] display/*.[ch] tests/*.[ch] tests/helpers/*.c)
+
+# Banned functions (curl's checksrc idea): unbounded or unchecked.
+checkstyle:
+	@! grep -nE '\b(atoi|atol|sprintf|strcpy|strcat|gets|strtok)\s*\(' \
+		lib/*.[ch] monitor/*.[ch] initd/*.[ch] display/*.[ch] tests/*.c tests/helpers/*.c 2>/dev/null \
+		|| { echo "checkstyle: banned function above"; exit 1; }
+
+clean:
+	rm -rf build build-san bench/out
+
+.PHONY: all tests check check-fast bench demo deps install format checkstyle clean

@@ -1,0 +1,557 @@
+/* Configuration; see config.h.
+ *
+ * The file is one JSON object. Its members are keys of the table below,
+ * written either nested ({"idle": {"timeout": "30m"}}) or dotted
+ * ({"idle.timeout": "30m"}). Defaults are JSON text in the same table and
+ * go through the same parsers as the file, so a default can never be a
+ * value the parser would refuse. */
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "config.h"
+#include "fileio.h"
+#include "log.h"
+#include "macro.h"
+
+enum conf_type {
+	CONF_STRING,   /* char *; non-empty */
+	CONF_NAME,     /* char *; [A-Za-z0-9_.-], for user and workspace names */
+	CONF_PATH,     /* char *; absolute */
+	CONF_DURATION, /* usec_t; "30m" */
+	CONF_DURATION_OFF, /* usec_t; "30m" or "off" (0) */
+	CONF_BOOL,     /* int */
+	CONF_ENUM,     /* int, index into choices */
+	CONF_PATHS,    /* char **; absolute paths, NULL-terminated */
+	CONF_STRV,     /* char **; non-empty strings */
+	CONF_PORTS,    /* struct config_ports */
+	CONF_NUMBER,   /* double within [min, max] */
+};
+
+struct conf_key {
+	const char *key;
+	enum conf_type type;
+	size_t offset;
+	const char *def; /* JSON text; NULL: unset (derived in config_finish) */
+	const char *const *choices;
+	double min, max; /* CONF_NUMBER, and durations in seconds when max > 0 */
+};
+
+static const char *const idle_actions[] = {"none", "poweroff", "delete", NULL};
+
+#define OFF(field) offsetof(struct config, field)
+
+static const struct conf_key conf_table[] = {
+	{"workspace.name", CONF_NAME, OFF(workspace_name), "\"default\""},
+	{"workspace.user", CONF_NAME, OFF(workspace_user), "\"agent\""},
+	{"workspace.home", CONF_PATH, OFF(workspace_home), NULL},
+	{"runtime_dir", CONF_PATH, OFF(runtime_dir), "\"/run/agentbox\""},
+	{"state_dir", CONF_PATH, OFF(state_dir), "\"/var/lib/agentbox\""},
+	{"idle.timeout", CONF_DURATION, OFF(idle_timeout), "\"30m\"", NULL, 1, 366 * 86400},
+	{"idle.boot_grace", CONF_DURATION, OFF(idle_boot_grace), "\"10m\"", NULL, 0, 366 * 86400},
+	{"idle.max_lifetime", CONF_DURATION_OFF, OFF(idle_max_lifetime), "\"off\"", NULL, 60,
+	 3660 * 86400},
+	{"idle.warn_before", CONF_DURATION, OFF(idle_warn_before), "\"5m\"", NULL, 0, 366 * 86400},
+	{"idle.interval", CONF_DURATION, OFF(idle_interval), "\"5s\"", NULL, 0.01, 600},
+	{"idle.action", CONF_ENUM, OFF(idle_action), "\"none\"", idle_actions},
+	{"idle.watch_paths", CONF_PATHS, OFF(idle_watch_paths), NULL},
+	{"idle.exclude_paths", CONF_STRV, OFF(idle_exclude_paths), "[]"},
+	{"idle.agent_names", CONF_STRV, OFF(idle_agent_names),
+	 "[\"claude\", \"codex\", \"aider\", \"opencode\", \"gemini\"]"},
+	{"idle.cpu_threshold", CONF_NUMBER, OFF(idle_cpu_threshold), "5", NULL, 0.1, 100000},
+	{"idle.ports", CONF_PORTS, OFF(idle_ports), "[22, 5900, 6080]"},
+	{"idle.wall", CONF_BOOL, OFF(idle_wall), "true"},
+};
+
+#define FIELD(c, k, type) ((type *)((char *)(c) + (k)->offset))
+
+static void strv_free(char **v)
+{
+	if (!v)
+		return;
+	for (char **p = v; *p; p++)
+		free(*p);
+	free(v);
+}
+
+static void conf_free_value(struct config *c, const struct conf_key *k)
+{
+	switch (k->type) {
+	case CONF_STRING:
+	case CONF_NAME:
+	case CONF_PATH:
+		free(*FIELD(c, k, char *));
+		*FIELD(c, k, char *) = NULL;
+		break;
+	case CONF_PATHS:
+	case CONF_STRV:
+		strv_free(*FIELD(c, k, char **));
+		*FIELD(c, k, char **) = NULL;
+		break;
+	default:
+		break;
+	}
+}
+
+static int set_error(char **ret_error, const char *origin, const char *key, const char *fmt, ...)
+	_printf_(4, 5);
+static int set_error(char **ret_error, const char *origin, const char *key, const char *fmt, ...)
+{
+	_cleanup_free_ char *msg = NULL;
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
+	va_end(ap);
+	free(*ret_error);
+	*ret_error = xasprintf("%s: %s%s%s", origin, key ? key : "", key ? ": " : "", strempty(msg));
+	return -EINVAL;
+}
+
+static const char *json_type_name(const cJSON *v)
+{
+	if (cJSON_IsString(v))
+		return "a string";
+	if (cJSON_IsNumber(v))
+		return "a number";
+	if (cJSON_IsBool(v))
+		return "a boolean";
+	if (cJSON_IsNull(v))
+		return "null";
+	if (cJSON_IsArray(v))
+		return "a list";
+	if (cJSON_IsObject(v))
+		return "an object";
+	return "an unknown value";
+}
+
+static int valid_name(const char *s)
+{
+	if (!*s || strlen(s) > 64 || *s == '-' || *s == '.')
+		return 0;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && !strchr("_.-", *s))
+			return 0;
+	return 1;
+}
+
+static int parse_string_list(const cJSON *v, int paths, char ***ret, const char **ret_why)
+{
+	int n = cJSON_GetArraySize(v), i = 0;
+	char **list;
+	const cJSON *e;
+
+	if (!cJSON_IsArray(v)) {
+		*ret_why = "expected a list of strings";
+		return -EINVAL;
+	}
+	list = xcalloc((size_t)n + 1, sizeof(char *));
+	cJSON_ArrayForEach(e, v)
+	{
+		if (!cJSON_IsString(e) || !e->valuestring[0]) {
+			*ret_why = "expected a list of non-empty strings";
+			strv_free(list);
+			return -EINVAL;
+		}
+		if (paths && e->valuestring[0] != '/') {
+			*ret_why = "expected absolute paths";
+			strv_free(list);
+			return -EINVAL;
+		}
+		list[i++] = xstrdup(e->valuestring);
+	}
+	*ret = list;
+	return 0;
+}
+
+/* Parses one value into c; on error returns -EINVAL with *ret_error set. */
+static int conf_parse_value(struct config *c, const struct conf_key *k, const cJSON *v,
+			    const char *origin, char **ret_error)
+{
+	_cleanup_free_ char *shown = cJSON_PrintUnformatted(v);
+	const char *why = NULL;
+	char **list = NULL;
+	usec_t usec;
+
+	switch (k->type) {
+	case CONF_STRING:
+	case CONF_NAME:
+	case CONF_PATH:
+		if (!cJSON_IsString(v))
+			return set_error(ret_error, origin, k->key, "expected a string, got %s",
+					 json_type_name(v));
+		if (!v->valuestring[0])
+			return set_error(ret_error, origin, k->key, "must not be empty");
+		if (k->type == CONF_PATH && v->valuestring[0] != '/')
+			return set_error(ret_error, origin, k->key,
+					 "expected an absolute path, got %s", shown);
+		if (k->type == CONF_NAME && !valid_name(v->valuestring))
+			return set_error(ret_error, origin, k->key,
+					 "expected a name of letters, digits, '_', '.', '-' "
+					 "(at most 64), got %s",
+					 shown);
+		conf_free_value(c, k);
+		*FIELD(c, k, char *) = xstrdup(v->valuestring);
+		return 0;
+
+	case CONF_DURATION:
+	case CONF_DURATION_OFF:
+		if (!cJSON_IsString(v))
+			return set_error(ret_error, origin, k->key,
+					 "expected a duration string such as \"90s\", \"30m\" "
+					 "or \"2h\", got %s",
+					 json_type_name(v));
+		if (k->type == CONF_DURATION_OFF && streq(v->valuestring, "off")) {
+			*FIELD(c, k, usec_t) = 0;
+			return 0;
+		}
+		if (parse_duration(v->valuestring, &usec) < 0)
+			return set_error(ret_error, origin, k->key,
+					 "expected a duration such as \"90s\", \"30m\" or \"2h\"%s, "
+					 "got %s",
+					 k->type == CONF_DURATION_OFF ? " or \"off\"" : "", shown);
+		if (k->max > 0 && ((double)usec < k->min * 1e6 || (double)usec > k->max * 1e6)) {
+			char lo[FORMAT_DURATION_MAX], hi[FORMAT_DURATION_MAX];
+			return set_error(ret_error, origin, k->key, "%s is out of range (%s to %s)",
+					 shown,
+					 format_duration(lo, sizeof(lo), (usec_t)(k->min * 1e6)),
+					 format_duration(hi, sizeof(hi), (usec_t)(k->max * 1e6)));
+		}
+		*FIELD(c, k, usec_t) = usec;
+		return 0;
+
+	case CONF_BOOL:
+		if (!cJSON_IsBool(v))
+			return set_error(ret_error, origin, k->key,
+					 "expected true or false, got %s", shown);
+		*FIELD(c, k, int) = cJSON_IsTrue(v);
+		return 0;
+
+	case CONF_ENUM:
+		if (cJSON_IsString(v))
+			for (int i = 0; k->choices[i]; i++)
+				if (streq(k->choices[i], v->valuestring)) {
+					*FIELD(c, k, int) = i;
+					return 0;
+				}
+		{
+			char choices[256] = "";
+			for (int i = 0; k->choices[i]; i++)
+				snprintf(choices + strlen(choices), sizeof(choices) - strlen(choices),
+					 "%s\"%s\"", i ? ", " : "", k->choices[i]);
+			return set_error(ret_error, origin, k->key, "expected one of %s, got %s",
+					 choices, shown);
+		}
+
+	case CONF_PATHS:
+	case CONF_STRV:
+		if (parse_string_list(v, k->type == CONF_PATHS, &list, &why) < 0)
+			return set_error(ret_error, origin, k->key, "%s, got %s", why, shown);
+		conf_free_value(c, k);
+		*FIELD(c, k, char **) = list;
+		return 0;
+
+	case CONF_PORTS: {
+		struct config_ports ports = {0};
+		const cJSON *e;
+
+		if (!cJSON_IsArray(v))
+			return set_error(ret_error, origin, k->key,
+					 "expected a list of port numbers, got %s", json_type_name(v));
+		cJSON_ArrayForEach(e, v)
+		{
+			if (!cJSON_IsNumber(e) || e->valuedouble != floor(e->valuedouble) ||
+			    e->valuedouble < 1 || e->valuedouble > 65535)
+				return set_error(ret_error, origin, k->key,
+						 "expected port numbers from 1 to 65535, got %s", shown);
+			if (ports.n == CONFIG_MAX_PORTS)
+				return set_error(ret_error, origin, k->key,
+						 "at most %d ports", CONFIG_MAX_PORTS);
+			ports.port[ports.n++] = (uint16_t)e->valuedouble;
+		}
+		*FIELD(c, k, struct config_ports) = ports;
+		return 0;
+	}
+
+	case CONF_NUMBER:
+		if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble))
+			return set_error(ret_error, origin, k->key, "expected a number, got %s",
+					 shown);
+		if (v->valuedouble < k->min || v->valuedouble > k->max)
+			return set_error(ret_error, origin, k->key,
+					 "%s is out of range (%g to %g)", shown, k->min, k->max);
+		*FIELD(c, k, double) = v->valuedouble;
+		return 0;
+	}
+	return set_error(ret_error, origin, k->key, "internal error: unknown type");
+}
+
+static const struct conf_key *conf_find(const char *key)
+{
+	for (size_t i = 0; i < ELEMENTSOF(conf_table); i++)
+		if (streq(conf_table[i].key, key))
+			return &conf_table[i];
+	return NULL;
+}
+
+/* Is prefix (e.g. "idle") the section of some key? */
+static int conf_is_section(const char *prefix)
+{
+	size_t l = strlen(prefix);
+
+	for (size_t i = 0; i < ELEMENTSOF(conf_table); i++)
+		if (strncmp(conf_table[i].key, prefix, l) == 0 && conf_table[i].key[l] == '.')
+			return 1;
+	return 0;
+}
+
+static int conf_walk(struct config *c, const cJSON *obj, const char *prefix, const char *origin,
+		     char **ret_error)
+{
+	const cJSON *m;
+
+	cJSON_ArrayForEach(m, obj)
+	{
+		_cleanup_free_ char *key = prefix ? xasprintf("%s.%s", prefix, m->string)
+						  : xstrdup(m->string);
+		const struct conf_key *k = conf_find(key);
+		int r;
+
+		if (k) {
+			r = conf_parse_value(c, k, m, origin, ret_error);
+			if (r < 0)
+				return r;
+			continue;
+		}
+		if (conf_is_section(key)) {
+			if (!cJSON_IsObject(m))
+				return set_error(ret_error, origin, key,
+						 "expected an object (a section), got %s",
+						 json_type_name(m));
+			r = conf_walk(c, m, key, origin, ret_error);
+			if (r < 0)
+				return r;
+			continue;
+		}
+		return set_error(ret_error, origin, key,
+				 "unknown key (see docs/configuration.md for the keys)");
+	}
+	return 0;
+}
+
+/* Duplicate keys are refused: cJSON keeps both and we would read one. */
+static int conf_check_duplicates(const cJSON *obj, const char *origin, char **ret_error)
+{
+	for (const cJSON *a = obj->child; a; a = a->next) {
+		for (const cJSON *b = a->next; b; b = b->next)
+			if (a->string && b->string && streq(a->string, b->string))
+				return set_error(ret_error, origin, a->string, "given twice");
+		if (cJSON_IsObject(a) && conf_check_duplicates(a, origin, ret_error) < 0)
+			return -EINVAL;
+	}
+	return 0;
+}
+
+int config_load_string(struct config *c, const char *json, const char *origin, char **ret_error)
+{
+	const char *end = NULL;
+	cJSON *root;
+	int r;
+
+	root = cJSON_ParseWithOpts(json, &end, 1);
+	if (!root) {
+		int line = 1;
+		const char *at = end ? end : json;
+		for (const char *p = json; p < at && *p; p++)
+			line += *p == '\n';
+		return set_error(ret_error, origin, NULL, "line %d: not valid JSON", line);
+	}
+	if (!cJSON_IsObject(root)) {
+		cJSON_Delete(root);
+		return set_error(ret_error, origin, NULL, "expected a JSON object at the top");
+	}
+	r = conf_check_duplicates(root, origin, ret_error);
+	if (r >= 0)
+		r = conf_walk(c, root, NULL, origin, ret_error);
+	cJSON_Delete(root);
+	return r;
+}
+
+int config_load_file(struct config *c, const char *path, int explicit, char **ret_error)
+{
+	_cleanup_free_ char *text = NULL;
+	int r;
+
+	r = read_file(path, CONFIG_MAX_SIZE, &text, NULL);
+	if (r == -ENOENT && !explicit)
+		return 0;
+	if (r == -EFBIG)
+		return set_error(ret_error, path, NULL, "larger than 1 MiB");
+	if (r < 0) {
+		errno = -r;
+		return set_error(ret_error, path, NULL, "cannot read: %m"), r;
+	}
+	free(c->path);
+	c->path = xstrdup(path);
+	return config_load_string(c, text, path, ret_error);
+}
+
+struct config *config_new(void)
+{
+	struct config *c = xcalloc(1, sizeof(*c));
+
+	for (size_t i = 0; i < ELEMENTSOF(conf_table); i++) {
+		_cleanup_free_ char *error = NULL;
+		cJSON *v;
+
+		if (!conf_table[i].def)
+			continue;
+		v = cJSON_Parse(conf_table[i].def);
+		if (!v || conf_parse_value(c, &conf_table[i], v, "default", &error) < 0) {
+			/* A bad default is a bug caught by the first test run. */
+			fprintf(stderr, "<2>config: bad default for %s: %s\n", conf_table[i].key,
+				strempty(error));
+			abort();
+		}
+		cJSON_Delete(v);
+	}
+	return c;
+}
+
+struct config *config_free(struct config *c)
+{
+	if (!c)
+		return NULL;
+	for (size_t i = 0; i < ELEMENTSOF(conf_table); i++)
+		conf_free_value(c, &conf_table[i]);
+	free(c->path);
+	free(c);
+	return NULL;
+}
+
+int config_finish(struct config *c, char **ret_error)
+{
+	const char *origin = c->path ? c->path : "config";
+
+	if (c->idle_warn_before >= c->idle_timeout)
+		return set_error(ret_error, origin, "idle.warn_before",
+				 "must be shorter than idle.timeout");
+	if (!c->workspace_home) {
+		struct passwd *pw = getpwnam(c->workspace_user);
+		if (!pw || !pw->pw_dir || pw->pw_dir[0] != '/')
+			return set_error(ret_error, origin, "workspace.home",
+					 "not set, and workspace.user '%s' has no home on this "
+					 "machine; create the user or set workspace.home",
+					 c->workspace_user);
+		c->workspace_home = xstrdup(pw->pw_dir);
+	}
+	if (!c->idle_watch_paths) {
+		c->idle_watch_paths = xcalloc(2, sizeof(char *));
+		c->idle_watch_paths[0] = xstrdup(c->workspace_home);
+	}
+	return 0;
+}
+
+static cJSON *conf_value_to_json(const struct config *c, const struct conf_key *k)
+{
+	char buf[FORMAT_DURATION_MAX];
+	cJSON *a;
+
+	switch (k->type) {
+	case CONF_STRING:
+	case CONF_NAME:
+	case CONF_PATH: {
+		const char *s = *FIELD(c, k, char *);
+		return s ? cJSON_CreateString(s) : cJSON_CreateNull();
+	}
+	case CONF_DURATION_OFF:
+		if (*FIELD(c, k, usec_t) == 0)
+			return cJSON_CreateString("off");
+		/* fall through */
+	case CONF_DURATION:
+		format_duration_exact(buf, sizeof(buf), *FIELD(c, k, usec_t));
+		return cJSON_CreateString(buf);
+	case CONF_BOOL:
+		return cJSON_CreateBool(*FIELD(c, k, int));
+	case CONF_ENUM:
+		return cJSON_CreateString(k->choices[*FIELD(c, k, int)]);
+	case CONF_PATHS:
+	case CONF_STRV:
+		a = cJSON_CreateArray();
+		for (char **p = *FIELD(c, k, char **); p && *p; p++)
+			cJSON_AddItemToArray(a, cJSON_CreateString(*p));
+		return a;
+	case CONF_PORTS: {
+		const struct config_ports *ports = FIELD(c, k, struct config_ports);
+		a = cJSON_CreateArray();
+		for (size_t i = 0; i < ports->n; i++)
+			cJSON_AddItemToArray(a, cJSON_CreateNumber(ports->port[i]));
+		return a;
+	}
+	case CONF_NUMBER:
+		return cJSON_CreateNumber(*FIELD(c, k, double));
+	}
+	return cJSON_CreateNull();
+}
+
+char *config_to_json(const struct config *c)
+{
+	cJSON *root = cJSON_CreateObject();
+	char *text;
+
+	for (size_t i = 0; i < ELEMENTSOF(conf_table); i++) {
+		const struct conf_key *k = &conf_table[i];
+		const char *dot = strchr(k->key, '.');
+		cJSON *parent = root;
+
+		if (dot) {
+			_cleanup_free_ char *section = strndup(k->key, (size_t)(dot - k->key));
+			parent = cJSON_GetObjectItemCaseSensitive(root, section);
+			if (!parent)
+				parent = cJSON_AddObjectToObject(root, section);
+		}
+		/* unset derived values are left out rather than shown as null */
+		if ((k->type == CONF_PATH || k->type == CONF_PATHS) && !*FIELD(c, k, void *))
+			continue;
+		cJSON_AddItemToObject(parent, dot ? dot + 1 : k->key, conf_value_to_json(c, k));
+	}
+	text = cJSON_Print(root);
+	cJSON_Delete(root);
+	return text;
+}
+
+const char *const *config_key_names(void)
+{
+	static const char *names[ELEMENTSOF(conf_table) + 1];
+
+	for (size_t i = 0; i < ELEMENTSOF(conf_table); i++)
+		names[i] = conf_table[i].key;
+	return names;
+}
+
+const char *idle_action_to_string(int a)
+{
+	return a >= 0 && a < (int)ELEMENTSOF(idle_actions) - 1 ? idle_actions[a] : "unknown";
+}
+
+struct config *config_load_for_program(const char *path)
+{
+	_cleanup_(config_freep) struct config *c = config_new();
+	_cleanup_free_ char *error = NULL;
+
+	if (config_load_file(c, path ? path : CONFIG_DEFAULT_PATH, path != NULL, &error) < 0 ||
+	    config_finish(c, &error) < 0) {
+		log_event(LOG_ERR, MSGID_CONFIG_ERROR, NULL, 0, "%s", error);
+		return NULL;
+	}
+	return TAKE_PTR(c);
+}

@@ -1,0 +1,94 @@
+/* The one configuration file of every agentbox program (JSON, cJSON),
+ * default /etc/agentbox/agentbox.json, --config FILE to override.
+ *
+ * Every key is a row of the table in config.c with its type, its default
+ * and its limits; docs/configuration.md documents each row (a test checks
+ * that none is missing). Unknown keys, wrong types and impossible values
+ * are refused with one line naming the key. Secrets never live in the
+ * JSON: keys ending in "_file" name a 0600 file or a systemd credential. */
+#ifndef AGENTBOX_CONFIG_H
+#define AGENTBOX_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "time-util.h"
+
+#define CONFIG_DEFAULT_PATH "/etc/agentbox/agentbox.json"
+#define CONFIG_MAX_SIZE (1024 * 1024)
+#define CONFIG_MAX_PORTS 32
+
+/* Exit code of every program for a bad config or command line. */
+#define EXIT_CONFIG 2
+
+enum idle_action {
+	IDLE_ACTION_NONE,
+	IDLE_ACTION_POWEROFF,
+	IDLE_ACTION_DELETE,
+};
+
+struct config_ports {
+	size_t n;
+	uint16_t port[CONFIG_MAX_PORTS];
+};
+
+struct config {
+	char *path; /* the file it came from, or NULL for defaults only */
+
+	/* workspace.* */
+	char *workspace_name;
+	char *workspace_user;
+	char *workspace_home; /* derived from workspace.user unless set */
+
+	/* top level */
+	char *runtime_dir;
+	char *state_dir;
+
+	/* idle.* */
+	usec_t idle_timeout;
+	usec_t idle_boot_grace;
+	usec_t idle_max_lifetime; /* 0: off */
+	usec_t idle_warn_before;
+	usec_t idle_interval;
+	int idle_action; /* enum idle_action */
+	char **idle_watch_paths;
+	char **idle_exclude_paths;
+	char **idle_agent_names;
+	double idle_cpu_threshold; /* percent of one core */
+	struct config_ports idle_ports;
+	int idle_wall;
+};
+
+/* A config with every default. */
+struct config *config_new(void);
+struct config *config_free(struct config *c);
+static inline void config_freep(struct config **c)
+{
+	config_free(*c);
+}
+
+/* Loads JSON text over the defaults. On error returns -EINVAL (or -errno)
+ * and *ret_error holds one line: "<origin>: idle.timeout: <reason>". */
+int config_load_string(struct config *c, const char *json, const char *origin, char **ret_error);
+
+/* Loads a file. A missing file is an error only when explicit. */
+int config_load_file(struct config *c, const char *path, int explicit, char **ret_error);
+
+/* Fills values derived from others (the home of workspace.user, the
+ * default watch path); fails with a message when one cannot be derived. */
+int config_finish(struct config *c, char **ret_error);
+
+/* The effective config as JSON text (for "agentbox config"). */
+char *config_to_json(const struct config *c);
+
+/* The table's key names, NULL-terminated (for the documentation test). */
+const char *const *config_key_names(void);
+
+/* "delete" -> IDLE_ACTION_DELETE; -1 when unknown. */
+const char *idle_action_to_string(int a);
+
+/* Loads the config for a program: --config path or the default; prints the
+ * error to stderr and returns NULL on failure (callers exit EXIT_CONFIG). */
+struct config *config_load_for_program(const char *path);
+
+#endif

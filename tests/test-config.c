@@ -1,0 +1,201 @@
+/* Config parsing: defaults, every type, and the promised error lines. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "fileio.h"
+#include "macro.h"
+#include "tests.h"
+
+/* Loads json over defaults; returns the error line or NULL. */
+static char *load(const char *json, struct config **ret)
+{
+	struct config *c = config_new();
+	char *error = NULL;
+
+	if (config_load_string(c, json, "t.json", &error) < 0) {
+		config_free(c);
+		*ret = NULL;
+		return error;
+	}
+	*ret = c;
+	return NULL;
+}
+
+#define ASSERT_REFUSED(json, msg)                                                                  \
+	do {                                                                                       \
+		struct config *_c;                                                                 \
+		_cleanup_free_ char *_e = load(json, &_c);                                          \
+		ASSERT_NOT_NULL(_e);                                                               \
+		ASSERT_STR_CONTAINS(_e, msg);                                                      \
+		ASSERT_TRUE(strchr(_e, '\n') == NULL);                                             \
+	} while (0)
+
+TEST(defaults)
+{
+	_cleanup_(config_freep) struct config *c = config_new();
+
+	ASSERT_UINT_EQ(c->idle_timeout, 30 * USEC_PER_MINUTE);
+	ASSERT_UINT_EQ(c->idle_boot_grace, 10 * USEC_PER_MINUTE);
+	ASSERT_UINT_EQ(c->idle_max_lifetime, 0);
+	ASSERT_UINT_EQ(c->idle_warn_before, 5 * USEC_PER_MINUTE);
+	ASSERT_INT_EQ(c->idle_action, IDLE_ACTION_NONE);
+	ASSERT_STR_EQ(c->runtime_dir, "/run/agentbox");
+	ASSERT_STR_EQ(c->idle_agent_names[0], "claude");
+	ASSERT_INT_EQ(c->idle_ports.n, 3);
+	ASSERT_INT_EQ(c->idle_ports.port[0], 22);
+	ASSERT_TRUE(c->idle_watch_paths == NULL);
+}
+
+TEST(nested_and_dotted)
+{
+	struct config *c;
+	_cleanup_free_ char *e = load("{\"idle\": {\"timeout\": \"2h\", \"action\": \"poweroff\"},"
+				      " \"idle.warn_before\": \"90s\","
+				      " \"idle\": {\"ports\": [2222]}}",
+				      &c);
+	/* the same section twice is refused as a duplicate key */
+	ASSERT_NOT_NULL(e);
+	ASSERT_STR_CONTAINS(e, "idle: given twice");
+
+	free(e);
+	e = load("{\"idle\": {\"timeout\": \"2h\", \"action\": \"poweroff\", \"ports\": [2222]},"
+		 " \"idle.warn_before\": \"90s\", \"workspace\": {\"home\": \"/home/x\"}}",
+		 &c);
+	ASSERT_TRUE(e == NULL);
+	ASSERT_UINT_EQ(c->idle_timeout, 2 * USEC_PER_HOUR);
+	ASSERT_UINT_EQ(c->idle_warn_before, 90 * USEC_PER_SEC);
+	ASSERT_INT_EQ(c->idle_action, IDLE_ACTION_POWEROFF);
+	ASSERT_INT_EQ(c->idle_ports.n, 1);
+	ASSERT_INT_EQ(c->idle_ports.port[0], 2222);
+	{
+		_cleanup_free_ char *error = NULL;
+		ASSERT_OK(config_finish(c, &error));
+		ASSERT_STR_EQ(c->idle_watch_paths[0], "/home/x");
+	}
+	config_free(c);
+}
+
+TEST(refuses_with_key_and_reason)
+{
+	ASSERT_REFUSED("{\"idle\": {\"timout\": \"30m\"}}", "t.json: idle.timout: unknown key");
+	ASSERT_REFUSED("{\"bogus\": 1}", "t.json: bogus: unknown key");
+	ASSERT_REFUSED("{\"idle\": {\"timeout\": 30}}", "idle.timeout: expected a duration string");
+	ASSERT_REFUSED("{\"idle\": {\"timeout\": \"30 minutes\"}}",
+		       "idle.timeout: expected a duration such as");
+	ASSERT_REFUSED("{\"idle\": {\"timeout\": \"0s\"}}", "idle.timeout: \"0s\" is out of range");
+	ASSERT_REFUSED("{\"idle\": {\"timeout\": \"off\"}}", "idle.timeout: expected a duration");
+	ASSERT_REFUSED("{\"idle\": {\"action\": \"destroy\"}}",
+		       "idle.action: expected one of \"none\", \"poweroff\", \"delete\"");
+	ASSERT_REFUSED("{\"idle\": {\"ports\": [22, 70000]}}", "idle.ports: expected port numbers");
+	ASSERT_REFUSED("{\"idle\": {\"ports\": \"22\"}}", "idle.ports: expected a list");
+	ASSERT_REFUSED("{\"idle\": {\"cpu_threshold\": -1}}", "idle.cpu_threshold: -1 is out of range");
+	ASSERT_REFUSED("{\"idle\": {\"watch_paths\": [\"relative/dir\"]}}",
+		       "idle.watch_paths: expected absolute paths");
+	ASSERT_REFUSED("{\"idle\": {\"wall\": \"yes\"}}", "idle.wall: expected true or false");
+	ASSERT_REFUSED("{\"idle\": 5}", "idle: expected an object");
+	ASSERT_REFUSED("{\"runtime_dir\": \"run/agentbox\"}", "runtime_dir: expected an absolute path");
+	ASSERT_REFUSED("{\"workspace\": {\"user\": \"a b\"}}", "workspace.user: expected a name");
+	ASSERT_REFUSED("{\"idle\": {\"timeout\": \"1m\"},", "line 1: not valid JSON");
+	ASSERT_REFUSED("{\n\"idle\":\n {\"timeout\" \"1m\"}}", "line 3: not valid JSON");
+	ASSERT_REFUSED("[1, 2]", "expected a JSON object at the top");
+}
+
+TEST(max_lifetime_off)
+{
+	struct config *c;
+	_cleanup_free_ char *e = load("{\"idle\": {\"max_lifetime\": \"8h\"}}", &c);
+
+	ASSERT_TRUE(e == NULL);
+	ASSERT_UINT_EQ(c->idle_max_lifetime, 8 * USEC_PER_HOUR);
+	config_free(c);
+	ASSERT_TRUE(load("{\"idle\": {\"max_lifetime\": \"off\"}}", &c) == NULL);
+	ASSERT_UINT_EQ(c->idle_max_lifetime, 0);
+	config_free(c);
+}
+
+TEST(finish_checks_relations)
+{
+	struct config *c;
+	_cleanup_free_ char *e = load("{\"idle\": {\"timeout\": \"5m\", \"warn_before\": \"5m\"},"
+				      " \"workspace\": {\"home\": \"/tmp\"}}",
+				      &c);
+	_cleanup_free_ char *error = NULL;
+
+	ASSERT_TRUE(e == NULL);
+	ASSERT_TRUE(config_finish(c, &error) < 0);
+	ASSERT_STR_CONTAINS(error, "idle.warn_before: must be shorter than idle.timeout");
+	config_free(c);
+}
+
+TEST(finish_unknown_user)
+{
+	struct config *c;
+	_cleanup_free_ char *e = load("{\"workspace\": {\"user\": \"no-such-user-xyz\"}}", &c);
+	_cleanup_free_ char *error = NULL;
+
+	ASSERT_TRUE(e == NULL);
+	ASSERT_TRUE(config_finish(c, &error) < 0);
+	ASSERT_STR_CONTAINS(error, "workspace.user 'no-such-user-xyz' has no home");
+	config_free(c);
+}
+
+TEST(to_json_round_trips)
+{
+	_cleanup_(config_freep) struct config *c = config_new();
+	_cleanup_(config_freep) struct config *d = config_new();
+	_cleanup_free_ char *json = NULL, *error = NULL, *again = NULL;
+
+	c->idle_timeout = 90 * USEC_PER_MINUTE;
+	json = config_to_json(c);
+	ASSERT_OK(config_load_string(d, json, "dump", &error));
+	ASSERT_UINT_EQ(d->idle_timeout, 90 * USEC_PER_MINUTE);
+	again = config_to_json(d);
+	ASSERT_STR_EQ(json, again);
+}
+
+TEST(every_key_documented)
+{
+	_cleanup_free_ char *doc = NULL;
+
+	ASSERT_OK(read_file("docs/configuration.md", 1 << 20, &doc, NULL));
+	for (const char *const *k = config_key_names(); *k; k++) {
+		char needle[128];
+		snprintf(needle, sizeof(needle), "`%s`", *k);
+		ASSERT_STR_CONTAINS(doc, needle);
+	}
+}
+
+TEST(secret_file_modes)
+{
+	char dir[] = "/tmp/agentbox-test-XXXXXX";
+	_cleanup_free_ char *path = NULL, *secret = NULL;
+	const char *why;
+	int fd;
+
+	ASSERT_NOT_NULL(mkdtemp(dir));
+	path = xasprintf("%s/token", dir);
+	fd = open(path, O_WRONLY | O_CREAT, 0644);
+	ASSERT_TRUE(fd >= 0);
+	ASSERT_INT_EQ(write(fd, "s3cr3t\n", 7), 7);
+	close(fd);
+	ASSERT_ERR(read_secret(path, &secret, &why), -EPERM);
+	ASSERT_STR_CONTAINS(why, "chmod 0600");
+	ASSERT_OK(chmod(path, 0600));
+	ASSERT_OK(read_secret(path, &secret, &why));
+	ASSERT_STR_EQ(secret, "s3cr3t");
+	freezero_str(TAKE_PTR(secret));
+	/* a bare name is a systemd credential */
+	setenv("CREDENTIALS_DIRECTORY", dir, 1);
+	ASSERT_OK(read_secret("token", &secret, &why));
+	ASSERT_STR_EQ(secret, "s3cr3t");
+	unsetenv("CREDENTIALS_DIRECTORY");
+	ASSERT_TRUE(read_secret("token", &secret, &why) < 0);
+	ASSERT_STR_CONTAINS(why, "CREDENTIALS_DIRECTORY");
+	unlink(path);
+	rmdir(dir);
+}
