@@ -25,8 +25,9 @@ VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral \
            -Wmissing-prototypes -Wstrict-prototypes -Wno-missing-field-initializers \
+           -Wno-format-truncation \
            -fno-strict-aliasing -D_GNU_SOURCE -DAGENTBOX_VERSION='"$(VERSION)"' \
-           -Ilib $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+           -Ilib -Imonitor -Iinitd -Idisplay -Itests $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
 
 ifneq ($(SANITIZE),)

@@ -97,7 +97,10 @@ usec_t tick_from_realtime(const struct monitor_tick *t, usec_t realtime)
 
 usec_t tick_to_realtime(const struct monitor_tick *t, usec_t boottime)
 {
-	usec_t ago = boottime >= t->now ? 0 : t->now - boottime;
+	usec_t ago;
 
+	if (boottime >= t->now)
+		return t->realtime + (boottime - t->now);
+	ago = t->now - boottime;
 	return ago >= t->realtime ? 0 : t->realtime - ago;
 }

@@ -86,7 +86,7 @@ void signal_recover(struct signal_source *s);
 /* CLOCK_BOOTTIME value of a realtime stamp (usec), clamped to [0, t->now]. */
 usec_t tick_from_realtime(const struct monitor_tick *t, usec_t realtime);
 
-/* Realtime (unix usec) of a CLOCK_BOOTTIME stamp. */
+/* Realtime (unix usec) of a CLOCK_BOOTTIME stamp, past or future. */
 usec_t tick_to_realtime(const struct monitor_tick *t, usec_t boottime);
 
 /* Sets up a source for tests and the daemon: s->ops/config set, state zero. */

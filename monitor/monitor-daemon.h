@@ -1,0 +1,58 @@
+/* The state of a running agentbox-monitor, in one struct passed explicitly. */
+#ifndef AGENTBOX_MONITOR_DAEMON_H
+#define AGENTBOX_MONITOR_DAEMON_H
+
+#include <sys/types.h>
+
+#include "config.h"
+#include "monitor-idle.h"
+#include "monitor-keepalive.h"
+#include "monitor.h"
+
+#define MONITOR_TEXT_MAX 512
+
+struct monitor {
+	struct config *config;
+	struct signal_source *signals;
+	size_t n_signals;
+
+	usec_t started;            /* CLOCK_BOOTTIME at start: counts as activity */
+	struct monitor_tick tick;  /* the latest tick */
+	struct idle_policy policy;
+	struct idle_decision decision;
+	enum idle_state state;     /* decision.state, or ACTING once an action runs */
+	usec_t last_activity;      /* CLOCK_BOOTTIME */
+	const char *kept_alive_by; /* a signal name, "keepalive", "boot_grace", "start", or NULL */
+	char kept_alive_detail[SIGNAL_DETAIL_MAX];
+	struct keepalive keepalive;
+	usec_t keepalive_ended;    /* CLOCK_BOOTTIME when the last keepalive ended or was cleared */
+
+	int wall_sent;             /* a warning reached the terminals */
+	usec_t action_started;     /* CLOCK_BOOTTIME; 0: none yet */
+	usec_t action_retry_at;    /* CLOCK_BOOTTIME of the next attempt after a failure */
+	pid_t action_pid;          /* the running poweroff command */
+	char action_error[MONITOR_TEXT_MAX];
+
+	char *status_path;
+	char status_line[MONITOR_TEXT_MAX]; /* the last STATUS= sent */
+	int ready_sent;
+	usec_t watchdog_usec;      /* 0: no watchdog */
+	usec_t watchdog_last;
+	int stop;
+};
+
+/* Runs the daemon until SIGTERM/SIGINT. Returns an exit status. */
+int monitor_run(struct config *c);
+
+/* One tick: sample every signal, decide, act, publish. */
+void monitor_tick(struct monitor *m);
+
+/* monitor-status.c */
+/* The status document (caller frees with cJSON_Delete). */
+struct cJSON *monitor_status_json(const struct monitor *m);
+/* The one-line STATUS= text. */
+void monitor_status_line(const struct monitor *m, char *buf, size_t size);
+/* Writes <runtime_dir>/status.json atomically. */
+int monitor_status_write(const struct monitor *m);
+
+#endif

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# make demo: agentbox-monitor at work on this machine, against real files,
+# processes, sockets and ptys, with a 20 s idle timeout so the whole story
+# fits in a minute. Everything it starts is stopped at the end.
+set -u
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+BIN=$TOP/build/bin
+D=$(mktemp -d /tmp/agentbox-demo.XXXXXX)
+pids=()
+cleanup() { kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$D"; }
+trap cleanup EXIT
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+show() { "$BIN/agentbox" -c "$D/agentbox.json" status; }
+
+mkdir -p "$D/home/project"
+port=$((20000 + RANDOM % 20000))
+cat >"$D/agentbox.json" <<JSON
+{
+  "workspace": {"home": "$D/home"},
+  "runtime_dir": "$D/run",
+  "idle": {"timeout": "20s", "warn_before": "8s", "boot_grace": "0s",
+           "interval": "1s", "action": "none", "ports": [$port],
+           "exclude_paths": ["$D/home/.cache"]}
+}
+JSON
+say "The config (every key is documented in docs/configuration.md)"
+cat "$D/agentbox.json"
+
+say "Starting agentbox-monitor (the journal lines go to $D/monitor.log)"
+AGENTBOX_LOG_FIELDS=1 "$BIN/agentbox-monitor" -c "$D/agentbox.json" 2>"$D/monitor.log" &
+pids+=($!)
+for _ in $(seq 50); do [ -s "$D/run/status.json" ] && break; sleep 0.1; done
+show
+
+say "A write under the watched home counts; one under an excluded path does not"
+echo "int main(void) { return 0; }" >"$D/home/project/main.c"
+mkdir -p "$D/home/.cache" && echo x >"$D/home/.cache/ignored"
+sleep 2; show
+
+say "An agent named 'claude' sitting at its prompt (sleeping) is not activity; a busy one is"
+bash -c 'exec -a claude sleep 300' & pids+=($!)
+sleep 2; show
+timeout 3 bash -c 'exec -a claude bash -c "while :; do :; done"' & pids+=($!)
+sleep 2.5; show
+
+say "A TCP connection on a watched port counts only while bytes move"
+python3 - "$port" <<'PY' &
+import socket, sys, time
+srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("127.0.0.1", int(sys.argv[1]))); srv.listen(1)
+cli = socket.create_connection(("127.0.0.1", int(sys.argv[1]))); conn, _ = srv.accept()
+for _ in range(3): cli.send(b"x" * 1000); conn.recv(4096); time.sleep(0.5)
+time.sleep(40)  # open but silent from here on
+PY
+pids+=($!)
+sleep 2.5; show
+
+say "Now nothing happens: warning, then idle (the silent connection and the sleeping agent do not hold it)"
+for _ in $(seq 40); do
+	st=$("$BIN/agentbox" -c "$D/agentbox.json" status --json | jq -r .state)
+	[ "$st" = idle ] && break
+	sleep 1
+done
+show
+
+say "agentbox keepalive holds the box"
+"$BIN/agentbox" -c "$D/agentbox.json" keepalive 1h --reason "demo: long build"
+sleep 1.5; show
+
+say "What the monitor logged (each event has a fixed MESSAGE_ID; see docs/journal.md)"
+cat "$D/monitor.log"
