@@ -19,8 +19,8 @@
 #include "config.h"
 #include "fileio.h"
 #include "macro.h"
-#include "../monitor/monitor-sockets.h"
-#include "../monitor/monitor.h"
+#include "monitor-sockets.h"
+#include "monitor.h"
 #include "tests.h"
 
 #define SEC(x) ((usec_t)(x) * USEC_PER_SEC)
