@@ -68,7 +68,7 @@ enum sockets_mode {
 	MODE_PROC,
 };
 
-/* Compared with memcmp: always built in a zeroed entry. */
+/* Compared with memcmp: no implicit padding, built zeroed. */
 struct sock_key {
 	uint64_t cookie; /* sock_diag cookie; 0 from /proc */
 	uint32_t inode;  /* 0 while in the accept queue */
@@ -78,6 +78,7 @@ struct sock_key {
 	uint8_t family;
 	uint8_t laddr[16];
 	uint8_t raddr[16];
+	uint8_t pad[6];
 };
 
 struct sock_entry {
@@ -376,8 +377,9 @@ static void sockets_take_proc_line(struct sockets *k, const struct config_ports 
 	unsigned long inode;
 	size_t words = family == AF_INET ? 1 : 4;
 	struct sock_entry *e;
-	struct sock_entry tmp = {0};
+	struct sock_entry tmp;
 
+	memset(&tmp, 0, sizeof(tmp));
 	if (sscanf(line, " %*u: %39[0-9A-Fa-f]:%x %39[0-9A-Fa-f]:%x %x %x:%x %*x:%*x %*x %*u %*u %lu",
 		   la, &lport, ra, &rport, &st, &txq, &rxq, &inode) != 8)
 		return;
@@ -429,6 +431,8 @@ static int sockets_read_proc(struct sockets *k, const struct config_ports *ports
 	return sockets_read_proc_file(k, ports, k->proc_tcp6, AF_INET6);
 }
 
+_Static_assert(sizeof(struct sock_key) == 56, "struct sock_key has implicit padding");
+
 static int sock_entry_cmp(const void *a, const void *b)
 {
 	return memcmp(&((const struct sock_entry *)a)->key, &((const struct sock_entry *)b)->key,
@@ -457,9 +461,10 @@ static uint64_t sock_moved(const struct sock_entry *was, const struct sock_entry
 /* "203.0.113.5:51234", "[2001:db8::5]:51234"; IPv4-mapped IPv6 as IPv4. */
 static void format_peer(const struct sock_key *key, char *buf, size_t size)
 {
+	static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 	char a[INET6_ADDRSTRLEN] = "?";
 
-	if (key->family == AF_INET6 && IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)key->raddr)) {
+	if (key->family == AF_INET6 && memcmp(key->raddr, v4mapped, sizeof(v4mapped)) == 0) {
 		inet_ntop(AF_INET, key->raddr + 12, a, sizeof(a));
 		snprintf(buf, size, "%s:%u", a, key->rport);
 	} else if (key->family == AF_INET6) {
