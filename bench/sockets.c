@@ -37,7 +37,8 @@ static int listen_any(uint16_t *ret_port)
 /* Opens connections to the listener until n exist. */
 static void connect_up_to(int listen_fd, uint16_t port, int *have, int n)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port),
+	struct sockaddr_in a = {.sin_family = AF_INET,
+				.sin_port = htons(port),
 				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 
 	for (; *have < n; (*have)++) {
@@ -86,8 +87,8 @@ static void measure(struct config *c, const char *backend, int unrelated, int wa
 		fprintf(stderr, "tracked %zu, expected %d\n", sockets_tracked(&s), watched);
 		exit(1);
 	}
-	printf("%9d %7d %-7s %10.1f %10.1f\n", unrelated, watched, backend,
-	       (double)cpu / SAMPLES, (double)wall / SAMPLES);
+	printf("%9d %7d %-7s %10.1f %10.1f\n", unrelated, watched, backend, (double)cpu / SAMPLES,
+	       (double)wall / SAMPLES);
 	s.ops->done(&s);
 }
 

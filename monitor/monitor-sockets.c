@@ -71,8 +71,8 @@ enum sockets_mode {
 /* Compared with memcmp: no implicit padding, built zeroed. */
 struct sock_key {
 	uint64_t cookie; /* sock_diag cookie; 0 from /proc */
-	uint32_t inode;  /* 0 while in the accept queue */
-	uint16_t lport;  /* host order */
+	uint32_t inode;	 /* 0 while in the accept queue */
+	uint16_t lport;	 /* host order */
 	uint16_t rport;
 	uint8_t backend;
 	uint8_t family;
@@ -84,11 +84,11 @@ struct sock_key {
 struct sock_entry {
 	struct sock_key key;
 	usec_t first_seen;
-	uint64_t acked;    /* tcpi_bytes_acked */
+	uint64_t acked;	   /* tcpi_bytes_acked */
 	uint64_t received; /* tcpi_bytes_received */
 	uint32_t rqueue;   /* received, not yet read */
 	uint32_t wqueue;   /* sent, not yet acknowledged */
-	int has_bytes;     /* acked/received are known */
+	int has_bytes;	   /* acked/received are known */
 };
 
 struct sockets {
@@ -380,8 +380,9 @@ static void sockets_take_proc_line(struct sockets *k, const struct config_ports 
 	struct sock_entry tmp;
 
 	memset(&tmp, 0, sizeof(tmp));
-	if (sscanf(line, " %*u: %39[0-9A-Fa-f]:%x %39[0-9A-Fa-f]:%x %x %x:%x %*x:%*x %*x %*u %*u %lu",
-		   la, &lport, ra, &rport, &st, &txq, &rxq, &inode) != 8)
+	if (sscanf(line,
+		   " %*u: %39[0-9A-Fa-f]:%x %39[0-9A-Fa-f]:%x %x %x:%x %*x:%*x %*x %*u %*u %lu", la,
+		   &lport, ra, &rport, &st, &txq, &rxq, &inode) != 8)
 		return;
 	if (st != TCP_STATE_ESTABLISHED || lport > UINT16_MAX || rport > UINT16_MAX ||
 	    !port_watched(ports, (uint16_t)lport))
@@ -539,8 +540,9 @@ static void sockets_note_backend(struct sockets *k, enum sockets_backend b, int 
 				  "counters only queue changes count",
 				  k->proc_tcp);
 	else
-		log_info("Sockets signal: reading %s: without byte counters only queue changes count",
-			 k->proc_tcp);
+		log_info(
+		    "Sockets signal: reading %s: without byte counters only queue changes count",
+		    k->proc_tcp);
 	k->backend = b;
 }
 
@@ -620,15 +622,16 @@ static int sockets_init(struct signal_source *s)
 	else if (streq(mode, "proc"))
 		k->mode = MODE_PROC;
 	else {
-		log_warning("AGENTBOX_SOCKETS_BACKEND=%s is not netlink, proc or auto, ignoring", mode);
+		log_warning("AGENTBOX_SOCKETS_BACKEND=%s is not netlink, proc or auto, ignoring",
+			    mode);
 		k->mode = MODE_AUTO;
 	}
 	if (!proc_net || !*proc_net)
 		proc_net = "/proc/net";
 	k->proc_tcp = xasprintf("%s/tcp", proc_net);
 	k->proc_tcp6 = xasprintf("%s/tcp6", proc_net);
-	k->nl_req = xcalloc(1, NLMSG_SPACE(sizeof(struct inet_diag_req_v2)) +
-				       RTA_SPACE(SOCKETS_BC_MAX));
+	k->nl_req =
+	    xcalloc(1, NLMSG_SPACE(sizeof(struct inet_diag_req_v2)) + RTA_SPACE(SOCKETS_BC_MAX));
 	k->nl_buf = xmalloc(SOCKETS_NL_BUF);
 	k->prev = xcalloc(SOCKETS_MAX, sizeof(*k->prev));
 	k->cur = xcalloc(SOCKETS_MAX, sizeof(*k->cur));
@@ -642,8 +645,9 @@ static int sockets_init(struct signal_source *s)
 		if (r < 0 && k->mode == MODE_NETLINK)
 			return signal_degrade(s, r, "sock_diag: %s", strerror(-r));
 		if (r < 0)
-			log_warning_errno(r, "Sockets signal: sock_diag socket refused (%m), will "
-					     "read %s",
+			log_warning_errno(r,
+					  "Sockets signal: sock_diag socket refused (%m), will "
+					  "read %s",
 					  k->proc_tcp);
 	}
 	return 0;
@@ -671,11 +675,11 @@ int sockets_kernel_filter(const struct signal_source *s)
 }
 
 static const struct signal_ops sockets_ops = {
-	.name = "sockets",
-	.order = 30,
-	.init = sockets_init,
-	.sample = sockets_sample,
-	.done = sockets_done,
+    .name = "sockets",
+    .order = 30,
+    .init = sockets_init,
+    .sample = sockets_sample,
+    .done = sockets_done,
 };
 
 SIGNAL_SOURCE_REGISTER(sockets_ops);

@@ -23,12 +23,12 @@
 #include "monitor.h"
 #include "tests.h"
 
-#define SEC(x) ((usec_t)(x) * USEC_PER_SEC)
+#define SEC(x) ((usec_t)(x)*USEC_PER_SEC)
 
 /* One connection: listener, its client end and its accepted end. */
 struct conn {
 	int listen_fd, client, server;
-	uint16_t port;        /* the listener's (and server end's) local port */
+	uint16_t port;	      /* the listener's (and server end's) local port */
 	uint16_t client_port; /* the client end's local (ephemeral) port */
 };
 
@@ -43,7 +43,10 @@ static void conn_close(struct conn *c)
 		}
 }
 #define _cleanup_conn_ _cleanup_(conn_close)
-#define CONN_INIT {-1, -1, -1, 0, 0}
+#define CONN_INIT                                                                                  \
+	{                                                                                          \
+		-1, -1, -1, 0, 0                                                                   \
+	}
 
 static uint16_t local_port(int fd)
 {
@@ -171,9 +174,10 @@ static int source_start(struct signal_source *s, const struct config *c, const c
 
 static int sample_at(struct signal_source *s, usec_t now)
 {
-	struct monitor_tick t = {
-		.seq = now / USEC_PER_SEC, .now = now, .realtime = SEC(1700000000) + now,
-		.window = SEC(5)};
+	struct monitor_tick t = {.seq = now / USEC_PER_SEC,
+				 .now = now,
+				 .realtime = SEC(1700000000) + now,
+				 .window = SEC(5)};
 
 	return s->ops->sample(s, &t);
 }
@@ -401,8 +405,8 @@ TEST(closed_sockets_evicted)
 }
 
 static const char proc_header[] =
-	"  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  "
-	"timeout inode\n";
+    "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  "
+    "timeout inode\n";
 
 /* One /proc/net/tcp row. */
 static void proc_row(FILE *f, int n, const char *local, const char *remote, unsigned st,
