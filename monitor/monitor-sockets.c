@@ -29,6 +29,7 @@
  * AGENTBOX_SOCKETS_PROC_NET=DIR reads DIR/tcp and DIR/tcp6 (tests). */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <netinet/in.h>
@@ -101,8 +102,6 @@ struct sockets {
 	uint8_t *nl_buf;
 	char *proc_tcp;
 	char *proc_tcp6;
-	char *line;
-	size_t line_size;
 	struct sock_entry *prev, *cur;
 	size_t n_prev, n_cur;
 	int overflow;
@@ -403,22 +402,49 @@ static void sockets_take_proc_line(struct sockets *k, const struct config_ports 
 	*e = tmp;
 }
 
-/* Reads one /proc/net/tcp file. Returns 0 or -errno (a missing tcp6 is no
- * error: no IPv6). */
+/* Reads one /proc/net/tcp file through k->nl_buf (free while /proc is
+ * read): no allocation per tick. Returns 0 or -errno (a missing tcp6 is
+ * no error: no IPv6). */
 static int sockets_read_proc_file(struct sockets *k, const struct config_ports *ports,
 				  const char *path, int family)
 {
-	_cleanup_fclose_ FILE *f = NULL;
+	char *buf = (char *)k->nl_buf;
+	_cleanup_close_ int fd = -1;
+	size_t have = 0;
+	int header = 1;
 
-	f = fopen(path, "re");
-	if (!f)
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
 		return errno == ENOENT && family == AF_INET6 ? 0 : -errno;
-	/* the first line is the header */
-	if (getline(&k->line, &k->line_size, f) < 0)
-		return ferror(f) ? -EIO : 0;
-	while (getline(&k->line, &k->line_size, f) > 0)
-		sockets_take_proc_line(k, ports, k->line, family);
-	return ferror(f) ? -EIO : 0;
+	for (;;) {
+		char *line = buf, *eol;
+		ssize_t n;
+
+		n = read(fd, buf + have, SOCKETS_NL_BUF - 1 - have);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		have += (size_t)n;
+		buf[have] = '\0';
+		while ((eol = memchr(line, '\n', have - (size_t)(line - buf)))) {
+			*eol = '\0';
+			if (!header)
+				sockets_take_proc_line(k, ports, line, family);
+			header = 0; /* the first line names the columns */
+			line = eol + 1;
+		}
+		have -= (size_t)(line - buf);
+		memmove(buf, line, have);
+		if (n == 0) {
+			buf[have] = '\0';
+			if (have > 0 && !header)
+				sockets_take_proc_line(k, ports, buf, family);
+			return 0;
+		}
+		if (have == SOCKETS_NL_BUF - 1)
+			return -EBADMSG; /* a line longer than the buffer */
+	}
 }
 
 /* Reads every watched established socket from /proc into k->cur. */
@@ -438,6 +464,45 @@ static int sock_entry_cmp(const void *a, const void *b)
 {
 	return memcmp(&((const struct sock_entry *)a)->key, &((const struct sock_entry *)b)->key,
 		      sizeof(struct sock_key));
+}
+
+static void sock_entry_swap(struct sock_entry *a, struct sock_entry *b)
+{
+	struct sock_entry t = *a;
+
+	*a = *b;
+	*b = t;
+}
+
+/* Restores the heap property below root in a[0..n). */
+static void sock_sift_down(struct sock_entry *a, size_t root, size_t n)
+{
+	for (;;) {
+		size_t child = 2 * root + 1;
+
+		if (child >= n)
+			return;
+		if (child + 1 < n && sock_entry_cmp(&a[child], &a[child + 1]) < 0)
+			child++;
+		if (sock_entry_cmp(&a[root], &a[child]) >= 0)
+			return;
+		sock_entry_swap(&a[root], &a[child]);
+		root = child;
+	}
+}
+
+/* Sorts the table by key in place (heapsort): glibc's qsort may allocate,
+ * and a tick allocates nothing. */
+static void sockets_sort(struct sock_entry *a, size_t n)
+{
+	if (n < 2)
+		return;
+	for (size_t i = n / 2; i-- > 0;)
+		sock_sift_down(a, i, n);
+	for (size_t end = n - 1; end > 0; end--) {
+		sock_entry_swap(&a[0], &a[end]);
+		sock_sift_down(a, 0, end);
+	}
 }
 
 /* Bytes that moved over a socket between two sightings: payload acked and
@@ -488,7 +553,7 @@ static void sockets_compare(struct signal_source *s, const struct monitor_tick *
 	struct sock_entry *swap;
 	size_t n = 0;
 
-	qsort(k->cur, k->n_cur, sizeof(*k->cur), sock_entry_cmp);
+	sockets_sort(k->cur, k->n_cur);
 	for (size_t i = 0; i < k->n_cur; i++) {
 		struct sock_entry *e = &k->cur[i];
 		const struct sock_entry *was;
@@ -599,7 +664,6 @@ static void sockets_done(struct signal_source *s)
 	free(k->nl_buf);
 	free(k->proc_tcp);
 	free(k->proc_tcp6);
-	free(k->line);
 	free(k->prev);
 	free(k->cur);
 	free(k);

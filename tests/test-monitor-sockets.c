@@ -523,6 +523,55 @@ TEST(proc_overflow_counts)
 	rmdir(dir);
 }
 
+/* Writes DIR/tcp with n established rows on port 22 in a scrambled order,
+ * one row twice, and row 'busy' with a receive queue of q. */
+static int write_many(const char *dir, int n, int busy, unsigned q)
+{
+	_cleanup_free_ char *p4 = xasprintf("%s/tcp", dir);
+	_cleanup_fclose_ FILE *f = fopen(p4, "we");
+
+	if (!f)
+		return -errno;
+	fputs(proc_header, f);
+	for (int i = 0; i <= n; i++) {
+		int r = i == n ? 0 : (i * 7919) % n; /* 7919 is prime: a permutation */
+		char remote[32];
+
+		snprintf(remote, sizeof(remote), "0100007F:%04X", 20000 + r);
+		proc_row(f, i, "0100007F:0016", remote, 0x01, 0, r == busy ? q : 0,
+			 5000 + (unsigned long)r);
+	}
+	return ferror(f) ? -EIO : 0;
+}
+
+/* Hundreds of connections in a scrambled order, one repeated: each is
+ * matched with itself from tick to tick, and the one that moved is named. */
+TEST(proc_many_rows_matched)
+{
+	static const uint16_t port = 22;
+	char dir[] = "/tmp/test-sockets-XXXXXX";
+	_cleanup_(config_freep) struct config *c = config_ports(1, &port);
+	_cleanup_source_ struct signal_source s = {0};
+	_cleanup_free_ char *p4 = NULL;
+
+	ASSERT_NOT_NULL(mkdtemp(dir));
+	p4 = xasprintf("%s/tcp", dir);
+	ASSERT_OK(write_many(dir, 600, 337, 0));
+	ASSERT_OK(source_start(&s, c, "proc", dir));
+	ASSERT_OK(sample_at(&s, SEC(100)));
+	ASSERT_UINT_EQ(sockets_tracked(&s), 600);
+	ASSERT_OK(sample_at(&s, SEC(200)));
+	ASSERT_UINT_EQ(s.state.last_active, 0);
+	ASSERT_OK(write_many(dir, 600, 337, 64));
+	ASSERT_OK(sample_at(&s, SEC(210)));
+	ASSERT_UINT_EQ(s.state.last_active, SEC(210));
+	ASSERT_STR_EQ(s.state.detail, "port 22 from 127.0.0.1:20337");
+	ASSERT_OK(sample_at(&s, SEC(220)));
+	ASSERT_UINT_EQ(s.state.last_active, SEC(210));
+	unlink(p4);
+	rmdir(dir);
+}
+
 /* Both backends failing degrades the source; it recovers when one works. */
 TEST(degraded_when_nothing_readable)
 {
