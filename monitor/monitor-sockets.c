@@ -703,16 +703,12 @@ static int sockets_init(struct signal_source *s)
 	sockets_build_request(k, &c->idle_ports, 1);
 	s->data = k;
 
+	/* a refusal in auto mode is logged by the first sample, which falls back */
 	if (k->mode != MODE_PROC) {
 		int r = sockets_netlink_open(k);
 
 		if (r < 0 && k->mode == MODE_NETLINK)
 			return signal_degrade(s, r, "sock_diag: %s", strerror(-r));
-		if (r < 0)
-			log_warning_errno(r,
-					  "Sockets signal: sock_diag socket refused (%m), will "
-					  "read %s",
-					  k->proc_tcp);
 	}
 	return 0;
 }

@@ -10,10 +10,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <stddef.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <linux/tcp.h>
 
 #include "config.h"
@@ -593,6 +599,102 @@ TEST(degraded_when_nothing_readable)
 	ASSERT_FALSE(s.state.degraded);
 	unlink(p4);
 	rmdir(dir);
+}
+
+/* Makes socket(AF_NETLINK, ...) fail with EPERM in this process, as a
+ * seccomp policy or RestrictAddressFamilies= would. */
+static int refuse_netlink(void)
+{
+	struct sock_filter filter[] = {
+	    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+	    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_socket, 0, 3),
+	    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0])),
+	    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AF_NETLINK, 0, 1),
+	    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+	    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = {ELEMENTSOF(filter), filter};
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+	    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0)
+		return -errno;
+	return 0;
+}
+
+#define CHILD_CHECK(e)                                                                             \
+	do {                                                                                       \
+		if (!(e)) {                                                                        \
+			printf("  %s:%d: child: expected %s\n", __FILE__, __LINE__, #e);           \
+			return 1;                                                                  \
+		}                                                                                  \
+	} while (0)
+
+/* The child of netlink_refused_falls_back_to_proc: 0 when all held. */
+static int netlink_refused_child(void)
+{
+	struct conn k = CONN_INIT;
+	struct config *c;
+	struct signal_source s = {0};
+
+	CHILD_CHECK(refuse_netlink() == 0);
+	CHILD_CHECK(socket(AF_NETLINK, SOCK_DGRAM, 0) < 0 && errno == EPERM);
+	CHILD_CHECK(conn_open(&k, AF_INET) == 0);
+	c = config_ports(1, &k.port);
+	CHILD_CHECK(source_start(&s, c, NULL, NULL) == 0);
+	CHILD_CHECK(sample_at(&s, SEC(100)) == 0);
+	CHILD_CHECK(streq(sockets_backend(&s), "proc"));
+	CHILD_CHECK(!s.state.degraded);
+	CHILD_CHECK(sockets_tracked(&s) == 1);
+	CHILD_CHECK(sample_at(&s, SEC(200)) == 0);
+	CHILD_CHECK(s.state.last_active == 0);
+	CHILD_CHECK(write(k.client, "abc", 3) == 3);
+	CHILD_CHECK(sample_at(&s, SEC(210)) == 0);
+	CHILD_CHECK(s.state.last_active == SEC(210));
+	fflush(stdout);
+	return 0;
+}
+
+/* sock_diag refused (auto backend): /proc is read instead, not degraded. */
+TEST(netlink_refused_falls_back_to_proc)
+{
+	int status;
+	pid_t pid;
+
+	fflush(stdout);
+	pid = fork();
+	ASSERT_TRUE(pid >= 0);
+	if (pid == 0)
+		_exit(netlink_refused_child());
+	ASSERT_INT_EQ(waitpid(pid, &status, 0), pid);
+	ASSERT_TRUE(WIFEXITED(status));
+	ASSERT_INT_EQ(WEXITSTATUS(status), 0);
+}
+
+/* Netlink forced and refused: degraded, no fallback. */
+TEST(netlink_forced_and_refused_degrades)
+{
+	int status;
+	pid_t pid;
+
+	fflush(stdout);
+	pid = fork();
+	ASSERT_TRUE(pid >= 0);
+	if (pid == 0) {
+		static const uint16_t port = 22;
+		struct config *c = config_ports(1, &port);
+		struct signal_source s = {0};
+
+		if (refuse_netlink() < 0)
+			_exit(2);
+		if (source_start(&s, c, "netlink", NULL) != -EPERM || !s.state.degraded)
+			_exit(3);
+		if (sample_at(&s, SEC(100)) != -EPERM || !s.state.degraded)
+			_exit(4);
+		_exit(strstr(s.state.reason, "sock_diag") ? 0 : 5);
+	}
+	ASSERT_INT_EQ(waitpid(pid, &status, 0), pid);
+	ASSERT_TRUE(WIFEXITED(status));
+	ASSERT_INT_EQ(WEXITSTATUS(status), 0);
 }
 
 /* No ports configured: nothing to watch, nothing read. */
