@@ -1,0 +1,308 @@
+/* The sessions signal: terminal input and output. The kernel keeps the
+ * time of the last input read from a tty in its st_atime and of the last
+ * output written to it in st_mtime (rounded to whole seconds, and moved only
+ * when the new time falls into another 8-second block). A tty whose times
+ * moved since the previous tick is activity, at the time it shows.
+ *
+ * The ttys are found through the processes that have a controlling tty
+ * (tty_nr in the shared /proc snapshot): per (tty, session) one of them is
+ * asked for its /proc/<pid>/fd/{0,1,2}, and stat() follows that link to the
+ * pty. This reaches the ptys of the workspace container (tmux panes) too,
+ * where utmp and logind do not; logind (sd-login), when present, only
+ * names the session in the detail. Output the monitor's own wall messages
+ * caused (wall_caused()) is not activity. */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+#include <systemd/sd-login.h>
+
+#include "monitor-proc.h"
+#include "monitor.h"
+
+#define SESSIONS_TTYS_MAX 4096
+#define SESSIONS_TRIES 3 /* processes of one session asked for their tty */
+
+/* A tty we found, with its times as we last saw them (realtime usec). */
+struct tty_seen {
+	dev_t dev;
+	ino_t ino;
+	usec_t atime, mtime;
+	uint64_t seen; /* tick seq that found it last */
+};
+
+/* A process with a controlling tty, for grouping by (tty, session). */
+struct tty_proc {
+	unsigned tty_nr;
+	pid_t sid;
+	pid_t pid;
+	size_t idx; /* in the snapshot */
+};
+
+/* The activity of one tick: the newest change. */
+struct tty_event {
+	usec_t when; /* realtime usec */
+	int input;
+	dev_t dev;
+	dev_t rdev;
+	char who[128];
+};
+
+struct sessions {
+	struct tty_seen *ttys;
+	size_t n_ttys, n_ttys_alloc;
+	struct tty_proc *procs;
+	size_t n_procs_alloc;
+	dev_t host_pts_dev; /* st_dev of our /dev/pts; 0: unknown */
+};
+
+static usec_t timespec_usec(const struct timespec *ts)
+{
+	return (usec_t)ts->tv_sec * USEC_PER_SEC + (usec_t)ts->tv_nsec / 1000;
+}
+
+/* Is st a terminal a person or an agent sits at: a pty slave or a VT? */
+static int is_terminal(const struct stat *st)
+{
+	unsigned maj = major(st->st_rdev);
+
+	if (!S_ISCHR(st->st_mode))
+		return 0;
+	return (maj >= 136 && maj <= 143) || (maj == 4 && minor(st->st_rdev) < 64);
+}
+
+/* "pts/3" or "tty2" for a terminal device number. */
+static void tty_name(dev_t rdev, char *buf, size_t size)
+{
+	unsigned maj = major(rdev), min = minor(rdev);
+
+	if (maj >= 136 && maj <= 143)
+		snprintf(buf, size, "pts/%u", (maj - 136) * 256 + min);
+	else
+		snprintf(buf, size, "tty%u", min);
+}
+
+static int tty_proc_cmp(const void *a, const void *b)
+{
+	const struct tty_proc *x = a, *y = b;
+
+	if (x->tty_nr != y->tty_nr)
+		return x->tty_nr < y->tty_nr ? -1 : 1;
+	if (x->sid != y->sid)
+		return x->sid < y->sid ? -1 : 1;
+	/* the session leader (lowest pid, usually) first */
+	return (x->pid > y->pid) - (x->pid < y->pid);
+}
+
+/* The terminal on fd 0, 1 or 2 of pid; 0 with *st set, or -ENOTTY. */
+static int stat_tty_of(pid_t pid, struct stat *st)
+{
+	for (int fd = 0; fd <= 2; fd++) {
+		char path[PATH_MAX];
+
+		snprintf(path, sizeof(path), "%s/%d/fd/%d", proc_root(), (int)pid, fd);
+		if (stat(path, st) == 0 && is_terminal(st))
+			return 0;
+	}
+	return -ENOTTY;
+}
+
+static struct tty_seen *sessions_find(struct sessions *ss, dev_t dev, ino_t ino)
+{
+	for (size_t i = 0; i < ss->n_ttys; i++)
+		if (ss->ttys[i].dev == dev && ss->ttys[i].ino == ino)
+			return &ss->ttys[i];
+	return NULL;
+}
+
+/* Names who sits at a tty for the detail: an agent of the session, else
+ * the logind session on it, else the session leader's command. */
+static void sessions_who(const struct signal_source *s, const struct proc_snapshot *snap,
+			 const struct tty_proc *g, size_t n, char *buf, size_t size)
+{
+	char *const *names = s->config->idle_agent_names;
+	const struct proc_info *leader = &snap->procs[g[0].idx];
+
+	for (size_t i = 0; i < n; i++) {
+		const struct proc_info *q = &snap->procs[g[i].idx];
+		int a = proc_name_match(q->comm, strlen(q->comm), names);
+
+		if (a >= 0) {
+			snprintf(buf, size, "%s", names[a]);
+			return;
+		}
+		if (q->pid == q->sid)
+			leader = q;
+	}
+	snprintf(buf, size, "%s", leader->comm);
+}
+
+/* Looks a host tty up in logind: "session 3, uid 1000"; 0 when found. */
+static int sessions_logind(const char *tty, char *buf, size_t size)
+{
+	char **list = NULL;
+	int n, r = -ENOENT;
+
+	n = sd_get_sessions(&list);
+	if (n < 0)
+		return n; /* no logind: not used */
+	for (int i = 0; i < n; i++) {
+		char *t = NULL;
+		uid_t uid;
+
+		if (r < 0 && sd_session_get_tty(list[i], &t) >= 0 && t && streq(t, tty)) {
+			char *type = NULL;
+
+			if (sd_session_get_uid(list[i], &uid) >= 0) {
+				(void)sd_session_get_type(list[i], &type);
+				snprintf(buf, size, "session %s, uid %u%s%s", list[i], (unsigned)uid,
+					 type ? ", " : "", strempty(type));
+				r = 0;
+			}
+			free(type);
+		}
+		free(t);
+		free(list[i]);
+	}
+	free(list);
+	return r;
+}
+
+/* Compares one tty's times with what we saw; records a newer change in *ev. */
+static void sessions_check(struct sessions *ss, const struct stat *st, uint64_t seq,
+			   const char *who, struct tty_event *ev)
+{
+	struct tty_seen *ts = sessions_find(ss, st->st_dev, st->st_ino);
+	usec_t atime = timespec_usec(&st->st_atim), mtime = timespec_usec(&st->st_mtim);
+	usec_t input = 0, output = 0;
+
+	if (!ts) {
+		if (ss->n_ttys == SESSIONS_TTYS_MAX)
+			return;
+		if (ss->n_ttys == ss->n_ttys_alloc) {
+			ss->n_ttys_alloc = ss->n_ttys_alloc ? ss->n_ttys_alloc * 2 : 16;
+			ss->ttys = xrealloc(ss->ttys, ss->n_ttys_alloc * sizeof(struct tty_seen));
+		}
+		ts = &ss->ttys[ss->n_ttys++];
+		*ts = (struct tty_seen){.dev = st->st_dev, .ino = st->st_ino};
+	} else if (ts->seen == seq)
+		return; /* another session on the same tty: done */
+	ts->seen = seq;
+	if (atime > ts->atime)
+		input = atime;
+	if (mtime > ts->mtime && !wall_caused(st->st_dev, st->st_ino, mtime))
+		output = mtime;
+	ts->atime = MAX(ts->atime, atime);
+	ts->mtime = MAX(ts->mtime, mtime);
+	if (MAX(input, output) <= ev->when)
+		return;
+	ev->when = MAX(input, output);
+	ev->input = input > output;
+	ev->dev = st->st_dev;
+	ev->rdev = st->st_rdev;
+	snprintf(ev->who, sizeof(ev->who), "%s", who);
+}
+
+static int sessions_init(struct signal_source *s)
+{
+	struct sessions *ss = xcalloc(1, sizeof(struct sessions));
+	struct stat st;
+
+	if (stat("/dev/pts", &st) == 0)
+		ss->host_pts_dev = st.st_dev;
+	s->data = ss;
+	proc_snapshot_acquire();
+	return 0;
+}
+
+static int sessions_sample(struct signal_source *s, const struct monitor_tick *t)
+{
+	struct sessions *ss = s->data;
+	const struct proc_snapshot *snap;
+	struct tty_event ev = {0};
+	size_t n = 0, k = 0;
+	int r;
+
+	r = proc_snapshot_get(t, &snap);
+	if (r < 0)
+		return signal_degrade(s, r, "cannot read %s: %s", proc_root(), strerror(-r));
+	signal_recover(s);
+
+	if (ss->n_procs_alloc < snap->n) {
+		ss->n_procs_alloc = MAX(snap->n, ss->n_procs_alloc * 2);
+		ss->procs = xrealloc(ss->procs, ss->n_procs_alloc * sizeof(struct tty_proc));
+	}
+	for (size_t i = 0; i < snap->n; i++)
+		if (snap->procs[i].tty_nr != 0)
+			ss->procs[n++] = (struct tty_proc){snap->procs[i].tty_nr, snap->procs[i].sid,
+							   snap->procs[i].pid, i};
+	qsort(ss->procs, n, sizeof(struct tty_proc), tty_proc_cmp);
+
+	/* one (tty, session) group at a time */
+	for (size_t g = 0; g < n; g = k) {
+		struct stat st;
+		char who[PROC_COMM_MAX];
+
+		for (k = g + 1; k < n && ss->procs[k].tty_nr == ss->procs[g].tty_nr &&
+				ss->procs[k].sid == ss->procs[g].sid;
+		     k++)
+			;
+		for (size_t i = g; i < k && i < g + SESSIONS_TRIES; i++) {
+			if (stat_tty_of(ss->procs[i].pid, &st) < 0)
+				continue;
+			sessions_who(s, snap, &ss->procs[g], k - g, who, sizeof(who));
+			sessions_check(ss, &st, t->seq, who, &ev);
+			break;
+		}
+	}
+
+	/* forget ttys nobody holds any more */
+	k = 0;
+	for (size_t i = 0; i < ss->n_ttys; i++)
+		if (ss->ttys[i].seen == t->seq)
+			ss->ttys[k++] = ss->ttys[i];
+	ss->n_ttys = k;
+
+	if (ev.when > 0) {
+		char name[32];
+		int container = ss->host_pts_dev != 0 && major(ev.rdev) != 4 &&
+				ev.dev != ss->host_pts_dev;
+		usec_t when = tick_from_realtime(t, ev.when);
+
+		tty_name(ev.rdev, name, sizeof(name));
+		/* logind names host sessions; without it the command name stays */
+		if (!container)
+			(void)sessions_logind(name, ev.who, sizeof(ev.who));
+		if (when > 0)
+			signal_active(s, when, "%s%s (%s) %s", name, container ? " in container" : "",
+				      ev.who, ev.input ? "input" : "output");
+	}
+	return 0;
+}
+
+static void sessions_done(struct signal_source *s)
+{
+	struct sessions *ss = s->data;
+
+	if (!ss)
+		return;
+	free(ss->ttys);
+	free(ss->procs);
+	free(ss);
+	s->data = NULL;
+	proc_snapshot_release();
+}
+
+static const struct signal_ops sessions_ops = {
+	.name = "sessions",
+	.order = 40,
+	.init = sessions_init,
+	.sample = sessions_sample,
+	.done = sessions_done,
+};
+
+SIGNAL_SOURCE_REGISTER(sessions_ops);

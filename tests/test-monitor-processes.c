@@ -1,0 +1,371 @@
+/* The processes signal against real processes: tests/helpers/spin started
+ * under agent and non-agent names, busy or asleep, in a private pid
+ * namespace (private-proc.h) so nothing else on the machine counts. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../monitor/monitor-proc.h"
+#include "../monitor/monitor.h"
+#include "private-proc.h"
+#include "tests.h"
+
+#define WINDOW_MSEC 400
+
+static char spin_dir[] = "/tmp/agentbox-test-processes.XXXXXX";
+static int spin_dir_made;
+
+/* Removes spin_dir and the links in it (atexit). */
+static void spin_dir_remove(void)
+{
+	_cleanup_free_ char *cmd = xasprintf("rm -rf '%s'", spin_dir);
+
+	(void)!system(cmd);
+}
+
+/* A symlink to the spin helper named name, in spin_dir; its path. */
+static char *spin_link(const char *name)
+{
+	char self[PATH_MAX], *slash, *link;
+	ssize_t k = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	_cleanup_free_ char *target = NULL;
+
+	if (k < 0)
+		return NULL;
+	self[k] = '\0';
+	slash = strrchr(self, '/');
+	*slash = '\0';
+	target = xasprintf("%s/helpers/spin", self);
+	if (!spin_dir_made) {
+		if (!mkdtemp(spin_dir))
+			return NULL;
+		spin_dir_made = 1;
+		atexit(spin_dir_remove);
+	}
+	link = xasprintf("%s/%s", spin_dir, name);
+	if (symlink(target, link) < 0 && errno != EEXIST) {
+		free(link);
+		return NULL;
+	}
+	return link;
+}
+
+/* Starts the helper as "name" with argv (NULL-terminated, argv[0] first);
+ * returns once it is in its mode, or -1. */
+static pid_t spawn(const char *name, const char *const *argv)
+{
+	_cleanup_free_ char *path = spin_link(name);
+	int p[2];
+	pid_t pid;
+	char c;
+
+	if (!path || pipe2(p, O_CLOEXEC) < 0)
+		return -1;
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		dup2(p[1], 3);
+		execv(path, (char *const *)argv);
+		_exit(127);
+	}
+	close(p[1]);
+	if (read(p[0], &c, 1) != 1) {
+		close(p[0]);
+		return -1;
+	}
+	close(p[0]);
+	return pid;
+}
+
+static void stop(pid_t pid)
+{
+	if (pid > 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+	}
+	private_proc_reap();
+}
+
+static void tick(struct monitor_tick *t)
+{
+	usec_t now = now_usec(CLOCK_BOOTTIME);
+
+	t->window = t->seq > 0 ? now - t->now : 0;
+	t->seq++;
+	t->now = now;
+	t->realtime = now_usec(CLOCK_REALTIME);
+}
+
+static void msleep(unsigned msec)
+{
+	struct timespec ts = {msec / 1000, (long)(msec % 1000) * 1000000};
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* Samples a fresh source twice, WINDOW_MSEC apart, with pid running:
+ * returns the source's state after the second tick (detail copied). */
+static struct signal_state observe(void)
+{
+	_cleanup_(config_freep) struct config *c = config_new();
+	struct signal_source s;
+	struct monitor_tick t = {0};
+	struct signal_state st;
+
+	signal_source_init(&s, signal_source_find("processes"), c);
+	s.ops->init(&s);
+	tick(&t);
+	s.ops->sample(&s, &t);
+	msleep(WINDOW_MSEC);
+	tick(&t);
+	s.ops->sample(&s, &t);
+	st = s.state;
+	s.ops->done(&s);
+	return st;
+}
+
+TEST(registered)
+{
+	const struct signal_ops *ops = signal_source_find("processes");
+
+	ASSERT_NOT_NULL(ops);
+	ASSERT_INT_EQ(ops->order, 20);
+}
+
+TEST(name_match)
+{
+	char *names[] = {"claude", "aider", "averyveryverylongname", NULL};
+
+	ASSERT_INT_EQ(proc_name_match("claude", 6, names), 0);
+	ASSERT_INT_EQ(proc_name_match("claude-code", 11, names), 0);
+	ASSERT_INT_EQ(proc_name_match("aider.main", 10, names), 1);
+	ASSERT_INT_EQ(proc_name_match("claudette", 9, names), -1);
+	ASSERT_INT_EQ(proc_name_match("claude2", 7, names), -1);
+	ASSERT_INT_EQ(proc_name_match("xclaude", 7, names), -1);
+	ASSERT_INT_EQ(proc_name_match("averyveryverylo", 15, names), 2);
+	ASSERT_INT_EQ(proc_name_match("", 0, names), -1);
+}
+
+TEST(busy_agent_is_active)
+{
+	pid_t pid = spawn("claude", (const char *[]){"claude", "--busy", NULL});
+	struct signal_state st;
+	char want[64];
+
+	ASSERT_TRUE(pid > 0);
+	st = observe();
+	stop(pid);
+	snprintf(want, sizeof(want), "claude (pid %d) ", (int)pid);
+	ASSERT_TRUE(st.last_active > 0);
+	ASSERT_STR_CONTAINS(st.detail, want);
+	ASSERT_STR_CONTAINS(st.detail, "% cpu");
+	ASSERT_FALSE(st.degraded);
+}
+
+TEST(sleeping_agent_is_not_active)
+{
+	pid_t pid = spawn("claude", (const char *[]){"claude", "--sleep", NULL});
+	struct signal_state st;
+
+	ASSERT_TRUE(pid > 0);
+	st = observe();
+	stop(pid);
+	ASSERT_UINT_EQ(st.last_active, 0);
+	ASSERT_FALSE(st.degraded);
+}
+
+TEST(busy_non_agent_is_not_active)
+{
+	pid_t pid = spawn("make", (const char *[]){"make", "--busy", NULL});
+	struct signal_state st;
+
+	ASSERT_TRUE(pid > 0);
+	st = observe();
+	stop(pid);
+	ASSERT_UINT_EQ(st.last_active, 0);
+}
+
+TEST(sleeping_agent_with_busy_child_is_active)
+{
+	pid_t pid = spawn("codex", (const char *[]){"codex", "--busy-child", NULL});
+	struct signal_state st;
+	char want[64];
+
+	ASSERT_TRUE(pid > 0);
+	st = observe();
+	stop(pid);
+	snprintf(want, sizeof(want), "codex (pid %d) ", (int)pid);
+	ASSERT_TRUE(st.last_active > 0);
+	ASSERT_STR_CONTAINS(st.detail, want);
+}
+
+TEST(reaped_children_count)
+{
+	pid_t pid = spawn("aider", (const char *[]){"aider", "--reaped-children", NULL});
+	struct signal_state st;
+
+	ASSERT_TRUE(pid > 0);
+	st = observe();
+	stop(pid);
+	ASSERT_TRUE(st.last_active > 0);
+	ASSERT_STR_CONTAINS(st.detail, "aider (pid");
+}
+
+TEST(node_script_is_matched)
+{
+	pid_t pid = spawn("node", (const char *[]){"node", "--no-warnings",
+						   "/usr/lib/node_modules/@anthropic-ai/claude-code/cli.js",
+						   "--busy", NULL});
+	struct signal_state st;
+
+	ASSERT_TRUE(pid > 0);
+	st = observe();
+	stop(pid);
+	ASSERT_TRUE(st.last_active > 0);
+	ASSERT_STR_CONTAINS(st.detail, "claude (pid");
+}
+
+TEST(exec_a_is_matched)
+{
+	/* exec -a gemini node server.js: comm "node", argv[0] "gemini" */
+	pid_t pid = spawn("node", (const char *[]){"gemini", "/srv/app/server.js", "--busy", NULL});
+	struct signal_state st;
+
+	ASSERT_TRUE(pid > 0);
+	st = observe();
+	stop(pid);
+	ASSERT_TRUE(st.last_active > 0);
+	ASSERT_STR_CONTAINS(st.detail, "gemini (pid");
+}
+
+TEST(python_module_is_matched)
+{
+	pid_t pid = spawn("python3", (const char *[]){"python3", "-m", "aider.main", "--busy", NULL});
+	struct signal_state st;
+
+	ASSERT_TRUE(pid > 0);
+	st = observe();
+	stop(pid);
+	ASSERT_TRUE(st.last_active > 0);
+	ASSERT_STR_CONTAINS(st.detail, "aider (pid");
+}
+
+TEST(claudette_is_not_matched)
+{
+	pid_t a = spawn("claudette", (const char *[]){"claudette", "--busy", NULL});
+	pid_t b = spawn("node", (const char *[]){"node", "/home/u/claudette/cli.js", "--busy", NULL});
+	pid_t c = spawn("node", (const char *[]){"node", "/srv/app.js", "claude", "--busy", NULL});
+	struct signal_state st;
+
+	ASSERT_TRUE(a > 0 && b > 0 && c > 0);
+	st = observe();
+	stop(a);
+	stop(b);
+	stop(c);
+	ASSERT_UINT_EQ(st.last_active, 0);
+}
+
+TEST(new_agent_counts_from_its_start)
+{
+	_cleanup_(config_freep) struct config *c = config_new();
+	struct signal_source s;
+	struct monitor_tick t = {0};
+	pid_t pid;
+
+	signal_source_init(&s, signal_source_find("processes"), c);
+	s.ops->init(&s);
+	tick(&t);
+	s.ops->sample(&s, &t);
+	/* started after the baseline: all its CPU is of this window */
+	pid = spawn("opencode", (const char *[]){"opencode", "--busy", NULL});
+	msleep(WINDOW_MSEC);
+	tick(&t);
+	s.ops->sample(&s, &t);
+	stop(pid);
+	ASSERT_TRUE(pid > 0);
+	ASSERT_UINT_EQ(s.state.last_active, t.now);
+	ASSERT_STR_CONTAINS(s.state.detail, "opencode (pid");
+	s.ops->done(&s);
+}
+
+TEST(agent_going_quiet_stops_counting)
+{
+	_cleanup_(config_freep) struct config *c = config_new();
+	struct signal_source s;
+	struct monitor_tick t = {0};
+	pid_t pid = spawn("claude", (const char *[]){"claude", "--busy", NULL});
+	usec_t busy_at;
+
+	ASSERT_TRUE(pid > 0);
+	signal_source_init(&s, signal_source_find("processes"), c);
+	s.ops->init(&s);
+	tick(&t);
+	s.ops->sample(&s, &t);
+	msleep(WINDOW_MSEC);
+	tick(&t);
+	s.ops->sample(&s, &t);
+	busy_at = t.now;
+	kill(pid, SIGSTOP); /* at its prompt, as far as CPU goes */
+	msleep(50);
+	tick(&t);
+	s.ops->sample(&s, &t);
+	msleep(WINDOW_MSEC);
+	tick(&t);
+	s.ops->sample(&s, &t);
+	stop(pid);
+	ASSERT_TRUE(s.state.last_active >= busy_at);
+	ASSERT_TRUE(s.state.last_active < t.now);
+	s.ops->done(&s);
+}
+
+TEST(cmdline_read_once_per_process)
+{
+	_cleanup_(config_freep) struct config *c = config_new();
+	struct signal_source s;
+	struct monitor_tick t = {0};
+	pid_t pid = spawn("node", (const char *[]){"node", "/srv/app.js", "--sleep", NULL});
+	uint64_t reads;
+
+	ASSERT_TRUE(pid > 0);
+	signal_source_init(&s, signal_source_find("processes"), c);
+	s.ops->init(&s);
+	tick(&t);
+	s.ops->sample(&s, &t);
+	reads = proc_cmdline_reads();
+	for (int i = 0; i < 5; i++) {
+		tick(&t);
+		s.ops->sample(&s, &t);
+	}
+	stop(pid);
+	ASSERT_UINT_EQ(proc_cmdline_reads(), reads);
+	s.ops->done(&s);
+}
+
+TEST(unreadable_proc_degrades)
+{
+	_cleanup_(config_freep) struct config *c = config_new();
+	struct signal_source s;
+	struct monitor_tick t = {0};
+
+	signal_source_init(&s, signal_source_find("processes"), c);
+	s.ops->init(&s);
+	proc_snapshot_set_root("/nonexistent-proc");
+	tick(&t);
+	ASSERT_TRUE(s.ops->sample(&s, &t) < 0);
+	ASSERT_TRUE(s.state.degraded);
+	ASSERT_STR_CONTAINS(s.state.reason, "/nonexistent-proc");
+	proc_snapshot_set_root(NULL);
+	tick(&t);
+	ASSERT_OK(s.ops->sample(&s, &t));
+	ASSERT_FALSE(s.state.degraded);
+	s.ops->done(&s);
+}
