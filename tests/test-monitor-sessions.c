@@ -20,8 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../monitor/monitor-proc.h"
-#include "../monitor/monitor.h"
+#include "monitor-proc.h"
+#include "monitor.h"
 #include "private-proc.h"
 #include "tests.h"
 
