@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -20,6 +21,13 @@
 
 #define PROC_STAT_MAX 2048
 #define PROC_SHRINK_MIN 256
+/* Open stat files kept at most: each holds a page of kernel memory. */
+#define PROC_FDS_MAX 1024
+
+struct proc_fd {
+	pid_t pid;
+	int fd;
+};
 
 static struct {
 	unsigned users;
@@ -30,6 +38,10 @@ static struct {
 	struct proc_snapshot snap;
 	long clk_tck;
 	uint64_t cmdline_reads;
+	/* open /proc/<pid>/stat files, sorted by pid: a pread() per tick
+	 * costs a third of open+read+close */
+	struct proc_fd *fds, *fds_next;
+	size_t n_fds, fds_max;
 } proc;
 
 void proc_snapshot_acquire(void)
@@ -43,6 +55,12 @@ static void proc_snapshot_free(void)
 	if (proc.dir)
 		closedir(proc.dir);
 	proc.dir = NULL;
+	for (size_t i = 0; i < proc.n_fds; i++)
+		close(proc.fds[i].fd);
+	free(proc.fds);
+	free(proc.fds_next);
+	proc.fds = proc.fds_next = NULL;
+	proc.n_fds = 0;
 	free(proc.snap.procs);
 	proc.snap.procs = NULL;
 	proc.snap.n = 0;
@@ -127,23 +145,80 @@ static int proc_parse_stat(char *buf, size_t size, struct proc_info *p)
 	return 0;
 }
 
-/* Reads /proc/<name>/stat relative to the open /proc; 0, or -errno (a
- * process that ended meanwhile gives -ENOENT or -ESRCH). */
-static int proc_read_stat(int dfd, const char *name, struct proc_info *p)
+/* Reads and parses a stat file from its start; 0 or -errno (-ESRCH once
+ * the process ended). */
+static int proc_pread_stat(int fd, struct proc_info *p)
 {
-	char path[64], buf[PROC_STAT_MAX];
-	_cleanup_close_ int fd = -1;
-	ssize_t k;
+	char buf[PROC_STAT_MAX];
+	ssize_t k = pread(fd, buf, sizeof(buf) - 1, 0);
 
-	snprintf(path, sizeof(path), "%s/stat", name);
-	fd = openat(dfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return -errno;
-	k = read(fd, buf, sizeof(buf) - 1);
 	if (k < 0)
 		return -errno;
 	buf[k] = '\0';
 	return proc_parse_stat(buf, (size_t)k, p);
+}
+
+/* The open stat file of pid from the previous scan, or -1. Pids come in
+ * rising order from readdir; *cursor walks proc.fds along, closing the
+ * files of processes that ended. */
+static int proc_fd_take(pid_t pid, size_t *cursor)
+{
+	while (*cursor < proc.n_fds && proc.fds[*cursor].pid < pid)
+		close(proc.fds[(*cursor)++].fd);
+	if (*cursor < proc.n_fds && proc.fds[*cursor].pid == pid)
+		return proc.fds[(*cursor)++].fd;
+	return -1;
+}
+
+/* Reads /proc/<pid>/stat into *p, through a kept open file when keep is
+ * set and there is room for one; 0 or -errno (the process ended, or
+ * cannot be read). */
+static int proc_read_stat(int dfd, const char *name, pid_t pid, int keep, size_t *cursor,
+			  size_t *n_next, struct proc_info *p)
+{
+	char path[64];
+	int fd = keep ? proc_fd_take(pid, cursor) : -1, r;
+
+	if (fd < 0) {
+		snprintf(path, sizeof(path), "%s/stat", name);
+		fd = openat(dfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+		if (fd < 0)
+			return -errno;
+	}
+	r = proc_pread_stat(fd, p);
+	if (r < 0 || !keep || *n_next >= proc.fds_max) {
+		close(fd);
+		return r;
+	}
+	proc.fds_next[(*n_next)++] = (struct proc_fd){pid, fd};
+	return 0;
+}
+
+/* Ends a scan: closes the files of processes that ended (those after
+ * cursor), and the files kept in this scan become the list. */
+static void proc_fds_commit(size_t cursor, size_t n_next)
+{
+	struct proc_fd *tmp = proc.fds;
+
+	proc_fd_take(INT_MAX, &cursor);
+	proc.fds = proc.fds_next;
+	proc.fds_next = tmp;
+	proc.n_fds = n_next;
+}
+
+/* Sets how many stat files may stay open: PROC_FDS_MAX, or half of what
+ * RLIMIT_NOFILE leaves. */
+static void proc_fds_setup(void)
+{
+	struct rlimit rl;
+
+	if (proc.fds)
+		return;
+	proc.fds_max = PROC_FDS_MAX;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+		proc.fds_max = MIN(proc.fds_max, (size_t)rl.rlim_cur / 2);
+	proc.fds = xcalloc(proc.fds_max + 1, sizeof(struct proc_fd));
+	proc.fds_next = xcalloc(proc.fds_max + 1, sizeof(struct proc_fd));
 }
 
 ssize_t proc_read_cmdline(pid_t pid, char *buf, size_t size)
@@ -182,7 +257,9 @@ static int proc_cmp(const void *a, const void *b)
 static int proc_scan(void)
 {
 	struct dirent *de;
-	int sorted = 1, dfd;
+	int sorted = 1, dfd, r, err;
+	size_t cursor = 0, n_next = 0;
+	pid_t last = 0;
 
 	if (!proc.dir) {
 		proc.dir = opendir(proc_root());
@@ -191,13 +268,17 @@ static int proc_scan(void)
 	} else
 		rewinddir(proc.dir);
 	dfd = dirfd(proc.dir);
+	proc_fds_setup();
 	proc.snap.n = 0;
-	errno = 0;
-	while ((de = readdir(proc.dir))) {
+	for (;;) {
 		struct proc_info *p;
 		char *end;
 		long pid;
 
+		errno = 0;
+		de = readdir(proc.dir);
+		if (!de)
+			break;
 		if (de->d_name[0] < '1' || de->d_name[0] > '9')
 			continue;
 		pid = strtol(de->d_name, &end, 10);
@@ -211,19 +292,21 @@ static int proc_scan(void)
 		p = &proc.snap.procs[proc.snap.n];
 		memset(p, 0, sizeof(*p));
 		p->pid = (pid_t)pid;
-		if (proc_read_stat(dfd, de->d_name, p) < 0)
+		/* kept files are matched in rising pid order; others are read once */
+		r = proc_read_stat(dfd, de->d_name, p->pid, p->pid > last, &cursor, &n_next, p);
+		last = MAX(last, p->pid);
+		if (r < 0)
 			continue; /* ended meanwhile, or unreadable: not there */
 		if (proc.snap.n > 0 && proc.snap.procs[proc.snap.n - 1].pid > p->pid)
 			sorted = 0;
 		proc.snap.n++;
-		errno = 0;
 	}
-	if (errno != 0) {
-		int r = -errno;
-
+	err = errno;
+	proc_fds_commit(cursor, n_next);
+	if (err != 0) {
 		closedir(proc.dir);
 		proc.dir = NULL;
-		return r;
+		return -err;
 	}
 	if (proc.snap.n == 0) {
 		/* an empty /proc is not "no processes": it is not procfs */
