@@ -207,6 +207,7 @@ static int processes_sample(struct signal_source *s, const struct monitor_tick *
 	char *const *names = s->config->idle_agent_names;
 	const struct proc_snapshot *snap;
 	const struct track *best = NULL;
+	struct track *swap;
 	double best_pct = 0;
 	size_t j = 0, n_next = 0;
 	usec_t window;
@@ -270,12 +271,9 @@ static int processes_sample(struct signal_source *s, const struct monitor_tick *
 			      (int)best->pid, best_pct);
 
 	/* the new tracks replace the old: ended processes are gone */
-	{
-		struct track *tmp = p->tracks;
-
-		p->tracks = p->next;
-		p->next = tmp;
-	}
+	swap = p->tracks;
+	p->tracks = p->next;
+	p->next = swap;
 	p->n_tracks = n_next;
 	p->prev_now = t->now;
 	return 0;

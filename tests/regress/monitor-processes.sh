@@ -15,17 +15,19 @@ mkdir -p "$T/home" "$T/bin"
 cat >"$T/c.json" <<JSON
 {"workspace": {"home": "$T/home"}, "runtime_dir": "$T/run",
  "idle": {"boot_grace": "0s", "interval": "200ms", "timeout": "3s", "warn_before": "1s",
-          "action": "none", "watch_paths": ["$T/home"]}}
+          "action": "none", "watch_paths": ["$T/home"], "ports": []}}
 JSON
 for name in claude make node; do ln -s "$BUILD/tests/helpers/spin" "$T/bin/$name"; done
 status() { "$BIN/agentbox" -c "$T/c.json" status --json 2>/dev/null; }
 field() { status | jq -r "$1"; }
 state_is() { [ "$(field .state)" = "$1" ]; }
 
-# an agent at its prompt, there before the monitor
-"$T/bin/claude" --sleep &
+# an agent at its prompt, there before the monitor (and done starting:
+# the helper writes to fd 3 once it sleeps)
+"$T/bin/claude" --sleep 3>"$T/ready" &
 sleeper=$!
 at_exit "kill -9 $sleeper"
+wait_for 10 test -s "$T/ready"
 
 "$BIN/agentbox-monitor" -c "$T/c.json" 2>"$T/monitor.log" &
 mon=$!

@@ -18,7 +18,7 @@ mkdir -p "$T/home"
 cat >"$T/c.json" <<JSON
 {"workspace": {"home": "$T/home"}, "runtime_dir": "$T/run",
  "idle": {"boot_grace": "0s", "interval": "200ms", "timeout": "3s", "warn_before": "1s",
-          "action": "none", "watch_paths": ["$T/home"]}}
+          "action": "none", "watch_paths": ["$T/home"], "ports": []}}
 JSON
 status() { "$BIN/agentbox" -c "$T/c.json" status --json 2>/dev/null; }
 field() { status | jq -r "$1"; }
