@@ -1,6 +1,7 @@
 /* The processes signal against real processes: tests/helpers/spin started
  * under agent and non-agent names, busy or asleep, in a private pid
  * namespace (private-proc.h) so nothing else on the machine counts. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -220,6 +221,22 @@ TEST(reaped_children_count)
 	ASSERT_STR_CONTAINS(st.detail, "aider (pid");
 }
 
+TEST(children_reaped_by_a_descendant_count)
+{
+	/* claude -> sh -> short-lived compilers that sh reaps: their time is
+	 * in the cutime of sh, not of the agent */
+	pid_t pid = spawn("claude", (const char *[]){"claude", "--reaping-child", NULL});
+	struct signal_state st;
+	char want[64];
+
+	ASSERT_TRUE(pid > 0);
+	st = observe();
+	stop(pid);
+	snprintf(want, sizeof(want), "claude (pid %d) ", (int)pid);
+	ASSERT_TRUE(st.last_active > 0);
+	ASSERT_STR_CONTAINS(st.detail, want);
+}
+
 TEST(node_script_is_matched)
 {
 	pid_t pid = spawn("node", (const char *[]){"node", "--no-warnings",
@@ -257,6 +274,20 @@ TEST(python_module_is_matched)
 	stop(pid);
 	ASSERT_TRUE(st.last_active > 0);
 	ASSERT_STR_CONTAINS(st.detail, "aider (pid");
+}
+
+TEST(deno_run_is_matched)
+{
+	pid_t pid = spawn("deno", (const char *[]){"deno", "run", "-A",
+						   "/home/u/.cache/deno/npm/node_modules/opencode-ai/bin/opencode",
+						   "--busy", NULL});
+	struct signal_state st;
+
+	ASSERT_TRUE(pid > 0);
+	st = observe();
+	stop(pid);
+	ASSERT_TRUE(st.last_active > 0);
+	ASSERT_STR_CONTAINS(st.detail, "opencode (pid");
 }
 
 TEST(claudette_is_not_matched)
@@ -348,6 +379,50 @@ TEST(cmdline_read_once_per_process)
 	stop(pid);
 	ASSERT_UINT_EQ(proc_cmdline_reads(), reads);
 	s.ops->done(&s);
+}
+
+/* Open fds of this process. */
+static int count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *de;
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((de = readdir(d)))
+		n += de->d_name[0] != '.';
+	closedir(d);
+	return n - 1; /* the one readdir uses */
+}
+
+TEST(ended_processes_leave_the_caches)
+{
+	_cleanup_(config_freep) struct config *c = config_new();
+	struct signal_source s;
+	struct monitor_tick t = {0};
+	pid_t pids[20];
+	int fds_with, fds_after;
+
+	signal_source_init(&s, signal_source_find("processes"), c);
+	s.ops->init(&s);
+	tick(&t);
+	s.ops->sample(&s, &t);
+	for (size_t i = 0; i < ELEMENTSOF(pids); i++)
+		pids[i] = spawn("node", (const char *[]){"node", "/srv/app.js", "--sleep", NULL});
+	tick(&t);
+	s.ops->sample(&s, &t);
+	fds_with = count_fds();
+	for (size_t i = 0; i < ELEMENTSOF(pids); i++)
+		stop(pids[i]);
+	tick(&t);
+	s.ops->sample(&s, &t);
+	fds_after = count_fds();
+	s.ops->done(&s);
+	for (size_t i = 0; i < ELEMENTSOF(pids); i++)
+		ASSERT_TRUE(pids[i] > 0);
+	/* each process's stat file was kept open, and closed once it ended */
+	ASSERT_INT_EQ(fds_with - fds_after, (int)ELEMENTSOF(pids));
 }
 
 TEST(unreadable_proc_degrades)

@@ -5,6 +5,7 @@
  *   --sleep          sleep
  *   --busy-child     sleep, with a child "cc1" spinning
  *   --reaped-children sleep between short-lived busy children it reaps
+ *   --reaping-child  sleep, with a child "sh" that runs --reaped-children
  * It writes one byte to fd 3 (when open) once in that mode, dies with its
  * parent, and ends by itself after 60 s whatever happens. */
 #include <signal.h>
@@ -57,8 +58,18 @@ int main(int argc, char **argv)
 		ready();
 		for (;;)
 			pause();
-	} else if (strcmp(mode, "--reaped-children") == 0) {
-		ready();
+	} else if (strcmp(mode, "--reaped-children") == 0 ||
+		   strcmp(mode, "--reaping-child") == 0) {
+		if (strcmp(mode, "--reaping-child") == 0) {
+			if (fork() != 0) {
+				ready();
+				for (;;)
+					pause();
+			}
+			(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+			(void)prctl(PR_SET_NAME, "sh");
+		} else
+			ready();
 		for (;;) {
 			pid_t pid = fork();
 
