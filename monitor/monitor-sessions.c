@@ -49,6 +49,7 @@ struct tty_event {
 	int input;
 	dev_t dev;
 	dev_t rdev;
+	int agent; /* who names an agent */
 	char who[128];
 };
 
@@ -119,10 +120,10 @@ static struct tty_seen *sessions_find(struct sessions *ss, dev_t dev, ino_t ino)
 	return NULL;
 }
 
-/* Names who sits at a tty for the detail: an agent of the session, else
- * the logind session on it, else the session leader's command. */
+/* Names who sits at a tty for the detail: an agent of the session (then
+ * ev->agent is set), else the session leader's command. */
 static void sessions_who(const struct signal_source *s, const struct proc_snapshot *snap,
-			 const struct tty_proc *g, size_t n, char *buf, size_t size)
+			 const struct tty_proc *g, size_t n, struct tty_event *ev)
 {
 	char *const *names = s->config->idle_agent_names;
 	const struct proc_info *leader = &snap->procs[g[0].idx];
@@ -132,13 +133,15 @@ static void sessions_who(const struct signal_source *s, const struct proc_snapsh
 		int a = proc_name_match(q->comm, strlen(q->comm), names);
 
 		if (a >= 0) {
-			snprintf(buf, size, "%s", names[a]);
+			snprintf(ev->who, sizeof(ev->who), "%s", names[a]);
+			ev->agent = 1;
 			return;
 		}
 		if (q->pid == q->sid)
 			leader = q;
 	}
-	snprintf(buf, size, "%s", leader->comm);
+	snprintf(ev->who, sizeof(ev->who), "%s", leader->comm);
+	ev->agent = 0;
 }
 
 /* Looks a host tty up in logind: "session 3, uid 1000"; 0 when found. */
@@ -172,9 +175,10 @@ static int sessions_logind(const char *tty, char *buf, size_t size)
 	return r;
 }
 
-/* Compares one tty's times with what we saw; records a newer change in *ev. */
-static void sessions_check(struct sessions *ss, const struct stat *st, uint64_t seq,
-			   const char *who, struct tty_event *ev)
+/* Compares one tty's times with what we saw; records a change newer than
+ * *ev in it and returns 1, else 0. */
+static int sessions_check(struct sessions *ss, const struct stat *st, uint64_t seq,
+			  struct tty_event *ev)
 {
 	struct tty_seen *ts = sessions_find(ss, st->st_dev, st->st_ino);
 	usec_t atime = timespec_usec(&st->st_atim), mtime = timespec_usec(&st->st_mtim);
@@ -182,7 +186,7 @@ static void sessions_check(struct sessions *ss, const struct stat *st, uint64_t 
 
 	if (!ts) {
 		if (ss->n_ttys == SESSIONS_TTYS_MAX)
-			return;
+			return 0;
 		if (ss->n_ttys == ss->n_ttys_alloc) {
 			ss->n_ttys_alloc = ss->n_ttys_alloc ? ss->n_ttys_alloc * 2 : 16;
 			ss->ttys = xrealloc(ss->ttys, ss->n_ttys_alloc * sizeof(struct tty_seen));
@@ -190,7 +194,7 @@ static void sessions_check(struct sessions *ss, const struct stat *st, uint64_t 
 		ts = &ss->ttys[ss->n_ttys++];
 		*ts = (struct tty_seen){.dev = st->st_dev, .ino = st->st_ino};
 	} else if (ts->seen == seq)
-		return; /* another session on the same tty: done */
+		return 0; /* another session on the same tty: done */
 	ts->seen = seq;
 	if (atime > ts->atime)
 		input = atime;
@@ -199,12 +203,12 @@ static void sessions_check(struct sessions *ss, const struct stat *st, uint64_t 
 	ts->atime = MAX(ts->atime, atime);
 	ts->mtime = MAX(ts->mtime, mtime);
 	if (MAX(input, output) <= ev->when)
-		return;
+		return 0;
 	ev->when = MAX(input, output);
 	ev->input = input > output;
 	ev->dev = st->st_dev;
 	ev->rdev = st->st_rdev;
-	snprintf(ev->who, sizeof(ev->who), "%s", who);
+	return 1;
 }
 
 static int sessions_init(struct signal_source *s)
@@ -245,7 +249,6 @@ static int sessions_sample(struct signal_source *s, const struct monitor_tick *t
 	/* one (tty, session) group at a time */
 	for (size_t g = 0; g < n; g = k) {
 		struct stat st;
-		char who[PROC_COMM_MAX];
 
 		for (k = g + 1; k < n && ss->procs[k].tty_nr == ss->procs[g].tty_nr &&
 				ss->procs[k].sid == ss->procs[g].sid;
@@ -254,8 +257,8 @@ static int sessions_sample(struct signal_source *s, const struct monitor_tick *t
 		for (size_t i = g; i < k && i < g + SESSIONS_TRIES; i++) {
 			if (stat_tty_of(ss->procs[i].pid, &st) < 0)
 				continue;
-			sessions_who(s, snap, &ss->procs[g], k - g, who, sizeof(who));
-			sessions_check(ss, &st, t->seq, who, &ev);
+			if (sessions_check(ss, &st, t->seq, &ev))
+				sessions_who(s, snap, &ss->procs[g], k - g, &ev);
 			break;
 		}
 	}
@@ -274,8 +277,9 @@ static int sessions_sample(struct signal_source *s, const struct monitor_tick *t
 		usec_t when = tick_from_realtime(t, ev.when);
 
 		tty_name(ev.rdev, name, sizeof(name));
-		/* logind names host sessions; without it the command name stays */
-		if (!container)
+		/* logind names a host session with no agent; without logind
+		 * the command name stays */
+		if (!container && !ev.agent)
 			(void)sessions_logind(name, ev.who, sizeof(ev.who));
 		if (when > 0)
 			signal_active(s, when, "%s%s (%s) %s", name, container ? " in container" : "",
