@@ -59,6 +59,18 @@ kill -9 $node
 wait $node 2>/dev/null
 wait_for 10 state_is idle
 
+# an agent in a container: a pid namespace of its own, seen from ours
+unshare --pid --fork --kill-child --mount-proc "$T/bin/claude" --busy &
+container=$!
+at_exit "kill -9 $container"
+check "busy agent in a container: active" wait_for 5 state_is active
+inner=$(pgrep -P "$container" -x claude)
+check "busy agent in a container: named with its pid here ($inner)" \
+	sh -c "$BIN/agentbox -c $T/c.json status --json | jq -r .signals.processes.detail | grep -q '^claude (pid $inner)'"
+kill -9 $container
+wait $container 2>/dev/null
+wait_for 10 state_is idle
+
 "$T/bin/make" --busy &
 make=$!
 at_exit "kill -9 $make"

@@ -58,6 +58,23 @@ check "idle again" wait_for 10 state_is idle
 age
 check "times set back by hand are not activity" sh -c "sleep 1; [ \"\$($BIN/agentbox -c $T/c.json status --json | jq -r .state)\" = idle ]"
 
+# a tmux pane, as in the workspace container: keys sent to it are read by
+# the shell in it (input) and echoed (output)
+if command -v tmux >/dev/null; then
+	tmux -S "$T/tmux.sock" new-session -d -s t -x 80 -y 24 sh
+	at_exit "tmux -S $T/tmux.sock kill-server"
+	pane=$(tmux -S "$T/tmux.sock" display -p -t t '#{pane_tty}')
+	wait_for 10 state_is idle
+	touch -d "@$(($(date +%s) - 100))" "$pane"
+	sleep 0.5
+	tmux -S "$T/tmux.sock" send-keys -t t 'echo typed' Enter
+	check "tmux pane: active" wait_for 5 state_is active
+	check "tmux pane: detail ($(field .signals.sessions.detail))" \
+		sh -c "$BIN/agentbox -c $T/c.json status --json | jq -r .signals.sessions.detail | grep -Eq '^${pane#/dev/} \(sh\) (input|output)\$'"
+else
+	skip "tmux pane: needs tmux"
+fi
+
 kill -TERM $mon
 check "stops" wait_for 3 sh -c "! kill -0 $mon 2>/dev/null"
 finish
