@@ -31,9 +31,9 @@ struct proc_fd {
 
 static struct {
 	unsigned users;
-	char *root;  /* NULL: "/proc" */
-	DIR *dir;    /* kept open across scans, rewound each time */
-	int valid;   /* snap holds a scan of tick (snap.seq, snap.now) */
+	char *root; /* NULL: "/proc" */
+	DIR *dir;   /* kept open across scans, rewound each time */
+	int valid;  /* snap holds a scan of tick (snap.seq, snap.now) */
 	size_t n_alloc;
 	struct proc_snapshot snap;
 	long clk_tck;
@@ -286,8 +286,8 @@ static int proc_scan(void)
 			continue;
 		if (proc.snap.n == proc.n_alloc) {
 			proc.n_alloc = proc.n_alloc ? proc.n_alloc * 2 : 256;
-			proc.snap.procs = xrealloc(proc.snap.procs,
-						   proc.n_alloc * sizeof(struct proc_info));
+			proc.snap.procs =
+			    xrealloc(proc.snap.procs, proc.n_alloc * sizeof(struct proc_info));
 		}
 		p = &proc.snap.procs[proc.snap.n];
 		memset(p, 0, sizeof(*p));
@@ -319,7 +319,8 @@ static int proc_scan(void)
 	/* give memory back after a burst of processes ended */
 	if (proc.n_alloc > PROC_SHRINK_MIN && proc.snap.n < proc.n_alloc / 4) {
 		proc.n_alloc = MAX(proc.n_alloc / 2, (size_t)PROC_SHRINK_MIN);
-		proc.snap.procs = xrealloc(proc.snap.procs, proc.n_alloc * sizeof(struct proc_info));
+		proc.snap.procs =
+		    xrealloc(proc.snap.procs, proc.n_alloc * sizeof(struct proc_info));
 	}
 	return 0;
 }

@@ -23,9 +23,9 @@ struct proc_info {
 	unsigned tty_nr; /* controlling tty (kernel dev encoding); 0: none */
 	char state;
 	char comm[PROC_COMM_MAX];
-	uint64_t utime, stime;   /* clock ticks, all threads */
+	uint64_t utime, stime;	 /* clock ticks, all threads */
 	uint64_t cutime, cstime; /* clock ticks of reaped children */
-	uint64_t starttime;      /* clock ticks after boot */
+	uint64_t starttime;	 /* clock ticks after boot */
 };
 
 struct proc_snapshot {

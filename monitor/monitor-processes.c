@@ -7,8 +7,9 @@
  * with one followed by a non-alphanumeric: "codex-x86_64-un"), or an
  * interpreter (node, bun, deno, python) whose argv names one: argv[0]
  * ("exec -a claude node ...") or its first non-option argument (the
- * second after "run", "x" or "exec" of deno and bun), taken as a path whose components after the last
- * "node_modules" (or else its last two components) name the agent
+ * second after "run", "x" or "exec" of deno and bun), taken as a path
+ * whose components after the last "node_modules" (or else its last two
+ * components) name the agent
  * (".../node_modules/@anthropic-ai/claude-code/cli.js", "/usr/bin/aider"),
  * or the module of "python -m aider". The cmdline of an interpreter is
  * read once per (pid, start time, comm).
@@ -33,8 +34,8 @@ struct track {
 	pid_t pid;
 	uint64_t starttime;
 	char comm[PROC_COMM_MAX]; /* the name it was classified under */
-	int agent;                /* index in idle_agent_names, or -1 */
-	uint64_t cpu;             /* subtree clock ticks at the last sample */
+	int agent;		  /* index in idle_agent_names, or -1 */
+	uint64_t cpu;		  /* subtree clock ticks at the last sample */
 };
 
 struct processes {
@@ -108,8 +109,8 @@ static int argv_match(const char *cmdline, size_t size, char *const *names)
 		else {
 			a = path_match(arg, names);
 			/* "deno run x.ts", "bun x pkg": the script comes next */
-			if (n_args++ == 0 && (streq(arg, "run") || streq(arg, "x") ||
-					      streq(arg, "exec")))
+			if (n_args++ == 0 &&
+			    (streq(arg, "run") || streq(arg, "x") || streq(arg, "exec")))
 				more = 1;
 		}
 		if (a >= 0)
@@ -297,11 +298,11 @@ static void processes_done(struct signal_source *s)
 }
 
 static const struct signal_ops processes_ops = {
-	.name = "processes",
-	.order = 20,
-	.init = processes_init,
-	.sample = processes_sample,
-	.done = processes_done,
+    .name = "processes",
+    .order = 20,
+    .init = processes_init,
+    .sample = processes_sample,
+    .done = processes_done,
 };
 
 SIGNAL_SOURCE_REGISTER(processes_ops);

@@ -162,8 +162,8 @@ static int sessions_logind(const char *tty, char *buf, size_t size)
 
 			if (sd_session_get_uid(list[i], &uid) >= 0) {
 				(void)sd_session_get_type(list[i], &type);
-				snprintf(buf, size, "session %s, uid %u%s%s", list[i], (unsigned)uid,
-					 type ? ", " : "", strempty(type));
+				snprintf(buf, size, "session %s, uid %u%s%s", list[i],
+					 (unsigned)uid, type ? ", " : "", strempty(type));
 				r = 0;
 			}
 			free(type);
@@ -242,8 +242,8 @@ static int sessions_sample(struct signal_source *s, const struct monitor_tick *t
 	}
 	for (size_t i = 0; i < snap->n; i++)
 		if (snap->procs[i].tty_nr != 0)
-			ss->procs[n++] = (struct tty_proc){snap->procs[i].tty_nr, snap->procs[i].sid,
-							   snap->procs[i].pid, i};
+			ss->procs[n++] = (struct tty_proc){
+			    snap->procs[i].tty_nr, snap->procs[i].sid, snap->procs[i].pid, i};
 	qsort(ss->procs, n, sizeof(struct tty_proc), tty_proc_cmp);
 
 	/* one (tty, session) group at a time */
@@ -272,8 +272,8 @@ static int sessions_sample(struct signal_source *s, const struct monitor_tick *t
 
 	if (ev.when > 0) {
 		char name[32];
-		int container = ss->host_pts_dev != 0 && major(ev.rdev) != 4 &&
-				ev.dev != ss->host_pts_dev;
+		int container =
+		    ss->host_pts_dev != 0 && major(ev.rdev) != 4 && ev.dev != ss->host_pts_dev;
 		usec_t when = tick_from_realtime(t, ev.when);
 
 		tty_name(ev.rdev, name, sizeof(name));
@@ -282,8 +282,9 @@ static int sessions_sample(struct signal_source *s, const struct monitor_tick *t
 		if (!container && !ev.agent)
 			(void)sessions_logind(name, ev.who, sizeof(ev.who));
 		if (when > 0)
-			signal_active(s, when, "%s%s (%s) %s", name, container ? " in container" : "",
-				      ev.who, ev.input ? "input" : "output");
+			signal_active(s, when, "%s%s (%s) %s", name,
+				      container ? " in container" : "", ev.who,
+				      ev.input ? "input" : "output");
 	}
 	return 0;
 }
@@ -302,11 +303,11 @@ static void sessions_done(struct signal_source *s)
 }
 
 static const struct signal_ops sessions_ops = {
-	.name = "sessions",
-	.order = 40,
-	.init = sessions_init,
-	.sample = sessions_sample,
-	.done = sessions_done,
+    .name = "sessions",
+    .order = 40,
+    .init = sessions_init,
+    .sample = sessions_sample,
+    .done = sessions_done,
 };
 
 SIGNAL_SOURCE_REGISTER(sessions_ops);

@@ -239,9 +239,10 @@ TEST(children_reaped_by_a_descendant_count)
 
 TEST(node_script_is_matched)
 {
-	pid_t pid = spawn("node", (const char *[]){"node", "--no-warnings",
-						   "/usr/lib/node_modules/@anthropic-ai/claude-code/cli.js",
-						   "--busy", NULL});
+	pid_t pid =
+	    spawn("node", (const char *[]){"node", "--no-warnings",
+					   "/usr/lib/node_modules/@anthropic-ai/claude-code/cli.js",
+					   "--busy", NULL});
 	struct signal_state st;
 
 	ASSERT_TRUE(pid > 0);
@@ -266,7 +267,8 @@ TEST(exec_a_is_matched)
 
 TEST(python_module_is_matched)
 {
-	pid_t pid = spawn("python3", (const char *[]){"python3", "-m", "aider.main", "--busy", NULL});
+	pid_t pid =
+	    spawn("python3", (const char *[]){"python3", "-m", "aider.main", "--busy", NULL});
 	struct signal_state st;
 
 	ASSERT_TRUE(pid > 0);
@@ -278,9 +280,11 @@ TEST(python_module_is_matched)
 
 TEST(deno_run_is_matched)
 {
-	pid_t pid = spawn("deno", (const char *[]){"deno", "run", "-A",
-						   "/home/u/.cache/deno/npm/node_modules/opencode-ai/bin/opencode",
-						   "--busy", NULL});
+	pid_t pid =
+	    spawn("deno",
+		  (const char *[]){"deno", "run", "-A",
+				   "/home/u/.cache/deno/npm/node_modules/opencode-ai/bin/opencode",
+				   "--busy", NULL});
 	struct signal_state st;
 
 	ASSERT_TRUE(pid > 0);
@@ -293,7 +297,8 @@ TEST(deno_run_is_matched)
 TEST(claudette_is_not_matched)
 {
 	pid_t a = spawn("claudette", (const char *[]){"claudette", "--busy", NULL});
-	pid_t b = spawn("node", (const char *[]){"node", "/home/u/claudette/cli.js", "--busy", NULL});
+	pid_t b =
+	    spawn("node", (const char *[]){"node", "/home/u/claudette/cli.js", "--busy", NULL});
 	pid_t c = spawn("node", (const char *[]){"node", "/srv/app.js", "claude", "--busy", NULL});
 	struct signal_state st;
 

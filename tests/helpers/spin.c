@@ -58,8 +58,7 @@ int main(int argc, char **argv)
 		ready();
 		for (;;)
 			pause();
-	} else if (strcmp(mode, "--reaped-children") == 0 ||
-		   strcmp(mode, "--reaping-child") == 0) {
+	} else if (strcmp(mode, "--reaped-children") == 0 || strcmp(mode, "--reaping-child") == 0) {
 		if (strcmp(mode, "--reaping-child") == 0) {
 			if (fork() != 0) {
 				ready();
