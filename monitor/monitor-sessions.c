@@ -26,6 +26,9 @@
 
 #define SESSIONS_TTYS_MAX 4096
 #define SESSIONS_TRIES 3 /* processes of one session asked for their tty */
+/* tty times are whole seconds: a change since the previous tick may show
+ * up to a second before it */
+#define SESSIONS_SLACK (2 * USEC_PER_SEC)
 
 /* A tty we found, with its times as we last saw them (realtime usec). */
 struct tty_seen {
@@ -59,6 +62,7 @@ struct sessions {
 	struct tty_proc *procs;
 	size_t n_procs_alloc;
 	dev_t host_pts_dev; /* st_dev of our /dev/pts; 0: unknown */
+	usec_t prev_now;    /* CLOCK_BOOTTIME of the previous sample */
 };
 
 static usec_t timespec_usec(const struct timespec *ts)
@@ -176,8 +180,12 @@ static int sessions_logind(const char *tty, char *buf, size_t size)
 }
 
 /* Compares one tty's times with what we saw; records a change newer than
- * *ev in it and returns 1, else 0. */
-static int sessions_check(struct sessions *ss, const struct stat *st, uint64_t seq,
+ * *ev in it and returns 1, else 0. A known tty's time counts when it
+ * changed to a time since 'recent' (realtime usec: the previous tick), so
+ * times set back by hand do not count, and times left ahead by a clock
+ * stepped back do not hide new activity. A tty seen for the first time
+ * shows its latest time. */
+static int sessions_check(struct sessions *ss, const struct stat *st, uint64_t seq, usec_t recent,
 			  struct tty_event *ev)
 {
 	struct tty_seen *ts = sessions_find(ss, st->st_dev, st->st_ino);
@@ -193,15 +201,16 @@ static int sessions_check(struct sessions *ss, const struct stat *st, uint64_t s
 		}
 		ts = &ss->ttys[ss->n_ttys++];
 		*ts = (struct tty_seen){.dev = st->st_dev, .ino = st->st_ino};
+		recent = 0;
 	} else if (ts->seen == seq)
 		return 0; /* another session on the same tty: done */
 	ts->seen = seq;
-	if (atime > ts->atime)
+	if (atime != ts->atime && atime >= recent)
 		input = atime;
-	if (mtime > ts->mtime && !wall_caused(st->st_dev, st->st_ino, mtime))
+	if (mtime != ts->mtime && mtime >= recent && !wall_caused(st->st_dev, st->st_ino, mtime))
 		output = mtime;
-	ts->atime = MAX(ts->atime, atime);
-	ts->mtime = MAX(ts->mtime, mtime);
+	ts->atime = atime;
+	ts->mtime = mtime;
 	if (MAX(input, output) <= ev->when)
 		return 0;
 	ev->when = MAX(input, output);
@@ -229,12 +238,18 @@ static int sessions_sample(struct signal_source *s, const struct monitor_tick *t
 	const struct proc_snapshot *snap;
 	struct tty_event ev = {0};
 	size_t n = 0, k = 0;
+	usec_t elapsed, recent;
 	int r;
 
 	r = proc_snapshot_get(t, &snap);
 	if (r < 0)
 		return signal_degrade(s, r, "cannot read %s: %s", proc_root(), strerror(-r));
 	signal_recover(s);
+	/* the previous tick on the realtime clock as it reads now */
+	elapsed = ss->prev_now > 0 && t->now > ss->prev_now ? t->now - ss->prev_now : 0;
+	recent =
+	    t->realtime > elapsed + SESSIONS_SLACK ? t->realtime - elapsed - SESSIONS_SLACK : 0;
+	ss->prev_now = t->now;
 
 	if (ss->n_procs_alloc < snap->n) {
 		ss->n_procs_alloc = MAX(snap->n, ss->n_procs_alloc * 2);
@@ -257,7 +272,7 @@ static int sessions_sample(struct signal_source *s, const struct monitor_tick *t
 		for (size_t i = g; i < k && i < g + SESSIONS_TRIES; i++) {
 			if (stat_tty_of(ss->procs[i].pid, &st) < 0)
 				continue;
-			if (sessions_check(ss, &st, t->seq, &ev))
+			if (sessions_check(ss, &st, t->seq, recent, &ev))
 				sessions_who(s, snap, &ss->procs[g], k - g, &ev);
 			break;
 		}

@@ -83,9 +83,9 @@ static void pty_close(struct pty *p)
 	private_proc_reap();
 }
 
-/* Sets the pty's input and output times secs into the past, so the
- * kernel's next update is not swallowed by its 8-second blocks. */
-static int pty_age(struct pty *p, unsigned secs)
+/* Sets the pty's input and output times secs into the past (or future),
+ * so the kernel's next update is not swallowed by its 8-second blocks. */
+static int pty_age(struct pty *p, int secs)
 {
 	struct timespec ts[2];
 
@@ -262,6 +262,52 @@ TEST(container_pty_is_activity)
 	snprintf(want, sizeof(want), "pts/%u in container (tmux: server) output", p.n);
 	ASSERT_TRUE(s.state.last_active > before);
 	ASSERT_STR_EQ(s.state.detail, want);
+}
+
+TEST(times_set_back_are_not_activity)
+{
+	_cleanup_(config_freep) struct config *c = config_new();
+	struct signal_source s;
+	struct monitor_tick t = {0};
+	struct pty p;
+	usec_t before;
+
+	ASSERT_OK(pty_open(&p, "/dev/ptmx", "bash"));
+	ASSERT_OK(pty_age(&p, 100));
+	start(&s, c, &t);
+	before = s.state.last_active;
+	ASSERT_OK(pty_age(&p, 200));
+	ASSERT_OK(sample(&s, &t));
+	ASSERT_OK(pty_age(&p, 50)); /* changed, newer than seen, but not since the last tick */
+	ASSERT_OK(sample(&s, &t));
+	pty_close(&p);
+	ASSERT_UINT_EQ(s.state.last_active, before);
+	s.ops->done(&s);
+}
+
+TEST(times_ahead_of_the_clock_do_not_hide_activity)
+{
+	_cleanup_(config_freep) struct config *c = config_new();
+	struct signal_source s;
+	struct monitor_tick t = {0};
+	struct pty p;
+	usec_t first;
+	char want[64];
+
+	/* as after the clock was stepped back by an hour */
+	ASSERT_OK(pty_open(&p, "/dev/ptmx", "bash"));
+	ASSERT_OK(pty_age(&p, -3600));
+	start(&s, c, &t);
+	first = t.now;
+	/* tty times are whole seconds: let a new one be after the first tick */
+	usleep(1100 * 1000);
+	ASSERT_TRUE(write(p.slave, "hello\r\n", 7) == 7);
+	ASSERT_OK(sample(&s, &t));
+	pty_close(&p);
+	snprintf(want, sizeof(want), "pts/%u (bash) output", p.n);
+	ASSERT_TRUE(s.state.last_active > first);
+	ASSERT_STR_EQ(s.state.detail, want);
+	s.ops->done(&s);
 }
 
 TEST(ended_pty_is_forgotten)
