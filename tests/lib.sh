@@ -44,3 +44,15 @@ need_root() { [ "$(id -u)" -eq 0 ] || { skip "needs root"; exit 0; }; }
 need_cmd() { command -v "$1" >/dev/null || { skip "needs $1"; exit 0; }; }
 # Ends the test: status 1 when any check failed.
 finish() { exit "$_failed"; }
+# private_pidns "$@": re-runs the test in a private pid namespace with its
+# own /proc (root), so agents and terminals elsewhere on this machine do not
+# count; skips the test where that is impossible. Call it first.
+private_pidns() {
+	if [ -z "${AGENTBOX_IN_PIDNS:-}" ] && [ "$(id -u)" -eq 0 ] && command -v unshare >/dev/null &&
+		unshare --pid --fork --mount-proc true 2>/dev/null; then
+		rm -rf "$T"
+		trap - EXIT
+		AGENTBOX_IN_PIDNS=1 exec unshare --pid --kill-child --mount-proc "$0" "$@"
+	fi
+	[ -n "${AGENTBOX_IN_PIDNS:-}" ] || { skip "needs a private pid namespace (root, unshare)"; exit 0; }
+}

@@ -3,11 +3,14 @@
 # STATUS, WATCHDOG, STOPPING), the state machine active -> warning -> idle,
 # keepalives, and a clean stop within 2 s.
 . "$(dirname "$0")/../lib.sh"
+# Alone in a pid namespace: a busy agent or a used terminal elsewhere on
+# this machine must not keep the box active.
+private_pidns "$@"
 
 cfg() { # writes $T/c.json with the idle section given
 	cat >"$T/c.json" <<JSON
 {"workspace": {"home": "$T/home"}, "runtime_dir": "$T/run",
- "idle": {"boot_grace": "0s", "interval": "200ms", "watch_paths": ["$T/home"], $1}}
+ "idle": {"boot_grace": "0s", "interval": "200ms", "watch_paths": ["$T/home"], "ports": [], $1}}
 JSON
 }
 status() { "$BIN/agentbox" -c "$T/c.json" status --json 2>/dev/null; }
@@ -75,6 +78,27 @@ wait_for 3 sh -c "[ \"\$($BIN/agentbox -c $T/c.json status --json | jq -r .state
 check "keepalive --clear releases" wait_for 3 sh -c "[ \"\$($BIN/agentbox -c $T/c.json status --json | jq -r .state)\" = active ]"
 "$BIN/agentbox" -c "$T/c.json" keepalive soon >/dev/null 2>&1
 check "bad keepalive duration: exit 2" [ $? -eq 2 ]
+
+# --- a broken signal never makes the box look idle ---
+# /proc hidden under a tmpfs: processes and sessions cannot look, are
+# degraded, and keep the box active past its timeout.
+cat >"$T/deg.json" <<JSON
+{"workspace": {"home": "$T/home"}, "runtime_dir": "$T/run2",
+ "idle": {"boot_grace": "0s", "interval": "200ms", "watch_paths": ["$T/home"], "ports": [],
+          "action": "none", "timeout": "2s", "warn_before": "1s"}}
+JSON
+unshare -m sh -c "mount -t tmpfs none /proc && exec '$BIN/agentbox-monitor' -c '$T/deg.json'" 2>"$T/deg.log" &
+deg=$!
+at_exit "kill $deg"
+wait_for 5 test -s "$T/run2/status.json"
+sleep 3
+dstatus() { "$BIN/agentbox" -c "$T/deg.json" status --json 2>/dev/null; }
+check "degraded signal: still active past the timeout" [ "$(dstatus | jq -r .state)" = active ]
+check "degraded signal: shown as degraded" [ "$(dstatus | jq -r .signals.processes.degraded)" = true ]
+check "degraded signal: names what keeps the box alive" sh -c "$BIN/agentbox -c $T/deg.json status --json | jq -r .kept_alive_detail | grep -q '^degraded: '"
+check "degraded signal: logged once" [ "$(grep -c 'Signal processes degraded' "$T/deg.log")" -eq 1 ]
+check "degraded signal: status table says DEGRADED" sh -c "$BIN/agentbox -c $T/deg.json status | grep -q 'DEGRADED'"
+kill $deg
 
 # --- SIGTERM: stops within 2 s, says STOPPING=1, removes status.json ---
 start=$(date +%s%N)

@@ -3,12 +3,8 @@
 # idle, a busy one (or a node script naming one) keeps it active, a busy
 # process with another name does not. Runs in a private pid namespace with
 # its own /proc, so other agents on this machine do not count.
-if [ -z "${AGENTBOX_IN_PIDNS:-}" ] && [ "$(id -u)" -eq 0 ] && command -v unshare >/dev/null &&
-	unshare --pid --fork --mount-proc true 2>/dev/null; then
-	AGENTBOX_IN_PIDNS=1 exec unshare --pid --kill-child --mount-proc "$0" "$@"
-fi
 . "$(dirname "$0")/../lib.sh"
-[ -n "${AGENTBOX_IN_PIDNS:-}" ] || { skip "needs a private pid namespace (root, unshare)"; exit 0; }
+private_pidns "$@"
 need_cmd jq
 
 mkdir -p "$T/home" "$T/bin"

@@ -5,12 +5,8 @@
 # machine do not count. The kernel moves tty times only when they leave
 # their 8-second block, so the test sets them into the past (touch) before
 # each step instead of waiting.
-if [ -z "${AGENTBOX_IN_PIDNS:-}" ] && [ "$(id -u)" -eq 0 ] && command -v unshare >/dev/null &&
-	unshare --pid --fork --mount-proc true 2>/dev/null; then
-	AGENTBOX_IN_PIDNS=1 exec unshare --pid --kill-child --mount-proc "$0" "$@"
-fi
 . "$(dirname "$0")/../lib.sh"
-[ -n "${AGENTBOX_IN_PIDNS:-}" ] || { skip "needs a private pid namespace (root, unshare)"; exit 0; }
+private_pidns "$@"
 need_cmd jq
 need_cmd python3
 
