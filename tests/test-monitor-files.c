@@ -17,8 +17,8 @@
 #include "config.h"
 #include "fileio.h"
 #include "macro.h"
-#include "../monitor/monitor-files.h"
-#include "../monitor/monitor.h"
+#include "monitor-files.h"
+#include "monitor.h"
 #include "tests.h"
 
 static char top[PATH_MAX]; /* the test's temp dir, canonical */
