@@ -25,6 +25,7 @@
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +45,8 @@
 #define FILES_READS_MAX 64
 #define FILES_INOTIFY_BUF (64 * 1024)
 #define FILES_FAN_BUF (64 * 1024)
+#define FILES_CACHE_SIZE 256
+#define FILES_CACHE_HANDLE_MAX 40
 #define FILES_DETAIL_OVERFLOW "many writes (queue overflow)"
 #define FILES_DETAIL_UNKNOWN "a write (path unknown)"
 
@@ -56,6 +59,16 @@ enum files_backend {
 struct files_fs {
 	fsid_t fsid;
 	int mount_fd;
+};
+
+/* fanotify: a directory known to lie outside the roots (most writes on a
+ * filesystem do), so its events cost no lookup. Cleared on any directory
+ * move and on overflow. */
+struct files_outside {
+	uint8_t len; /* 0: empty */
+	int type;
+	fsid_t fsid;
+	unsigned char handle[FILES_CACHE_HANDLE_MAX];
 };
 
 /* inotify: watch descriptor -> directory path, open addressing. */
@@ -81,6 +94,8 @@ struct files {
 	size_t dir_handle_len;
 	unsigned char dir_handle[sizeof(struct file_handle) + MAX_HANDLE_SZ];
 	char dir[PATH_MAX];
+	int no_cache;
+	struct files_outside outside[FILES_CACHE_SIZE];
 	/* inotify */
 	struct files_wd *wds;
 	size_t wds_size; /* power of two */
@@ -225,14 +240,18 @@ static void files_record(struct signal_source *s, const struct monitor_tick *t, 
  * -errno of the mount mark. */
 static int fan_mark(struct files *f, const char *path, int *ret_mount_only)
 {
-	const uint64_t mask = FAN_MODIFY | FAN_CLOSE_WRITE;
+	/* directory moves clear the cache of directories outside the roots */
+	const uint64_t mask = FAN_MODIFY | FAN_CLOSE_WRITE | FAN_MOVED_FROM | FAN_MOVED_TO | FAN_ONDIR;
 	struct statfs sfs;
 	int fd;
 
 	if (fanotify_mark(f->fd, FAN_MARK_ADD | FAN_MARK_FILESYSTEM, mask, AT_FDCWD, path) < 0) {
-		if (fanotify_mark(f->fd, FAN_MARK_ADD | FAN_MARK_MOUNT, mask, AT_FDCWD, path) < 0)
+		/* a mount mark takes no directory-entry events: no cache then */
+		if (fanotify_mark(f->fd, FAN_MARK_ADD | FAN_MARK_MOUNT, FAN_MODIFY | FAN_CLOSE_WRITE,
+				  AT_FDCWD, path) < 0)
 			return -errno;
 		*ret_mount_only = 1;
+		f->no_cache = 1;
 	}
 	/* open_by_handle_at() refuses an O_PATH fd as its mount fd */
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
@@ -375,6 +394,45 @@ static const struct fanotify_event_info_fid *fan_event_fid(const struct fanotify
 	return NULL;
 }
 
+/* The cache slot of a directory handle (FNV-1a), or NULL when not cacheable. */
+static struct files_outside *fan_cache_slot(struct files *f, const void *fsid,
+					    const struct file_handle *fh)
+{
+	const unsigned char *p = (const unsigned char *)fh->f_handle;
+	uint32_t h = 2166136261u;
+
+	if (f->no_cache || fh->handle_bytes > FILES_CACHE_HANDLE_MAX)
+		return NULL;
+	for (size_t i = 0; i < sizeof(fsid_t); i++)
+		h = (h ^ ((const unsigned char *)fsid)[i]) * 16777619u;
+	for (unsigned i = 0; i < fh->handle_bytes; i++)
+		h = (h ^ p[i]) * 16777619u;
+	h = (h ^ (uint32_t)fh->handle_type) * 16777619u;
+	return &f->outside[h % FILES_CACHE_SIZE];
+}
+
+/* Is the directory known to lie outside the roots? */
+static int fan_cache_outside(struct files *f, const void *fsid, const struct file_handle *fh)
+{
+	const struct files_outside *c = fan_cache_slot(f, fsid, fh);
+
+	return c && c->len == fh->handle_bytes && c->type == fh->handle_type &&
+	       memcmp(&c->fsid, fsid, sizeof(c->fsid)) == 0 &&
+	       memcmp(c->handle, fh->f_handle, fh->handle_bytes) == 0;
+}
+
+static void fan_cache_put(struct files *f, const void *fsid, const struct file_handle *fh)
+{
+	struct files_outside *c = fan_cache_slot(f, fsid, fh);
+
+	if (!c)
+		return;
+	c->len = (uint8_t)fh->handle_bytes;
+	c->type = fh->handle_type;
+	memcpy(&c->fsid, fsid, sizeof(c->fsid));
+	memcpy(c->handle, fh->f_handle, fh->handle_bytes);
+}
+
 /* Is there a marked mount of fsid after entry i? */
 static int fan_fs_next(const struct files *f, size_t i, const void *fsid)
 {
@@ -394,7 +452,7 @@ static int fan_event_path(struct files *f, const struct fanotify_event_info_fid 
 	size_t hlen = sizeof(*fh) + fh->handle_bytes;
 	int r = 0;
 
-	if (fh->handle_bytes > MAX_HANDLE_SZ)
+	if (fh->handle_bytes > MAX_HANDLE_SZ || fan_cache_outside(f, &fid->fsid, fh))
 		return 0;
 	if (!(f->dir_cached && hlen == f->dir_handle_len &&
 	      memcmp(&fid->fsid, &f->dir_fsid, sizeof(f->dir_fsid)) == 0 &&
@@ -430,8 +488,10 @@ static int fan_event_path(struct files *f, const struct fanotify_event_info_fid 
 		if (!f->dir_cached)
 			return r;
 	}
-	if (!files_watch_root(f->roots, f->dir))
+	if (!files_watch_root(f->roots, f->dir)) {
+		fan_cache_put(f, &fid->fsid, fh);
 		return 0; /* not ours: do not bother with the name */
+	}
 	if (snprintf(f->path, sizeof(f->path), "%s%s%s", f->dir, streq(f->dir, "/") ? "" : "/",
 		     name) >= (int)sizeof(f->path))
 		return 0;
@@ -464,9 +524,14 @@ static int fan_sample(struct signal_source *s, const struct monitor_tick *t)
 		if (len == 0)
 			break;
 		for (m = (const void *)f->buf; FAN_EVENT_OK(m, len); m = FAN_EVENT_NEXT(m, len)) {
-			if (m->mask & FAN_Q_OVERFLOW)
-				overflow = 1;
-			else if (m->vers == FANOTIFY_METADATA_VERSION && m->pid != f->self)
+			if (m->mask & FAN_Q_OVERFLOW) {
+				overflow = 1; /* moves may be lost too */
+				memset(f->outside, 0, sizeof(f->outside));
+			} else if (m->mask & (FAN_MOVED_FROM | FAN_MOVED_TO)) {
+				/* a moved directory may carry cached ones in or out */
+				if (m->mask & FAN_ONDIR)
+					memset(f->outside, 0, sizeof(f->outside));
+			} else if (m->vers == FANOTIFY_METADATA_VERSION && m->pid != f->self)
 				f->events[n++] = m;
 		}
 		while (n-- > 0) {

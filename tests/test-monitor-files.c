@@ -435,6 +435,25 @@ TEST(inotify_directory_moves)
 	source_stop(&s, c);
 }
 
+TEST(fanotify_directory_moves)
+{
+	struct signal_source s;
+	struct config *c;
+
+	source_start(&s, &c, "fanotify");
+	/* a directory outside, seen (and remembered as outside) ... */
+	ASSERT_OK(mkdir_p(at("out/m/inner"), 0755));
+	ASSERT_WRITE_IGNORED(&s, "out/m/inner/a");
+	ASSERT_WRITE_IGNORED(&s, "out/m/inner/a");
+	/* ... then moved in: its writes count */
+	ASSERT_OK(rename(at("out/m"), at("w/m")) < 0 ? -1 : 0);
+	ASSERT_WRITE_COUNTS(&s, "w/m/inner/b");
+	/* and moved out again: they do not */
+	ASSERT_OK(rename(at("w/m"), at("out/m2")) < 0 ? -1 : 0);
+	ASSERT_WRITE_IGNORED(&s, "out/m2/inner/c");
+	source_stop(&s, c);
+}
+
 /* Child: in a user namespace whose inotify watch limit is 3, starts the
  * inotify backend on the tree (more than 3 directories). Exit 0 when it
  * degraded with a reason naming the sysctl. */
