@@ -527,12 +527,13 @@ static int fan_sample(struct signal_source *s, const struct monitor_tick *t)
 			if (m->mask & FAN_Q_OVERFLOW) {
 				overflow = 1; /* moves may be lost too */
 				memset(f->outside, 0, sizeof(f->outside));
-			} else if (m->mask & (FAN_MOVED_FROM | FAN_MOVED_TO)) {
+			} else if (m->mask & FAN_ONDIR) {
 				/* a moved directory may carry cached ones in or out */
-				if (m->mask & FAN_ONDIR)
-					memset(f->outside, 0, sizeof(f->outside));
+				memset(f->outside, 0, sizeof(f->outside));
+			} else if (m->mask & FAN_MOVED_FROM) {
+				continue;
 			} else if (m->vers == FANOTIFY_METADATA_VERSION && m->pid != f->self)
-				f->events[n++] = m;
+				f->events[n++] = m; /* a write, or a file moved in */
 		}
 		while (n-- > 0) {
 			const struct fanotify_event_info_fid *fid = fan_event_fid(f->events[n]);
@@ -790,7 +791,7 @@ static int inotify_event(struct signal_source *s, const struct inotify_event *ev
 			return files_count(f, dir);
 		}
 	}
-	if (!(ev->mask & (IN_MODIFY | IN_CLOSE_WRITE)))
+	if (!(ev->mask & (IN_MODIFY | IN_CLOSE_WRITE | IN_MOVED_TO)))
 		return 0;
 	return files_count(f, f->path);
 }

@@ -248,6 +248,15 @@ static void common_cases(const char *backend)
 	ASSERT_TRUE(active_after_sample(&s));
 	ASSERT_STR_EQ(s.state.detail, at("w/sub/second"));
 
+	/* a file moved in from outside (same filesystem) counts */
+	quiet(&s);
+	ASSERT_OK(write_child(at("out/moving.txt")));
+	quiet(&s);
+	/* by another process: ours would be the daemon's own */
+	ASSERT_OK(sh("mv '%s' '%s'", at("out/moving.txt"), at("w/sub/moved.txt")));
+	ASSERT_TRUE(active_after_sample(&s));
+	ASSERT_STR_EQ(s.state.detail, at("w/sub/moved.txt"));
+
 	/* a directory made after init */
 	quiet(&s);
 	ASSERT_OK(mkdir_p(at("w/new/deeper"), 0755));
