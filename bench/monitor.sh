@@ -15,7 +15,7 @@
 # Trees of small files with mtimes 2 h old (an idle box: the seed's find
 # finds nothing and walks it all), made by tests/helpers/mktree under /tmp:
 # 10k and 100k files on the root filesystem (ext4), then 100k and 1M on a
-# tmpfs mounted under /tmp (this machine's ext4 creates files at ~0.5 ms
+# tmpfs mounted under /tmp (this machine's ext4 creates files at 0.1-0.9 ms
 # each, too slow for 1M). Then the daemon's memory: VmRSS/VmHWM after 600
 # and 3600 ticks at idle.interval 20ms. Everything is deleted at the end.
 # Raw output: bench/out/monitor.txt; the table: bench/out/monitor.md.

@@ -88,7 +88,7 @@ struct files {
 	/* fanotify */
 	struct files_fs *fs;
 	size_t n_fs;
-	const struct fanotify_event_metadata **events; /* of one read */
+	const struct fanotify_event_info_fid **events; /* of one read */
 	int dir_cached; /* dir holds the path of dir_handle */
 	fsid_t dir_fsid;
 	size_t dir_handle_len;
@@ -376,10 +376,11 @@ static void fan_close(struct files *f)
 	f->fd = -1;
 }
 
-/* The directory-and-name record of an event, or NULL. */
-static const struct fanotify_event_info_fid *fan_event_fid(const struct fanotify_event_metadata *m)
+/* The directory-and-name record of the event m (whose header is md), or NULL. */
+static const struct fanotify_event_info_fid *fan_event_fid(const char *m,
+							   const struct fanotify_event_metadata *md)
 {
-	const char *p = (const char *)m + m->metadata_len, *end = (const char *)m + m->event_len;
+	const char *p = m + md->metadata_len, *end = m + md->event_len;
 
 	while (p + sizeof(struct fanotify_event_info_header) <= end) {
 		const struct fanotify_event_info_header *h = (const void *)p;
@@ -507,7 +508,8 @@ static int fan_sample(struct signal_source *s, const struct monitor_tick *t)
 
 	f->dir_cached = 0; /* directories may have moved since the last check */
 	for (int reads = 0; reads < FILES_READS_MAX; reads++) {
-		const struct fanotify_event_metadata *m;
+		struct fanotify_event_metadata md;
+		const struct fanotify_event_info_fid *fid;
 		size_t n = 0;
 		ssize_t len = read(f->fd, f->buf, f->buf_size);
 
@@ -523,24 +525,25 @@ static int fan_sample(struct signal_source *s, const struct monitor_tick *t)
 		}
 		if (len == 0)
 			break;
-		for (m = (const void *)f->buf; FAN_EVENT_OK(m, len); m = FAN_EVENT_NEXT(m, len)) {
-			if (m->mask & FAN_Q_OVERFLOW) {
+		/* records are 4-byte aligned, the header's mask is a u64: copy it */
+		for (const char *m = f->buf; f->buf + len - m >= (ssize_t)sizeof(md); m += md.event_len) {
+			memcpy(&md, m, sizeof(md));
+			if (md.event_len < sizeof(md) || md.event_len > f->buf + len - m)
+				break;
+			if (md.mask & FAN_Q_OVERFLOW) {
 				overflow = 1; /* moves may be lost too */
 				memset(f->outside, 0, sizeof(f->outside));
-			} else if (m->mask & FAN_ONDIR) {
+			} else if (md.mask & FAN_ONDIR) {
 				/* a moved directory may carry cached ones in or out */
 				memset(f->outside, 0, sizeof(f->outside));
-			} else if (m->mask & FAN_MOVED_FROM) {
+			} else if (md.mask & FAN_MOVED_FROM) {
 				continue;
-			} else if (m->vers == FANOTIFY_METADATA_VERSION && m->pid != f->self)
-				f->events[n++] = m; /* a write, or a file moved in */
+			} else if (md.vers == FANOTIFY_METADATA_VERSION && md.pid != f->self &&
+				   (fid = fan_event_fid(m, &md)))
+				f->events[n++] = fid; /* a write, or a file moved in */
 		}
 		while (n-- > 0) {
-			const struct fanotify_event_info_fid *fid = fan_event_fid(f->events[n]);
-
-			if (!fid)
-				continue;
-			r = fan_event_path(f, fid);
+			r = fan_event_path(f, f->events[n]);
 			if (r < 0) {
 				files_record(s, t, counted, overflow, 1);
 				return signal_degrade(s, r, "opening fanotify file handles: %s",
