@@ -752,7 +752,7 @@ static int inotify_init_backend(struct signal_source *s)
 		if (inotify_walk(s, *p) < 0)
 			return -ENOSPC;
 	}
-	log_info("inotify: watching %zu directories", f->n_wds);
+	log_info("inotify: watching writes in %zu directories", f->n_wds);
 	return 0;
 }
 
