@@ -8,6 +8,8 @@
 need_root
 need_cmd jq
 need_cmd unshare
+# agents and terminals elsewhere on this machine must not be what keeps it alive
+private_pidns "$@"
 
 H=$T/home
 mkdir -p "$H/src" "$H/excluded/deep" "$T/outside"
