@@ -3,7 +3,7 @@
  * daemon does, then sampled N times, idle.interval apart; the CPU time
  * (CLOCK_THREAD_CPUTIME_ID) and wall time (CLOCK_MONOTONIC) of each round
  * of sample() calls are summed. Prints one line:
- *   checks N cpu_us X wall_us Y max_wall_us Z sources a,b,c
+ *   checks N cpu_us X wall_us Y max_wall_us Z sources a,b,c per_source_cpu_us a=X,b=Y,c=Z
  * (bench/monitor.sh builds it against build/; not part of the programs). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,7 +28,7 @@ int main(int argc, char **argv)
 	const struct signal_ops *const *ops;
 	size_t n_ops;
 	unsigned long n;
-	uint64_t cpu = 0, wall = 0, max_wall = 0; /* ns */
+	uint64_t cpu = 0, wall = 0, max_wall = 0, *per; /* ns */
 	struct monitor_tick t = {};
 
 	if (argc != 3 || !(n = strtoul(argv[2], NULL, 10))) {
@@ -41,6 +41,7 @@ int main(int argc, char **argv)
 		return 2;
 	ops = signal_source_list(&n_ops);
 	s = xcalloc(n_ops, sizeof(*s));
+	per = xcalloc(n_ops, sizeof(*per));
 	for (size_t i = 0; i < n_ops; i++) {
 		signal_source_init(&s[i], ops[i], c);
 		if (ops[i]->init)
@@ -58,9 +59,14 @@ int main(int argc, char **argv)
 		t.realtime = now_usec(CLOCK_REALTIME);
 		w0 = clock_nsec(CLOCK_MONOTONIC);
 		c0 = clock_nsec(CLOCK_THREAD_CPUTIME_ID);
-		for (size_t i = 0; i < n_ops; i++)
+		for (size_t i = 0; i < n_ops; i++) {
+			uint64_t ci = clock_nsec(CLOCK_THREAD_CPUTIME_ID);
+
 			if (ops[i]->sample)
 				ops[i]->sample(&s[i], &t);
+			if (k > 0)
+				per[i] += clock_nsec(CLOCK_THREAD_CPUTIME_ID) - ci;
+		}
 		if (k == 0)
 			continue; /* the first round primes the sources' baselines */
 		cpu += clock_nsec(CLOCK_THREAD_CPUTIME_ID) - c0;
@@ -73,11 +79,15 @@ int main(int argc, char **argv)
 	       (double)max_wall / 1000.0);
 	for (size_t i = 0; i < n_ops; i++)
 		printf("%s%s", i ? "," : "", ops[i]->name);
+	printf(" per_source_cpu_us ");
+	for (size_t i = 0; i < n_ops; i++)
+		printf("%s%s=%.1f", i ? "," : "", ops[i]->name, (double)per[i] / 1000.0 / (double)n);
 	printf("\n");
 	for (size_t i = 0; i < n_ops; i++)
 		if (ops[i]->done)
 			ops[i]->done(&s[i]);
 	free(s);
+	free(per);
 	config_free(c);
 	return 0;
 }

@@ -82,11 +82,11 @@ print("%.2f %.2f" % (cpu * 1e3, (t1 - t0) / runs * 1e3))
 PY
 }
 
-# check TREE -> "cpu_us wall_us max_wall_us sources"
+# check TREE -> "cpu_us wall_us max_wall_us sources per_source_cpu_us"
 check() {
 	cfg "$1" 100ms
 	"$W/monitor-check" "$W/c.json" "$CHECKS" 2>/dev/null |
-		awk '{print $4, $6, $8, $10}'
+		awk '{print $4, $6, $8, $10, $12}'
 }
 
 sched_ns() { cut -d' ' -f1 "/proc/$1/schedstat"; }
@@ -128,7 +128,7 @@ measure() { # label tree nfiles
 	s=$(seed "$tree")
 	echo "seed   cpu_ms wall_ms per run: $s"
 	c=$(check "$tree")
-	echo "check  cpu_us wall_us max_wall_us sources: $c"
+	echo "check  cpu_us wall_us max_wall_us sources per_source_cpu_us: $c"
 	d=$(daemon "$tree")
 	echo "daemon cpu_us_per_tick ticks: $d"
 	rows+=("$label|$n|$s|$c|$d")
@@ -163,16 +163,25 @@ measure "tmpfs under /tmp" "$W/tmpfs/t1m" $((1000000 / SCALE))
 rm -rf "$W/tmpfs/t1m"
 
 {
-	echo "| tree | files | seed check CPU | seed wall | monitor check CPU | check wall | daemon CPU per tick | CPU ratio seed/check | CPU ratio seed/daemon tick |"
-	echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+	echo "| tree | files | seed check CPU | seed wall | monitor check CPU | check wall | of which files signal | daemon CPU per tick | CPU seed / check | CPU seed / files signal | CPU seed / daemon tick |"
+	echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 	for r in "${rows[@]}"; do
 		IFS='|' read -r label n s c d <<<"$r"
 		read -r scpu swall <<<"$s"
-		read -r ccpu cwall _ _ <<<"$c"
+		read -r ccpu cwall _ _ per <<<"$c"
 		read -r dcpu _ <<<"$d"
-		awk -v l="$label" -v n="$n" -v sc="$scpu" -v sw="$swall" -v cc="$ccpu" -v cw="$cwall" -v dc="$dcpu" \
-			'BEGIN { printf "| %s | %d | %.1f ms | %.1f ms | %.1f µs | %.1f µs | %.1f µs | %.0f× | %.0f× |\n",
-				l, n, sc, sw, cc, cw, dc, sc * 1000 / cc, sc * 1000 / dc }'
+		fcpu=$(echo "$per" | tr ',' '\n' | awk -F= '$1 == "files" {print $2}')
+		awk -v l="$label" -v n="$n" -v sc="$scpu" -v sw="$swall" -v cc="$ccpu" -v cw="$cwall" -v dc="$dcpu" -v fc="$fcpu" \
+			'BEGIN { printf "| %s | %d | %.1f ms | %.1f ms | %.1f µs | %.1f µs | %.1f µs | %.1f µs | %.0f× | %.0f× | %.0f× |\n",
+				l, n, sc, sw, cc, cw, fc, dc, sc * 1000 / cc, sc * 1000 / fc, sc * 1000 / dc }'
+	done
+	echo
+	echo "| tree | files | CPU per check, by signal (µs) |"
+	echo "|---|---:|---|"
+	for r in "${rows[@]}"; do
+		IFS='|' read -r label n _ c _ <<<"$r"
+		read -r _ _ _ _ per <<<"$c"
+		echo "| $label | $n | ${per//,/, } |"
 	done
 	read -r hwm1 rss1 <<<"$m600"
 	read -r hwm2 rss2 <<<"$m3600"
