@@ -81,7 +81,8 @@ int main(int argc, char **argv)
 		printf("%s%s", i ? "," : "", ops[i]->name);
 	printf(" per_source_cpu_us ");
 	for (size_t i = 0; i < n_ops; i++)
-		printf("%s%s=%.1f", i ? "," : "", ops[i]->name, (double)per[i] / 1000.0 / (double)n);
+		printf("%s%s=%.1f", i ? "," : "", ops[i]->name,
+		       (double)per[i] / 1000.0 / (double)n);
 	printf("\n");
 	for (size_t i = 0; i < n_ops; i++)
 		if (ops[i]->done)

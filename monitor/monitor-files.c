@@ -81,7 +81,7 @@ struct files {
 	enum files_backend backend;
 	int fd;
 	pid_t self;
-	char **roots;    /* watch roots, canonical and as configured, NULL-terminated */
+	char **roots;	 /* watch roots, canonical and as configured, NULL-terminated */
 	char **excludes; /* trailing '/' removed, NULL-terminated */
 	char *buf;
 	size_t buf_size;
@@ -89,7 +89,7 @@ struct files {
 	struct files_fs *fs;
 	size_t n_fs;
 	const struct fanotify_event_info_fid **events; /* of one read */
-	int dir_cached; /* dir holds the path of dir_handle */
+	int dir_cached;				       /* dir holds the path of dir_handle */
 	fsid_t dir_fsid;
 	size_t dir_handle_len;
 	unsigned char dir_handle[sizeof(struct file_handle) + MAX_HANDLE_SZ];
@@ -189,7 +189,8 @@ int files_path_excluded(char *const *patterns, const char *root, const char *pat
 		for (char *const *p = patterns; *p; p++) {
 			if ((*p)[0] == '/')
 				continue;
-			if (fnmatch(*p, strchr(*p, '/') ? buf + rel : buf + comp, FNM_PATHNAME) == 0)
+			if (fnmatch(*p, strchr(*p, '/') ? buf + rel : buf + comp, FNM_PATHNAME) ==
+			    0)
 				return 1;
 		}
 		if (e < len)
@@ -241,14 +242,15 @@ static void files_record(struct signal_source *s, const struct monitor_tick *t, 
 static int fan_mark(struct files *f, const char *path, int *ret_mount_only)
 {
 	/* directory moves clear the cache of directories outside the roots */
-	const uint64_t mask = FAN_MODIFY | FAN_CLOSE_WRITE | FAN_MOVED_FROM | FAN_MOVED_TO | FAN_ONDIR;
+	const uint64_t mask =
+	    FAN_MODIFY | FAN_CLOSE_WRITE | FAN_MOVED_FROM | FAN_MOVED_TO | FAN_ONDIR;
 	struct statfs sfs;
 	int fd;
 
 	if (fanotify_mark(f->fd, FAN_MARK_ADD | FAN_MARK_FILESYSTEM, mask, AT_FDCWD, path) < 0) {
 		/* a mount mark takes no directory-entry events: no cache then */
-		if (fanotify_mark(f->fd, FAN_MARK_ADD | FAN_MARK_MOUNT, FAN_MODIFY | FAN_CLOSE_WRITE,
-				  AT_FDCWD, path) < 0)
+		if (fanotify_mark(f->fd, FAN_MARK_ADD | FAN_MARK_MOUNT,
+				  FAN_MODIFY | FAN_CLOSE_WRITE, AT_FDCWD, path) < 0)
 			return -errno;
 		*ret_mount_only = 1;
 		f->no_cache = 1;
@@ -526,7 +528,8 @@ static int fan_sample(struct signal_source *s, const struct monitor_tick *t)
 		if (len == 0)
 			break;
 		/* records are 4-byte aligned, the header's mask is a u64: copy it */
-		for (const char *m = f->buf; f->buf + len - m >= (ssize_t)sizeof(md); m += md.event_len) {
+		for (const char *m = f->buf; f->buf + len - m >= (ssize_t)sizeof(md);
+		     m += md.event_len) {
 			memcpy(&md, m, sizeof(md));
 			if (md.event_len < sizeof(md) || md.event_len > f->buf + len - m)
 				break;
@@ -563,7 +566,7 @@ static int fan_sample(struct signal_source *s, const struct monitor_tick *t)
 /* --- inotify ------------------------------------------------------------ */
 
 #define INOTIFY_DIR_MASK                                                                           \
-	(IN_MODIFY | IN_CLOSE_WRITE | IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_ONLYDIR |      \
+	(IN_MODIFY | IN_CLOSE_WRITE | IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_ONLYDIR |       \
 	 IN_DONT_FOLLOW)
 
 static size_t wd_slot(const struct files *f, int wd)
@@ -709,9 +712,8 @@ static int inotify_walk(struct signal_source *s, const char *dir)
 			if (de->d_type != DT_DIR)
 				continue;
 			{
-				_cleanup_free_ char *sub =
-					xasprintf("%s%s%s", path, streq(path, "/") ? "" : "/",
-						  de->d_name);
+				_cleanup_free_ char *sub = xasprintf(
+				    "%s%s%s", path, streq(path, "/") ? "" : "/", de->d_name);
 				strv_push(&stack, &n, sub);
 			}
 		}
@@ -744,7 +746,8 @@ static int inotify_init_backend(struct signal_source *s)
 	wd_grow(f);
 	for (char **p = f->roots; *p; p++) {
 		if (stat(*p, &st) < 0 || !S_ISDIR(st.st_mode)) {
-			log_warning("inotify: watch path %s is not a directory, not watching it", *p);
+			log_warning("inotify: watch path %s is not a directory, not watching it",
+				    *p);
 			continue;
 		}
 		if (wd_find(f, inotify_add_watch(f->fd, *p, INOTIFY_DIR_MASK)))
@@ -774,8 +777,8 @@ static int inotify_event(struct signal_source *s, const struct inotify_event *ev
 	if (!e || !e->path)
 		return 0;
 	if (ev->len > 0)
-		snprintf(f->path, sizeof(f->path), "%s%s%s", e->path, streq(e->path, "/") ? "" : "/",
-			 ev->name);
+		snprintf(f->path, sizeof(f->path), "%s%s%s", e->path,
+			 streq(e->path, "/") ? "" : "/", ev->name);
 	else
 		snprintf(f->path, sizeof(f->path), "%s", e->path);
 	if (ev->mask & IN_ISDIR) {
@@ -944,11 +947,11 @@ static void files_done(struct signal_source *s)
 }
 
 static const struct signal_ops files_ops = {
-	.name = "files",
-	.order = 10,
-	.init = files_init,
-	.sample = files_sample,
-	.done = files_done,
+    .name = "files",
+    .order = 10,
+    .init = files_init,
+    .sample = files_sample,
+    .done = files_done,
 };
 
 SIGNAL_SOURCE_REGISTER(files_ops);

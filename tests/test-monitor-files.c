@@ -28,10 +28,10 @@ static uint64_t seq;
 static struct monitor_tick tick_now(void)
 {
 	struct monitor_tick t = {
-		.seq = ++seq,
-		.now = now_usec(CLOCK_BOOTTIME),
-		.realtime = now_usec(CLOCK_REALTIME),
-		.window = 100 * USEC_PER_MSEC,
+	    .seq = ++seq,
+	    .now = now_usec(CLOCK_BOOTTIME),
+	    .realtime = now_usec(CLOCK_REALTIME),
+	    .window = 100 * USEC_PER_MSEC,
 	};
 	return t;
 }
@@ -188,8 +188,8 @@ TEST(watch_root)
 
 TEST(exclude_patterns)
 {
-	char *p[] = {"/home/agent/.cache", "/home/agent/tmp-*", "node_modules", "*.swp",
-		     "build/out", NULL};
+	char *p[] = {
+	    "/home/agent/.cache", "/home/agent/tmp-*", "node_modules", "*.swp", "build/out", NULL};
 	const char *r = "/home/agent";
 
 	/* absolute: the path and everything below */
@@ -302,7 +302,8 @@ static int write_through_bind_mount(const char *dir, const char *file)
 	pid_t pid = fork();
 
 	if (pid == 0) {
-		if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+		if (unshare(CLONE_NEWNS) < 0 ||
+		    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
 		    mount(dir, dir, NULL, MS_BIND, NULL) < 0)
 			_exit(2);
 		_exit(write_here(file) == 0 ? 0 : 1);
