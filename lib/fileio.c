@@ -55,7 +55,8 @@ int read_file(const char *path, size_t max, char **ret, size_t *ret_size)
 	return read_fd(fd, max, ret, ret_size);
 }
 
-int write_file_atomic(const char *path, const void *data, size_t size, mode_t mode)
+static int write_file_replace_full(const char *path, const void *data, size_t size, mode_t mode,
+				   int sync)
 {
 	_cleanup_free_ char *tmp = xasprintf("%s.tmp.%d", path, (int)getpid());
 	_cleanup_close_ int fd = -1;
@@ -77,7 +78,7 @@ int write_file_atomic(const char *path, const void *data, size_t size, mode_t mo
 		p += n;
 		size -= (size_t)n;
 	}
-	if (fsync(fd) < 0 && errno != EINVAL)
+	if (sync && fsync(fd) < 0 && errno != EINVAL)
 		goto fail;
 	if (rename(tmp, path) < 0)
 		goto fail;
@@ -86,6 +87,16 @@ fail:
 	r = -errno;
 	unlink(tmp);
 	return r;
+}
+
+int write_file_atomic(const char *path, const void *data, size_t size, mode_t mode)
+{
+	return write_file_replace_full(path, data, size, mode, 1);
+}
+
+int write_file_replace(const char *path, const void *data, size_t size, mode_t mode)
+{
+	return write_file_replace_full(path, data, size, mode, 0);
 }
 
 int read_secret(const char *name_or_path, char **ret, const char **ret_why)

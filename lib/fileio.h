@@ -13,6 +13,10 @@ int read_file(const char *path, size_t max, char **ret, size_t *ret_size);
  * fsync and rename, so readers see the old or the new file, never half. */
 int write_file_atomic(const char *path, const void *data, size_t size, mode_t mode);
 
+/* The same without fsync: readers still see the old or the new file, but
+ * a crash may lose both. For runtime files (tmpfs) rewritten every tick. */
+int write_file_replace(const char *path, const void *data, size_t size, mode_t mode);
+
 /* Reads a secret: "name" (no slash) is a systemd credential in
  * $CREDENTIALS_DIRECTORY; a path must be a regular file owned by root or
  * by us with no group/other permission bits. Trailing newlines are cut.

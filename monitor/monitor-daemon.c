@@ -22,6 +22,9 @@
 #include "monitor-daemon.h"
 
 #define ACTION_RETRY_USEC (60 * USEC_PER_SEC)
+/* A keepalive file rewritten in place does not change the directory's
+ * mtime; such edits are noticed within this time. */
+#define KEEPALIVE_RESCAN_USEC (5 * USEC_PER_SEC)
 #define POLL_FDS_MAX 20
 
 static void monitor_notify(struct monitor *m, const char *text)
@@ -64,11 +67,33 @@ static usec_t realtime_to_boottime(const struct monitor_tick *t, usec_t realtime
 	return tick_from_realtime(t, realtime);
 }
 
+/* Is a scan of keepalive.d needed? Not when the directory did not change,
+ * the hold in force has not ended and the last scan is recent: one stat()
+ * instead of reading every file on every tick. */
+static int monitor_keepalive_changed(struct monitor *m)
+{
+	struct stat st;
+
+	if (stat(m->keepalive_path, &st) < 0)
+		return 1;
+	if (st.st_mtim.tv_sec != m->keepalive_mtime.tv_sec ||
+	    st.st_mtim.tv_nsec != m->keepalive_mtime.tv_nsec) {
+		m->keepalive_mtime = st.st_mtim;
+		return 1;
+	}
+	if (m->keepalive.until && m->keepalive.until <= m->tick.realtime)
+		return 1;
+	return m->tick.now - m->keepalive_scanned >= KEEPALIVE_RESCAN_USEC;
+}
+
 static void monitor_update_keepalive(struct monitor *m)
 {
 	struct keepalive k;
 	char buf[FORMAT_UTC_MAX];
 
+	if (m->keepalive_scanned && !monitor_keepalive_changed(m))
+		return;
+	m->keepalive_scanned = m->tick.now;
 	if (keepalive_scan(m->config, m->tick.realtime, &k) < 0)
 		return;
 	if (k.until == m->keepalive.until && streq(k.holder, m->keepalive.holder))
@@ -473,6 +498,7 @@ static int monitor_prepare(struct monitor *m, struct config *c)
 	if (r < 0)
 		return log_error_errno(r, "Cannot create %s/keepalive.d: %m", c->runtime_dir);
 	m->status_path = xasprintf("%s/status.json", c->runtime_dir);
+	m->keepalive_path = keepalive_dir(c);
 	if (sd_watchdog_enabled(0, &m->watchdog_usec) <= 0)
 		m->watchdog_usec = 0;
 	m->watchdog_last = now_usec(CLOCK_MONOTONIC);
@@ -495,6 +521,7 @@ int monitor_run(struct config *c)
 	if (r < 0) {
 		log_error_errno(r, "Cannot set up timer and signal handling: %m");
 		free(m.status_path);
+		free(m.keepalive_path);
 		return 1;
 	}
 	monitor_signals_init(&m);
@@ -512,5 +539,6 @@ int monitor_run(struct config *c)
 	unlink(m.status_path);
 	monitor_signals_done(&m);
 	free(m.status_path);
+	free(m.keepalive_path);
 	return r < 0 ? 1 : 0;
 }

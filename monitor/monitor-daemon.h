@@ -25,7 +25,10 @@ struct monitor {
 	const char *kept_alive_by; /* a signal name, "keepalive", "boot_grace", "start", or NULL */
 	char kept_alive_detail[SIGNAL_DETAIL_MAX];
 	struct keepalive keepalive;
-	usec_t keepalive_ended;    /* CLOCK_BOOTTIME when the last keepalive ended or was cleared */
+	usec_t keepalive_ended;
+	char *keepalive_path;      /* <runtime_dir>/keepalive.d */
+	struct timespec keepalive_mtime; /* of the directory at the last scan */
+	usec_t keepalive_scanned;  /* CLOCK_BOOTTIME of the last scan */    /* CLOCK_BOOTTIME when the last keepalive ended or was cleared */
 
 	int wall_sent;             /* a warning reached the terminals */
 	usec_t action_started;     /* CLOCK_BOOTTIME; 0: none yet */

@@ -135,7 +135,7 @@ int monitor_status_write(const struct monitor *m)
 	char *text = cJSON_Print(root);
 	int r;
 
-	r = write_file_atomic(m->status_path, text, strlen(text), 0644);
+	r = write_file_replace(m->status_path, text, strlen(text), 0644);
 	cJSON_free(text);
 	cJSON_Delete(root);
 	return r;
