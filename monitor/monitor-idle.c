@@ -42,9 +42,10 @@ void idle_decide(const struct idle_policy *p, const struct idle_input *in, struc
 {
 	usec_t last = in->last_activity, deadline;
 
-	/* A keepalive is activity until it ends (or now, while it runs). */
+	/* A keepalive is activity until it ends: the idle clock stands still
+	 * while it runs and starts from its end. */
 	if (in->keepalive_until > last)
-		last = MIN(in->keepalive_until, in->now);
+		last = in->keepalive_until;
 	ret->idle_for = in->now > last ? in->now - last : 0;
 	deadline = last + p->timeout;
 	/* Nothing is idle during the boot grace. */

@@ -38,10 +38,17 @@ mkdir -p "$D/home/.cache" && echo x >"$D/home/.cache/ignored"
 sleep 2; show
 
 say "An agent named 'claude' sitting at its prompt (sleeping) is not activity; a busy one is"
-bash -c 'exec -a claude sleep 300' & pids+=($!)
+mkdir -p "$D/bin" "$D/idle"
+ln -s "$(command -v sleep)" "$D/idle/claude"
+ln -s "$(command -v bash)" "$D/bin/claude"
+"$D/idle/claude" 300 & pids+=($!)
 sleep 2; show
-timeout 3 bash -c 'exec -a claude bash -c "while :; do :; done"' & pids+=($!)
+timeout 3 "$D/bin/claude" -c 'while :; do :; done' & pids+=($!)
 sleep 2.5; show
+
+say "A terminal in use (output on a pty) is activity"
+script -qfc "echo compiling...; sleep 1; echo done" /dev/null >/dev/null
+sleep 1.5; show
 
 say "A TCP connection on a watched port counts only while bytes move"
 python3 - "$port" <<'PY' &
@@ -49,11 +56,11 @@ import socket, sys, time
 srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 srv.bind(("127.0.0.1", int(sys.argv[1]))); srv.listen(1)
 cli = socket.create_connection(("127.0.0.1", int(sys.argv[1]))); conn, _ = srv.accept()
-for _ in range(3): cli.send(b"x" * 1000); conn.recv(4096); time.sleep(0.5)
-time.sleep(40)  # open but silent from here on
+for _ in range(20): cli.send(b"x" * 1000); conn.recv(4096); time.sleep(0.5)
+time.sleep(60)  # open but silent from here on
 PY
 pids+=($!)
-sleep 2.5; show
+sleep 9; show
 
 say "Now nothing happens: warning, then idle (the silent connection and the sleeping agent do not hold it)"
 for _ in $(seq 40); do

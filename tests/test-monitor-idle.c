@@ -81,6 +81,7 @@ TEST(keepalive_holds_then_counts_as_activity)
 	ASSERT_INT_EQ(d.state, IDLE_STATE_HELD);
 	ASSERT_INT_EQ(d.reason, IDLE_REASON_KEEPALIVE);
 	ASSERT_UINT_EQ(d.idle_for, 0);
+	ASSERT_UINT_EQ(d.deadline, S(9500 + 1800));
 	/* ended at 9500: the idle clock starts there */
 	d = decide(&policy, 9600, 100, 9500);
 	ASSERT_INT_EQ(d.state, IDLE_STATE_ACTIVE);
