@@ -18,7 +18,7 @@ DESTDIR    ?=
 BUILD      ?= build
 SANITIZE   ?=
 
-PKGS := libcurl libcjson libsystemd libarchive xcb xcb-shm xcb-damage xcb-xtest xcb-xfixes libvncserver
+PKGS := libcurl libcjson libsystemd libarchive libcrypto xcb xcb-shm xcb-damage xcb-xtest xcb-xfixes libvncserver
 
 CC      ?= cc
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)

@@ -1,0 +1,1140 @@
+/* S3 client; see s3.h.
+ *
+ * Signing is libcurl's (CURLOPT_AWS_SIGV4 "aws:amz:<region>:s3"). What
+ * libcurl 7.88 leaves to us, done here: the payload hash header (it would
+ * sign an upload as empty), the session-token header, URI-encoding of the
+ * key (it signs the path as given) and a canonical query string (sorted,
+ * encoded, "name=" for empty values), since it signs the query as given. */
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include <curl/curl.h>
+#include <openssl/evp.h>
+
+#include "fileio.h"
+#include "log.h"
+#include "macro.h"
+#include "s3.h"
+
+#define S3_RESPONSE_MAX (16 * 1024 * 1024) /* error documents and LIST pages */
+#define S3_ERROR_MAX 512
+
+struct s3_client {
+	char *scheme;   /* "https" */
+	char *hostport; /* "s3.eu-central-1.amazonaws.com" or "127.0.0.1:9000" */
+	char *region;
+	char *bucket;
+	int path_style;
+	char *access_key, *secret_key, *token;
+	char *sigv4; /* "aws:amz:<region>:s3" */
+	unsigned attempts;
+	unsigned base_delay_ms;
+	CURL *curl; /* reused, so connections are kept alive */
+	char error[S3_ERROR_MAX];
+};
+
+struct s3_request {
+	const char *op; /* for messages: "PUT", "GET", "LIST", "UPLOAD PART" */
+	const char *method;
+	const char *key;
+	const char *query; /* canonical: sorted, encoded; NULL for none */
+	const void *body;
+	size_t body_size;
+	size_t body_pos;
+	const char *body_sha256; /* hex; NULL: computed */
+	const char *content_type;
+
+	/* streaming download (2xx bodies); NULL: buffer the body */
+	s3_write_fn cb;
+	void *userdata;
+	uint64_t delivered; /* bytes given to cb so far, over all attempts */
+	uint64_t pos;       /* position in the object of this response's next byte */
+	int body_seen;
+	int cb_error;
+
+	/* response */
+	long status;
+	char *resp;
+	size_t resp_size, resp_cap;
+	int resp_truncated;
+	char etag[80];
+	uint64_t content_length;
+	int have_length;
+	uint64_t range_start; /* from Content-Range of a 206 */
+};
+
+/* ---- SHA-256 ---- */
+
+struct sha256_ctx {
+	EVP_MD_CTX *md;
+};
+
+struct sha256_ctx *sha256_new(void)
+{
+	struct sha256_ctx *h = xmalloc(sizeof(*h));
+
+	h->md = EVP_MD_CTX_new();
+	if (!h->md || EVP_DigestInit_ex(h->md, EVP_sha256(), NULL) != 1) {
+		fprintf(stderr, "<2>sha256: OpenSSL cannot initialise SHA-256\n");
+		abort();
+	}
+	return h;
+}
+
+void sha256_update(struct sha256_ctx *h, const void *data, size_t size)
+{
+	if (size > 0)
+		EVP_DigestUpdate(h->md, data, size);
+}
+
+void sha256_finish_hex(struct sha256_ctx *h, char hex[65])
+{
+	unsigned char d[EVP_MAX_MD_SIZE];
+	unsigned n = 0;
+
+	EVP_DigestFinal_ex(h->md, d, &n);
+	for (unsigned i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", d[i]);
+	hex[64] = '\0';
+	EVP_MD_CTX_free(h->md);
+	free(h);
+}
+
+void sha256_hex(const void *data, size_t size, char hex[65])
+{
+	struct sha256_ctx *h = sha256_new();
+
+	sha256_update(h, data, size);
+	sha256_finish_hex(h, hex);
+}
+
+/* ---- small helpers ---- */
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+
+static void curl_init_once(void)
+{
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+char *s3_uri_encode(const char *s, int keep_slash)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t n = strlen(s);
+	char *out = xmalloc(n * 3 + 1), *o = out;
+
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (isalnum(*p) || *p == '-' || *p == '_' || *p == '.' || *p == '~' ||
+		    (keep_slash && *p == '/')) {
+			*o++ = (char)*p;
+			continue;
+		}
+		*o++ = '%';
+		*o++ = hex[*p >> 4];
+		*o++ = hex[*p & 15];
+	}
+	*o = '\0';
+	return out;
+}
+
+/* Maps a CURLcode to -errno, once, here. */
+static int curl_code_to_errno(CURLcode cc)
+{
+	switch (cc) {
+	case CURLE_OK:
+		return 0;
+	case CURLE_OPERATION_TIMEDOUT:
+		return -ETIMEDOUT;
+	case CURLE_COULDNT_CONNECT:
+		return -ECONNREFUSED;
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_RESOLVE_PROXY:
+		return -EHOSTUNREACH;
+	case CURLE_OUT_OF_MEMORY:
+		return -ENOMEM;
+	case CURLE_URL_MALFORMAT:
+	case CURLE_UNSUPPORTED_PROTOCOL:
+		return -EINVAL;
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_PEER_FAILED_VERIFICATION:
+		return -EPROTO;
+	default:
+		return -EIO;
+	}
+}
+
+static int curl_code_retryable(CURLcode cc)
+{
+	switch (cc) {
+	case CURLE_OPERATION_TIMEDOUT:
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_SEND_ERROR:
+	case CURLE_RECV_ERROR:
+	case CURLE_GOT_NOTHING:
+	case CURLE_PARTIAL_FILE:
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_HTTP2:
+	case CURLE_HTTP2_STREAM:
+	case CURLE_BAD_CONTENT_ENCODING:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* Decodes the five XML entities and numeric references (ASCII) in place. */
+static void xml_unescape(char *s)
+{
+	static const struct {
+		const char *ent;
+		char c;
+	} ents[] = {{"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'}, {"&apos;", '\''}};
+	char *o = s;
+
+	while (*s) {
+		size_t i;
+
+		if (*s != '&') {
+			*o++ = *s++;
+			continue;
+		}
+		for (i = 0; i < ELEMENTSOF(ents); i++)
+			if (startswith(s, ents[i].ent)) {
+				*o++ = ents[i].c;
+				s += strlen(ents[i].ent);
+				break;
+			}
+		if (i < ELEMENTSOF(ents))
+			continue;
+		if (s[1] == '#') {
+			char *end;
+			unsigned long v = s[2] == 'x' ? strtoul(s + 3, &end, 16) : strtoul(s + 2, &end, 10);
+			if (*end == ';' && v > 0 && v < 128) {
+				*o++ = (char)v;
+				s = end + 1;
+				continue;
+			}
+		}
+		*o++ = *s++;
+	}
+	*o = '\0';
+}
+
+/* The text of the first <tag> in [xml, end), decoded; NULL when absent.
+ * *ret_after (optional) points past its closing tag. */
+static char *xml_get(const char *xml, const char *end, const char *tag, const char **ret_after)
+{
+	_cleanup_free_ char *open = xasprintf("<%s>", tag), *close = xasprintf("</%s>", tag);
+	const char *a, *b;
+	char *v;
+
+	a = memmem(xml, (size_t)(end - xml), open, strlen(open));
+	if (!a)
+		return NULL;
+	a += strlen(open);
+	b = memmem(a, (size_t)(end - a), close, strlen(close));
+	if (!b)
+		return NULL;
+	v = strndup(a, (size_t)(b - a));
+	if (!v)
+		return NULL;
+	xml_unescape(v);
+	if (ret_after)
+		*ret_after = b + strlen(close);
+	return v;
+}
+
+static char *xml_escape(const char *s)
+{
+	size_t n = strlen(s);
+	char *out = xmalloc(n * 6 + 1), *o = out;
+
+	for (; *s; s++) {
+		const char *rep = NULL;
+		switch (*s) {
+		case '&':
+			rep = "&amp;";
+			break;
+		case '<':
+			rep = "&lt;";
+			break;
+		case '>':
+			rep = "&gt;";
+			break;
+		case '"':
+			rep = "&quot;";
+			break;
+		}
+		if (rep) {
+			memcpy(o, rep, strlen(rep));
+			o += strlen(rep);
+		} else
+			*o++ = *s;
+	}
+	*o = '\0';
+	return out;
+}
+
+/* ---- client ---- */
+
+struct s3_client *s3_client_new(const char *endpoint, const char *region, const char *bucket,
+				int path_style)
+{
+	struct s3_client *s = xcalloc(1, sizeof(*s));
+	_cleanup_free_ char *ep = NULL;
+	const char *sep;
+	size_t l;
+
+	pthread_once(&curl_once, curl_init_once);
+	if (!region || !*region)
+		region = "us-east-1";
+	ep = endpoint && *endpoint ? xstrdup(endpoint)
+				   : xasprintf("https://s3.%s.amazonaws.com", region);
+	l = strlen(ep);
+	while (l > 0 && ep[l - 1] == '/')
+		ep[--l] = '\0';
+	sep = strstr(ep, "://");
+	if (sep) {
+		s->scheme = strndup(ep, (size_t)(sep - ep));
+		s->hostport = xstrdup(sep + 3);
+	} else {
+		s->scheme = xstrdup("https");
+		s->hostport = xstrdup(ep);
+	}
+	if (!s->scheme)
+		s->scheme = xstrdup("https");
+	s->region = xstrdup(region);
+	s->bucket = xstrdup(bucket);
+	s->path_style = path_style;
+	s->sigv4 = xasprintf("aws:amz:%s:s3", region);
+	s->attempts = 6;
+	s->base_delay_ms = 200;
+	s->curl = curl_easy_init();
+	if (!s->curl) {
+		fprintf(stderr, "<2>s3: curl_easy_init failed\n");
+		abort();
+	}
+	return s;
+}
+
+struct s3_client *s3_client_free(struct s3_client *s)
+{
+	if (!s)
+		return NULL;
+	curl_easy_cleanup(s->curl);
+	free(s->scheme);
+	free(s->hostport);
+	free(s->region);
+	free(s->bucket);
+	free(s->sigv4);
+	free(s->access_key);
+	freezero_str(s->secret_key);
+	freezero_str(s->token);
+	free(s);
+	return NULL;
+}
+
+void s3_client_set_credentials(struct s3_client *s, const char *access_key, const char *secret_key,
+			       const char *token)
+{
+	free(s->access_key);
+	freezero_str(s->secret_key);
+	freezero_str(s->token);
+	s->access_key = xstrdup(access_key);
+	s->secret_key = xstrdup(secret_key);
+	s->token = token && *token ? xstrdup(token) : NULL;
+}
+
+void s3_client_set_retry(struct s3_client *s, unsigned attempts, unsigned base_delay_ms)
+{
+	s->attempts = attempts ? attempts : 1;
+	s->base_delay_ms = base_delay_ms;
+}
+
+const char *s3_last_error(const struct s3_client *s)
+{
+	return s->error;
+}
+
+static char *strip(char *s)
+{
+	size_t l;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	l = strlen(s);
+	while (l > 0 && (s[l - 1] == ' ' || s[l - 1] == '\t' || s[l - 1] == '\r'))
+		s[--l] = '\0';
+	return s;
+}
+
+/* Grammar of the AWS shared-credentials file:
+ *   file    = *(line "\n")
+ *   line    = "[" profile "]" | key "=" value | ("#" | ";") comment | ""
+ *   key     = "aws_access_key_id" | "aws_secret_access_key" | "aws_session_token" | other */
+int s3_client_load_credentials(struct s3_client *s, const char *path, const char *profile,
+			       const char **ret_why)
+{
+	_cleanup_secret_ char *text = NULL, *key = NULL, *secret = NULL, *token = NULL;
+	int in_section = 0, found = 0, r;
+	char *line, *next;
+
+	if (!profile)
+		profile = getenv("AWS_PROFILE");
+	if (!profile || !*profile)
+		profile = "default";
+	r = read_secret(path, &text, ret_why);
+	if (r < 0)
+		return r;
+	for (line = text; line; line = next) {
+		char *eq, *l;
+
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		l = strip(line);
+		if (!*l || *l == '#' || *l == ';')
+			continue;
+		if (*l == '[') {
+			char *e = strchr(l, ']');
+			if (!e) {
+				*ret_why = "has a section line without ']'";
+				return -EINVAL;
+			}
+			*e = '\0';
+			l = strip(l + 1);
+			if (startswith(l, "profile "))
+				l = strip(l + 8);
+			in_section = streq(l, profile);
+			found |= in_section;
+			continue;
+		}
+		if (!in_section)
+			continue;
+		eq = strchr(l, '=');
+		if (!eq) {
+			*ret_why = "has a line that is not \"key = value\"";
+			return -EINVAL;
+		}
+		*eq = '\0';
+		l = strip(l);
+		if (streq(l, "aws_access_key_id")) {
+			freezero_str(key);
+			key = xstrdup(strip(eq + 1));
+		} else if (streq(l, "aws_secret_access_key")) {
+			freezero_str(secret);
+			secret = xstrdup(strip(eq + 1));
+		} else if (streq(l, "aws_session_token")) {
+			freezero_str(token);
+			token = xstrdup(strip(eq + 1));
+		}
+	}
+	if (!found) {
+		*ret_why = "has no section for the profile (\"[default]\")";
+		return -ENOENT;
+	}
+	if (!key || !*key || !secret || !*secret) {
+		*ret_why = "lacks aws_access_key_id or aws_secret_access_key";
+		return -EINVAL;
+	}
+	s3_client_set_credentials(s, key, secret, token);
+	return 0;
+}
+
+char *s3_url(const struct s3_client *s, const char *key, const char *query)
+{
+	_cleanup_free_ char *ekey = s3_uri_encode(key, 1);
+	const char *q = query && *query ? "?" : "";
+
+	if (s->path_style)
+		return xasprintf("%s://%s/%s%s%s%s%s", s->scheme, s->hostport, s->bucket,
+				 *key ? "/" : "", ekey, q, query ? query : "");
+	return xasprintf("%s://%s.%s/%s%s%s", s->scheme, s->bucket, s->hostport, ekey, q,
+			 query ? query : "");
+}
+
+/* ---- one request ---- */
+
+static void rq_append(struct s3_request *rq, const char *data, size_t n)
+{
+	if (rq->resp_size + n > S3_RESPONSE_MAX) {
+		rq->resp_truncated = 1;
+		return;
+	}
+	if (rq->resp_size + n + 1 > rq->resp_cap) {
+		rq->resp_cap = MAX(rq->resp_cap * 2, rq->resp_size + n + 1);
+		rq->resp = xrealloc(rq->resp, rq->resp_cap);
+	}
+	memcpy(rq->resp + rq->resp_size, data, n);
+	rq->resp_size += n;
+	rq->resp[rq->resp_size] = '\0';
+}
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
+{
+	struct s3_request *rq = userdata;
+	size_t n = size * nmemb;
+	const char *p = data;
+	size_t left = n;
+
+	if (!rq->cb || rq->status / 100 != 2) {
+		rq_append(rq, data, n);
+		return n;
+	}
+	if (!rq->body_seen) {
+		/* A 206 starts where Content-Range says; a 200 at the start. */
+		rq->body_seen = 1;
+		rq->pos = rq->status == 206 ? rq->range_start : 0;
+	}
+	/* A retry may start before what cb already has: skip that part. */
+	if (rq->pos < rq->delivered) {
+		uint64_t skip = MIN((uint64_t)left, rq->delivered - rq->pos);
+		p += skip;
+		left -= skip;
+		rq->pos += skip;
+	}
+	if (left > 0) {
+		int r = rq->cb(p, left, rq->userdata);
+		if (r < 0) {
+			rq->cb_error = r;
+			return 0; /* CURLE_WRITE_ERROR */
+		}
+		rq->pos += left;
+		rq->delivered += left;
+	}
+	return n;
+}
+
+static size_t on_header(char *data, size_t size, size_t nmemb, void *userdata)
+{
+	struct s3_request *rq = userdata;
+	size_t n = size * nmemb;
+	_cleanup_free_ char *line = strndup(data, n);
+	char *v;
+
+	if (!line)
+		return n;
+	if (startswith(line, "HTTP/")) { /* a new response (after 100 Continue too) */
+		char *sp = strchr(line, ' ');
+		rq->status = sp ? strtol(sp + 1, NULL, 10) : 0;
+		rq->etag[0] = '\0';
+		rq->have_length = 0;
+		rq->range_start = 0;
+		rq->body_seen = 0;
+		return n;
+	}
+	v = strchr(line, ':');
+	if (!v)
+		return n;
+	*v++ = '\0';
+	v = strip(v);
+	v[strcspn(v, "\r\n")] = '\0';
+	if (strcasecmp(line, "ETag") == 0)
+		snprintf(rq->etag, sizeof(rq->etag), "%s", v);
+	else if (strcasecmp(line, "Content-Length") == 0) {
+		rq->content_length = strtoull(v, NULL, 10);
+		rq->have_length = 1;
+	} else if (strcasecmp(line, "Content-Range") == 0 && startswith(v, "bytes "))
+		rq->range_start = strtoull(v + 6, NULL, 10);
+	return n;
+}
+
+static size_t on_read(char *buf, size_t size, size_t nmemb, void *userdata)
+{
+	struct s3_request *rq = userdata;
+	size_t n = MIN(size * nmemb, rq->body_size - rq->body_pos);
+
+	memcpy(buf, (const char *)rq->body + rq->body_pos, n);
+	rq->body_pos += n;
+	return n;
+}
+
+static int on_seek(void *userdata, curl_off_t offset, int origin)
+{
+	struct s3_request *rq = userdata;
+
+	if (origin != SEEK_SET || offset < 0 || (size_t)offset > rq->body_size)
+		return CURL_SEEKFUNC_CANTSEEK;
+	rq->body_pos = (size_t)offset;
+	return CURL_SEEKFUNC_OK;
+}
+
+static int s3_perform_once(struct s3_client *s, struct s3_request *rq, const char *payload_hash,
+			   CURLcode *ret_cc)
+{
+	_cleanup_free_ char *url = s3_url(s, rq->key, rq->query);
+	struct curl_slist *h = NULL;
+	_cleanup_free_ char *hsha = xasprintf("x-amz-content-sha256: %s", payload_hash);
+	_cleanup_free_ char *htok = NULL, *hct = NULL, *hrange = NULL;
+	CURL *c = s->curl;
+	CURLcode cc;
+
+	rq->status = 0;
+	rq->resp_size = 0;
+	rq->resp_truncated = 0;
+	if (rq->resp)
+		rq->resp[0] = '\0';
+	rq->etag[0] = '\0';
+	rq->have_length = 0;
+	rq->range_start = 0;
+	rq->body_pos = 0;
+	rq->pos = 0;
+	rq->body_seen = 0;
+
+	curl_easy_reset(c);
+	h = curl_slist_append(h, hsha);
+	if (s->token) {
+		htok = xasprintf("x-amz-security-token: %s", s->token);
+		h = curl_slist_append(h, htok);
+	}
+	if (rq->content_type) {
+		hct = xasprintf("Content-Type: %s", rq->content_type);
+		h = curl_slist_append(h, hct);
+	}
+	if (rq->cb && rq->delivered > 0) {
+		hrange = xasprintf("Range: bytes=%" PRIu64 "-", rq->delivered);
+		h = curl_slist_append(h, hrange);
+	}
+	/* No "Expect:" here to drop 100-continue: libcurl 7.88 would sign the
+	 * empty header it never sends, and S3 would refuse the signature. */
+
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(c, CURLOPT_AWS_SIGV4, s->sigv4);
+	curl_easy_setopt(c, CURLOPT_USERNAME, strempty(s->access_key));
+	curl_easy_setopt(c, CURLOPT_PASSWORD, strempty(s->secret_key));
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 30L);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, rq);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, rq);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_USERAGENT, "agentbox/" AGENTBOX_VERSION);
+
+	if (streq(rq->method, "HEAD"))
+		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+	else if (streq(rq->method, "PUT")) {
+		curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+		curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
+		curl_easy_setopt(c, CURLOPT_READDATA, rq);
+		curl_easy_setopt(c, CURLOPT_SEEKFUNCTION, on_seek);
+		curl_easy_setopt(c, CURLOPT_SEEKDATA, rq);
+		curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)rq->body_size);
+	} else if (streq(rq->method, "POST")) {
+		curl_easy_setopt(c, CURLOPT_POST, 1L);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, rq->body ? (const char *)rq->body : "");
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)rq->body_size);
+	} else if (!streq(rq->method, "GET"))
+		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, rq->method);
+
+	cc = curl_easy_perform(c);
+	curl_slist_free_all(h);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &rq->status);
+	if (rq->status < 200)
+		rq->status = 0; /* only a "100 Continue" came: a transport failure */
+	*ret_cc = cc;
+	return 0;
+}
+
+/* Formats the one-line error of a failed request into s->error. */
+static void s3_set_error(struct s3_client *s, const struct s3_request *rq, CURLcode cc,
+			 const char *code, const char *msg)
+{
+	char target[300];
+
+	snprintf(target, sizeof(target), "s3://%s/%s", s->bucket, rq->key);
+	if (cc != CURLE_OK && !rq->status)
+		snprintf(s->error, sizeof(s->error), "%s %s: %s", rq->op, target,
+			 curl_easy_strerror(cc));
+	else if (rq->cb_error)
+		snprintf(s->error, sizeof(s->error), "%s %s: consumer failed: %s", rq->op, target,
+			 strerror(-rq->cb_error));
+	else
+		snprintf(s->error, sizeof(s->error), "%s %s: HTTP %ld %s%s%s", rq->op, target,
+			 rq->status, code, msg && *msg ? ": " : "", msg ? msg : "");
+	for (char *p = s->error; *p; p++)
+		if (*p == '\n' || *p == '\r')
+			*p = ' ';
+}
+
+static const char *status_code_name(long status)
+{
+	switch (status) {
+	case 400:
+		return "BadRequest";
+	case 403:
+		return "AccessDenied";
+	case 404:
+		return "NotFound";
+	case 412:
+		return "PreconditionFailed";
+	default:
+		return status >= 500 ? "ServerError" : "Error";
+	}
+}
+
+static int status_to_errno(long status, const char *code)
+{
+	if (streq(code, "NoSuchBucket"))
+		return -ENXIO;
+	if (status == 404 || streq(code, "NoSuchKey") || streq(code, "NoSuchUpload"))
+		return -ENOENT;
+	if (status == 403 || status == 401)
+		return -EACCES;
+	if (status == 412)
+		return -EEXIST;
+	if (status == 400 && streq(code, "EntityTooSmall"))
+		return -EMSGSIZE;
+	return -EIO;
+}
+
+static void backoff_sleep(const struct s3_client *s, unsigned attempt)
+{
+	uint64_t d = (uint64_t)s->base_delay_ms << MIN(attempt, 16u), jitter;
+	unsigned rnd = 0;
+	struct timespec ts;
+
+	d = MIN(d, (uint64_t)10000);
+	if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != sizeof(rnd))
+		rnd = (unsigned)time(NULL);
+	jitter = d / 2 ? rnd % (d / 2 + 1) : 0;
+	d = d / 2 + jitter;
+	ts.tv_sec = (time_t)(d / 1000);
+	ts.tv_nsec = (long)(d % 1000) * 1000000L;
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* Runs rq with retries; 0 on a 2xx, else -errno with s->error set. */
+static int s3_perform(struct s3_client *s, struct s3_request *rq)
+{
+	char hash[65];
+	const char *payload_hash = rq->body_sha256;
+
+	if (!payload_hash) {
+		if (rq->body_size > 0) {
+			sha256_hex(rq->body, rq->body_size, hash);
+			payload_hash = hash;
+		} else
+			payload_hash = S3_SHA256_HEX_EMPTY;
+	}
+	s->error[0] = '\0';
+	for (unsigned attempt = 1;; attempt++) {
+		_cleanup_free_ char *code = NULL, *msg = NULL;
+		CURLcode cc = CURLE_OK;
+		int retry = 0, r;
+
+		rq->cb_error = 0;
+		s3_perform_once(s, rq, payload_hash, &cc);
+		if (rq->cb_error) {
+			s3_set_error(s, rq, cc, "", NULL);
+			return rq->cb_error;
+		}
+		if (cc == CURLE_OK && rq->status / 100 == 2)
+			return 0;
+		if (rq->resp_size > 0) {
+			code = xml_get(rq->resp, rq->resp + rq->resp_size, "Code", NULL);
+			msg = xml_get(rq->resp, rq->resp + rq->resp_size, "Message", NULL);
+		}
+		if (!code)
+			code = xstrdup(rq->status ? status_code_name(rq->status) : "");
+		if (cc != CURLE_OK && (!rq->status || rq->status / 100 == 2))
+			retry = curl_code_retryable(cc);
+		else
+			retry = rq->status >= 500 || rq->status == 429 || rq->status == 408 ||
+				streq(code, "SlowDown") || streq(code, "RequestTimeout");
+		if (cc != CURLE_OK && rq->status / 100 == 2) {
+			size_t l;
+			s3_set_error(s, rq, CURLE_OK, code, msg);
+			l = strlen(s->error);
+			snprintf(s->error + l, sizeof(s->error) - l, " (%s)", curl_easy_strerror(cc));
+		} else
+			s3_set_error(s, rq, cc, code, msg);
+		if (!retry || attempt >= s->attempts) {
+			if (cc != CURLE_OK && (!rq->status || rq->status / 100 == 2))
+				r = curl_code_to_errno(cc);
+			else
+				r = status_to_errno(rq->status, code);
+			return r;
+		}
+		log_debug("%s, retrying (%u of %u)", s->error, attempt, s->attempts - 1);
+		backoff_sleep(s, attempt - 1);
+	}
+}
+
+/* ---- operations ---- */
+
+int s3_put(struct s3_client *s, const char *key, const void *data, size_t size,
+	   const char *content_type)
+{
+	struct s3_request rq = {.op = "PUT", .method = "PUT", .key = key, .body = data,
+				.body_size = size, .content_type = content_type};
+	int r = s3_perform(s, &rq);
+
+	free(rq.resp);
+	return r;
+}
+
+int s3_get(struct s3_client *s, const char *key, s3_write_fn cb, void *userdata, uint64_t *ret_size)
+{
+	struct s3_request rq = {.op = "GET", .method = "GET", .key = key, .cb = cb,
+				.userdata = userdata};
+	int r = s3_perform(s, &rq);
+
+	free(rq.resp);
+	if (r >= 0 && ret_size)
+		*ret_size = rq.delivered;
+	return r;
+}
+
+struct buffer_sink {
+	char *data;
+	size_t size, max;
+};
+
+static int buffer_write(const void *data, size_t size, void *userdata)
+{
+	struct buffer_sink *b = userdata;
+
+	if (b->size + size > b->max)
+		return -EFBIG;
+	b->data = xrealloc(b->data, b->size + size + 1);
+	memcpy(b->data + b->size, data, size);
+	b->size += size;
+	b->data[b->size] = '\0';
+	return 0;
+}
+
+int s3_get_buffer(struct s3_client *s, const char *key, size_t max, char **ret, size_t *ret_size)
+{
+	struct buffer_sink b = {.max = max};
+	int r;
+
+	r = s3_get(s, key, buffer_write, &b, NULL);
+	if (r < 0) {
+		free(b.data);
+		return r;
+	}
+	if (!b.data)
+		b.data = xcalloc(1, 1);
+	*ret = b.data;
+	if (ret_size)
+		*ret_size = b.size;
+	return 0;
+}
+
+int s3_head(struct s3_client *s, const char *key, struct s3_object_info *ret)
+{
+	struct s3_request rq = {.op = "HEAD", .method = "HEAD", .key = key};
+	int r = s3_perform(s, &rq);
+
+	free(rq.resp);
+	if (r < 0)
+		return r;
+	if (!rq.have_length) {
+		snprintf(s->error, sizeof(s->error), "HEAD s3://%s/%s: no Content-Length in answer",
+			 s->bucket, key);
+		return -EPROTO;
+	}
+	if (ret) {
+		ret->size = rq.content_length;
+		snprintf(ret->etag, sizeof(ret->etag), "%s", rq.etag);
+	}
+	return 0;
+}
+
+int s3_delete(struct s3_client *s, const char *key)
+{
+	struct s3_request rq = {.op = "DELETE", .method = "DELETE", .key = key};
+	int r = s3_perform(s, &rq);
+
+	free(rq.resp);
+	return r == -ENOENT ? 0 : r;
+}
+
+int s3_list(struct s3_client *s, const char *prefix, s3_list_fn cb, void *userdata)
+{
+	_cleanup_free_ char *token = NULL, *eprefix = s3_uri_encode(prefix, 0);
+
+	for (unsigned page = 0; page < 100000; page++) {
+		_cleanup_free_ char *query = NULL, *etoken = NULL, *truncated = NULL;
+		struct s3_request rq = {.op = "LIST", .method = "GET", .key = ""};
+		const char *p, *end;
+		int r;
+
+		if (token) {
+			etoken = s3_uri_encode(token, 0);
+			query = xasprintf("continuation-token=%s&list-type=2&prefix=%s", etoken,
+					  eprefix);
+		} else
+			query = xasprintf("list-type=2&prefix=%s", eprefix);
+		rq.query = query;
+		r = s3_perform(s, &rq);
+		if (r < 0) {
+			free(rq.resp);
+			return r;
+		}
+		if (rq.resp_truncated || !rq.resp) {
+			free(rq.resp);
+			snprintf(s->error, sizeof(s->error), "LIST s3://%s/%s: answer %s", s->bucket,
+				 prefix, rq.resp ? "too large" : "empty");
+			return -EPROTO;
+		}
+		p = rq.resp;
+		end = rq.resp + rq.resp_size;
+		for (;;) {
+			_cleanup_free_ char *contents = NULL, *key = NULL, *size = NULL;
+			const char *after;
+
+			contents = xml_get(p, end, "Contents", &after);
+			if (!contents)
+				break;
+			/* Contents holds no entities of its own: decode its fields again
+			 * from the raw text between the tags. */
+			{
+				const char *raw = memmem(p, (size_t)(end - p), "<Contents>", 10);
+				const char *rawend = after;
+				key = xml_get(raw, rawend, "Key", NULL);
+				size = xml_get(raw, rawend, "Size", NULL);
+			}
+			p = after;
+			if (!key)
+				continue;
+			r = cb(key, size ? strtoull(size, NULL, 10) : 0, userdata);
+			if (r < 0) {
+				free(rq.resp);
+				return r;
+			}
+		}
+		truncated = xml_get(rq.resp, end, "IsTruncated", NULL);
+		free(token);
+		token = truncated && streq(truncated, "true")
+				? xml_get(rq.resp, end, "NextContinuationToken", NULL)
+				: NULL;
+		free(rq.resp);
+		if (!token)
+			return 0;
+	}
+	return -ELOOP;
+}
+
+/* ---- multipart upload ---- */
+
+struct s3_upload {
+	struct s3_client *s;
+	char *key;
+	char *upload_id; /* NULL until the first full part */
+	unsigned char *buf;
+	size_t part_size, fill;
+	char **etags;
+	unsigned nparts;
+	uint64_t bytes;
+	int failed;
+	int done;
+};
+
+uint64_t s3_part_size_for(uint64_t expected_size)
+{
+	uint64_t mib = 1024 * 1024, p;
+
+	/* 5% and 1 MiB of headroom, so a growing tree still fits. */
+	p = (expected_size + expected_size / 20 + mib) / S3_MAX_PARTS + 1;
+	p = (p + mib - 1) / mib * mib;
+	return MAX(p, S3_DEFAULT_PART_SIZE);
+}
+
+int s3_upload_begin(struct s3_client *s, const char *key, uint64_t part_size,
+		    struct s3_upload **ret)
+{
+	struct s3_upload *u;
+
+	if (part_size < S3_MIN_PART_SIZE || part_size > (uint64_t)5 * 1024 * 1024 * 1024)
+		return -EINVAL;
+	u = xcalloc(1, sizeof(*u));
+	u->s = s;
+	u->key = xstrdup(key);
+	u->part_size = (size_t)part_size;
+	u->buf = xmalloc(u->part_size);
+	*ret = u;
+	return 0;
+}
+
+static int upload_initiate(struct s3_upload *u)
+{
+	struct s3_request rq = {.op = "CREATE MULTIPART UPLOAD", .method = "POST", .key = u->key,
+				.query = "uploads="};
+	int r = s3_perform(u->s, &rq);
+
+	if (r >= 0) {
+		u->upload_id = rq.resp ? xml_get(rq.resp, rq.resp + rq.resp_size, "UploadId", NULL)
+				       : NULL;
+		if (!u->upload_id) {
+			snprintf(u->s->error, sizeof(u->s->error),
+				 "CREATE MULTIPART UPLOAD s3://%s/%s: no UploadId in answer",
+				 u->s->bucket, u->key);
+			r = -EPROTO;
+		}
+	}
+	free(rq.resp);
+	return r;
+}
+
+static int upload_part(struct s3_upload *u)
+{
+	_cleanup_free_ char *query = NULL, *eid = NULL;
+	struct s3_request rq = {.op = "UPLOAD PART", .method = "PUT", .key = u->key,
+				.body = u->buf, .body_size = u->fill};
+	int r;
+
+	if (u->nparts >= S3_MAX_PARTS) {
+		snprintf(u->s->error, sizeof(u->s->error),
+			 "UPLOAD PART s3://%s/%s: more than %d parts of %zu bytes", u->s->bucket,
+			 u->key, S3_MAX_PARTS, u->part_size);
+		return -EFBIG;
+	}
+	if (!u->upload_id) {
+		r = upload_initiate(u);
+		if (r < 0)
+			return r;
+	}
+	eid = s3_uri_encode(u->upload_id, 0);
+	query = xasprintf("partNumber=%u&uploadId=%s", u->nparts + 1, eid);
+	rq.query = query;
+	r = s3_perform(u->s, &rq);
+	free(rq.resp);
+	if (r < 0)
+		return r;
+	if (!rq.etag[0]) {
+		snprintf(u->s->error, sizeof(u->s->error),
+			 "UPLOAD PART s3://%s/%s: part %u: no ETag in answer", u->s->bucket, u->key,
+			 u->nparts + 1);
+		return -EPROTO;
+	}
+	u->etags = xrealloc(u->etags, sizeof(char *) * (u->nparts + 1));
+	u->etags[u->nparts++] = xstrdup(rq.etag);
+	u->fill = 0;
+	return 0;
+}
+
+int s3_upload_write(struct s3_upload *u, const void *data, size_t size)
+{
+	const unsigned char *p = data;
+
+	if (u->failed || u->done)
+		return -EIO;
+	while (size > 0) {
+		size_t n = MIN(size, u->part_size - u->fill);
+		memcpy(u->buf + u->fill, p, n);
+		u->fill += n;
+		p += n;
+		size -= n;
+		u->bytes += n;
+		if (u->fill == u->part_size) {
+			int r = upload_part(u);
+			if (r < 0) {
+				u->failed = 1;
+				return r;
+			}
+		}
+	}
+	return 0;
+}
+
+uint64_t s3_upload_bytes(const struct s3_upload *u)
+{
+	return u->bytes;
+}
+
+static int upload_complete(struct s3_upload *u)
+{
+	_cleanup_free_ char *query = NULL, *eid = s3_uri_encode(u->upload_id, 0);
+	struct s3_request rq = {.op = "COMPLETE MULTIPART UPLOAD", .method = "POST", .key = u->key,
+				.content_type = "application/xml"};
+	size_t cap = 64 + (size_t)u->nparts * 160, len = 0;
+	_cleanup_free_ char *xml = xmalloc(cap);
+	int r;
+
+	len += (size_t)snprintf(xml + len, cap - len, "<CompleteMultipartUpload>");
+	for (unsigned i = 0; i < u->nparts; i++) {
+		_cleanup_free_ char *etag = xml_escape(u->etags[i]);
+		len += (size_t)snprintf(xml + len, cap - len,
+					"<Part><PartNumber>%u</PartNumber><ETag>%s</ETag></Part>",
+					i + 1, etag);
+	}
+	len += (size_t)snprintf(xml + len, cap - len, "</CompleteMultipartUpload>");
+	query = xasprintf("uploadId=%s", eid);
+	rq.query = query;
+	rq.body = xml;
+	rq.body_size = len;
+	r = s3_perform(u->s, &rq);
+	/* S3 may answer 200 and put the error in the body. */
+	if (r >= 0 && rq.resp && memmem(rq.resp, rq.resp_size, "<Error>", 7)) {
+		_cleanup_free_ char *code = xml_get(rq.resp, rq.resp + rq.resp_size, "Code", NULL);
+		s3_set_error(u->s, &rq, CURLE_OK, strempty(code), "error in a 200 answer");
+		r = -EIO;
+	}
+	free(rq.resp);
+	return r;
+}
+
+int s3_upload_finish(struct s3_upload *u)
+{
+	int r;
+
+	if (u->failed || u->done)
+		return -EIO;
+	if (!u->upload_id) {
+		/* It all fitted in one part: a single PUT. */
+		r = s3_put(u->s, u->key, u->buf, u->fill, "application/octet-stream");
+	} else {
+		r = u->fill > 0 ? upload_part(u) : 0;
+		if (r >= 0)
+			r = upload_complete(u);
+	}
+	if (r < 0) {
+		u->failed = 1;
+		return r;
+	}
+	u->done = 1;
+	return 0;
+}
+
+struct s3_upload *s3_upload_free(struct s3_upload *u)
+{
+	if (!u)
+		return NULL;
+	if (u->upload_id && !u->done) {
+		_cleanup_free_ char *query = NULL, *eid = s3_uri_encode(u->upload_id, 0);
+		struct s3_request rq = {.op = "ABORT MULTIPART UPLOAD", .method = "DELETE",
+					.key = u->key};
+		char saved[S3_ERROR_MAX];
+
+		/* Keep the error that made us abort, not the abort's own. */
+		memcpy(saved, u->s->error, sizeof(saved));
+		query = xasprintf("uploadId=%s", eid);
+		rq.query = query;
+		if (s3_perform(u->s, &rq) < 0)
+			log_warning("%s, ignoring", u->s->error);
+		free(rq.resp);
+		memcpy(u->s->error, saved, sizeof(saved));
+	}
+	for (unsigned i = 0; i < u->nparts; i++)
+		free(u->etags[i]);
+	free(u->etags);
+	free(u->buf);
+	free(u->key);
+	free(u->upload_id);
+	free(u);
+	return NULL;
+}

@@ -1,0 +1,146 @@
+#!/usr/bin/env node
+// A signature-checking, fault-injecting proxy in front of s3rver, for the
+// state tests. Listens on 127.0.0.1 only.
+//
+//   node sigv4-proxy.js LISTEN_PORT UPSTREAM_PORT ACCESS_KEY SECRET_KEY [SESSION_TOKEN]
+//
+// Each request's SigV4 signature is recomputed with the reference signer
+// (npm aws4) over the headers the request says it signed; a mismatch, a
+// missing x-amz-content-sha256 / x-amz-date / host in the signed headers, a
+// payload hash that is not the body's real SHA-256, or a missing or wrong
+// session token is answered 403 SignatureDoesNotMatch (or AccessDenied)
+// and never forwarded. Good requests go to s3rver on UPSTREAM_PORT.
+//
+// Faults, set by the test and bounded by a count:
+//   POST /__fault?match=<substring of "METHOD url">&action=<500|503|reset|truncate>&count=N
+//   POST /__fault/clear
+//   GET  /__stats          JSON: requests, rejected, faults injected
+// The address prints "ready" on stdout once listening.
+'use strict';
+const http = require('http');
+const crypto = require('crypto');
+const aws4 = require('aws4');
+
+const [listenPort, upstreamPort, accessKey, secretKey, sessionToken] = process.argv.slice(2);
+const MAX_BODY = 64 * 1024 * 1024;
+let faults = [];
+const stats = {requests: 0, rejected: 0, injected: 0, forwarded: 0};
+
+function s3error(res, status, code, message) {
+	const body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code>` +
+		`<Message>${message}</Message></Error>`;
+	res.writeHead(status, {'Content-Type': 'application/xml', 'Content-Length': Buffer.byteLength(body)});
+	res.end(body);
+}
+
+function check(req, body) {
+	const auth = req.headers['authorization'];
+	if (!auth) return ['AccessDenied', 'no Authorization header'];
+	const m = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, ?SignedHeaders=([^,]+), ?Signature=([0-9a-f]{64})$/.exec(auth);
+	if (!m) return ['AccessDenied', 'malformed Authorization header'];
+	const [, key, , region, service, signedList, signature] = m;
+	if (key !== accessKey) return ['InvalidAccessKeyId', 'unknown access key'];
+	if (service !== 's3') return ['SignatureDoesNotMatch', 'service is not s3'];
+	const signed = signedList.split(';');
+	for (const h of ['host', 'x-amz-date', 'x-amz-content-sha256'])
+		if (!signed.includes(h)) return ['SignatureDoesNotMatch', `${h} is not signed`];
+	if (sessionToken) {
+		if (req.headers['x-amz-security-token'] !== sessionToken)
+			return ['InvalidToken', 'missing or wrong session token'];
+		if (!signed.includes('x-amz-security-token'))
+			return ['SignatureDoesNotMatch', 'x-amz-security-token is not signed'];
+	}
+	const realHash = crypto.createHash('sha256').update(body).digest('hex');
+	if (req.headers['x-amz-content-sha256'] !== realHash)
+		return ['XAmzContentSHA256Mismatch', `payload hash ${req.headers['x-amz-content-sha256']} is not the body's ${realHash}`];
+	const headers = {};
+	for (const h of signed) {
+		if (req.headers[h] === undefined) return ['SignatureDoesNotMatch', `signed header ${h} absent`];
+		headers[h] = req.headers[h];
+	}
+	const host = headers['host'];
+	delete headers['host'];
+	const opts = {host, path: req.url, method: req.method, headers, service: 's3', region};
+	const creds = {accessKeyId: accessKey, secretAccessKey: secretKey};
+	if (sessionToken) creds.sessionToken = sessionToken;
+	const signer = new aws4.RequestSigner(opts, creds);
+	// Sign exactly the headers the client signed (host included).
+	signer.request.headers.Host = host;
+	signer.prepareRequest();
+	signer.filteredHeaders = signed.map(h => [h, h === 'host' ? host : headers[h]]);
+	const expect = signer.signature();
+	if (expect !== signature)
+		return ['SignatureDoesNotMatch', 'The request signature we calculated does not match the signature you provided'];
+	return null;
+}
+
+function takeFault(req) {
+	const what = `${req.method} ${req.url}`;
+	for (const f of faults) {
+		if (f.count > 0 && what.includes(f.match)) {
+			f.count--;
+			stats.injected++;
+			return f.action;
+		}
+	}
+	return null;
+}
+
+const server = http.createServer((req, res) => {
+	if (req.url.startsWith('/__')) {
+		const u = new URL(req.url, 'http://x');
+		if (u.pathname === '/__fault') {
+			faults.push({match: u.searchParams.get('match') || '', action: u.searchParams.get('action'),
+				count: Math.min(parseInt(u.searchParams.get('count') || '1', 10), 100)});
+		} else if (u.pathname === '/__fault/clear') {
+			faults = [];
+		}
+		res.writeHead(200, {'Content-Type': 'application/json'});
+		res.end(JSON.stringify(stats) + '\n');
+		return;
+	}
+	const chunks = [];
+	let size = 0;
+	req.on('data', c => {
+		size += c.length;
+		if (size > MAX_BODY) { req.destroy(); return; }
+		chunks.push(c);
+	});
+	req.on('end', () => {
+		stats.requests++;
+		const body = Buffer.concat(chunks);
+		const bad = check(req, body);
+		if (bad) {
+			stats.rejected++;
+			process.stderr.write(`proxy: refused ${req.method} ${req.url}: ${bad[0]}: ${bad[1]}\n`);
+			s3error(res, 403, bad[0], bad[1]);
+			return;
+		}
+		const fault = takeFault(req);
+		if (fault === 'reset') { req.socket.destroy(); return; }
+		if (fault === '500') { s3error(res, 500, 'InternalError', 'injected'); return; }
+		if (fault === '503') { s3error(res, 503, 'SlowDown', 'Please reduce your request rate.'); return; }
+		const up = http.request({host: '127.0.0.1', port: upstreamPort, method: req.method, path: req.url,
+			headers: req.headers}, ures => {
+			stats.forwarded++;
+			if (fault === 'truncate') {
+				// Announce the full length, send half, then cut the connection.
+				res.writeHead(ures.statusCode, ures.headers);
+				const got = [];
+				ures.on('data', c => got.push(c));
+				ures.on('end', () => {
+					const all = Buffer.concat(got);
+					res.write(all.subarray(0, Math.floor(all.length / 2)));
+					setTimeout(() => res.socket.destroy(), 50);
+				});
+				return;
+			}
+			res.writeHead(ures.statusCode, ures.headers);
+			ures.pipe(res);
+		});
+		up.on('error', e => s3error(res, 502, 'BadGateway', String(e)));
+		up.end(body);
+	});
+});
+server.keepAliveTimeout = 30000;
+server.listen(parseInt(listenPort, 10), '127.0.0.1', () => process.stdout.write('ready\n'));
