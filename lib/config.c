@@ -46,6 +46,7 @@ struct conf_key {
 };
 
 static const char *const idle_actions[] = {"none", "poweroff", "delete", NULL};
+static const char *const restore_failures[] = {"fail", "empty", NULL};
 
 #define OFF(field) offsetof(struct config, field)
 
@@ -69,6 +70,20 @@ static const struct conf_key conf_table[] = {
 	{"idle.cpu_threshold", CONF_NUMBER, OFF(idle_cpu_threshold), "5", NULL, 0.1, 100000},
 	{"idle.ports", CONF_PORTS, OFF(idle_ports), "[22, 5900, 6080]"},
 	{"idle.wall", CONF_BOOL, OFF(idle_wall), "true"},
+	{"state.paths", CONF_PATHS, OFF(state_paths), NULL},
+	{"state.exclude", CONF_STRV, OFF(state_exclude), "[]"},
+	{"state.keep", CONF_NUMBER, OFF(state_keep), "5", NULL, 1, 1000},
+	{"state.backup_interval", CONF_DURATION_OFF, OFF(state_backup_interval), "\"15m\"", NULL, 60,
+	 366 * 86400},
+	{"state.compression_level", CONF_NUMBER, OFF(state_compression_level), "3", NULL, 1, 19},
+	{"state.on_restore_failure", CONF_ENUM, OFF(state_on_restore_failure), "\"fail\"",
+	 restore_failures},
+	{"state.storage.endpoint", CONF_STRING, OFF(state_storage_endpoint), NULL},
+	{"state.storage.region", CONF_STRING, OFF(state_storage_region), "\"us-east-1\""},
+	{"state.storage.bucket", CONF_STRING, OFF(state_storage_bucket), NULL},
+	{"state.storage.prefix", CONF_STRING, OFF(state_storage_prefix), NULL},
+	{"state.storage.path_style", CONF_BOOL, OFF(state_storage_path_style), "false"},
+	{"state.storage.credentials_file", CONF_STRING, OFF(state_storage_credentials_file), NULL},
 };
 
 #define FIELD(c, k, type) ((type *)((char *)(c) + (k)->offset))
@@ -458,6 +473,23 @@ int config_finish(struct config *c, char **ret_error)
 		c->idle_watch_paths = xcalloc(2, sizeof(char *));
 		c->idle_watch_paths[0] = xstrdup(c->workspace_home);
 	}
+	if (!c->state_paths) {
+		c->state_paths = xcalloc(3, sizeof(char *));
+		c->state_paths[0] = xasprintf("%s/.claude", c->workspace_home);
+		c->state_paths[1] = xasprintf("%s/.claude.json", c->workspace_home);
+	}
+	if (c->state_keep != floor(c->state_keep))
+		return set_error(ret_error, origin, "state.keep", "must be a whole number");
+	if (c->state_compression_level != floor(c->state_compression_level))
+		return set_error(ret_error, origin, "state.compression_level",
+				 "must be a whole number");
+	if (!c->state_storage_prefix)
+		c->state_storage_prefix = xasprintf("agentbox/%s/", c->workspace_name);
+	else if (c->state_storage_prefix[strlen(c->state_storage_prefix) - 1] != '/') {
+		char *p = xasprintf("%s/", c->state_storage_prefix);
+		free(c->state_storage_prefix);
+		c->state_storage_prefix = p;
+	}
 	return 0;
 }
 
@@ -520,7 +552,8 @@ char *config_to_json(const struct config *c)
 				parent = cJSON_AddObjectToObject(root, section);
 		}
 		/* unset derived values are left out rather than shown as null */
-		if ((k->type == CONF_PATH || k->type == CONF_PATHS) && !*FIELD(c, k, void *))
+		if ((k->type == CONF_PATH || k->type == CONF_PATHS || k->type == CONF_STRING) &&
+		    !*FIELD(c, k, void *))
 			continue;
 		cJSON_AddItemToObject(parent, dot ? dot + 1 : k->key, conf_value_to_json(c, k));
 	}

@@ -27,6 +27,11 @@ enum idle_action {
 	IDLE_ACTION_DELETE,
 };
 
+enum restore_failure {
+	RESTORE_FAILURE_FAIL,
+	RESTORE_FAILURE_EMPTY,
+};
+
 struct config_ports {
 	size_t n;
 	uint16_t port[CONFIG_MAX_PORTS];
@@ -57,6 +62,20 @@ struct config {
 	double idle_cpu_threshold; /* percent of one core */
 	struct config_ports idle_ports;
 	int idle_wall;
+
+	/* state.* */
+	char **state_paths; /* derived from workspace.home unless set */
+	char **state_exclude;
+	double state_keep;
+	usec_t state_backup_interval; /* 0: off */
+	double state_compression_level;
+	int state_on_restore_failure; /* enum restore_failure */
+	char *state_storage_endpoint; /* NULL: AWS for the region */
+	char *state_storage_region;
+	char *state_storage_bucket; /* NULL: no state storage */
+	char *state_storage_prefix; /* derived: "agentbox/<workspace.name>/" */
+	int state_storage_path_style;
+	char *state_storage_credentials_file; /* NULL: ~/.aws/credentials */
 };
 
 /* A config with every default. */

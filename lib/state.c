@@ -1,0 +1,837 @@
+/* Generations of the workspace state in object storage; see state.h.
+ *
+ * Order of writes in a backup, each step only after the one before it
+ * succeeded: the archive (multipart), HEAD of the archive (size), the
+ * manifest, the "latest" pointer, then retention. A backup killed at any
+ * point leaves at most an archive without a manifest, which no reader
+ * trusts and the next backup deletes. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "config.h"
+#include "fileio.h"
+#include "log.h"
+#include "macro.h"
+#include "s3.h"
+#include "state.h"
+#include "tarball.h"
+
+#define MANIFEST_MAX (1024 * 1024)
+#define TORN_RETRIES 3
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(cJSON *, cJSON_Delete)
+
+struct manifest {
+	char id[STATE_GENERATION_MAX];
+	uint64_t size, files, bytes;
+	char sha256[65];
+	char tree_digest[65];
+	char created[32];
+	char host[128];
+	char **paths;
+};
+
+static void manifest_done(struct manifest *m)
+{
+	for (char **p = m->paths; p && *p; p++)
+		free(*p);
+	free(m->paths);
+	m->paths = NULL;
+}
+
+struct gen_entry {
+	char id[STATE_GENERATION_MAX];
+	unsigned long seq;
+	int has_data, has_manifest;
+	uint64_t data_size;
+};
+
+struct gen_list {
+	struct gen_entry *v;
+	size_t n;
+	const char *prefix; /* "<P>generations/" */
+};
+
+static int state_client(const struct config *c, struct s3_client **ret)
+{
+	_cleanup_free_ char *def = NULL;
+	const char *cred = c->state_storage_credentials_file, *why = NULL;
+	struct s3_client *s;
+	int r;
+
+	if (!c->state_storage_bucket) {
+		log_error("No state storage configured (set state.storage.bucket)");
+		return -ENOMEDIUM;
+	}
+	if (!cred) {
+		const char *home = getenv("HOME");
+		struct passwd *pw = home ? NULL : getpwuid(geteuid());
+		def = xasprintf("%s/.aws/credentials", home ? home : pw ? pw->pw_dir : "/root");
+		cred = def;
+	}
+	s = s3_client_new(c->state_storage_endpoint, c->state_storage_region,
+			  c->state_storage_bucket, c->state_storage_path_style);
+	r = s3_client_load_credentials(s, cred, NULL, &why);
+	if (r < 0) {
+		s3_client_free(s);
+		log_error("state.storage.credentials_file: %s %s", cred, strempty(why));
+		return r;
+	}
+	*ret = s;
+	return 0;
+}
+
+static char *gen_key(const struct config *c, const char *id, const char *ext)
+{
+	return xasprintf("%sgenerations/%s.%s", c->state_storage_prefix, id, ext);
+}
+
+static int gen_cmp(const void *a, const void *b)
+{
+	const struct gen_entry *x = a, *y = b;
+
+	if (x->seq != y->seq)
+		return x->seq < y->seq ? -1 : 1;
+	return strcmp(x->id, y->id);
+}
+
+static int on_list_key(const char *key, uint64_t size, void *userdata)
+{
+	struct gen_list *l = userdata;
+	const char *name = key + strlen(l->prefix), *dash, *dot;
+	char id[STATE_GENERATION_MAX];
+	int data;
+	size_t i;
+
+	if (!startswith(key, l->prefix))
+		return 0;
+	if ((dot = strstr(name, ".tar.zst")) && streq(dot, ".tar.zst"))
+		data = 1;
+	else if ((dot = strrchr(name, '.')) && streq(dot, ".json"))
+		data = 0;
+	else
+		return 0;
+	if ((size_t)(dot - name) >= sizeof(id) || dot == name)
+		return 0;
+	memcpy(id, name, (size_t)(dot - name));
+	id[dot - name] = '\0';
+	dash = strrchr(id, '-');
+	if (!dash)
+		return 0;
+	for (i = 0; i < l->n; i++)
+		if (streq(l->v[i].id, id))
+			break;
+	if (i == l->n) {
+		l->v = xrealloc(l->v, (l->n + 1) * sizeof(*l->v));
+		memset(&l->v[i], 0, sizeof(l->v[i]));
+		snprintf(l->v[i].id, sizeof(l->v[i].id), "%s", id);
+		l->v[i].seq = strtoul(dash + 1, NULL, 10);
+		l->n++;
+	}
+	if (data) {
+		l->v[i].has_data = 1;
+		l->v[i].data_size = size;
+	} else
+		l->v[i].has_manifest = 1;
+	return 0;
+}
+
+static int list_generations(struct s3_client *s, const struct config *c, struct gen_list *ret)
+{
+	_cleanup_free_ char *prefix = xasprintf("%sgenerations/", c->state_storage_prefix);
+	struct gen_list l = {.prefix = prefix};
+	int r;
+
+	r = s3_list(s, prefix, on_list_key, &l);
+	if (r < 0) {
+		free(l.v);
+		return r;
+	}
+	if (l.n > 0)
+		qsort(l.v, l.n, sizeof(*l.v), gen_cmp);
+	l.prefix = NULL;
+	*ret = l;
+	return 0;
+}
+
+static const char *json_str(const cJSON *o, const char *k)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static uint64_t json_u64(const cJSON *o, const char *k)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+	return cJSON_IsNumber(v) && v->valuedouble >= 0 ? (uint64_t)v->valuedouble : 0;
+}
+
+static int read_manifest(struct s3_client *s, const struct config *c, const char *id,
+			 struct manifest *ret)
+{
+	_cleanup_free_ char *key = gen_key(c, id, "json"), *text = NULL;
+	_cleanup_(cJSON_Deletep) cJSON *root = NULL;
+	struct manifest m = {0};
+	const cJSON *paths, *e;
+	const char *v;
+	int r, i = 0;
+
+	r = s3_get_buffer(s, key, MANIFEST_MAX, &text, NULL);
+	if (r < 0)
+		return r;
+	root = cJSON_Parse(text);
+	v = root ? json_str(root, "sha256") : NULL;
+	paths = root ? cJSON_GetObjectItemCaseSensitive(root, "paths") : NULL;
+	if (!v || strlen(v) != 64 || !cJSON_IsArray(paths) || !json_str(root, "generation") ||
+	    !streq(json_str(root, "generation"), id))
+		return -EBADMSG;
+	snprintf(m.id, sizeof(m.id), "%s", id);
+	snprintf(m.sha256, sizeof(m.sha256), "%s", v);
+	snprintf(m.tree_digest, sizeof(m.tree_digest), "%s", strempty(json_str(root, "tree_digest")));
+	snprintf(m.created, sizeof(m.created), "%s", strempty(json_str(root, "created")));
+	snprintf(m.host, sizeof(m.host), "%s", strempty(json_str(root, "host")));
+	m.size = json_u64(root, "size");
+	m.files = json_u64(root, "files");
+	m.bytes = json_u64(root, "bytes");
+	m.paths = xcalloc((size_t)cJSON_GetArraySize(paths) + 1, sizeof(char *));
+	cJSON_ArrayForEach(e, paths)
+	{
+		if (!cJSON_IsString(e) || e->valuestring[0] != '/') {
+			manifest_done(&m);
+			return -EBADMSG;
+		}
+		m.paths[i++] = xstrdup(e->valuestring);
+	}
+	*ret = m;
+	return 0;
+}
+
+/* The id "latest" names; -ENOENT when there is none. */
+static int read_latest(struct s3_client *s, const struct config *c, char id[STATE_GENERATION_MAX])
+{
+	_cleanup_free_ char *key = xasprintf("%slatest", c->state_storage_prefix), *text = NULL;
+	_cleanup_(cJSON_Deletep) cJSON *root = NULL;
+	const char *v;
+	int r;
+
+	r = s3_get_buffer(s, key, 4096, &text, NULL);
+	if (r < 0)
+		return r;
+	root = cJSON_Parse(text);
+	v = root ? json_str(root, "generation") : NULL;
+	if (!v || !*v || strlen(v) >= STATE_GENERATION_MAX || strchr(v, '/'))
+		return -EBADMSG;
+	snprintf(id, STATE_GENERATION_MAX, "%s", v);
+	return 0;
+}
+
+static void instance_name(char *buf, size_t size)
+{
+	_cleanup_free_ char *id = NULL;
+
+	if (read_file("/var/lib/cloud/data/instance-id", 256, &id, NULL) >= 0) {
+		id[strcspn(id, "\r\n")] = '\0';
+		if (*id) {
+			snprintf(buf, size, "%s", id);
+			return;
+		}
+	}
+	if (gethostname(buf, size) < 0)
+		snprintf(buf, size, "unknown");
+	buf[size - 1] = '\0';
+}
+
+struct upload_sink {
+	struct s3_upload *u;
+	struct sha256_ctx *h;
+	uint64_t size;
+};
+
+static int sink_write(const void *data, size_t size, void *userdata)
+{
+	struct upload_sink *k = userdata;
+
+	sha256_update(k->h, data, size);
+	k->size += size;
+	return s3_upload_write(k->u, data, size);
+}
+
+/* Uploads one archive of the state paths to key; fills stats and hash. */
+static int upload_archive(struct s3_client *s, const struct config *c, const char *key,
+			  uint64_t expected, struct tarball_stats *ret_stats, char sha[65],
+			  uint64_t *ret_size)
+{
+	_cleanup_(s3_upload_freep) struct s3_upload *u = NULL;
+	_cleanup_free_ char *bad = NULL;
+	struct upload_sink k = {0};
+	int r;
+
+	r = s3_upload_begin(s, key, s3_part_size_for(expected), &u);
+	if (r < 0)
+		return r;
+	k.u = u;
+	k.h = sha256_new();
+	r = tarball_create(c->state_paths, c->state_exclude, (int)c->state_compression_level,
+			   sink_write, &k, ret_stats, &bad);
+	sha256_finish_hex(k.h, sha);
+	if (r < 0) {
+		if (r == -EAGAIN)
+			log_warning("%s changed while it was archived", strempty(bad));
+		else if (*s3_last_error(s))
+			log_error("%s", s3_last_error(s));
+		else
+			log_error_errno(r, "Cannot archive %s: %m", strempty(bad));
+		return r;
+	}
+	r = s3_upload_finish(u);
+	if (r < 0)
+		return log_error_errno(r, "%s", s3_last_error(s));
+	*ret_size = k.size;
+	return 0;
+}
+
+static char *manifest_json(const char *id, const struct config *c, uint64_t size, const char *sha,
+			   const struct tarball_stats *st)
+{
+	cJSON *root = cJSON_CreateObject(), *paths = cJSON_AddArrayToObject(root, "paths");
+	char host[256], created[FORMAT_UTC_MAX];
+	char *text;
+
+	instance_name(host, sizeof(host));
+	format_utc(created, sizeof(created), time(NULL));
+	cJSON_AddNumberToObject(root, "format", 1);
+	cJSON_AddStringToObject(root, "generation", id);
+	cJSON_AddStringToObject(root, "created", created);
+	cJSON_AddNumberToObject(root, "size", (double)size);
+	cJSON_AddStringToObject(root, "sha256", sha);
+	cJSON_AddNumberToObject(root, "files", (double)st->files);
+	cJSON_AddNumberToObject(root, "bytes", (double)st->bytes);
+	cJSON_AddStringToObject(root, "tree_digest", st->tree_digest);
+	cJSON_AddStringToObject(root, "host", host);
+	cJSON_AddStringToObject(root, "workspace", c->workspace_name);
+	cJSON_AddStringToObject(root, "agentbox_version", AGENTBOX_VERSION);
+	cJSON_AddStringToObject(root, "compression", "zstd");
+	for (char **p = c->state_paths; p && *p; p++)
+		cJSON_AddItemToArray(paths, cJSON_CreateString(*p));
+	text = cJSON_Print(root);
+	cJSON_Delete(root);
+	return text;
+}
+
+/* Deletes generations beyond state.keep and archives left without a
+ * manifest by killed backups, all older than newest (just verified). */
+static void apply_retention(struct s3_client *s, const struct config *c, const char *newest)
+{
+	struct gen_list l = {0};
+	size_t complete = 0, kept = 0;
+	unsigned long newest_seq = 0;
+
+	if (list_generations(s, c, &l) < 0) {
+		log_warning("%s; retention skipped, ignoring", s3_last_error(s));
+		return;
+	}
+	for (size_t i = 0; i < l.n; i++) {
+		complete += l.v[i].has_data && l.v[i].has_manifest;
+		if (streq(l.v[i].id, newest))
+			newest_seq = l.v[i].seq;
+	}
+	for (size_t i = l.n; i-- > 0;) {
+		struct gen_entry *g = &l.v[i];
+		int drop;
+
+		if (g->seq >= newest_seq)
+			drop = 0;
+		else if (g->has_data && g->has_manifest)
+			drop = kept >= (size_t)c->state_keep;
+		else
+			drop = 1; /* an incomplete leftover, older than a verified one */
+		if (g->has_data && g->has_manifest && !drop)
+			kept++;
+		if (streq(g->id, newest)) {
+			kept = kept ? kept : 1;
+			continue;
+		}
+		if (!drop)
+			continue;
+		/* the manifest first: from then on, no reader trusts the archive */
+		{
+			_cleanup_free_ char *mk = gen_key(c, g->id, "json"),
+					    *dk = gen_key(c, g->id, "tar.zst");
+			if ((g->has_manifest && s3_delete(s, mk) < 0) ||
+			    (g->has_data && s3_delete(s, dk) < 0))
+				log_warning("%s, ignoring", s3_last_error(s));
+			else
+				log_info("Deleted old generation %s", g->id);
+		}
+	}
+	(void)complete;
+	free(l.v);
+}
+
+int state_backup_full(const struct config *c, int force, struct state_backup_result *ret)
+{
+	_cleanup_(s3_client_freep) struct s3_client *s = NULL;
+	_cleanup_free_ char *data_key = NULL, *man_key = NULL, *man = NULL, *latest_key = NULL,
+			    *latest_text = NULL;
+	struct state_backup_result res = {0};
+	struct manifest latest = {0};
+	struct tarball_stats tree, st;
+	struct s3_object_info info;
+	struct gen_list l = {0};
+	char latest_id[STATE_GENERATION_MAX] = "", sha[65], stamp[32];
+	usec_t start = now_usec(CLOCK_MONOTONIC);
+	unsigned long seq = 0;
+	uint64_t size = 0;
+	time_t t = time(NULL);
+	struct tm tm;
+	int r, have_latest = 0;
+
+	r = state_client(c, &s);
+	if (r < 0)
+		return r;
+
+	r = read_latest(s, c, latest_id);
+	if (r >= 0 && read_manifest(s, c, latest_id, &latest) >= 0)
+		have_latest = 1;
+	else if (r < 0 && r != -ENOENT && r != -EBADMSG) {
+		log_event(LOG_ERR, MSGID_BACKUP_FAILED, NULL, 0, "Backup failed: %s",
+			  s3_last_error(s));
+		return r;
+	}
+	r = tarball_tree_digest(c->state_paths, c->state_exclude, &tree);
+	if (r < 0) {
+		manifest_done(&latest);
+		return log_error_errno(r, "Cannot walk the state paths: %m");
+	}
+	if (!force && have_latest && streq(tree.tree_digest, latest.tree_digest)) {
+		res.skipped = 1;
+		snprintf(res.generation, sizeof(res.generation), "%s", latest.id);
+		res.size = latest.size;
+		res.files = latest.files;
+		res.bytes = latest.bytes;
+		snprintf(res.sha256, sizeof(res.sha256), "%s", latest.sha256);
+		res.duration = now_usec(CLOCK_MONOTONIC) - start;
+		manifest_done(&latest);
+		log_event(LOG_INFO, MSGID_BACKUP_SKIPPED,
+			  LOG_FIELDS({"AGENTBOX_GENERATION", res.generation}), 1,
+			  "Backup skipped: nothing changed since generation %s", res.generation);
+		*ret = res;
+		return 0;
+	}
+	manifest_done(&latest);
+
+	r = list_generations(s, c, &l);
+	if (r < 0) {
+		log_event(LOG_ERR, MSGID_BACKUP_FAILED, NULL, 0, "Backup failed: %s",
+			  s3_last_error(s));
+		return r;
+	}
+	for (size_t i = 0; i < l.n; i++)
+		seq = MAX(seq, l.v[i].seq);
+	free(l.v);
+	gmtime_r(&t, &tm);
+	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+	snprintf(res.generation, sizeof(res.generation), "%s-%06lu", stamp, seq + 1);
+	data_key = gen_key(c, res.generation, "tar.zst");
+	man_key = gen_key(c, res.generation, "json");
+
+	for (int attempt = 1;; attempt++) {
+		r = upload_archive(s, c, data_key, tree.bytes, &st, sha, &size);
+		if (r != -EAGAIN || attempt >= TORN_RETRIES)
+			break;
+		log_info("Retrying the backup (%d of %d)", attempt, TORN_RETRIES - 1);
+	}
+	if (r < 0) {
+		log_event(LOG_ERR, MSGID_BACKUP_FAILED,
+			  LOG_FIELDS({"AGENTBOX_GENERATION", res.generation}), 1,
+			  "Backup %s failed%s", res.generation,
+			  r == -EAGAIN ? ": files kept changing while they were archived" : "");
+		return r;
+	}
+	r = s3_head(s, data_key, &info);
+	if (r >= 0 && info.size != size) {
+		log_error("HEAD s3://%s/%s: %" PRIu64 " bytes stored, %" PRIu64 " sent",
+			  c->state_storage_bucket, data_key, info.size, size);
+		r = -EIO;
+	} else if (r < 0)
+		log_error("%s", s3_last_error(s));
+	if (r >= 0) {
+		man = manifest_json(res.generation, c, size, sha, &st);
+		r = s3_put(s, man_key, man, strlen(man), "application/json");
+		if (r >= 0) {
+			latest_key = xasprintf("%slatest", c->state_storage_prefix);
+			latest_text = xasprintf("{\"generation\": \"%s\"}\n", res.generation);
+			r = s3_put(s, latest_key, latest_text, strlen(latest_text),
+				   "application/json");
+		}
+		if (r < 0)
+			log_error("%s", s3_last_error(s));
+	}
+	if (r < 0) {
+		log_event(LOG_ERR, MSGID_BACKUP_FAILED,
+			  LOG_FIELDS({"AGENTBOX_GENERATION", res.generation}), 1, "Backup %s failed",
+			  res.generation);
+		return r;
+	}
+	res.size = size;
+	res.files = st.files;
+	res.bytes = st.bytes;
+	snprintf(res.sha256, sizeof(res.sha256), "%s", sha);
+	res.duration = now_usec(CLOCK_MONOTONIC) - start;
+	{
+		char sz[32], dur[FORMAT_DURATION_MAX];
+		snprintf(sz, sizeof(sz), "%" PRIu64, size);
+		log_event(LOG_NOTICE, MSGID_BACKUP_DONE,
+			  LOG_FIELDS({"AGENTBOX_GENERATION", res.generation},
+				     {"AGENTBOX_BACKUP_SIZE", sz}),
+			  2, "Backed up %" PRIu64 " files (%" PRIu64 " bytes) as generation %s, %" PRIu64 " bytes, in %s",
+			  st.files, st.bytes, res.generation, size,
+			  format_duration_exact(dur, sizeof(dur), res.duration));
+	}
+	apply_retention(s, c, res.generation);
+	*ret = res;
+	return 0;
+}
+
+int state_backup(const struct config *c, struct state_backup_result *ret)
+{
+	return state_backup_full(c, 0, ret);
+}
+
+int state_list(const struct config *c, struct state_generation **ret, size_t *ret_n)
+{
+	_cleanup_(s3_client_freep) struct s3_client *s = NULL;
+	struct gen_list l = {0};
+	char latest_id[STATE_GENERATION_MAX] = "";
+	struct state_generation *v;
+	int r;
+
+	r = state_client(c, &s);
+	if (r < 0)
+		return r;
+	r = list_generations(s, c, &l);
+	if (r < 0)
+		return log_error_errno(r, "%s", s3_last_error(s));
+	(void)read_latest(s, c, latest_id);
+	v = xcalloc(l.n + 1, sizeof(*v));
+	for (size_t i = 0; i < l.n; i++) {
+		struct manifest m = {0};
+
+		snprintf(v[i].id, sizeof(v[i].id), "%s", l.v[i].id);
+		v[i].size = l.v[i].data_size;
+		v[i].latest = streq(l.v[i].id, latest_id);
+		if (l.v[i].has_manifest && l.v[i].has_data &&
+		    read_manifest(s, c, l.v[i].id, &m) >= 0) {
+			v[i].valid = m.size == l.v[i].data_size;
+			v[i].files = m.files;
+			v[i].bytes = m.bytes;
+			snprintf(v[i].sha256, sizeof(v[i].sha256), "%s", m.sha256);
+			snprintf(v[i].created, sizeof(v[i].created), "%s", m.created);
+			snprintf(v[i].host, sizeof(v[i].host), "%s", m.host);
+			manifest_done(&m);
+		}
+	}
+	*ret = v;
+	*ret_n = l.n;
+	free(l.v);
+	return 0;
+}
+
+/* ---- restore ---- */
+
+struct download {
+	struct s3_client *s;
+	const char *key;
+	int fd;
+	struct sha256_ctx *h;
+	uint64_t size;
+	int r;
+};
+
+static int download_write(const void *data, size_t size, void *userdata)
+{
+	struct download *d = userdata;
+	const char *p = data;
+
+	sha256_update(d->h, data, size);
+	d->size += size;
+	while (size > 0) {
+		ssize_t n = send(d->fd, p, size, MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += n;
+		size -= (size_t)n;
+	}
+	return 0;
+}
+
+static void *download_thread(void *userdata)
+{
+	struct download *d = userdata;
+
+	d->r = s3_get(d->s, d->key, download_write, d, NULL);
+	shutdown(d->fd, SHUT_WR);
+	return NULL;
+}
+
+struct swap {
+	char *src, *dst;
+	int exchanged; /* 1: exchanged with an existing dst; 0: moved */
+};
+
+/* Swaps staging/<path> in for each path; undoes all on a failure. */
+static int swap_in(const char *staging, char *const *paths)
+{
+	size_t n = 0;
+	struct swap *done;
+	int r = 0;
+
+	for (char *const *p = paths; *p; p++)
+		n++;
+	done = xcalloc(n + 1, sizeof(*done));
+	n = 0;
+	for (char *const *p = paths; *p; p++) {
+		_cleanup_free_ char *src = xasprintf("%s%s", staging, *p);
+		struct stat st;
+
+		if (lstat(src, &st) < 0)
+			continue; /* not in the backup: leave the local one alone */
+		if (lstat(*p, &st) == 0) {
+			if (renameat2(AT_FDCWD, src, AT_FDCWD, *p, RENAME_EXCHANGE) < 0) {
+				r = log_error_errno(errno, "Cannot swap %s in: %m", *p);
+				break;
+			}
+			done[n].exchanged = 1;
+		} else if (rename(src, *p) < 0) {
+			r = log_error_errno(errno, "Cannot move %s in: %m", *p);
+			break;
+		}
+		done[n].src = TAKE_PTR(src);
+		done[n].dst = xstrdup(*p);
+		n++;
+	}
+	if (r < 0)
+		for (size_t i = n; i-- > 0;) {
+			if (done[i].exchanged)
+				renameat2(AT_FDCWD, done[i].src, AT_FDCWD, done[i].dst,
+					  RENAME_EXCHANGE);
+			else
+				rename(done[i].dst, done[i].src);
+		}
+	for (size_t i = 0; i < n; i++) {
+		free(done[i].src);
+		free(done[i].dst);
+	}
+	free(done);
+	return r;
+}
+
+/* Picks the generation to restore: the one asked for, else "latest",
+ * else (with a warning) the newest complete one. */
+static int pick_generation(struct s3_client *s, const struct config *c, const char *want,
+			   char id[STATE_GENERATION_MAX])
+{
+	struct gen_list l = {0};
+	char latest[STATE_GENERATION_MAX] = "";
+	int r, found = 0;
+
+	r = list_generations(s, c, &l);
+	if (r < 0)
+		return log_error_errno(r, "%s", s3_last_error(s));
+	if (want) {
+		for (size_t i = 0; i < l.n && !found; i++)
+			found = streq(l.v[i].id, want) && l.v[i].has_data && l.v[i].has_manifest;
+		free(l.v);
+		if (!found)
+			return log_error_errno(ENOENT,
+					       "No complete generation %s in s3://%s/%sgenerations/",
+					       want, c->state_storage_bucket, c->state_storage_prefix);
+		snprintf(id, STATE_GENERATION_MAX, "%s", want);
+		return 0;
+	}
+	if (read_latest(s, c, latest) >= 0)
+		for (size_t i = 0; i < l.n && !found; i++)
+			found = streq(l.v[i].id, latest) && l.v[i].has_data && l.v[i].has_manifest;
+	if (found)
+		snprintf(id, STATE_GENERATION_MAX, "%s", latest);
+	else
+		for (size_t i = l.n; i-- > 0 && !found;)
+			if (l.v[i].has_data && l.v[i].has_manifest) {
+				found = 1;
+				snprintf(id, STATE_GENERATION_MAX, "%s", l.v[i].id);
+				if (*latest)
+					log_warning("latest names %s, which is not complete; using %s",
+						    latest, id);
+			}
+	free(l.v);
+	if (!found)
+		return log_error_errno(ENOENT, "No generation in s3://%s/%s",
+				       c->state_storage_bucket, c->state_storage_prefix);
+	return 0;
+}
+
+int state_restore(const struct config *c, const char *generation, struct state_restore_result *ret)
+{
+	_cleanup_(s3_client_freep) struct s3_client *s = NULL;
+	_cleanup_free_ char *data_key = NULL, *parent = NULL, *staging = NULL, *error = NULL,
+			    *tmp = NULL;
+	struct state_restore_result res = {0};
+	struct manifest m = {0};
+	struct s3_object_info info;
+	struct tarball_stats st = {0};
+	struct download d = {0};
+	struct stat sst;
+	pthread_t th;
+	char id[STATE_GENERATION_MAX], sha[65];
+	usec_t start = now_usec(CLOCK_MONOTONIC);
+	int sv[2] = {-1, -1}, r, k;
+
+	r = state_client(c, &s);
+	if (r < 0)
+		return r;
+	r = pick_generation(s, c, generation, id);
+	if (r < 0)
+		goto fail;
+	r = read_manifest(s, c, id, &m);
+	if (r < 0) {
+		log_error("Manifest of generation %s: %s", id,
+			  r == -EBADMSG ? "not a valid manifest" : s3_last_error(s));
+		goto fail;
+	}
+	data_key = gen_key(c, id, "tar.zst");
+	r = s3_head(s, data_key, &info);
+	if (r < 0) {
+		log_error("%s", s3_last_error(s));
+		goto fail;
+	}
+	if (info.size != m.size || !m.paths[0]) {
+		log_error("Generation %s: the manifest does not match its object (%" PRIu64
+			  " bytes stored, %" PRIu64 " in the manifest); refusing it",
+			  id, info.size, m.size);
+		r = -EBADMSG;
+		goto fail;
+	}
+
+	/* Staging beside the first state path, so the swap is a rename. */
+	tmp = xstrdup(m.paths[0]);
+	parent = xstrdup(dirname(tmp));
+	r = mkdir_p(parent, 0755);
+	if (r < 0) {
+		log_error_errno(r, "Cannot create %s: %m", parent);
+		goto fail;
+	}
+	staging = xasprintf("%s/.agentbox-restore-XXXXXX", parent);
+	if (!mkdtemp(staging)) {
+		r = log_error_errno(errno, "Cannot create a staging directory in %s: %m", parent);
+		free(staging);
+		staging = NULL;
+		goto fail;
+	}
+	if (stat(staging, &sst) < 0) {
+		r = log_error_errno(errno, "Cannot stat %s: %m", staging);
+		goto fail;
+	}
+	for (char **p = m.paths; *p; p++) {
+		_cleanup_free_ char *t = xstrdup(*p);
+		const char *dir = dirname(t);
+		struct stat pst;
+
+		r = mkdir_p(dir, 0755);
+		if (r >= 0 && stat(dir, &pst) < 0)
+			r = -errno;
+		if (r < 0) {
+			log_error_errno(r, "Cannot create %s: %m", dir);
+			goto fail;
+		}
+		if (pst.st_dev != sst.st_dev) {
+			log_error("State path %s is on another file system than %s; cannot swap it "
+				  "in atomically",
+				  *p, staging);
+			r = -EXDEV;
+			goto fail;
+		}
+	}
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+		r = log_error_errno(errno, "socketpair: %m");
+		goto fail;
+	}
+	d.s = s;
+	d.key = data_key;
+	d.fd = sv[1];
+	d.h = sha256_new();
+	r = -pthread_create(&th, NULL, download_thread, &d);
+	if (r < 0) {
+		sha256_finish_hex(d.h, sha);
+		log_error_errno(r, "Cannot start the download: %m");
+		goto fail;
+	}
+	k = tarball_extract_fd(sv[0], staging, m.paths, geteuid() == 0, &st, &error);
+	if (k >= 0) {
+		/* the rest of the stream (zstd's end) still counts for the hash */
+		char buf[65536];
+		while (read(sv[0], buf, sizeof(buf)) > 0)
+			;
+	}
+	shutdown(sv[0], SHUT_RDWR);
+	pthread_join(th, NULL);
+	sha256_finish_hex(d.h, sha);
+	if (d.r < 0 && d.r != -EPIPE) {
+		log_error("Restore of generation %s failed: %s", id, s3_last_error(s));
+		r = d.r;
+		goto fail;
+	}
+	if (k < 0) {
+		log_error("Restore of generation %s refused: %s", id, strempty(error));
+		r = k;
+		goto fail;
+	}
+	if (d.size != m.size || !streq(sha, m.sha256)) {
+		log_error("Generation %s: downloaded %" PRIu64 " bytes with SHA-256 %s, the manifest "
+			  "says %" PRIu64 " bytes, %s; refusing it",
+			  id, d.size, sha, m.size, m.sha256);
+		r = -EBADMSG;
+		goto fail;
+	}
+	r = swap_in(staging, m.paths);
+	if (r < 0)
+		goto fail;
+	rm_rf(staging);
+	snprintf(res.generation, sizeof(res.generation), "%s", id);
+	res.size = m.size;
+	res.files = st.files;
+	res.duration = now_usec(CLOCK_MONOTONIC) - start;
+	log_event(LOG_NOTICE, MSGID_RESTORE_DONE, LOG_FIELDS({"AGENTBOX_GENERATION", id}), 1,
+		  "Restored generation %s: %" PRIu64 " files", id, st.files);
+	*ret = res;
+	r = 0;
+	goto out;
+fail:
+	if (staging)
+		rm_rf(staging);
+	log_event(LOG_ERR, MSGID_RESTORE_FAILED, NULL, 0,
+		  "Restore failed; the local state is unchanged");
+out:
+	if (sv[0] >= 0)
+		close(sv[0]);
+	if (sv[1] >= 0)
+		close(sv[1]);
+	manifest_done(&m);
+	return r;
+}

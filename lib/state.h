@@ -1,0 +1,69 @@
+/* Workspace state in object storage: verified generations.
+ *
+ * Layout under state.storage.prefix (P):
+ *   P generations/<YYYYMMDDTHHMMSSZ>-<seq>.tar.zst   the archive (immutable)
+ *   P generations/<YYYYMMDDTHHMMSSZ>-<seq>.json      its manifest, written
+ *        after the archive is complete and its size checked with HEAD
+ *   P latest                                          {"generation": ID},
+ *        written last
+ * A generation is trusted only when its manifest exists and its object's
+ * size (HEAD) and SHA-256 (while it is read) match the manifest. */
+#ifndef AGENTBOX_STATE_H
+#define AGENTBOX_STATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "time-util.h"
+
+struct config;
+
+#define STATE_GENERATION_MAX 64
+
+struct state_backup_result {
+	int skipped; /* nothing changed since the latest generation */
+	char generation[STATE_GENERATION_MAX]; /* new one, or the latest when skipped */
+	uint64_t size;  /* bytes of the object */
+	uint64_t bytes; /* bytes of file content, uncompressed */
+	uint64_t files;
+	usec_t duration;
+	char sha256[65];
+};
+
+struct state_generation {
+	char id[STATE_GENERATION_MAX];
+	uint64_t size;
+	uint64_t files;
+	uint64_t bytes;
+	char sha256[65];
+	char created[32];
+	char host[128];
+	int latest;
+	int valid; /* manifest present and object size matches */
+};
+
+struct state_restore_result {
+	char generation[STATE_GENERATION_MAX];
+	uint64_t size;
+	uint64_t files;
+	usec_t duration;
+};
+
+/* Backs up state.paths now unless nothing changed since the latest
+ * generation. The monitor's periodic and final backups call exactly this.
+ * -ENOMEDIUM: no state storage configured. Logs what it decides. */
+int state_backup(const struct config *c, struct state_backup_result *ret);
+/* Same, with force: back up even when nothing changed. */
+int state_backup_full(const struct config *c, int force, struct state_backup_result *ret);
+
+/* The generations in the bucket, oldest first (*ret freed by caller). */
+int state_list(const struct config *c, struct state_generation **ret, size_t *ret_n);
+
+/* Restores a generation (NULL: the latest trusted one) into the state
+ * paths: downloaded, verified and extracted into a staging directory, and
+ * only then swapped in. On any failure nothing local has changed.
+ * -ENOENT: no generation. */
+int state_restore(const struct config *c, const char *generation,
+		  struct state_restore_result *ret);
+
+#endif

@@ -1,0 +1,54 @@
+/* The state archive: a pax tar stream compressed with zstd (libarchive),
+ * written straight into a sink (the upload) and read straight from a
+ * download, never through a temporary file.
+ *
+ * Entries are the state paths without their leading '/' ("home/agent/.claude/x").
+ * Regular files, directories and symbolic links are stored; sockets, fifos
+ * and devices are skipped with a log line. A file that changes while it is
+ * read (size or mtime differ before and after, or it ends early) fails the
+ * archive with -EAGAIN naming it: a torn file is never stored. */
+#ifndef AGENTBOX_TARBALL_H
+#define AGENTBOX_TARBALL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct tarball_stats {
+	uint64_t files;   /* entries stored or extracted */
+	uint64_t bytes;   /* file content, uncompressed */
+	uint64_t skipped; /* sockets, fifos, devices */
+	char tree_digest[65]; /* digest of paths, types, modes, owners, sizes, mtimes */
+};
+
+/* Consumes compressed bytes; 0 or -errno (which then fails the archive). */
+typedef int (*tarball_sink_fn)(const void *data, size_t size, void *userdata);
+
+/* Walks the paths (as the archive would) and computes the tree digest, the
+ * number of entries and the bytes of content, without reading any file:
+ * the cheap "has anything changed" check. */
+int tarball_tree_digest(char *const *paths, char *const *excludes, struct tarball_stats *ret);
+
+/* Archives paths into sink. level is zstd's (1-19). On -EAGAIN (a file
+ * changed while read) or any other error, *ret_error_path (when given)
+ * names the file concerned (free it). */
+int tarball_create(char *const *paths, char *const *excludes, int level, tarball_sink_fn sink,
+		   void *userdata, struct tarball_stats *ret, char **ret_error_path);
+
+/* Extracts the archive read from fd into the directory staging (entries
+ * land at staging/<entry>). Refuses, with -EPERM (hostile) or -EBADMSG
+ * (corrupt) and a message in *ret_error, any entry that is absolute, has a
+ * ".." component, goes through a symlink, is not a regular file, directory
+ * or symlink, lies outside every one of the allowed paths, or declares
+ * more bytes than the disk has free. The caller discards staging on error. */
+int tarball_extract_fd(int fd, const char *staging, char *const *allowed, int restore_owner,
+		       struct tarball_stats *ret, char **ret_error);
+
+/* Does path (absolute) match one of the exclude globs? A glob with a '/'
+ * is matched against the whole path (fnmatch FNM_PATHNAME), one without
+ * against the last component; a match on a directory covers its subtree. */
+int tarball_excluded(char *const *excludes, const char *path);
+
+/* rm -rf, not following symlinks; a missing path is success. */
+int rm_rf(const char *path);
+
+#endif
