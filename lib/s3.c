@@ -36,6 +36,7 @@ struct s3_client {
 	char *sigv4; /* "aws:amz:<region>:s3" */
 	unsigned attempts;
 	unsigned base_delay_ms;
+	unsigned list_page; /* max-keys of a LIST page; 0: the server's (1000) */
 	CURL *curl; /* reused, so connections are kept alive */
 	char error[S3_ERROR_MAX];
 };
@@ -357,6 +358,11 @@ void s3_client_set_retry(struct s3_client *s, unsigned attempts, unsigned base_d
 {
 	s->attempts = attempts ? attempts : 1;
 	s->base_delay_ms = base_delay_ms;
+}
+
+void s3_client_set_list_page(struct s3_client *s, unsigned max_keys)
+{
+	s->list_page = max_keys;
 }
 
 const char *s3_last_error(const struct s3_client *s)
@@ -868,17 +874,19 @@ int s3_list(struct s3_client *s, const char *prefix, s3_list_fn cb, void *userda
 	_cleanup_free_ char *token = NULL, *eprefix = s3_uri_encode(prefix, 0);
 
 	for (unsigned page = 0; page < 100000; page++) {
-		_cleanup_free_ char *query = NULL, *etoken = NULL, *truncated = NULL;
+		_cleanup_free_ char *query = NULL, *etoken = NULL, *truncated = NULL, *mk = NULL;
 		struct s3_request rq = {.op = "LIST", .method = "GET", .key = ""};
 		const char *p, *end;
 		int r;
 
+		/* canonical order: continuation-token, list-type, max-keys, prefix */
+		mk = s->list_page ? xasprintf("&max-keys=%u", s->list_page) : xstrdup("");
 		if (token) {
 			etoken = s3_uri_encode(token, 0);
-			query = xasprintf("continuation-token=%s&list-type=2&prefix=%s", etoken,
+			query = xasprintf("continuation-token=%s&list-type=2%s&prefix=%s", etoken, mk,
 					  eprefix);
 		} else
-			query = xasprintf("list-type=2&prefix=%s", eprefix);
+			query = xasprintf("list-type=2%s&prefix=%s", mk, eprefix);
 		rq.query = query;
 		r = s3_perform(s, &rq);
 		if (r < 0) {

@@ -59,6 +59,9 @@ int s3_client_load_credentials(struct s3_client *s, const char *path, const char
 /* Retry policy: attempts in all (>= 1) and the first backoff in ms. */
 void s3_client_set_retry(struct s3_client *s, unsigned attempts, unsigned base_delay_ms);
 
+/* Keys per LIST page (0: the server's default); for tests of continuation. */
+void s3_client_set_list_page(struct s3_client *s, unsigned max_keys);
+
 /* The last error line (never NULL; "" when none). */
 const char *s3_last_error(const struct s3_client *s);
 

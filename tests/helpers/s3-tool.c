@@ -3,7 +3,8 @@
  * commands: put KEY FILE | get KEY (to stdout) | head KEY | list PREFIX |
  *           delete KEY | upload KEY FILE PART_SIZE (multipart from FILE) |
  *           upload-abort KEY FILE PART_SIZE (sends one part, then aborts)
- * $S3_VHOST=1 selects virtual-host style; $S3_ATTEMPTS sets the retries.
+ * $S3_VHOST=1 selects virtual-host style; $S3_ATTEMPTS sets the retries;
+ * $S3_LIST_PAGE the keys per LIST page.
  * Errors go to stderr as s3_last_error(); exit 1. */
 #include <errno.h>
 #include <fcntl.h>
@@ -75,6 +76,8 @@ int main(int argc, char **argv)
 		s3_client_set_retry(s, (unsigned)strtoul(getenv("S3_ATTEMPTS"), NULL, 10), 50);
 	else
 		s3_client_set_retry(s, 6, 50);
+	if (getenv("S3_LIST_PAGE"))
+		s3_client_set_list_page(s, (unsigned)strtoul(getenv("S3_LIST_PAGE"), NULL, 10));
 	r = s3_client_load_credentials(s, argv[4], NULL, &why);
 	if (r < 0) {
 		fprintf(stderr, "%s: %s\n", argv[4], why);

@@ -12,7 +12,8 @@
 // and never forwarded. Good requests go to s3rver on UPSTREAM_PORT.
 //
 // Faults, set by the test and bounded by a count:
-//   POST /__fault?match=<substring of "METHOD url">&action=<500|503|reset|truncate>&count=N
+//   POST /__fault?match=<substring of "METHOD url">&action=<500|503|reset|truncate|stall>&count=N
+//   (stall: holds the request 5 s, then forwards it)
 //   POST /__fault/clear
 //   GET  /__stats          JSON: requests, rejected, faults injected
 // The address prints "ready" on stdout once listening.
@@ -120,6 +121,15 @@ const server = http.createServer((req, res) => {
 		if (fault === 'reset') { req.socket.destroy(); return; }
 		if (fault === '500') { s3error(res, 500, 'InternalError', 'injected'); return; }
 		if (fault === '503') { s3error(res, 503, 'SlowDown', 'Please reduce your request rate.'); return; }
+		if (fault === 'stall') {
+			setTimeout(() => forward(req, res, body, null), 5000);
+			return;
+		}
+		forward(req, res, body, fault);
+	});
+});
+
+function forward(req, res, body, fault) {
 		const up = http.request({host: '127.0.0.1', port: upstreamPort, method: req.method, path: req.url,
 			headers: req.headers}, ures => {
 			stats.forwarded++;
@@ -140,7 +150,6 @@ const server = http.createServer((req, res) => {
 		});
 		up.on('error', e => s3error(res, 502, 'BadGateway', String(e)));
 		up.end(body);
-	});
-});
+}
 server.keepAliveTimeout = 30000;
 server.listen(parseInt(listenPort, 10), '127.0.0.1', () => process.stdout.write('ready\n'));

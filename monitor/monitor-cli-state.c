@@ -1,0 +1,152 @@
+/* The state commands of the agentbox client; see monitor-cli-state.h. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "macro.h"
+#include "monitor-cli-state.h"
+#include "state.h"
+#include "time-util.h"
+
+/* "1.2 GiB", "340.0 KiB", "12 B". */
+static const char *format_bytes(char *buf, size_t size, uint64_t n)
+{
+	static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+	double v = (double)n;
+	unsigned u = 0;
+
+	while (v >= 1024 && u + 1 < ELEMENTSOF(units)) {
+		v /= 1024;
+		u++;
+	}
+	if (u == 0)
+		snprintf(buf, size, "%" PRIu64 " B", n);
+	else
+		snprintf(buf, size, "%.1f %s", v, units[u]);
+	return buf;
+}
+
+static int no_storage(const struct config *c)
+{
+	if (c->state_storage_bucket)
+		return 0;
+	fprintf(stderr, "agentbox: no state storage configured (set state.storage.bucket; see "
+			"docs/state.md)\n");
+	return 1;
+}
+
+int cli_backup(struct config *c, int argc, char **argv)
+{
+	static const struct option options[] = {
+		{"force", no_argument, NULL, 'f'},
+		{},
+	};
+	struct state_backup_result res;
+	char size[32], bytes[32], dur[FORMAT_DURATION_MAX];
+	int force = 0, o, r;
+
+	optind = 0;
+	while ((o = getopt_long(argc, argv, "f", options, NULL)) >= 0) {
+		if (o != 'f') {
+			fprintf(stderr, "Usage: agentbox backup [--force]\n");
+			return EXIT_CONFIG;
+		}
+		force = 1;
+	}
+	if (optind < argc) {
+		fprintf(stderr, "Usage: agentbox backup [--force]\n");
+		return EXIT_CONFIG;
+	}
+	if (no_storage(c))
+		return 1;
+	r = state_backup_full(c, force, &res);
+	if (r < 0) {
+		fprintf(stderr, "agentbox: backup failed (%s); the previous generation is intact\n",
+			strerror(-r));
+		return 1;
+	}
+	format_duration_exact(dur, sizeof(dur), res.duration);
+	if (res.skipped) {
+		printf("unchanged since generation %s; backup skipped (checked in %s)\n",
+		       res.generation, dur);
+		return 0;
+	}
+	printf("generation %s: %" PRIu64 " files, %s of data stored as %s in %s (%.1f MiB/s)\n",
+	       res.generation, res.files, format_bytes(bytes, sizeof(bytes), res.bytes),
+	       format_bytes(size, sizeof(size), res.size), dur,
+	       res.duration ? (double)res.bytes / 1048576.0 / ((double)res.duration / 1e6) : 0.0);
+	return 0;
+}
+
+static int list_generations(struct config *c)
+{
+	struct state_generation *v = NULL;
+	size_t n = 0;
+	int r;
+
+	r = state_list(c, &v, &n);
+	if (r < 0)
+		return 1;
+	printf("%-26s %-21s %10s %8s  %s\n", "GENERATION", "CREATED", "SIZE", "FILES", "HOST");
+	for (size_t i = 0; i < n; i++) {
+		char size[32];
+		printf("%-26s %-21s %10s %8" PRIu64 "  %s%s%s\n", v[i].id,
+		       *v[i].created ? v[i].created : "-", format_bytes(size, sizeof(size), v[i].size),
+		       v[i].files, *v[i].host ? v[i].host : "-", v[i].latest ? "  (latest)" : "",
+		       v[i].valid ? "" : "  (incomplete: not restorable)");
+	}
+	if (n == 0)
+		printf("(no generations)\n");
+	free(v);
+	return 0;
+}
+
+int cli_restore(struct config *c, int argc, char **argv)
+{
+	static const struct option options[] = {
+		{"generation", required_argument, NULL, 'g'},
+		{"list", no_argument, NULL, 'l'},
+		{},
+	};
+	struct state_restore_result res;
+	const char *generation = NULL;
+	char size[32], dur[FORMAT_DURATION_MAX];
+	int list = 0, o, r;
+
+	optind = 0;
+	while ((o = getopt_long(argc, argv, "g:l", options, NULL)) >= 0) {
+		switch (o) {
+		case 'g':
+			generation = optarg;
+			break;
+		case 'l':
+			list = 1;
+			break;
+		default:
+			fprintf(stderr, "Usage: agentbox restore [--generation ID] [--list]\n");
+			return EXIT_CONFIG;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "Usage: agentbox restore [--generation ID] [--list]\n");
+		return EXIT_CONFIG;
+	}
+	if (no_storage(c))
+		return 1;
+	if (list)
+		return list_generations(c);
+	r = state_restore(c, generation, &res);
+	if (r < 0) {
+		fprintf(stderr, "agentbox: restore failed (%s); nothing local was changed\n",
+			strerror(-r));
+		return 1;
+	}
+	printf("restored generation %s: %" PRIu64 " files from %s in %s\n", res.generation,
+	       res.files, format_bytes(size, sizeof(size), res.size),
+	       format_duration_exact(dur, sizeof(dur), res.duration));
+	return 0;
+}
