@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# lib/s3 against s3rver behind the aws4 signature-checking proxy: every
+# request's SigV4 signature and payload hash are checked by the reference
+# signer; wrong keys are refused; multipart, LIST continuation, retries on
+# 500/503/reset/truncated bodies, no retry on 403, session tokens.
+. "$(dirname "$0")/../lib.sh"
+. "$TOP/tests/state/lib-state.sh"
+need_cmd jq
+start_s3
+
+printf 'hello\n' >"$T/small"
+check "PUT of a key with spaces and UTF-8" $S3 put "d/a b+c ü.txt" "$T/small"
+check "GET returns the bytes" cmp <($S3 get "d/a b+c ü.txt") "$T/small"
+check "HEAD gives the size" [ "$($S3 head "d/a b+c ü.txt" | cut -d' ' -f1)" = 6 ]
+check "every request was signature-checked" [ "$(proxy_stat rejected)" = 0 ]
+
+# wrong secret: refused by the checker, one line naming bucket, key and code
+printf '[default]\naws_access_key_id = S3RVER\naws_secret_access_key = wrong\n' >"$T/badcreds"
+chmod 600 "$T/badcreds"
+before=$(proxy_stat requests)
+"$HELPERS/s3-tool" "$S3_ENDPOINT" us-east-1 "$BUCKET" "$T/badcreds" get "d/a b+c ü.txt" >/dev/null 2>"$T/err"
+check "wrong secret key fails" [ $? -ne 0 ]
+check "wrong secret: one line with bucket, key and SignatureDoesNotMatch" \
+	grep -qx 'GET s3://bkt/d/a b+c ü.txt: HTTP 403 SignatureDoesNotMatch: .*' "$T/err"
+check "a 403 is not retried" [ "$(($(proxy_stat requests) - before))" = 1 ]
+chmod 644 "$T/badcreds"
+"$HELPERS/s3-tool" "$S3_ENDPOINT" us-east-1 "$BUCKET" "$T/badcreds" get x 2>"$T/err"
+check "credentials file readable by others refused" grep -q "chmod 0600" "$T/err"
+
+$S3 get missing-key >/dev/null 2>"$T/err"
+check "missing key: NoSuchKey" grep -q "GET s3://bkt/missing-key: HTTP 404 NoSuchKey" "$T/err"
+"$HELPERS/s3-tool" "$S3_ENDPOINT" us-east-1 nobucket "$CREDS" get k >/dev/null 2>"$T/err"
+check "missing bucket: NoSuchBucket" grep -q "HTTP 404 NoSuchBucket" "$T/err"
+
+# LIST with continuation (2 keys a page)
+for i in 1 2 3 4 5; do $S3 put "l/k$i" "$T/small" || fail "put l/k$i"; done
+check "LIST follows continuation tokens" [ "$(S3_LIST_PAGE=2 $S3 list l/ | wc -l)" = 5 ]
+
+# multipart: 3 parts of 5 MiB + a rest, with faults on the parts
+head -c $((17 * 1024 * 1024)) /dev/urandom >"$T/big"
+fault partNumber=1 500 2
+fault partNumber=2 reset 1
+fault partNumber=3 503 1
+check "multipart upload retries parts through 500, reset and 503" $S3 upload big "$T/big" 5242880
+check "the retries happened" [ "$(proxy_stat injected)" -ge 4 ]
+check "multipart object is byte-identical" cmp <($S3 get big) "$T/big"
+fault "GET%20/bkt/big" truncate 2
+check "GET resumes after truncated bodies" cmp <($S3 get big) "$T/big"
+fault "GET%20/bkt/big" reset 1
+check "GET retries after a reset" cmp <($S3 get big) "$T/big"
+fault "GET%20/bkt/big" 500 20
+S3_ATTEMPTS=3 $S3 get big >/dev/null 2>"$T/err"
+check "retries are bounded and the error says why" grep -q "HTTP 500 InternalError" "$T/err"
+faults_clear
+fault "uploads=" 500 20
+S3_ATTEMPTS=2 $S3 upload big2 "$T/big" 5242880 2>"$T/err"
+check "a failed multipart upload fails" [ $? -ne 0 ]
+check "no object is left by a failed upload" not $S3 head big2
+faults_clear
+check "DELETE" $S3 delete big
+check "DELETE of a missing key is fine" $S3 delete big
+check "deleted object is gone" not $S3 head big
+
+# session token: a proxy that wants one
+pp=$(free_port)
+node "$TOP/tests/state/sigv4-proxy.js" "$pp" "${S3_DIRECT##*:}" S3RVER S3RVER tok123 >"$T/proxy2.log" 2>&1 &
+at_exit "kill $!"
+wait_for 20 grep -q ready "$T/proxy2.log"
+cp "$CREDS" "$T/tokcreds"
+echo 'aws_session_token = tok123' >>"$T/tokcreds"
+chmod 600 "$T/tokcreds"
+check "session token sent and signed" "$HELPERS/s3-tool" "http://127.0.0.1:$pp" us-east-1 "$BUCKET" "$T/tokcreds" get "d/a b+c ü.txt"
+"$HELPERS/s3-tool" "http://127.0.0.1:$pp" us-east-1 "$BUCKET" "$CREDS" get "d/a b+c ü.txt" >/dev/null 2>"$T/err"
+check "without the session token: refused" grep -q InvalidToken "$T/err"
+finish

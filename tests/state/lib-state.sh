@@ -1,0 +1,85 @@
+# Helpers for tests/regress/state-*.sh and bench/state.sh (source after
+# tests/lib.sh): start_s3 runs s3rver on 127.0.0.1 behind the aws4
+# signature-checking proxy (tests/state/sigv4-proxy.js) and sets
+#   $S3_ENDPOINT (the proxy), $S3_DIRECT (s3rver itself), $CREDS (a 0600
+#   shared-credentials file), $S3 (s3-tool with those), $BUCKET
+# write_config FILE HOME PREFIX [EXTRA_JSON] writes an agentbox config.
+STATE_NODE=$TOP/tests/state/node_modules
+BUCKET=bkt
+HELPERS=$BUILD/tests/helpers
+
+free_port() {
+	local p
+	for _ in $(seq 1 50); do
+		p=$((20000 + RANDOM % 30000))
+		ss -Hltn "sport = :$p" | grep -q . || { echo "$p"; return 0; }
+	done
+	return 1
+}
+
+# start_s3 [SESSION_TOKEN]
+start_s3() {
+	command -v node >/dev/null || { skip "needs node"; exit 0; }
+	[ -x "$STATE_NODE/.bin/s3rver" ] || { skip "needs npm packages: make deps (tests/state)"; exit 0; }
+	local sp pp
+	sp=$(free_port) && pp=$(free_port) || { fail "no free port"; exit 1; }
+	mkdir -p "$T/s3data"
+	# s3rver's LIST continuation tokens use DES, in OpenSSL 3's legacy provider
+	node --openssl-legacy-provider "$STATE_NODE/s3rver/bin/s3rver.js" -d "$T/s3data" -a 127.0.0.1 -p "$sp" --silent \
+		--allow-mismatched-signatures --configure-bucket "$BUCKET" >"$T/s3rver.log" 2>&1 &
+	at_exit "kill $!"
+	node "$TOP/tests/state/sigv4-proxy.js" "$pp" "$sp" S3RVER S3RVER ${1:-} >"$T/proxy.log" 2>&1 &
+	at_exit "kill $!"
+	S3_DIRECT=http://127.0.0.1:$sp
+	S3_ENDPOINT=http://127.0.0.1:$pp
+	wait_for 20 grep -q ready "$T/proxy.log" || { fail "proxy did not start"; exit 1; }
+	wait_for 20 curl -sf -o /dev/null "$S3_DIRECT/" || { fail "s3rver did not start"; cat "$T/s3rver.log"; exit 1; }
+	CREDS=$T/credentials
+	printf '[default]\naws_access_key_id = S3RVER\naws_secret_access_key = S3RVER\n' >"$CREDS"
+	[ -n "${1:-}" ] && printf 'aws_session_token = %s\n' "$1" >>"$CREDS"
+	chmod 600 "$CREDS"
+	S3="$HELPERS/s3-tool $S3_ENDPOINT us-east-1 $BUCKET $CREDS"
+}
+
+not() { ! "$@"; }
+fault() { curl -sf -XPOST "$S3_ENDPOINT/__fault?match=$1&action=$2&count=${3:-1}" >/dev/null; }
+faults_clear() { curl -sf -XPOST "$S3_ENDPOINT/__fault/clear" >/dev/null; }
+proxy_stat() { curl -sf "$S3_ENDPOINT/__stats" | jq -r ".$1"; }
+
+write_config() { # file home prefix [extra members of "state"]
+	cat >"$1" <<JSON
+{"workspace": {"home": "$2"},
+ "state": {"storage": {"endpoint": "$S3_ENDPOINT", "bucket": "$BUCKET", "path_style": true,
+                       "credentials_file": "$CREDS", "prefix": "$3"}${4:+, $4}}}
+JSON
+}
+
+# tree_listing DIR: one line per entry: type, mode, uid, gid, size, mtime
+# (ns; not for symlinks), symlink target or content SHA-256, relative path.
+tree_listing() {
+	python3 - "$1" <<'PY'
+import hashlib, os, stat, sys
+root = sys.argv[1]
+def walk(p):
+    yield p
+    st = os.lstat(p)
+    if stat.S_ISDIR(st.st_mode):
+        for n in sorted(os.listdir(p)):
+            yield from walk(os.path.join(p, n))
+for p in walk(root):
+    st = os.lstat(p)
+    rel = os.path.relpath(p, root).encode('utf-8', 'surrogateescape')
+    if stat.S_ISLNK(st.st_mode):
+        what, mt = 'link:' + os.readlink(p), '-'
+    elif stat.S_ISREG(st.st_mode):
+        h = hashlib.sha256()
+        with open(p, 'rb') as f:
+            for b in iter(lambda: f.read(1 << 20), b''):
+                h.update(b)
+        what, mt = h.hexdigest(), st.st_mtime_ns
+    else:
+        what, mt = '-', st.st_mtime_ns
+    print(stat.S_IFMT(st.st_mode), oct(st.st_mode & 0o7777), st.st_uid, st.st_gid,
+          st.st_size if stat.S_ISREG(st.st_mode) else 0, mt, what, repr(rel))
+PY
+}
