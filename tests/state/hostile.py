@@ -1,0 +1,39 @@
+#!/usr/bin/env python3
+# hostile.py CASE STATE_DIR OUTSIDE OUT.tar: writes an uncompressed tar that
+# a restore must refuse (the test compresses it with zstd).
+#   dotdot | absolute | symlink | device | outside | huge | hardlink
+import io, sys, tarfile
+
+case, state, outside, out = sys.argv[1:5]
+rel = state.lstrip('/')
+
+def add(t, name, data=b'evil\n', **kw):
+    ti = tarfile.TarInfo(name)
+    for k, v in kw.items():
+        setattr(ti, k, v)
+    if ti.type == tarfile.REGTYPE and 'size' not in kw:
+        ti.size = len(data)
+        t.addfile(ti, io.BytesIO(data))
+    else:
+        t.addfile(ti)
+
+with tarfile.open(out, 'w', format=tarfile.PAX_FORMAT) as t:
+    add(t, rel, type=tarfile.DIRTYPE, mode=0o755)
+    add(t, rel + '/good', b'fine\n')
+    if case == 'dotdot':
+        add(t, rel + '/../../../../../../' + outside.lstrip('/') + '/dotdot-evil')
+    elif case == 'absolute':
+        add(t, outside + '/absolute-evil')
+    elif case == 'symlink':
+        add(t, rel + '/lnk', type=tarfile.SYMTYPE, linkname=outside)
+        add(t, rel + '/lnk/symlink-evil')
+    elif case == 'device':
+        add(t, rel + '/null', type=tarfile.CHRTYPE, devmajor=1, devminor=3)
+    elif case == 'outside':
+        add(t, outside.lstrip('/') + '/outside-evil')
+    elif case == 'huge':
+        add(t, rel + '/huge', size=1 << 50)
+    elif case == 'hardlink':
+        add(t, rel + '/hl', type=tarfile.LNKTYPE, linkname='etc/passwd')
+    else:
+        sys.exit('unknown case ' + case)
