@@ -44,11 +44,11 @@ fault partNumber=3 503 1
 check "multipart upload retries parts through 500, reset and 503" $S3 upload big "$T/big" 5242880
 check "the retries happened" [ "$(proxy_stat injected)" -ge 4 ]
 check "multipart object is byte-identical" cmp <($S3 get big) "$T/big"
-fault "GET%20/bkt/big" truncate 2
+fault "^GET /bkt/big" truncate 2
 check "GET resumes after truncated bodies" cmp <($S3 get big) "$T/big"
-fault "GET%20/bkt/big" reset 1
+fault "^GET /bkt/big" reset 1
 check "GET retries after a reset" cmp <($S3 get big) "$T/big"
-fault "GET%20/bkt/big" 500 20
+fault "^GET /bkt/big" 500 20
 S3_ATTEMPTS=3 $S3 get big >/dev/null 2>"$T/err"
 check "retries are bounded and the error says why" grep -q "HTTP 500 InternalError" "$T/err"
 faults_clear

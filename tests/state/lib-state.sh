@@ -42,7 +42,11 @@ start_s3() {
 }
 
 not() { ! "$@"; }
-fault() { curl -sf -XPOST "$S3_ENDPOINT/__fault?match=$1&action=$2&count=${3:-1}" >/dev/null; }
+# fault REGEX ACTION [COUNT]: the proxy answers matching "METHOD url" requests so
+fault() {
+	curl -sfG --data-urlencode "match=$1" --data "action=$2" --data "count=${3:-1}" \
+		"$S3_ENDPOINT/__fault" >/dev/null
+}
 faults_clear() { curl -sf -XPOST "$S3_ENDPOINT/__fault/clear" >/dev/null; }
 proxy_stat() { curl -sf "$S3_ENDPOINT/__stats" | jq -r ".$1"; }
 

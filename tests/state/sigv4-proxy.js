@@ -12,8 +12,9 @@
 // and never forwarded. Good requests go to s3rver on UPSTREAM_PORT.
 //
 // Faults, set by the test and bounded by a count:
-//   POST /__fault?match=<substring of "METHOD url">&action=<500|503|reset|truncate|stall>&count=N
-//   (stall: holds the request 5 s, then forwards it)
+//   POST /__fault?match=<regex on "METHOD url">&action=<500|503|reset|truncate|hold>&count=N
+//   (hold: keeps the request 5 s, then drops the connection without
+//   forwarding: a test kills the client meanwhile)
 //   POST /__fault/clear
 //   GET  /__stats          JSON: requests, rejected, faults injected
 // The address prints "ready" on stdout once listening.
@@ -78,7 +79,7 @@ function check(req, body) {
 function takeFault(req) {
 	const what = `${req.method} ${req.url}`;
 	for (const f of faults) {
-		if (f.count > 0 && what.includes(f.match)) {
+		if (f.count > 0 && f.re.test(what)) {
 			f.count--;
 			stats.injected++;
 			return f.action;
@@ -91,7 +92,7 @@ const server = http.createServer((req, res) => {
 	if (req.url.startsWith('/__')) {
 		const u = new URL(req.url, 'http://x');
 		if (u.pathname === '/__fault') {
-			faults.push({match: u.searchParams.get('match') || '', action: u.searchParams.get('action'),
+			faults.push({re: new RegExp(u.searchParams.get('match') || ''), action: u.searchParams.get('action'),
 				count: Math.min(parseInt(u.searchParams.get('count') || '1', 10), 100)});
 		} else if (u.pathname === '/__fault/clear') {
 			faults = [];
@@ -121,8 +122,8 @@ const server = http.createServer((req, res) => {
 		if (fault === 'reset') { req.socket.destroy(); return; }
 		if (fault === '500') { s3error(res, 500, 'InternalError', 'injected'); return; }
 		if (fault === '503') { s3error(res, 503, 'SlowDown', 'Please reduce your request rate.'); return; }
-		if (fault === 'stall') {
-			setTimeout(() => forward(req, res, body, null), 5000);
+		if (fault === 'hold') {
+			setTimeout(() => req.socket.destroy(), 5000);
 			return;
 		}
 		forward(req, res, body, fault);

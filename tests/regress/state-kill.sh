@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# A backup killed with SIGKILL at any point (during the parts, before the
+# manifest, before "latest") never costs the previous generation: it still
+# restores byte-for-byte, the half-written generation is never trusted, and
+# the next backup succeeds and clears the leftovers.
+. "$(dirname "$0")/../lib.sh"
+. "$TOP/tests/state/lib-state.sh"
+need_cmd jq
+need_root
+start_s3
+
+H=$T/home/agent
+mkdir -p "$H/.claude/projects"
+head -c $((20 * 1024 * 1024)) /dev/urandom >"$H/.claude/projects/big"
+for i in $(seq 1 200); do echo "line $i" >"$H/.claude/projects/s$i.jsonl"; done
+echo '{"v": 1}' >"$H/.claude.json"
+write_config "$T/c.json" "$H" "k/"
+AB() { "$BIN/agentbox" -c "$T/c.json" "$@"; }
+listing() { { tree_listing "$H/.claude"; tree_listing "$H/.claude.json"; }; }
+
+AB backup >"$T/out" 2>&1 || { fail "first backup"; cat "$T/out"; finish; }
+gen1=$(sed -n 's/^generation \([^:]*\):.*/\1/p' "$T/out")
+listing >"$T/l1"
+
+injected_more_than() { [ "$(proxy_stat injected)" -gt "$1" ]; }
+
+# kill_at NAME REGEX: a backup of a changed tree, killed while the proxy
+# holds the first request matching REGEX; then the previous state restores.
+kill_at() {
+	local name=$1 re=$2 injected pid
+	echo "change $name" >>"$H/.claude/projects/s1.jsonl"
+	head -c 1000 /dev/urandom >>"$H/.claude/projects/big"
+	injected=$(proxy_stat injected)
+	fault "$re" hold 1
+	AB backup >"$T/kout" 2>&1 &
+	pid=$!
+	if ! wait_for 60 injected_more_than "$injected"; then
+		fail "$name: the backup never reached the point"; kill -9 $pid; return
+	fi
+	kill -9 $pid
+	wait $pid 2>/dev/null
+	faults_clear
+	AB restore >"$T/rout" 2>&1
+	check "killed $name: previous generation still restores" grep -q "restored generation $gen1" "$T/rout"
+	listing >"$T/lk"
+	check "killed $name: restored byte-for-byte" diff "$T/l1" "$T/lk"
+}
+kill_at "during the parts" '^PUT .*partNumber=2&'
+kill_at "before the manifest" '^PUT .*/generations/.*\.json$'
+kill_at "before latest" '^PUT .*/latest$'
+
+AB restore --list >"$T/out" 2>&1
+cat "$T/out"
+check "latest still names the first generation" grep -q "^$gen1 .*(latest)" "$T/out"
+echo "after" >>"$H/.claude/projects/s2.jsonl"
+AB backup >"$T/out" 2>&1
+check "the next backup succeeds" grep -q "^generation " "$T/out"
+$S3 list k/generations/ >"$T/keys"
+check "no archive is left without its manifest" \
+	bash -c "[ \$(grep -c '\.tar\.zst\$' '$T/keys') = \$(grep -c '\.json\$' '$T/keys') ]"
+finish
