@@ -121,7 +121,8 @@ static int walk_dir(struct walker *w, int dfd, const char *path)
 		names[n++] = xstrdup(de->d_name);
 	}
 	closedir(d);
-	qsort(names, n, sizeof(char *), name_cmp);
+	if (n > 1)
+		qsort(names, n, sizeof(char *), name_cmp);
 	for (size_t i = 0; i < n; i++) {
 		_cleanup_free_ char *child = NULL;
 		struct stat st;
