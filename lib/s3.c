@@ -943,8 +943,12 @@ struct s3_upload {
 	struct s3_client *s;
 	char *key;
 	char *upload_id; /* NULL until the first full part */
-	unsigned char *buf;
-	size_t part_size, fill;
+	unsigned char *buf;      /* the part being filled */
+	unsigned char *inflight; /* the part being sent by th, while buf fills */
+	size_t part_size, fill, inflight_size;
+	pthread_t th;
+	int th_running, th_result;
+	unsigned dispatched;
 	char **etags;
 	unsigned nparts;
 	uint64_t bytes;
@@ -998,11 +1002,12 @@ static int upload_initiate(struct s3_upload *u)
 	return r;
 }
 
-static int upload_part(struct s3_upload *u)
+/* Sends data as the next part (initiating the upload first if needed). */
+static int upload_part(struct s3_upload *u, const unsigned char *data, size_t size)
 {
 	_cleanup_free_ char *query = NULL, *eid = NULL;
 	struct s3_request rq = {.op = "UPLOAD PART", .method = "PUT", .key = u->key,
-				.body = u->buf, .body_size = u->fill};
+				.body = data, .body_size = size};
 	int r;
 
 	if (u->nparts >= S3_MAX_PARTS) {
@@ -1031,7 +1036,48 @@ static int upload_part(struct s3_upload *u)
 	}
 	u->etags = xrealloc(u->etags, sizeof(char *) * (u->nparts + 1));
 	u->etags[u->nparts++] = xstrdup(rq.etag);
+	return 0;
+}
+
+static void *part_thread(void *userdata)
+{
+	struct s3_upload *u = userdata;
+
+	u->th_result = upload_part(u, u->inflight, u->inflight_size);
+	return NULL;
+}
+
+/* Waits for the part in flight; returns its result. */
+static int upload_wait(struct s3_upload *u)
+{
+	if (!u->th_running)
+		return 0;
+	pthread_join(u->th, NULL);
+	u->th_running = 0;
+	return u->th_result;
+}
+
+/* Sends the full buffer in the background (one part in flight at a time,
+ * so compression goes on while the network works) and swaps buffers. */
+static int upload_dispatch(struct s3_upload *u)
+{
+	unsigned char *t;
+	int r;
+
+	r = upload_wait(u);
+	if (r < 0)
+		return r;
+	if (!u->inflight)
+		u->inflight = xmalloc(u->part_size);
+	t = u->inflight;
+	u->inflight = u->buf;
+	u->buf = t;
+	u->inflight_size = u->fill;
 	u->fill = 0;
+	u->dispatched++;
+	if (pthread_create(&u->th, NULL, part_thread, u) != 0)
+		return upload_part(u, u->inflight, u->inflight_size);
+	u->th_running = 1;
 	return 0;
 }
 
@@ -1049,7 +1095,7 @@ int s3_upload_write(struct s3_upload *u, const void *data, size_t size)
 		size -= n;
 		u->bytes += n;
 		if (u->fill == u->part_size) {
-			int r = upload_part(u);
+			int r = upload_dispatch(u);
 			if (r < 0) {
 				u->failed = 1;
 				return r;
@@ -1102,11 +1148,16 @@ int s3_upload_finish(struct s3_upload *u)
 
 	if (u->failed || u->done)
 		return -EIO;
-	if (!u->upload_id) {
+	r = upload_wait(u);
+	if (r < 0) {
+		u->failed = 1;
+		return r;
+	}
+	if (u->dispatched == 0) {
 		/* It all fitted in one part: a single PUT. */
 		r = s3_put(u->s, u->key, u->buf, u->fill, "application/octet-stream");
 	} else {
-		r = u->fill > 0 ? upload_part(u) : 0;
+		r = u->fill > 0 ? upload_part(u, u->buf, u->fill) : 0;
 		if (r >= 0)
 			r = upload_complete(u);
 	}
@@ -1122,6 +1173,7 @@ struct s3_upload *s3_upload_free(struct s3_upload *u)
 {
 	if (!u)
 		return NULL;
+	(void)upload_wait(u);
 	if (u->upload_id && !u->done) {
 		_cleanup_free_ char *query = NULL, *eid = s3_uri_encode(u->upload_id, 0);
 		struct s3_request rq = {.op = "ABORT MULTIPART UPLOAD", .method = "DELETE",
@@ -1141,6 +1193,7 @@ struct s3_upload *s3_upload_free(struct s3_upload *u)
 		free(u->etags[i]);
 	free(u->etags);
 	free(u->buf);
+	free(u->inflight);
 	free(u->key);
 	free(u->upload_id);
 	free(u);

@@ -446,6 +446,8 @@ int tarball_create(char *const *paths, char *const *excludes, int level, tarball
 	if (archive_write_set_filter_option(w.a, "zstd", "compression-level", opt) < ARCHIVE_WARN)
 		log_warning("Archive: zstd level %s refused, ignoring: %s", opt,
 			    strempty(archive_error_string(w.a)));
+	/* No zstd worker threads: each costs tens of MiB of buffers, and the
+	 * upload of the previous part already runs beside the compression. */
 	/* One output block of 64 KiB, and no padding of the last one. */
 	archive_write_set_bytes_per_block(w.a, 64 * 1024);
 	archive_write_set_bytes_in_last_block(w.a, 1);
