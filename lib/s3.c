@@ -939,18 +939,33 @@ int s3_list(struct s3_client *s, const char *prefix, s3_list_fn cb, void *userda
 
 /* ---- multipart upload ---- */
 
+/* Parts in flight at once, each on its own connection: the server
+ * overlaps them, and compression goes on meanwhile. Memory: one part
+ * buffer more than this. */
+#define UPLOAD_SLOTS 3
+
+struct s3_upload;
+
+struct part_slot {
+	struct s3_upload *u;
+	struct s3_client *client; /* its own connection; NULL until first used */
+	unsigned char *buf;
+	size_t size;
+	unsigned partno;
+	pthread_t th;
+	int running, result;
+};
+
 struct s3_upload {
 	struct s3_client *s;
 	char *key;
 	char *upload_id; /* NULL until the first full part */
-	unsigned char *buf;      /* the part being filled */
-	unsigned char *inflight; /* the part being sent by th, while buf fills */
-	size_t part_size, fill, inflight_size;
-	pthread_t th;
-	int th_running, th_result;
-	unsigned dispatched;
-	char **etags;
-	unsigned nparts;
+	unsigned char *buf; /* the part being filled */
+	size_t part_size, fill;
+	struct part_slot slots[UPLOAD_SLOTS];
+	unsigned next_slot;
+	char **etags; /* [S3_MAX_PARTS], by part number - 1 */
+	unsigned nparts; /* parts handed out so far */
 	uint64_t bytes;
 	int failed;
 	int done;
@@ -978,8 +993,35 @@ int s3_upload_begin(struct s3_client *s, const char *key, uint64_t part_size,
 	u->key = xstrdup(key);
 	u->part_size = (size_t)part_size;
 	u->buf = xmalloc(u->part_size);
+	u->etags = xcalloc(S3_MAX_PARTS, sizeof(char *));
+	for (unsigned i = 0; i < UPLOAD_SLOTS; i++)
+		u->slots[i].u = u;
 	*ret = u;
 	return 0;
+}
+
+/* A second client for the same bucket and credentials: its own connection. */
+static struct s3_client *s3_client_dup(const struct s3_client *s)
+{
+	struct s3_client *d = xcalloc(1, sizeof(*d));
+
+	d->scheme = xstrdup(s->scheme);
+	d->hostport = xstrdup(s->hostport);
+	d->region = xstrdup(s->region);
+	d->bucket = xstrdup(s->bucket);
+	d->path_style = s->path_style;
+	d->sigv4 = xstrdup(s->sigv4);
+	d->attempts = s->attempts;
+	d->base_delay_ms = s->base_delay_ms;
+	d->list_page = s->list_page;
+	if (s->access_key)
+		s3_client_set_credentials(d, s->access_key, s->secret_key, s->token);
+	d->curl = curl_easy_init();
+	if (!d->curl) {
+		fprintf(stderr, "<2>s3: curl_easy_init failed\n");
+		abort();
+	}
+	return d;
 }
 
 static int upload_initiate(struct s3_upload *u)
@@ -1002,82 +1044,109 @@ static int upload_initiate(struct s3_upload *u)
 	return r;
 }
 
-/* Sends data as the next part (initiating the upload first if needed). */
-static int upload_part(struct s3_upload *u, const unsigned char *data, size_t size)
+/* Sends data as part partno through client c; records its ETag. */
+static int upload_part(struct s3_upload *u, struct s3_client *c, unsigned partno,
+		       const unsigned char *data, size_t size)
 {
-	_cleanup_free_ char *query = NULL, *eid = NULL;
+	_cleanup_free_ char *query = NULL, *eid = s3_uri_encode(u->upload_id, 0);
 	struct s3_request rq = {.op = "UPLOAD PART", .method = "PUT", .key = u->key,
 				.body = data, .body_size = size};
 	int r;
 
-	if (u->nparts >= S3_MAX_PARTS) {
-		snprintf(u->s->error, sizeof(u->s->error),
-			 "UPLOAD PART s3://%s/%s: more than %d parts of %zu bytes", u->s->bucket,
-			 u->key, S3_MAX_PARTS, u->part_size);
-		return -EFBIG;
-	}
-	if (!u->upload_id) {
-		r = upload_initiate(u);
-		if (r < 0)
-			return r;
-	}
-	eid = s3_uri_encode(u->upload_id, 0);
-	query = xasprintf("partNumber=%u&uploadId=%s", u->nparts + 1, eid);
+	query = xasprintf("partNumber=%u&uploadId=%s", partno, eid);
 	rq.query = query;
-	r = s3_perform(u->s, &rq);
+	r = s3_perform(c, &rq);
 	free(rq.resp);
 	if (r < 0)
 		return r;
 	if (!rq.etag[0]) {
-		snprintf(u->s->error, sizeof(u->s->error),
-			 "UPLOAD PART s3://%s/%s: part %u: no ETag in answer", u->s->bucket, u->key,
-			 u->nparts + 1);
+		snprintf(c->error, sizeof(c->error), "UPLOAD PART s3://%s/%s: part %u: no ETag in answer",
+			 c->bucket, u->key, partno);
 		return -EPROTO;
 	}
-	u->etags = xrealloc(u->etags, sizeof(char *) * (u->nparts + 1));
-	u->etags[u->nparts++] = xstrdup(rq.etag);
+	u->etags[partno - 1] = xstrdup(rq.etag);
 	return 0;
 }
 
 static void *part_thread(void *userdata)
 {
-	struct s3_upload *u = userdata;
+	struct part_slot *p = userdata;
 
-	u->th_result = upload_part(u, u->inflight, u->inflight_size);
+	p->result = upload_part(p->u, p->client, p->partno, p->buf, p->size);
 	return NULL;
 }
 
-/* Waits for the part in flight; returns its result. */
-static int upload_wait(struct s3_upload *u)
+/* Waits for the part in a slot; its error, if any, becomes the client's. */
+static int slot_wait(struct part_slot *p)
 {
-	if (!u->th_running)
+	if (!p->running)
 		return 0;
-	pthread_join(u->th, NULL);
-	u->th_running = 0;
-	return u->th_result;
+	pthread_join(p->th, NULL);
+	p->running = 0;
+	if (p->result < 0)
+		memcpy(p->u->s->error, p->client->error, sizeof(p->client->error));
+	return p->result;
 }
 
-/* Sends the full buffer in the background (one part in flight at a time,
- * so compression goes on while the network works) and swaps buffers. */
+static int upload_wait_all(struct s3_upload *u)
+{
+	int r = 0;
+
+	for (unsigned i = 0; i < UPLOAD_SLOTS; i++) {
+		int k = slot_wait(&u->slots[i]);
+		if (k < 0 && r == 0)
+			r = k;
+	}
+	return r;
+}
+
+static int check_part_count(struct s3_upload *u)
+{
+	if (u->nparts < S3_MAX_PARTS)
+		return 0;
+	snprintf(u->s->error, sizeof(u->s->error),
+		 "UPLOAD PART s3://%s/%s: more than %d parts of %zu bytes", u->s->bucket, u->key,
+		 S3_MAX_PARTS, u->part_size);
+	return -EFBIG;
+}
+
+/* Hands the full buffer to the next slot (waiting for the part it still
+ * sends), and takes that slot's buffer to fill. */
 static int upload_dispatch(struct s3_upload *u)
 {
+	struct part_slot *p = &u->slots[u->next_slot];
 	unsigned char *t;
 	int r;
 
-	r = upload_wait(u);
+	r = check_part_count(u);
 	if (r < 0)
 		return r;
-	if (!u->inflight)
-		u->inflight = xmalloc(u->part_size);
-	t = u->inflight;
-	u->inflight = u->buf;
+	if (!u->upload_id) {
+		r = upload_initiate(u);
+		if (r < 0)
+			return r;
+	}
+	r = slot_wait(p);
+	if (r < 0)
+		return r;
+	if (!p->buf)
+		p->buf = xmalloc(u->part_size);
+	if (!p->client)
+		p->client = s3_client_dup(u->s);
+	t = p->buf;
+	p->buf = u->buf;
 	u->buf = t;
-	u->inflight_size = u->fill;
+	p->size = u->fill;
+	p->partno = ++u->nparts;
 	u->fill = 0;
-	u->dispatched++;
-	if (pthread_create(&u->th, NULL, part_thread, u) != 0)
-		return upload_part(u, u->inflight, u->inflight_size);
-	u->th_running = 1;
+	u->next_slot = (u->next_slot + 1) % UPLOAD_SLOTS;
+	if (pthread_create(&p->th, NULL, part_thread, p) != 0) {
+		r = upload_part(u, p->client, p->partno, p->buf, p->size);
+		if (r < 0)
+			memcpy(u->s->error, p->client->error, sizeof(p->client->error));
+		return r;
+	}
+	p->running = 1;
 	return 0;
 }
 
@@ -1121,7 +1190,7 @@ static int upload_complete(struct s3_upload *u)
 
 	len += (size_t)snprintf(xml + len, cap - len, "<CompleteMultipartUpload>");
 	for (unsigned i = 0; i < u->nparts; i++) {
-		_cleanup_free_ char *etag = xml_escape(u->etags[i]);
+		_cleanup_free_ char *etag = xml_escape(strempty(u->etags[i]));
 		len += (size_t)snprintf(xml + len, cap - len,
 					"<Part><PartNumber>%u</PartNumber><ETag>%s</ETag></Part>",
 					i + 1, etag);
@@ -1148,16 +1217,18 @@ int s3_upload_finish(struct s3_upload *u)
 
 	if (u->failed || u->done)
 		return -EIO;
-	r = upload_wait(u);
-	if (r < 0) {
-		u->failed = 1;
-		return r;
-	}
-	if (u->dispatched == 0) {
+	r = upload_wait_all(u);
+	if (r >= 0 && u->nparts == 0) {
 		/* It all fitted in one part: a single PUT. */
 		r = s3_put(u->s, u->key, u->buf, u->fill, "application/octet-stream");
-	} else {
-		r = u->fill > 0 ? upload_part(u, u->buf, u->fill) : 0;
+	} else if (r >= 0) {
+		if (u->fill > 0) {
+			r = check_part_count(u);
+			if (r >= 0) {
+				u->nparts++;
+				r = upload_part(u, u->s, u->nparts, u->buf, u->fill);
+			}
+		}
 		if (r >= 0)
 			r = upload_complete(u);
 	}
@@ -1173,7 +1244,7 @@ struct s3_upload *s3_upload_free(struct s3_upload *u)
 {
 	if (!u)
 		return NULL;
-	(void)upload_wait(u);
+	(void)upload_wait_all(u);
 	if (u->upload_id && !u->done) {
 		_cleanup_free_ char *query = NULL, *eid = s3_uri_encode(u->upload_id, 0);
 		struct s3_request rq = {.op = "ABORT MULTIPART UPLOAD", .method = "DELETE",
@@ -1189,11 +1260,14 @@ struct s3_upload *s3_upload_free(struct s3_upload *u)
 		free(rq.resp);
 		memcpy(u->s->error, saved, sizeof(saved));
 	}
-	for (unsigned i = 0; i < u->nparts; i++)
+	for (unsigned i = 0; i < UPLOAD_SLOTS; i++) {
+		free(u->slots[i].buf);
+		s3_client_free(u->slots[i].client);
+	}
+	for (unsigned i = 0; i < u->nparts && i < S3_MAX_PARTS; i++)
 		free(u->etags[i]);
 	free(u->etags);
 	free(u->buf);
-	free(u->inflight);
 	free(u->key);
 	free(u->upload_id);
 	free(u);

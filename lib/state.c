@@ -94,6 +94,14 @@ static int state_client(const struct config *c, struct s3_client **ret)
 	return 0;
 }
 
+static int strv_contains(char *const *v, const char *s)
+{
+	for (; v && *v; v++)
+		if (streq(*v, s))
+			return 1;
+	return 0;
+}
+
 static char *gen_key(const struct config *c, const char *id, const char *ext)
 {
 	return xasprintf("%sgenerations/%s.%s", c->state_storage_prefix, id, ext);
@@ -720,7 +728,7 @@ int state_restore(const struct config *c, const char *generation, struct state_r
 		log_error("%s", s3_last_error(s));
 		goto fail;
 	}
-	if (info.size != m.size || !m.paths[0]) {
+	if (info.size != m.size) {
 		log_error("Generation %s: the manifest does not match its object (%" PRIu64
 			  " bytes stored, %" PRIu64 " in the manifest); refusing it",
 			  id, info.size, m.size);
@@ -728,8 +736,20 @@ int state_restore(const struct config *c, const char *generation, struct state_r
 		goto fail;
 	}
 
+	/* Only the configured state paths are ever written, whatever the
+	 * manifest says: a bucket must not be able to name /etc. */
+	for (char **p = m.paths; *p; p++)
+		if (!strv_contains(c->state_paths, *p))
+			log_warning("Generation %s holds %s, which is not in state.paths; it is not "
+				    "restored",
+				    id, *p);
+	if (!c->state_paths || !c->state_paths[0]) {
+		r = log_error_errno(EINVAL, "state.paths is empty");
+		goto fail;
+	}
+
 	/* Staging beside the first state path, so the swap is a rename. */
-	tmp = xstrdup(m.paths[0]);
+	tmp = xstrdup(c->state_paths[0]);
 	parent = xstrdup(dirname(tmp));
 	r = mkdir_p(parent, 0755);
 	if (r < 0) {
@@ -747,7 +767,7 @@ int state_restore(const struct config *c, const char *generation, struct state_r
 		r = log_error_errno(errno, "Cannot stat %s: %m", staging);
 		goto fail;
 	}
-	for (char **p = m.paths; *p; p++) {
+	for (char **p = c->state_paths; *p; p++) {
 		_cleanup_free_ char *t = xstrdup(*p);
 		const char *dir = dirname(t);
 		struct stat pst;
@@ -782,7 +802,7 @@ int state_restore(const struct config *c, const char *generation, struct state_r
 		log_error_errno(r, "Cannot start the download: %m");
 		goto fail;
 	}
-	k = tarball_extract_fd(sv[0], staging, m.paths, geteuid() == 0, &st, &error);
+	k = tarball_extract_fd(sv[0], staging, c->state_paths, geteuid() == 0, &st, &error);
 	if (k >= 0) {
 		/* the rest of the stream (zstd's end) still counts for the hash */
 		char buf[65536];
@@ -809,7 +829,7 @@ int state_restore(const struct config *c, const char *generation, struct state_r
 		r = -EBADMSG;
 		goto fail;
 	}
-	r = swap_in(staging, m.paths);
+	r = swap_in(staging, c->state_paths);
 	if (r < 0)
 		goto fail;
 	rm_rf(staging);

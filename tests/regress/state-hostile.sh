@@ -28,7 +28,7 @@ put_generation() {
 	$S3 put "${prefix}generations/$id.tar.zst" "$f" || return 1
 	cat >"$T/manifest.json" <<JSON
 {"format": 1, "generation": "$id", "size": $size, "sha256": "$sha", "files": 2, "bytes": 10,
- "paths": ["$H/.claude", "$H/.claude.json"], "host": "test", "tree_digest": ""}
+ "paths": [${MPATHS:-"\"$H/.claude\", \"$H/.claude.json\""}], "host": "test", "tree_digest": ""}
 JSON
 	$S3 put "${prefix}generations/$id.json" "$T/manifest.json" || return 1
 	echo "{\"generation\": \"$id\"}" >"$T/latest"
@@ -61,6 +61,8 @@ check "device refused" refused device "is a device, fifo or socket"
 check "entry outside the state paths refused" refused outside "outside the state paths"
 check "huge declared size refused" refused huge "more than the disk has free"
 check "hard link refused" refused hardlink "is a hard link"
+MPATHS="\"$H/.claude\", \"$O\"" put_generation manifestpaths/ "$T/outside.tar.zst"
+check "a manifest naming other paths cannot widen what is written" refused manifestpaths "outside the state paths"
 
 # a good archive, then damaged in ways the manifest or the stream catch
 tar -C / -cf "$T/good.tar" "${H#/}/.claude" "${H#/}/.claude.json"
