@@ -79,14 +79,17 @@ cat >"$T/c.json" <<JSON
 JSON
 sync
 
-# timed NAME CMD...: wall seconds and peak RSS (KiB) of the largest process
+# timed NAME CMD...: wall seconds, CPU seconds (user+sys, children
+# included) and peak RSS of the largest process
 timed() {
 	local name=$1
 	shift
-	/usr/bin/time -f "%e %M" -o "$T/time.$name" "$@" >"$T/out.$name" 2>"$T/err.$name" ||
+	/usr/bin/time -f "%e %M %U %S" -o "$T/time.$name" "$@" >"$T/out.$name" 2>"$T/err.$name" ||
 		{ echo "$name failed:"; cat "$T/err.$name"; exit 1; }
-	read -r secs rss <"$T/time.$name"
-	printf '%-34s %7.2f s  %8.1f MiB peak RSS\n' "$name" "$secs" "$(awk -v r="$rss" 'BEGIN { print r / 1024 }')" | tee -a "$T/summary"
+	read -r secs rss usr sys <"$T/time.$name"
+	printf '%-38s %7.2f s wall %7.2f s CPU %8.1f MiB peak RSS\n' "$name" "$secs" \
+		"$(awk -v u="$usr" -v s="$sys" 'BEGIN { print u + s }')" \
+		"$(awk -v r="$rss" 'BEGIN { print r / 1024 }')" | tee -a "$T/summary"
 }
 : >"$T/summary"
 cd "$T"

@@ -15,6 +15,7 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include <cjson/cJSON.h>
 #include <curl/curl.h>
 #include <openssl/evp.h>
 
@@ -33,6 +34,8 @@ struct s3_client {
 	char *bucket;
 	int path_style;
 	char *access_key, *secret_key, *token;
+	char *imds_url;      /* credentials came from the instance metadata here */
+	time_t cred_expires; /* and expire then (refreshed 5 minutes before) */
 	char *sigv4; /* "aws:amz:<region>:s3" */
 	unsigned attempts;
 	unsigned base_delay_ms;
@@ -336,6 +339,7 @@ struct s3_client *s3_client_free(struct s3_client *s)
 	free(s->region);
 	free(s->bucket);
 	free(s->sigv4);
+	free(s->imds_url);
 	free(s->access_key);
 	freezero_str(s->secret_key);
 	freezero_str(s->token);
@@ -452,6 +456,132 @@ int s3_client_load_credentials(struct s3_client *s, const char *path, const char
 		return -EINVAL;
 	}
 	s3_client_set_credentials(s, key, secret, token);
+	return 0;
+}
+
+/* ---- EC2 instance-profile credentials (IMDSv2) ---- */
+
+static void rq_append(struct s3_request *rq, const char *data, size_t n);
+
+static size_t imds_body(char *data, size_t size, size_t nmemb, void *userdata)
+{
+	struct s3_request *rq = userdata;
+
+	if (rq->resp_size + size * nmemb > 64 * 1024)
+		return 0;
+	rq_append(rq, data, size * nmemb);
+	return size * nmemb;
+}
+
+/* One request to the metadata service; the body (NUL-terminated) in *ret. */
+static int imds_request(const char *url, const char *method, const char *header, char **ret)
+{
+	struct s3_request rq = {0};
+	struct curl_slist *h = NULL;
+	CURL *c = curl_easy_init();
+	CURLcode cc = CURLE_OK;
+	long status = 0;
+
+	if (!c)
+		return -ENOMEM;
+	for (int attempt = 0; attempt < 3; attempt++) {
+		rq.resp_size = 0;
+		curl_easy_setopt(c, CURLOPT_URL, url);
+		/* The metadata address is link-local: never through a proxy. */
+		curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
+		curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+		curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 2000L);
+		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);
+		curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http");
+		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, imds_body);
+		curl_easy_setopt(c, CURLOPT_WRITEDATA, &rq);
+		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+		if (!h)
+			h = curl_slist_append(h, header);
+		curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+		cc = curl_easy_perform(c);
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+		if (cc == CURLE_OK && status < 500)
+			break;
+	}
+	curl_slist_free_all(h);
+	curl_easy_cleanup(c);
+	if (cc != CURLE_OK || status != 200) {
+		if (rq.resp)
+			explicit_bzero(rq.resp, rq.resp_cap);
+		free(rq.resp);
+		return cc != CURLE_OK ? curl_code_to_errno(cc) : -EACCES;
+	}
+	*ret = rq.resp ? rq.resp : xcalloc(1, 1);
+	return 0;
+}
+
+/* "2026-11-25T19:14:22Z" -> unix time; 0 when unreadable. */
+static time_t parse_iso8601(const char *s)
+{
+	struct tm tm = {0};
+	const char *end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+
+	return end ? timegm(&tm) : 0;
+}
+
+int s3_client_load_imds(struct s3_client *s, const char *base_url, const char **ret_why)
+{
+	_cleanup_secret_ char *token = NULL, *doc = NULL, *thdr = NULL;
+	_cleanup_free_ char *url = NULL, *role = NULL, *base = NULL;
+	cJSON *root;
+	const cJSON *k, *sk, *tok, *exp;
+	int r;
+
+	base = xstrdup(base_url && *base_url ? base_url : S3_IMDS_URL);
+	url = xasprintf("%s/latest/api/token", base);
+	r = imds_request(url, "PUT", "X-aws-ec2-metadata-token-ttl-seconds: 21600", &token);
+	if (r < 0) {
+		*ret_why = "the instance metadata service (IMDSv2) gave no token";
+		return r;
+	}
+	token[strcspn(token, "\r\n")] = '\0';
+	thdr = xasprintf("X-aws-ec2-metadata-token: %s", token);
+	free(url);
+	url = xasprintf("%s/latest/meta-data/iam/security-credentials/", base);
+	r = imds_request(url, "GET", thdr, &role);
+	if (r < 0 || !*role) {
+		*ret_why = "the instance has no IAM role (instance profile)";
+		return r < 0 ? r : -ENOENT;
+	}
+	role[strcspn(role, "\r\n")] = '\0';
+	if (strchr(role, '/') || strstr(role, "..")) {
+		*ret_why = "the instance metadata named an odd role";
+		return -EINVAL;
+	}
+	free(url);
+	url = xasprintf("%s/latest/meta-data/iam/security-credentials/%s", base, role);
+	r = imds_request(url, "GET", thdr, &doc);
+	if (r < 0) {
+		*ret_why = "the instance metadata gave no credentials for the role";
+		return r;
+	}
+	root = cJSON_Parse(doc);
+	k = cJSON_GetObjectItemCaseSensitive(root, "AccessKeyId");
+	sk = cJSON_GetObjectItemCaseSensitive(root, "SecretAccessKey");
+	tok = cJSON_GetObjectItemCaseSensitive(root, "Token");
+	exp = cJSON_GetObjectItemCaseSensitive(root, "Expiration");
+	if (!cJSON_IsString(k) || !cJSON_IsString(sk) || !*k->valuestring || !*sk->valuestring) {
+		cJSON_Delete(root);
+		*ret_why = "the instance metadata credentials lack AccessKeyId or SecretAccessKey";
+		return -EBADMSG;
+	}
+	s3_client_set_credentials(s, k->valuestring, sk->valuestring,
+				  cJSON_IsString(tok) ? tok->valuestring : NULL);
+	explicit_bzero(sk->valuestring, strlen(sk->valuestring));
+	if (cJSON_IsString(tok))
+		explicit_bzero(tok->valuestring, strlen(tok->valuestring));
+	s->cred_expires = cJSON_IsString(exp) ? parse_iso8601(exp->valuestring) : 0;
+	if (s->cred_expires == 0)
+		s->cred_expires = time(NULL) + 3600;
+	cJSON_Delete(root);
+	free(s->imds_url);
+	s->imds_url = TAKE_PTR(base);
 	return 0;
 }
 
@@ -736,6 +866,17 @@ static int s3_perform(struct s3_client *s, struct s3_request *rq)
 			payload_hash = S3_SHA256_HEX_EMPTY;
 	}
 	s->error[0] = '\0';
+	if (s->imds_url && time(NULL) > s->cred_expires - 300) {
+		_cleanup_free_ char *url = xstrdup(s->imds_url);
+		const char *why = NULL;
+		int r = s3_client_load_imds(s, url, &why);
+		if (r < 0) {
+			snprintf(s->error, sizeof(s->error),
+				 "%s s3://%s/%s: cannot refresh the instance-profile credentials: %s",
+				 rq->op, s->bucket, rq->key, why);
+			return r;
+		}
+	}
 	for (unsigned attempt = 1;; attempt++) {
 		_cleanup_free_ char *code = NULL, *msg = NULL;
 		CURLcode cc = CURLE_OK;
@@ -1014,6 +1155,8 @@ static struct s3_client *s3_client_dup(const struct s3_client *s)
 	d->attempts = s->attempts;
 	d->base_delay_ms = s->base_delay_ms;
 	d->list_page = s->list_page;
+	d->imds_url = s->imds_url ? xstrdup(s->imds_url) : NULL;
+	d->cred_expires = s->cred_expires;
 	if (s->access_key)
 		s3_client_set_credentials(d, s->access_key, s->secret_key, s->token);
 	d->curl = curl_easy_init();

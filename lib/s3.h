@@ -56,6 +56,13 @@ void s3_client_set_credentials(struct s3_client *s, const char *access_key, cons
 int s3_client_load_credentials(struct s3_client *s, const char *path, const char *profile,
 			       const char **ret_why);
 
+/* Takes the instance-profile credentials of an EC2 instance through IMDSv2
+ * (a token first, then the role's credentials; never through a proxy) and
+ * refreshes them 5 minutes before they expire. base_url NULL: the
+ * metadata address. On failure *ret_why says what is missing. */
+#define S3_IMDS_URL "http://169.254.169.254"
+int s3_client_load_imds(struct s3_client *s, const char *base_url, const char **ret_why);
+
 /* Retry policy: attempts in all (>= 1) and the first backoff in ms. */
 void s3_client_set_retry(struct s3_client *s, unsigned attempts, unsigned base_delay_ms);
 

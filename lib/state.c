@@ -76,14 +76,28 @@ static int state_client(const struct config *c, struct s3_client **ret)
 		log_error("No state storage configured (set state.storage.bucket)");
 		return -ENOMEDIUM;
 	}
+	s = s3_client_new(c->state_storage_endpoint, c->state_storage_region,
+			  c->state_storage_bucket, c->state_storage_path_style);
 	if (!cred) {
 		const char *home = getenv("HOME");
 		struct passwd *pw = home ? NULL : getpwuid(geteuid());
 		def = xasprintf("%s/.aws/credentials", home ? home : pw ? pw->pw_dir : "/root");
 		cred = def;
+		if (access(def, F_OK) < 0) {
+			/* On EC2: the instance profile. $AGENTBOX_IMDS_URL is for tests. */
+			r = s3_client_load_imds(s, getenv("AGENTBOX_IMDS_URL"), &why);
+			if (r < 0) {
+				s3_client_free(s);
+				log_error("No credentials for the state storage: "
+					  "state.storage.credentials_file is not set, %s does not exist, "
+					  "and %s",
+					  def, strempty(why));
+				return r;
+			}
+			*ret = s;
+			return 0;
+		}
 	}
-	s = s3_client_new(c->state_storage_endpoint, c->state_storage_region,
-			  c->state_storage_bucket, c->state_storage_path_style);
 	r = s3_client_load_credentials(s, cred, NULL, &why);
 	if (r < 0) {
 		s3_client_free(s);

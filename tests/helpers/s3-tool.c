@@ -1,5 +1,5 @@
 /* Drives lib/s3 from the shell for the state tests:
- *   s3-tool ENDPOINT REGION BUCKET CREDENTIALS_FILE COMMAND ARGS...
+ *   s3-tool ENDPOINT REGION BUCKET CREDENTIALS_FILE|imds:URL COMMAND ARGS...
  * commands: put KEY FILE | get KEY (to stdout) | head KEY | list PREFIX |
  *           delete KEY | upload KEY FILE PART_SIZE (multipart from FILE) |
  *           upload-abort KEY FILE PART_SIZE (sends one part, then aborts)
@@ -78,7 +78,10 @@ int main(int argc, char **argv)
 		s3_client_set_retry(s, 6, 50);
 	if (getenv("S3_LIST_PAGE"))
 		s3_client_set_list_page(s, (unsigned)strtoul(getenv("S3_LIST_PAGE"), NULL, 10));
-	r = s3_client_load_credentials(s, argv[4], NULL, &why);
+	if (startswith(argv[4], "imds:"))
+		r = s3_client_load_imds(s, argv[4] + 5, &why);
+	else
+		r = s3_client_load_credentials(s, argv[4], NULL, &why);
 	if (r < 0) {
 		fprintf(stderr, "%s: %s\n", argv[4], why);
 		return 1;

@@ -70,6 +70,19 @@ for i in 1 2 3; do echo "$i" >"$H/.claude/rot"; AB backup >/dev/null 2>&1 || fai
 check "retention keeps state.keep generations" [ "$($S3 list ws1/generations/ | grep -c '\.json$')" = 2 ]
 check "retention deleted archives with their manifests" [ "$($S3 list ws1/generations/ | grep -c '\.tar\.zst$')" = 2 ]
 
+# no credentials_file and no ~/.aws/credentials: the EC2 instance profile
+ip=$(free_port)
+node "$TOP/tests/state/imds-mock.js" "$ip" S3RVER S3RVER sometoken 3600 >"$T/imds.log" 2>&1 &
+at_exit "kill $!"
+check "IMDS stand-in started" wait_for 20 grep -q ready "$T/imds.log"
+sed 's|"credentials_file": "[^"]*", ||' "$T/c.json" >"$T/imds.json"
+mkdir -p "$T/nohome"
+HOME=$T/nohome AGENTBOX_IMDS_URL=http://127.0.0.1:$ip "$BIN/agentbox" -c "$T/imds.json" backup --force >"$T/out" 2>&1
+check "instance-profile credentials used when no file is configured" grep -q "^generation " "$T/out"
+grep -q "^generation " "$T/out" || cat "$T/out"
+HOME=$T/nohome AGENTBOX_IMDS_URL=http://127.0.0.1:1 "$BIN/agentbox" -c "$T/imds.json" backup >"$T/out" 2>&1
+check "no credentials at all: one actionable line" grep -q "No credentials for the state storage: state.storage.credentials_file is not set" "$T/out"
+
 # no storage configured: a valid config, and backup says so
 echo "{\"workspace\": {\"home\": \"$H\"}}" >"$T/none.json"
 "$BIN/agentbox" -c "$T/none.json" backup >/dev/null 2>"$T/err"

@@ -72,4 +72,22 @@ chmod 600 "$T/tokcreds"
 check "session token sent and signed" "$HELPERS/s3-tool" "http://127.0.0.1:$pp" us-east-1 "$BUCKET" "$T/tokcreds" get "d/a b+c ü.txt"
 "$HELPERS/s3-tool" "http://127.0.0.1:$pp" us-east-1 "$BUCKET" "$CREDS" get "d/a b+c ü.txt" >/dev/null 2>"$T/err"
 check "without the session token: refused" grep -q InvalidToken "$T/err"
+
+# EC2 instance-profile credentials through IMDSv2 (a local stand-in), with
+# the session token the token-checking proxy wants
+ip=$(free_port)
+node "$TOP/tests/state/imds-mock.js" "$ip" S3RVER S3RVER tok123 3600 >"$T/imds.log" 2>&1 &
+at_exit "kill $!"
+wait_for 20 grep -q ready "$T/imds.log"
+check "IMDSv2 credentials (token, role, session token) work" \
+	"$HELPERS/s3-tool" "http://127.0.0.1:$pp" us-east-1 "$BUCKET" "imds:http://127.0.0.1:$ip" get "d/a b+c ü.txt"
+ip2=$(free_port)
+node "$TOP/tests/state/imds-mock.js" "$ip2" S3RVER S3RVER tok123 120 >"$T/imds2.log" 2>&1 &
+at_exit "kill $!"
+wait_for 20 grep -q ready "$T/imds2.log"
+"$HELPERS/s3-tool" "http://127.0.0.1:$pp" us-east-1 "$BUCKET" "imds:http://127.0.0.1:$ip2" list d/ >/dev/null
+check "credentials about to expire are refreshed before a request" \
+	[ "$(curl -sf "http://127.0.0.1:$ip2/__stats" | jq .credentials)" -ge 2 ]
+"$HELPERS/s3-tool" "http://127.0.0.1:$pp" us-east-1 "$BUCKET" "imds:http://127.0.0.1:1" get x 2>"$T/err"
+check "no metadata service: says so" grep -q "IMDSv2" "$T/err"
 finish
