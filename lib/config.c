@@ -75,6 +75,7 @@ static const struct conf_key conf_table[] = {
 	{"state.keep", CONF_NUMBER, OFF(state_keep), "5", NULL, 1, 1000},
 	{"state.backup_interval", CONF_DURATION_OFF, OFF(state_backup_interval), "\"15m\"", NULL, 60,
 	 366 * 86400},
+	{"state.lease_ttl", CONF_DURATION, OFF(state_lease_ttl), "\"1h\"", NULL, 1, 7 * 86400},
 	{"state.compression_level", CONF_NUMBER, OFF(state_compression_level), "3", NULL, 1, 19},
 	{"state.on_restore_failure", CONF_ENUM, OFF(state_on_restore_failure), "\"fail\"",
 	 restore_failures},

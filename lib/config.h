@@ -68,6 +68,7 @@ struct config {
 	char **state_exclude;
 	double state_keep;
 	usec_t state_backup_interval; /* 0: off */
+	usec_t state_lease_ttl;
 	double state_compression_level;
 	int state_on_restore_failure; /* enum restore_failure */
 	char *state_storage_endpoint; /* NULL: AWS for the region */

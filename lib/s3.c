@@ -54,6 +54,8 @@ struct s3_request {
 	size_t body_pos;
 	const char *body_sha256; /* hex; NULL: computed */
 	const char *content_type;
+	const char *if_match;      /* conditional write: only over this ETag */
+	const char *if_none_match; /* "*": only when absent */
 
 	/* streaming download (2xx bodies); NULL: buffer the body */
 	s3_write_fn cb;
@@ -709,7 +711,7 @@ static int s3_perform_once(struct s3_client *s, struct s3_request *rq, const cha
 	_cleanup_free_ char *url = s3_url(s, rq->key, rq->query);
 	struct curl_slist *h = NULL;
 	_cleanup_free_ char *hsha = xasprintf("x-amz-content-sha256: %s", payload_hash);
-	_cleanup_free_ char *htok = NULL, *hct = NULL, *hrange = NULL;
+	_cleanup_free_ char *htok = NULL, *hct = NULL, *hrange = NULL, *hif = NULL, *hifn = NULL;
 	CURL *c = s->curl;
 	CURLcode cc;
 
@@ -734,6 +736,14 @@ static int s3_perform_once(struct s3_client *s, struct s3_request *rq, const cha
 	if (rq->content_type) {
 		hct = xasprintf("Content-Type: %s", rq->content_type);
 		h = curl_slist_append(h, hct);
+	}
+	if (rq->if_match) {
+		hif = xasprintf("If-Match: %s", rq->if_match);
+		h = curl_slist_append(h, hif);
+	}
+	if (rq->if_none_match) {
+		hifn = xasprintf("If-None-Match: %s", rq->if_none_match);
+		h = curl_slist_append(h, hifn);
 	}
 	if (rq->cb && rq->delivered > 0) {
 		hrange = xasprintf("Range: bytes=%" PRIu64 "-", rq->delivered);
@@ -922,18 +932,26 @@ static int s3_perform(struct s3_client *s, struct s3_request *rq)
 
 /* ---- operations ---- */
 
-int s3_put(struct s3_client *s, const char *key, const void *data, size_t size,
-	   const char *content_type)
+int s3_put_if(struct s3_client *s, const char *key, const void *data, size_t size,
+	      const char *content_type, const char *if_match, const char *if_none_match)
 {
 	struct s3_request rq = {.op = "PUT", .method = "PUT", .key = key, .body = data,
-				.body_size = size, .content_type = content_type};
+				.body_size = size, .content_type = content_type,
+				.if_match = if_match, .if_none_match = if_none_match};
 	int r = s3_perform(s, &rq);
 
 	free(rq.resp);
 	return r;
 }
 
-int s3_get(struct s3_client *s, const char *key, s3_write_fn cb, void *userdata, uint64_t *ret_size)
+int s3_put(struct s3_client *s, const char *key, const void *data, size_t size,
+	   const char *content_type)
+{
+	return s3_put_if(s, key, data, size, content_type, NULL, NULL);
+}
+
+static int s3_get_etag(struct s3_client *s, const char *key, s3_write_fn cb, void *userdata,
+		       uint64_t *ret_size, char *etag)
 {
 	struct s3_request rq = {.op = "GET", .method = "GET", .key = key, .cb = cb,
 				.userdata = userdata};
@@ -942,7 +960,14 @@ int s3_get(struct s3_client *s, const char *key, s3_write_fn cb, void *userdata,
 	free(rq.resp);
 	if (r >= 0 && ret_size)
 		*ret_size = rq.delivered;
+	if (r >= 0 && etag)
+		snprintf(etag, 80, "%s", rq.etag);
 	return r;
+}
+
+int s3_get(struct s3_client *s, const char *key, s3_write_fn cb, void *userdata, uint64_t *ret_size)
+{
+	return s3_get_etag(s, key, cb, userdata, ret_size, NULL);
 }
 
 struct buffer_sink {
@@ -963,12 +988,13 @@ static int buffer_write(const void *data, size_t size, void *userdata)
 	return 0;
 }
 
-int s3_get_buffer(struct s3_client *s, const char *key, size_t max, char **ret, size_t *ret_size)
+int s3_get_buffer_etag(struct s3_client *s, const char *key, size_t max, char **ret,
+		       size_t *ret_size, char etag[80])
 {
 	struct buffer_sink b = {.max = max};
 	int r;
 
-	r = s3_get(s, key, buffer_write, &b, NULL);
+	r = s3_get_etag(s, key, buffer_write, &b, NULL, etag);
 	if (r < 0) {
 		free(b.data);
 		return r;
@@ -979,6 +1005,11 @@ int s3_get_buffer(struct s3_client *s, const char *key, size_t max, char **ret, 
 	if (ret_size)
 		*ret_size = b.size;
 	return 0;
+}
+
+int s3_get_buffer(struct s3_client *s, const char *key, size_t max, char **ret, size_t *ret_size)
+{
+	return s3_get_buffer_etag(s, key, max, ret, ret_size, NULL);
 }
 
 int s3_head(struct s3_client *s, const char *key, struct s3_object_info *ret)

@@ -77,12 +77,19 @@ char *s3_url(const struct s3_client *s, const char *key, const char *query);
 
 int s3_put(struct s3_client *s, const char *key, const void *data, size_t size,
 	   const char *content_type);
+/* A conditional PUT: if_match (an ETag) or if_none_match ("*"), either may
+ * be NULL; -EEXIST when the condition failed (412). */
+int s3_put_if(struct s3_client *s, const char *key, const void *data, size_t size,
+	      const char *content_type, const char *if_match, const char *if_none_match);
 /* Streams an object into cb; a retry after partial data resumes with a
  * Range request, so cb sees every byte once. *ret_size may be NULL. */
 int s3_get(struct s3_client *s, const char *key, s3_write_fn cb, void *userdata,
 	   uint64_t *ret_size);
 /* Reads a small object (at most max bytes) into a NUL-terminated buffer. */
 int s3_get_buffer(struct s3_client *s, const char *key, size_t max, char **ret, size_t *ret_size);
+/* Same, and the object's ETag into etag. */
+int s3_get_buffer_etag(struct s3_client *s, const char *key, size_t max, char **ret,
+		       size_t *ret_size, char etag[80]);
 int s3_head(struct s3_client *s, const char *key, struct s3_object_info *ret);
 /* Lists every key under prefix (ListObjectsV2, following continuation). */
 int s3_list(struct s3_client *s, const char *prefix, s3_list_fn cb, void *userdata);

@@ -260,10 +260,16 @@ static int read_latest(struct s3_client *s, const struct config *c, char id[STAT
 	return 0;
 }
 
+/* This VM: $AGENTBOX_INSTANCE_ID, cloud-init's instance id, or the host name. */
 static void instance_name(char *buf, size_t size)
 {
 	_cleanup_free_ char *id = NULL;
+	const char *env = getenv("AGENTBOX_INSTANCE_ID");
 
+	if (env && *env) {
+		snprintf(buf, size, "%s", env);
+		return;
+	}
 	if (read_file("/var/lib/cloud/data/instance-id", 256, &id, NULL) >= 0) {
 		id[strcspn(id, "\r\n")] = '\0';
 		if (*id) {
@@ -403,6 +409,133 @@ static void apply_retention(struct s3_client *s, const struct config *c, const c
 	free(l.v);
 }
 
+/* ---- the lease: one VM on a state at a time ---- */
+
+struct lease {
+	int exists;
+	char instance[128];
+	char host[128];
+	time_t expires;
+	char etag[80];
+};
+
+static char *lease_key(const struct config *c)
+{
+	return xasprintf("%slease.json", c->state_storage_prefix);
+}
+
+static int lease_read(struct s3_client *s, const struct config *c, struct lease *ret)
+{
+	_cleanup_free_ char *key = lease_key(c), *text = NULL;
+	_cleanup_(cJSON_Deletep) cJSON *root = NULL;
+	struct lease l = {0};
+	int r;
+
+	r = s3_get_buffer_etag(s, key, 64 * 1024, &text, NULL, l.etag);
+	if (r == -ENOENT) {
+		*ret = l;
+		return 0;
+	}
+	if (r < 0)
+		return r;
+	l.exists = 1;
+	root = cJSON_Parse(text);
+	snprintf(l.instance, sizeof(l.instance), "%s", root ? strempty(json_str(root, "instance")) : "");
+	snprintf(l.host, sizeof(l.host), "%s", root ? strempty(json_str(root, "host")) : "");
+	l.expires = root ? (time_t)json_u64(root, "expires") : 0;
+	*ret = l;
+	return 0;
+}
+
+/* Takes or renews the lease for this VM. Refuses with -EBUSY while another
+ * VM holds a fresh one, unless take_over. The write is conditional on what
+ * was read (If-Match / If-None-Match), so two VMs cannot both win. */
+static int lease_take(struct s3_client *s, const struct config *c, int take_over,
+		      const char *what)
+{
+	_cleanup_free_ char *key = lease_key(c), *json = NULL;
+	char me[128], host[128], until[FORMAT_UTC_MAX];
+	struct lease l;
+	time_t now = time(NULL);
+	cJSON *root;
+	int r;
+
+	instance_name(me, sizeof(me));
+	if (gethostname(host, sizeof(host)) < 0)
+		snprintf(host, sizeof(host), "unknown");
+	host[sizeof(host) - 1] = '\0';
+	r = lease_read(s, c, &l);
+	if (r < 0)
+		return log_error_errno(r, "%s", s3_last_error(s));
+	if (l.exists && !streq(l.instance, me)) {
+		format_utc(until, sizeof(until), l.expires);
+		if (l.expires > now && !take_over) {
+			log_event(LOG_ERR, MSGID_LEASE, LOG_FIELDS({"AGENTBOX_LEASE_HOLDER", l.instance}),
+				  1,
+				  "The state in s3://%s/%s is held by instance %s (%s) until %s; not "
+				  "going to %s. If that VM is gone, use --take-over.",
+				  c->state_storage_bucket, c->state_storage_prefix, l.instance, l.host,
+				  until, what);
+			return -EBUSY;
+		}
+		log_event(LOG_WARNING, MSGID_LEASE, LOG_FIELDS({"AGENTBOX_LEASE_HOLDER", l.instance}), 1,
+			  "Taking the state over from instance %s (%s), whose lease %s %s",
+			  l.instance, l.host, l.expires > now ? "runs until" : "expired at", until);
+	}
+	root = cJSON_CreateObject();
+	cJSON_AddStringToObject(root, "instance", me);
+	cJSON_AddStringToObject(root, "host", host);
+	cJSON_AddNumberToObject(root, "renewed", (double)now);
+	cJSON_AddNumberToObject(root, "expires", (double)(now + (time_t)(c->state_lease_ttl / USEC_PER_SEC)));
+	cJSON_AddStringToObject(root, "agentbox_version", AGENTBOX_VERSION);
+	json = cJSON_PrintUnformatted(root);
+	cJSON_Delete(root);
+	r = s3_put_if(s, key, json, strlen(json), "application/json",
+		      l.exists && *l.etag ? l.etag : NULL, l.exists ? NULL : "*");
+	if (r == -EEXIST) {
+		log_event(LOG_ERR, MSGID_LEASE, NULL, 0,
+			  "Another VM changed the lease s3://%s/%s meanwhile; not going to %s",
+			  c->state_storage_bucket, key, what);
+		return -EBUSY;
+	}
+	if (r < 0)
+		return log_error_errno(r, "%s", s3_last_error(s));
+	return 0;
+}
+
+int state_lease_renew(const struct config *c)
+{
+	_cleanup_(s3_client_freep) struct s3_client *s = NULL;
+	int r = state_client(c, &s);
+
+	return r < 0 ? r : lease_take(s, c, 0, "renew the lease");
+}
+
+int state_lease_release(const struct config *c)
+{
+	_cleanup_(s3_client_freep) struct s3_client *s = NULL;
+	_cleanup_free_ char *key = lease_key(c);
+	struct lease l;
+	char me[128];
+	int r;
+
+	r = state_client(c, &s);
+	if (r < 0)
+		return r;
+	instance_name(me, sizeof(me));
+	r = lease_read(s, c, &l);
+	if (r < 0)
+		return log_error_errno(r, "%s", s3_last_error(s));
+	if (!l.exists || !streq(l.instance, me))
+		return 0; /* not ours: nothing to give back */
+	r = s3_delete(s, key);
+	if (r < 0)
+		return log_error_errno(r, "%s", s3_last_error(s));
+	log_event(LOG_INFO, MSGID_LEASE, NULL, 0, "Released the lease on s3://%s/%s",
+		  c->state_storage_bucket, c->state_storage_prefix);
+	return 0;
+}
+
 int state_backup_full(const struct config *c, int force, struct state_backup_result *ret)
 {
 	_cleanup_(s3_client_freep) struct s3_client *s = NULL;
@@ -424,6 +557,11 @@ int state_backup_full(const struct config *c, int force, struct state_backup_res
 	r = state_client(c, &s);
 	if (r < 0)
 		return r;
+	r = lease_take(s, c, 0, "back up");
+	if (r < 0) {
+		log_event(LOG_ERR, MSGID_BACKUP_FAILED, NULL, 0, "Backup refused: no lease");
+		return r;
+	}
 
 	r = read_latest(s, c, latest_id);
 	if (r >= 0 && read_manifest(s, c, latest_id, &latest) >= 0)
@@ -710,6 +848,12 @@ static int pick_generation(struct s3_client *s, const struct config *c, const ch
 
 int state_restore(const struct config *c, const char *generation, struct state_restore_result *ret)
 {
+	return state_restore_full(c, generation, 0, ret);
+}
+
+int state_restore_full(const struct config *c, const char *generation, int take_over,
+		       struct state_restore_result *ret)
+{
 	_cleanup_(s3_client_freep) struct s3_client *s = NULL;
 	_cleanup_free_ char *data_key = NULL, *parent = NULL, *staging = NULL, *error = NULL,
 			    *tmp = NULL;
@@ -727,6 +871,9 @@ int state_restore(const struct config *c, const char *generation, struct state_r
 	r = state_client(c, &s);
 	if (r < 0)
 		return r;
+	r = lease_take(s, c, take_over, "restore");
+	if (r < 0)
+		goto fail;
 	r = pick_generation(s, c, generation, id);
 	if (r < 0)
 		goto fail;

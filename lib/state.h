@@ -6,6 +6,7 @@
  *        after the archive is complete and its size checked with HEAD
  *   P latest                                          {"generation": ID},
  *        written last
+ *   P lease.json                                      which VM holds the state
  * A generation is trusted only when its manifest exists and its object's
  * size (HEAD) and SHA-256 (while it is read) match the manifest. */
 #ifndef AGENTBOX_STATE_H
@@ -65,5 +66,17 @@ int state_list(const struct config *c, struct state_generation **ret, size_t *re
  * -ENOENT: no generation. */
 int state_restore(const struct config *c, const char *generation,
 		  struct state_restore_result *ret);
+/* Same; take_over: take the lease even from another VM that holds it. */
+int state_restore_full(const struct config *c, const char *generation, int take_over,
+		       struct state_restore_result *ret);
+
+/* The lease <prefix>lease.json: {"instance", "host", "renewed", "expires"}.
+ * Backup and restore take it (a backup renews it); another VM's fresh
+ * lease makes them refuse with -EBUSY. The monitor may renew it between
+ * backups, and gives it back after the final backup before a self-delete,
+ * so that the next VM restores at once. The instance is
+ * $AGENTBOX_INSTANCE_ID, cloud-init's instance id, or the host name. */
+int state_lease_renew(const struct config *c);
+int state_lease_release(const struct config *c);
 
 #endif

@@ -2,8 +2,8 @@
  *   agentbox status [--json]
  *   agentbox keepalive DURATION [--reason TEXT] | --clear [--all]
  *   agentbox config
- *   agentbox backup [--force]
- *   agentbox restore [--generation ID] [--list]
+ *   agentbox backup [--force] [--final]
+ *   agentbox restore [--generation ID] [--list] [--take-over]
  * It reads what the daemon publishes under runtime_dir, so it needs no
  * privileges beyond reading /run/agentbox. */
 #include <errno.h>
@@ -43,9 +43,11 @@ static const struct command commands[] = {
 	 "keepalive DURATION [--reason TEXT] | --clear [--all]\n"
 	 "                                   hold the box (e.g. 2h), or release it"},
 	{"config", cmd_config, 1, "config                   print the effective configuration"},
-	{"backup", cli_backup, 1, "backup [--force]         back up the state now (skipped when unchanged)"},
+	{"backup", cli_backup, 1,
+	 "backup [--force] [--final]\n"
+	 "                                   back up the state now (skipped when unchanged)"},
 	{"restore", cli_restore, 1,
-	 "restore [--generation ID] [--list]\n"
+	 "restore [--generation ID] [--list] [--take-over]\n"
 	 "                                   restore the state (latest by default), or list generations"},
 };
 

@@ -43,22 +43,26 @@ int cli_backup(struct config *c, int argc, char **argv)
 {
 	static const struct option options[] = {
 		{"force", no_argument, NULL, 'f'},
+		{"final", no_argument, NULL, 'F'},
 		{},
 	};
 	struct state_backup_result res;
 	char size[32], bytes[32], dur[FORMAT_DURATION_MAX];
-	int force = 0, o, r;
+	int force = 0, final = 0, o, r;
 
 	optind = 0;
 	while ((o = getopt_long(argc, argv, "f", options, NULL)) >= 0) {
-		if (o != 'f') {
-			fprintf(stderr, "Usage: agentbox backup [--force]\n");
+		if (o == 'f')
+			force = 1;
+		else if (o == 'F')
+			final = 1;
+		else {
+			fprintf(stderr, "Usage: agentbox backup [--force] [--final]\n");
 			return EXIT_CONFIG;
 		}
-		force = 1;
 	}
 	if (optind < argc) {
-		fprintf(stderr, "Usage: agentbox backup [--force]\n");
+		fprintf(stderr, "Usage: agentbox backup [--force] [--final]\n");
 		return EXIT_CONFIG;
 	}
 	if (no_storage(c))
@@ -67,6 +71,10 @@ int cli_backup(struct config *c, int argc, char **argv)
 	if (r < 0) {
 		fprintf(stderr, "agentbox: backup failed (%s); the previous generation is intact\n",
 			strerror(-r));
+		return 1;
+	}
+	if (final && state_lease_release(c) < 0) {
+		fprintf(stderr, "agentbox: the backup is stored, but the lease was not released\n");
 		return 1;
 	}
 	format_duration_exact(dur, sizeof(dur), res.duration);
@@ -110,12 +118,13 @@ int cli_restore(struct config *c, int argc, char **argv)
 	static const struct option options[] = {
 		{"generation", required_argument, NULL, 'g'},
 		{"list", no_argument, NULL, 'l'},
+		{"take-over", no_argument, NULL, 't'},
 		{},
 	};
 	struct state_restore_result res;
 	const char *generation = NULL;
 	char size[32], dur[FORMAT_DURATION_MAX];
-	int list = 0, o, r;
+	int list = 0, take_over = 0, o, r;
 
 	optind = 0;
 	while ((o = getopt_long(argc, argv, "g:l", options, NULL)) >= 0) {
@@ -126,20 +135,23 @@ int cli_restore(struct config *c, int argc, char **argv)
 		case 'l':
 			list = 1;
 			break;
+		case 't':
+			take_over = 1;
+			break;
 		default:
-			fprintf(stderr, "Usage: agentbox restore [--generation ID] [--list]\n");
+			fprintf(stderr, "Usage: agentbox restore [--generation ID] [--list] [--take-over]\n");
 			return EXIT_CONFIG;
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "Usage: agentbox restore [--generation ID] [--list]\n");
+		fprintf(stderr, "Usage: agentbox restore [--generation ID] [--list] [--take-over]\n");
 		return EXIT_CONFIG;
 	}
 	if (no_storage(c))
 		return 1;
 	if (list)
 		return list_generations(c);
-	r = state_restore(c, generation, &res);
+	r = state_restore_full(c, generation, take_over, &res);
 	if (r < 0) {
 		fprintf(stderr, "agentbox: restore failed (%s); nothing local was changed\n",
 			strerror(-r));

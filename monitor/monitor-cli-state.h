@@ -5,9 +5,11 @@
 
 struct config;
 
-/* agentbox backup [--force]; returns the exit status. */
+/* agentbox backup [--force] [--final]; returns the exit status. --final
+ * also gives the lease back (what the monitor does before a self-delete). */
 int cli_backup(struct config *c, int argc, char **argv);
-/* agentbox restore [--generation ID] [--list]; returns the exit status. */
+/* agentbox restore [--generation ID] [--list] [--take-over]; returns the
+ * exit status. */
 int cli_restore(struct config *c, int argc, char **argv);
 
 #endif

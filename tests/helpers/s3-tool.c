@@ -1,6 +1,6 @@
 /* Drives lib/s3 from the shell for the state tests:
  *   s3-tool ENDPOINT REGION BUCKET CREDENTIALS_FILE|imds:URL COMMAND ARGS...
- * commands: put KEY FILE | get KEY (to stdout) | head KEY | list PREFIX |
+ * commands: put KEY FILE | put-if-none-match KEY FILE | get KEY (to stdout) | head KEY | list PREFIX |
  *           delete KEY | upload KEY FILE PART_SIZE (multipart from FILE) |
  *           upload-abort KEY FILE PART_SIZE (sends one part, then aborts)
  * $S3_VHOST=1 selects virtual-host style; $S3_ATTEMPTS sets the retries;
@@ -93,6 +93,12 @@ int main(int argc, char **argv)
 		r = read_file(argv[7], 64 * 1024 * 1024, &data, &size);
 		if (r >= 0)
 			r = s3_put(s, argv[6], data, size, NULL);
+	} else if (streq(cmd, "put-if-none-match") && argc == 8) {
+		_cleanup_free_ char *data = NULL;
+		size_t size = 0;
+		r = read_file(argv[7], 64 * 1024 * 1024, &data, &size);
+		if (r >= 0)
+			r = s3_put_if(s, argv[6], data, size, NULL, NULL, "*");
 	} else if (streq(cmd, "get"))
 		r = s3_get(s, argv[6], write_stdout, NULL, NULL);
 	else if (streq(cmd, "head")) {

@@ -11,6 +11,8 @@
 // session token is answered 403 SignatureDoesNotMatch (or AccessDenied)
 // and never forwarded. Good requests go to s3rver on UPSTREAM_PORT.
 //
+// Conditional PUTs (If-Match: <etag>, If-None-Match: *), which s3rver
+// ignores, are decided here with a HEAD first, answering 412 like S3.
 // Faults, set by the test and bounded by a count:
 //   POST /__fault?match=<regex on "METHOD url">&action=<500|503|reset|truncate|hold>&count=N
 //   (hold: keeps the request 5 s, then drops the connection without
@@ -116,6 +118,30 @@ const server = http.createServer((req, res) => {
 			stats.rejected++;
 			process.stderr.write(`proxy: refused ${req.method} ${req.url}: ${bad[0]}: ${bad[1]}\n`);
 			s3error(res, 403, bad[0], bad[1]);
+			return;
+		}
+		const cond = req.method === 'PUT' && (req.headers['if-match'] || req.headers['if-none-match']);
+		if (cond) {
+			// s3rver ignores conditional writes: decide them here, like S3 does.
+			const hh = Object.assign({}, req.headers);
+			for (const h of ['if-match', 'if-none-match', 'content-length', 'content-type', 'expect'])
+				delete hh[h];
+			const head = http.request({host: '127.0.0.1', port: upstreamPort, method: 'HEAD', path: req.url,
+				headers: hh}, hres => {
+				hres.resume();
+				const etag = hres.statusCode === 200 ? hres.headers['etag'] : null;
+				const im = req.headers['if-match'], inm = req.headers['if-none-match'];
+				if ((inm === '*' && etag) || (im && im !== etag)) {
+					stats.preconditionFailed = (stats.preconditionFailed || 0) + 1;
+					s3error(res, 412, 'PreconditionFailed', 'At least one of the pre-conditions you specified did not hold');
+					return;
+				}
+				delete req.headers['if-match'];
+				delete req.headers['if-none-match'];
+				forward(req, res, body, takeFault(req));
+			});
+			head.on('error', e => s3error(res, 502, 'BadGateway', String(e)));
+			head.end();
 			return;
 		}
 		const fault = takeFault(req);
