@@ -364,18 +364,16 @@ static char *manifest_json(const char *id, const struct config *c, uint64_t size
 static void apply_retention(struct s3_client *s, const struct config *c, const char *newest)
 {
 	struct gen_list l = {0};
-	size_t complete = 0, kept = 0;
+	size_t kept = 0;
 	unsigned long newest_seq = 0;
 
 	if (list_generations(s, c, &l) < 0) {
 		log_warning("%s; retention skipped, ignoring", s3_last_error(s));
 		return;
 	}
-	for (size_t i = 0; i < l.n; i++) {
-		complete += l.v[i].has_data && l.v[i].has_manifest;
+	for (size_t i = 0; i < l.n; i++)
 		if (streq(l.v[i].id, newest))
 			newest_seq = l.v[i].seq;
-	}
 	for (size_t i = l.n; i-- > 0;) {
 		struct gen_entry *g = &l.v[i];
 		int drop;
@@ -405,7 +403,6 @@ static void apply_retention(struct s3_client *s, const struct config *c, const c
 				log_info("Deleted old generation %s", g->id);
 		}
 	}
-	(void)complete;
 	free(l.v);
 }
 
