@@ -502,14 +502,14 @@ static int has_dotdot(const char *p)
 	return 0;
 }
 
-/* Checks one entry; returns 0 or -EPERM with *ret_error set. */
-static int check_entry(struct archive_entry *e, char *const *allowed, const char *staging,
+/* Checks one entry; returns 0 or -EPERM with *ret_error set. *free_bytes
+ * is what the disk had at the start, less what the entries so far declared. */
+static int check_entry(struct archive_entry *e, char *const *allowed, uint64_t *free_bytes,
 		       char **ret_error)
 {
 	const char *name = archive_entry_pathname(e);
 	mode_t type = archive_entry_filetype(e);
 	_cleanup_free_ char *abs = NULL;
-	struct statvfs vfs;
 
 	if (!name || !*name) {
 		*ret_error = xstrdup("an entry without a name");
@@ -541,11 +541,15 @@ static int check_entry(struct archive_entry *e, char *const *allowed, const char
 		*ret_error = xasprintf("entry '%s' is outside the state paths", name);
 		return -EPERM;
 	}
-	if (type == AE_IFREG && statvfs(staging, &vfs) == 0 &&
-	    (uint64_t)archive_entry_size(e) > (uint64_t)vfs.f_bavail * vfs.f_frsize) {
-		*ret_error = xasprintf("entry '%s' declares %" PRId64 " bytes, more than the disk has free",
-				       name, (int64_t)archive_entry_size(e));
-		return -EFBIG;
+	if (type == AE_IFREG && archive_entry_size(e) > 0) {
+		/* sparse files may need less; a restore near a full disk is refused */
+		if ((uint64_t)archive_entry_size(e) > *free_bytes) {
+			*ret_error = xasprintf("entry '%s' declares %" PRId64 " bytes, more than "
+					       "the disk has free",
+					       name, (int64_t)archive_entry_size(e));
+			return -EFBIG;
+		}
+		*free_bytes -= (uint64_t)archive_entry_size(e);
 	}
 	return 0;
 }
@@ -580,9 +584,13 @@ int tarball_extract_fd(int fd, const char *staging, char *const *allowed, int re
 	int flags = ARCHIVE_EXTRACT_SECURE_NODOTDOT | ARCHIVE_EXTRACT_SECURE_SYMLINKS |
 		    ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS | ARCHIVE_EXTRACT_PERM |
 		    ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_SPARSE;
+	struct statvfs vfs;
+	uint64_t free_bytes = UINT64_MAX;
 	int r = 0, k;
 
 	*ret_error = NULL;
+	if (statvfs(staging, &vfs) == 0)
+		free_bytes = (uint64_t)vfs.f_bavail * vfs.f_frsize;
 	if (restore_owner)
 		flags |= ARCHIVE_EXTRACT_OWNER;
 	archive_read_support_filter_zstd(in);
@@ -611,7 +619,7 @@ int tarball_extract_fd(int fd, const char *staging, char *const *allowed, int re
 			r = -EBADMSG;
 			goto out;
 		}
-		r = check_entry(e, allowed, ".", ret_error);
+		r = check_entry(e, allowed, &free_bytes, ret_error);
 		if (r < 0)
 			goto out;
 		if (archive_write_header(out, e) < ARCHIVE_WARN) {
