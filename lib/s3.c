@@ -803,6 +803,9 @@ static void s3_set_error(struct s3_client *s, const struct s3_request *rq, CURLc
 	if (cc != CURLE_OK && !rq->status)
 		snprintf(s->error, sizeof(s->error), "%s %s: %s", rq->op, target,
 			 curl_easy_strerror(cc));
+	else if (cc != CURLE_OK && rq->status / 100 == 2)
+		snprintf(s->error, sizeof(s->error), "%s %s: HTTP %ld, then %s", rq->op, target,
+			 rq->status, curl_easy_strerror(cc));
 	else if (rq->cb_error)
 		snprintf(s->error, sizeof(s->error), "%s %s: consumer failed: %s", rq->op, target,
 			 strerror(-rq->cb_error));
@@ -911,13 +914,7 @@ static int s3_perform(struct s3_client *s, struct s3_request *rq)
 		else
 			retry = rq->status >= 500 || rq->status == 429 || rq->status == 408 ||
 				streq(code, "SlowDown") || streq(code, "RequestTimeout");
-		if (cc != CURLE_OK && rq->status / 100 == 2) {
-			size_t l;
-			s3_set_error(s, rq, CURLE_OK, code, msg);
-			l = strlen(s->error);
-			snprintf(s->error + l, sizeof(s->error) - l, " (%s)", curl_easy_strerror(cc));
-		} else
-			s3_set_error(s, rq, cc, code, msg);
+		s3_set_error(s, rq, cc, code, msg);
 		if (!retry || attempt >= s->attempts) {
 			if (cc != CURLE_OK && (!rq->status || rq->status / 100 == 2))
 				r = curl_code_to_errno(cc);

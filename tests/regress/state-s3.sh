@@ -48,6 +48,8 @@ fault "^GET /bkt/big" truncate 2
 check "GET resumes after truncated bodies" cmp <($S3 get big) "$T/big"
 fault "^GET /bkt/big" reset 1
 check "GET retries after a reset" cmp <($S3 get big) "$T/big"
+fault "^GET /bkt/big" hold 1
+check "GET retries after a stall that ends in a dropped connection" cmp <($S3 get big) "$T/big"
 fault "^GET /bkt/big" 500 20
 S3_ATTEMPTS=3 $S3 get big >/dev/null 2>"$T/err"
 check "retries are bounded and the error says why" grep -q "HTTP 500 InternalError" "$T/err"
