@@ -38,12 +38,16 @@ check "LIST follows continuation tokens" [ "$(S3_LIST_PAGE=2 $S3 list l/ | wc -l
 
 # multipart: 3 parts of 5 MiB + a rest, with faults on the parts
 head -c $((17 * 1024 * 1024)) /dev/urandom >"$T/big"
+rejected=$(proxy_stat rejected)
 fault partNumber=1 500 2
 fault partNumber=2 reset 1
 fault partNumber=3 503 1
 check "multipart upload retries parts through 500, reset and 503" $S3 upload big "$T/big" 5242880
 check "the retries happened" [ "$(proxy_stat injected)" -ge 4 ]
 check "multipart object is byte-identical" cmp <($S3 get big) "$T/big"
+check "all non-final parts the same size (the proxy refuses otherwise, as R2)" [ "$(proxy_stat rejected)" = "$rejected" ]
+check "region auto (R2) is signed into the scope" \
+	"$HELPERS/s3-tool" "$S3_ENDPOINT" auto "$BUCKET" "$CREDS" head big
 fault "^GET /bkt/big" truncate 2
 check "GET resumes after truncated bodies" cmp <($S3 get big) "$T/big"
 fault "^GET /bkt/big" reset 1

@@ -11,6 +11,8 @@
 // session token is answered 403 SignatureDoesNotMatch (or AccessDenied)
 // and never forwarded. Good requests go to s3rver on UPSTREAM_PORT.
 //
+// Multipart uploads whose non-final parts differ in size are refused on
+// completion (400 InvalidPart), as Cloudflare R2 does.
 // Conditional PUTs (If-Match: <etag>, If-None-Match: *), which s3rver
 // ignores, are decided here with a HEAD first, answering 412 like S3.
 // Faults, set by the test and bounded by a count:
@@ -28,6 +30,7 @@ const aws4 = require('aws4');
 const [listenPort, upstreamPort, accessKey, secretKey, sessionToken] = process.argv.slice(2);
 const MAX_BODY = 64 * 1024 * 1024;
 let faults = [];
+const partSizes = {}; // uploadId -> {partNumber: bytes}, for R2's equal-parts rule
 const stats = {requests: 0, rejected: 0, injected: 0, forwarded: 0};
 
 function s3error(res, status, code, message) {
@@ -119,6 +122,23 @@ const server = http.createServer((req, res) => {
 			process.stderr.write(`proxy: refused ${req.method} ${req.url}: ${bad[0]}: ${bad[1]}\n`);
 			s3error(res, 403, bad[0], bad[1]);
 			return;
+		}
+		// Cloudflare R2 refuses a multipart upload whose non-final parts
+		// differ in size; so do we, to hold the client to it.
+		const q = new URL(req.url, 'http://x').searchParams;
+		if (req.method === 'PUT' && q.get('partNumber') && q.get('uploadId')) {
+			const id = q.get('uploadId');
+			partSizes[id] = partSizes[id] || {};
+			partSizes[id][q.get('partNumber')] = body.length;
+		} else if (req.method === 'POST' && q.get('uploadId') && partSizes[q.get('uploadId')]) {
+			const sizes = partSizes[q.get('uploadId')];
+			const nums = Object.keys(sizes).map(Number).sort((a, b) => a - b);
+			const lead = nums.slice(0, -1).map(n => sizes[n]);
+			if (lead.some(x => x !== lead[0])) {
+				stats.rejected++;
+				s3error(res, 400, 'InvalidPart', 'All non-trailing parts must have the same length.');
+				return;
+			}
 		}
 		const cond = req.method === 'PUT' && (req.headers['if-match'] || req.headers['if-none-match']);
 		if (cond) {
