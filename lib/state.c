@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -106,6 +107,30 @@ static int state_client(const struct config *c, struct s3_client **ret)
 	}
 	*ret = s;
 	return 0;
+}
+
+/* Serialises backups and restores on this machine (the monitor's and a
+ * user's): an flock on <runtime_dir>/state.lock, waited for. Returns the fd
+ * to close, or -1 when the lock cannot be had (then we go on without). */
+static int state_lock(const struct config *c)
+{
+	_cleanup_free_ char *path = xasprintf("%s/state.lock", c->runtime_dir);
+	int fd;
+
+	(void)mkdir_p(c->runtime_dir, 0755);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+	if (fd < 0) {
+		log_debug("No lock %s (%s); going on without", path, strerror(errno));
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		log_info("Another backup or restore is running; waiting for it");
+		if (flock(fd, LOCK_EX) < 0) {
+			close(fd);
+			return -1;
+		}
+	}
+	return fd;
 }
 
 static int strv_contains(char *const *v, const char *s)
@@ -547,9 +572,10 @@ int state_backup_full(const struct config *c, int force, struct state_backup_res
 	usec_t start = now_usec(CLOCK_MONOTONIC);
 	unsigned long seq = 0;
 	uint64_t size = 0;
-	time_t t = time(NULL);
+	time_t t;
 	struct tm tm;
 	int r, have_latest = 0;
+	_cleanup_close_ int lock = state_lock(c);
 
 	r = state_client(c, &s);
 	if (r < 0)
@@ -599,6 +625,7 @@ int state_backup_full(const struct config *c, int force, struct state_backup_res
 	for (size_t i = 0; i < l.n; i++)
 		seq = MAX(seq, l.v[i].seq);
 	free(l.v);
+	t = time(NULL);
 	gmtime_r(&t, &tm);
 	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
 	snprintf(res.generation, sizeof(res.generation), "%s-%06lu", stamp, seq + 1);
@@ -864,6 +891,7 @@ int state_restore_full(const struct config *c, const char *generation, int take_
 	char id[STATE_GENERATION_MAX], sha[65];
 	usec_t start = now_usec(CLOCK_MONOTONIC);
 	int sv[2] = {-1, -1}, r, k;
+	_cleanup_close_ int lock = state_lock(c);
 
 	r = state_client(c, &s);
 	if (r < 0)

@@ -32,13 +32,15 @@ kill_at() {
 	head -c 1000 /dev/urandom >>"$H/.claude/projects/big"
 	injected=$(proxy_stat injected)
 	fault "$re" hold 1
-	AB backup >"$T/kout" 2>&1 &
+	# the binary itself in the background, so that $! is its pid
+	"$BIN/agentbox" -c "$T/c.json" backup >"$T/kout" 2>&1 &
 	pid=$!
 	if ! wait_for 60 injected_more_than "$injected"; then
 		fail "$name: the backup never reached the point"; kill -9 $pid; return
 	fi
 	kill -9 $pid
 	wait $pid 2>/dev/null
+	check "killed $name: the backup is gone" not kill -0 $pid 2>/dev/null
 	faults_clear
 	AB restore >"$T/rout" 2>&1
 	check "killed $name: previous generation still restores" grep -q "restored generation $gen1" "$T/rout"
@@ -58,4 +60,14 @@ check "the next backup succeeds" grep -q "^generation " "$T/out"
 $S3 list k/generations/ >"$T/keys"
 check "no archive is left without its manifest" \
 	bash -c "[ \$(grep -c '\.tar\.zst\$' '$T/keys') = \$(grep -c '\.json\$' '$T/keys') ]"
+# two backups at once on one machine take turns (flock in runtime_dir)
+echo "both" >>"$H/.claude/projects/s3.jsonl"
+"$BIN/agentbox" -c "$T/c.json" backup --force >"$T/b1" 2>&1 &
+p1=$!
+"$BIN/agentbox" -c "$T/c.json" backup --force >"$T/b2" 2>&1
+wait $p1
+check "concurrent backups both succeed, one after the other" \
+	bash -c "grep -q '^generation ' '$T/b1' && grep -q '^generation ' '$T/b2'"
+$S3 list k/generations/ | sed -n 's|.*/\([^/]*\)\.json$|\1|p' | sed 's/.*-//' | sort | uniq -d >"$T/dups"
+check "no two generations share a sequence number" [ ! -s "$T/dups" ]
 finish

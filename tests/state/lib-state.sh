@@ -52,7 +52,7 @@ proxy_stat() { curl -sf "$S3_ENDPOINT/__stats" | jq -r ".$1"; }
 
 write_config() { # file home prefix [extra members of "state"]
 	cat >"$1" <<JSON
-{"workspace": {"home": "$2"},
+{"workspace": {"home": "$2"}, "runtime_dir": "$T/run",
  "state": {"storage": {"endpoint": "$S3_ENDPOINT", "bucket": "$BUCKET", "path_style": true,
                        "credentials_file": "$CREDS", "prefix": "$3"}${4:+, $4}}}
 JSON
