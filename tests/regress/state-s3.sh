@@ -79,6 +79,26 @@ check "session token sent and signed" "$HELPERS/s3-tool" "http://127.0.0.1:$pp" 
 "$HELPERS/s3-tool" "http://127.0.0.1:$pp" us-east-1 "$BUCKET" "$CREDS" get "d/a b+c ü.txt" >/dev/null 2>"$T/err"
 check "without the session token: refused" grep -q InvalidToken "$T/err"
 
+# virtual-host style: <bucket>.s3.agentbox.test resolved to 127.0.0.1 by an
+# /etc/hosts of our own, in a private mount namespace (.test never resolves
+# elsewhere, so nothing can leave the machine)
+if [ "$(id -u)" -eq 0 ] && command -v unshare >/dev/null; then
+	cp /etc/hosts "$T/hosts"
+	echo "127.0.0.1 $BUCKET.s3.agentbox.test s3.agentbox.test" >>"$T/hosts"
+	vhost() {
+		unshare -m bash -c 'mount --bind "$1" /etc/hosts && shift && "$@"' _ "$T/hosts" \
+			env S3_VHOST=1 "$HELPERS/s3-tool" "http://s3.agentbox.test:${S3_ENDPOINT##*:}" \
+			us-east-1 "$BUCKET" "$CREDS" "$@"
+	}
+	check "virtual-host style PUT (signed with the bucket in the host)" vhost put "v/k 1" "$T/small"
+	check "virtual-host style GET" cmp <(vhost get "v/k 1") "$T/small"
+	check "virtual-host style LIST" [ "$(vhost list v/ | wc -l)" = 1 ]
+	check "virtual-host style multipart" vhost upload v/big "$T/big" 5242880
+	check "virtual-host multipart object identical (read path style)" cmp <($S3 get v/big) "$T/big"
+else
+	skip "virtual-host style needs root and unshare"
+fi
+
 # EC2 instance-profile credentials through IMDSv2 (a local stand-in), with
 # the session token the token-checking proxy wants
 ip=$(free_port)

@@ -21,19 +21,29 @@ free_port() {
 start_s3() {
 	command -v node >/dev/null || { skip "needs node"; exit 0; }
 	[ -x "$STATE_NODE/.bin/s3rver" ] || { skip "needs npm packages: make deps (tests/state)"; exit 0; }
-	local sp pp
-	sp=$(free_port) && pp=$(free_port) || { fail "no free port"; exit 1; }
-	mkdir -p "$T/s3data"
-	# s3rver's LIST continuation tokens use DES, in OpenSSL 3's legacy provider
-	node --openssl-legacy-provider "$STATE_NODE/s3rver/bin/s3rver.js" -d "$T/s3data" -a 127.0.0.1 -p "$sp" --silent \
-		--allow-mismatched-signatures --configure-bucket "$BUCKET" >"$T/s3rver.log" 2>&1 &
-	at_exit "kill $!"
-	node "$TOP/tests/state/sigv4-proxy.js" "$pp" "$sp" S3RVER S3RVER ${1:-} >"$T/proxy.log" 2>&1 &
-	at_exit "kill $!"
-	S3_DIRECT=http://127.0.0.1:$sp
-	S3_ENDPOINT=http://127.0.0.1:$pp
-	wait_for 20 grep -q ready "$T/proxy.log" || { fail "proxy did not start"; exit 1; }
-	wait_for 20 curl -sf -o /dev/null "$S3_DIRECT/" || { fail "s3rver did not start"; cat "$T/s3rver.log"; exit 1; }
+	local sp pp spid ppid attempt
+	for attempt in 1 2 3; do
+		sp=$(free_port) && pp=$(free_port) && [ "$sp" != "$pp" ] || continue
+		rm -rf "$T/s3data" && mkdir -p "$T/s3data"
+		# s3rver's LIST continuation tokens use DES, in OpenSSL 3's legacy provider
+		node --openssl-legacy-provider "$STATE_NODE/s3rver/bin/s3rver.js" -d "$T/s3data" -a 127.0.0.1 \
+			-p "$sp" --silent --allow-mismatched-signatures --configure-bucket "$BUCKET" \
+			--service-endpoint agentbox.test >"$T/s3rver.log" 2>&1 &
+		spid=$!
+		node "$TOP/tests/state/sigv4-proxy.js" "$pp" "$sp" S3RVER S3RVER ${1:-} >"$T/proxy.log" 2>&1 &
+		ppid=$!
+		S3_DIRECT=http://127.0.0.1:$sp
+		S3_ENDPOINT=http://127.0.0.1:$pp
+		if wait_for 20 curl -sf -o /dev/null "$S3_DIRECT/" && wait_for 20 curl -sf -o /dev/null "$S3_ENDPOINT/__stats"; then
+			at_exit "kill $spid $ppid"
+			break
+		fi
+		echo "s3rver or proxy did not start (attempt $attempt):"
+		cat "$T/s3rver.log" "$T/proxy.log"
+		kill "$spid" "$ppid" 2>/dev/null
+		wait "$spid" "$ppid" 2>/dev/null
+		[ "$attempt" = 3 ] && { fail "s3rver and the proxy did not start"; exit 1; }
+	done
 	CREDS=$T/credentials
 	printf '[default]\naws_access_key_id = S3RVER\naws_secret_access_key = S3RVER\n' >"$CREDS"
 	[ -n "${1:-}" ] && printf 'aws_session_token = %s\n' "$1" >>"$CREDS"
