@@ -28,19 +28,19 @@
 #define S3_ERROR_MAX 512
 
 struct s3_client {
-	char *scheme;   /* "https" */
+	char *scheme;	/* "https" */
 	char *hostport; /* "s3.eu-central-1.amazonaws.com" or "127.0.0.1:9000" */
 	char *region;
 	char *bucket;
 	int path_style;
 	char *access_key, *secret_key, *token;
-	char *imds_url;      /* credentials came from the instance metadata here */
+	char *imds_url;	     /* credentials came from the instance metadata here */
 	time_t cred_expires; /* and expire then (refreshed 5 minutes before) */
-	char *sigv4; /* "aws:amz:<region>:s3" */
+	char *sigv4;	     /* "aws:amz:<region>:s3" */
 	unsigned attempts;
 	unsigned base_delay_ms;
 	unsigned list_page; /* max-keys of a LIST page; 0: the server's (1000) */
-	CURL *curl; /* reused, so connections are kept alive */
+	CURL *curl;	    /* reused, so connections are kept alive */
 	char error[S3_ERROR_MAX];
 };
 
@@ -54,14 +54,14 @@ struct s3_request {
 	size_t body_pos;
 	const char *body_sha256; /* hex; NULL: computed */
 	const char *content_type;
-	const char *if_match;      /* conditional write: only over this ETag */
+	const char *if_match;	   /* conditional write: only over this ETag */
 	const char *if_none_match; /* "*": only when absent */
 
 	/* streaming download (2xx bodies); NULL: buffer the body */
 	s3_write_fn cb;
 	void *userdata;
 	uint64_t delivered; /* bytes given to cb so far, over all attempts */
-	uint64_t pos;       /* position in the object of this response's next byte */
+	uint64_t pos;	    /* position in the object of this response's next byte */
 	int body_seen;
 	int cb_error;
 
@@ -125,6 +125,7 @@ void sha256_hex(const void *data, size_t size, char hex[65])
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 
+/* libcurl's global state, set up once per process. */
 static void curl_init_once(void)
 {
 	curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -176,6 +177,7 @@ static int curl_code_to_errno(CURLcode cc)
 	}
 }
 
+/* Is this transport failure worth another attempt? */
 static int curl_code_retryable(CURLcode cc)
 {
 	switch (cc) {
@@ -202,7 +204,8 @@ static void xml_unescape(char *s)
 	static const struct {
 		const char *ent;
 		char c;
-	} ents[] = {{"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'}, {"&apos;", '\''}};
+	} ents[] = {
+	    {"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'}, {"&apos;", '\''}};
 	char *o = s;
 
 	while (*s) {
@@ -222,7 +225,8 @@ static void xml_unescape(char *s)
 			continue;
 		if (s[1] == '#') {
 			char *end;
-			unsigned long v = s[2] == 'x' ? strtoul(s + 3, &end, 16) : strtoul(s + 2, &end, 10);
+			unsigned long v =
+			    s[2] == 'x' ? strtoul(s + 3, &end, 16) : strtoul(s + 2, &end, 10);
 			if (*end == ';' && v > 0 && v < 128) {
 				*o++ = (char)v;
 				s = end + 1;
@@ -258,6 +262,7 @@ static char *xml_get(const char *xml, const char *end, const char *tag, const ch
 	return v;
 }
 
+/* Escapes &, <, > and " for an XML text node. */
 static char *xml_escape(const char *s)
 {
 	size_t n = strlen(s);
@@ -376,6 +381,7 @@ const char *s3_last_error(const struct s3_client *s)
 	return s->error;
 }
 
+/* Cuts blanks at both ends, in place; returns the start. */
 static char *strip(char *s)
 {
 	size_t l;
@@ -465,6 +471,7 @@ int s3_client_load_credentials(struct s3_client *s, const char *path, const char
 
 static void rq_append(struct s3_request *rq, const char *data, size_t n);
 
+/* Collects a metadata answer (at most 64 KiB). */
 static size_t imds_body(char *data, size_t size, size_t nmemb, void *userdata)
 {
 	struct s3_request *rq = userdata;
@@ -616,6 +623,7 @@ static void rq_append(struct s3_request *rq, const char *data, size_t n)
 	rq->resp[rq->resp_size] = '\0';
 }
 
+/* libcurl body callback: 2xx bodies go to the consumer, others are kept. */
 static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
 {
 	struct s3_request *rq = userdata;
@@ -651,6 +659,7 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
 	return n;
 }
 
+/* libcurl header callback: status, ETag, Content-Length, Content-Range. */
 static size_t on_header(char *data, size_t size, size_t nmemb, void *userdata)
 {
 	struct s3_request *rq = userdata;
@@ -685,6 +694,7 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *userdata)
 	return n;
 }
 
+/* libcurl read callback: the request body from memory. */
 static size_t on_read(char *buf, size_t size, size_t nmemb, void *userdata)
 {
 	struct s3_request *rq = userdata;
@@ -695,6 +705,7 @@ static size_t on_read(char *buf, size_t size, size_t nmemb, void *userdata)
 	return n;
 }
 
+/* libcurl seek callback: rewinds the body for a resend. */
 static int on_seek(void *userdata, curl_off_t offset, int origin)
 {
 	struct s3_request *rq = userdata;
@@ -705,6 +716,7 @@ static int on_seek(void *userdata, curl_off_t offset, int origin)
 	return CURL_SEEKFUNC_OK;
 }
 
+/* One attempt of rq, signed by libcurl; the outcome is in rq and *ret_cc. */
 static int s3_perform_once(struct s3_client *s, struct s3_request *rq, const char *payload_hash,
 			   CURLcode *ret_cc)
 {
@@ -817,6 +829,7 @@ static void s3_set_error(struct s3_client *s, const struct s3_request *rq, CURLc
 			*p = ' ';
 }
 
+/* A code for error lines when the answer had no XML body. */
 static const char *status_code_name(long status)
 {
 	switch (status) {
@@ -833,6 +846,7 @@ static const char *status_code_name(long status)
 	}
 }
 
+/* Maps an HTTP status and S3 error code to -errno. */
 static int status_to_errno(long status, const char *code)
 {
 	if (streq(code, "NoSuchBucket"))
@@ -848,6 +862,7 @@ static int status_to_errno(long status, const char *code)
 	return -EIO;
 }
 
+/* Sleeps base * 2^attempt ms (capped at 10 s), half of it random. */
 static void backoff_sleep(const struct s3_client *s, unsigned attempt)
 {
 	uint64_t d = (uint64_t)s->base_delay_ms << MIN(attempt, 16u), jitter;
@@ -884,9 +899,10 @@ static int s3_perform(struct s3_client *s, struct s3_request *rq)
 		const char *why = NULL;
 		int r = s3_client_load_imds(s, url, &why);
 		if (r < 0) {
-			snprintf(s->error, sizeof(s->error),
-				 "%s s3://%s/%s: cannot refresh the instance-profile credentials: %s",
-				 rq->op, s->bucket, rq->key, why);
+			snprintf(
+			    s->error, sizeof(s->error),
+			    "%s s3://%s/%s: cannot refresh the instance-profile credentials: %s",
+			    rq->op, s->bucket, rq->key, why);
 			return r;
 		}
 	}
@@ -932,9 +948,14 @@ static int s3_perform(struct s3_client *s, struct s3_request *rq)
 int s3_put_if(struct s3_client *s, const char *key, const void *data, size_t size,
 	      const char *content_type, const char *if_match, const char *if_none_match)
 {
-	struct s3_request rq = {.op = "PUT", .method = "PUT", .key = key, .body = data,
-				.body_size = size, .content_type = content_type,
-				.if_match = if_match, .if_none_match = if_none_match};
+	struct s3_request rq = {.op = "PUT",
+				.method = "PUT",
+				.key = key,
+				.body = data,
+				.body_size = size,
+				.content_type = content_type,
+				.if_match = if_match,
+				.if_none_match = if_none_match};
 	int r = s3_perform(s, &rq);
 
 	free(rq.resp);
@@ -947,11 +968,12 @@ int s3_put(struct s3_client *s, const char *key, const void *data, size_t size,
 	return s3_put_if(s, key, data, size, content_type, NULL, NULL);
 }
 
+/* GET into cb; the ETag of the answer into etag (80 bytes) when given. */
 static int s3_get_etag(struct s3_client *s, const char *key, s3_write_fn cb, void *userdata,
 		       uint64_t *ret_size, char *etag)
 {
-	struct s3_request rq = {.op = "GET", .method = "GET", .key = key, .cb = cb,
-				.userdata = userdata};
+	struct s3_request rq = {
+	    .op = "GET", .method = "GET", .key = key, .cb = cb, .userdata = userdata};
 	int r = s3_perform(s, &rq);
 
 	free(rq.resp);
@@ -972,6 +994,7 @@ struct buffer_sink {
 	size_t size, max;
 };
 
+/* Appends to a bounded memory buffer (-EFBIG beyond max). */
 static int buffer_write(const void *data, size_t size, void *userdata)
 {
 	struct buffer_sink *b = userdata;
@@ -1052,8 +1075,8 @@ int s3_list(struct s3_client *s, const char *prefix, s3_list_fn cb, void *userda
 		mk = s->list_page ? xasprintf("&max-keys=%u", s->list_page) : xstrdup("");
 		if (token) {
 			etoken = s3_uri_encode(token, 0);
-			query = xasprintf("continuation-token=%s&list-type=2%s&prefix=%s", etoken, mk,
-					  eprefix);
+			query = xasprintf("continuation-token=%s&list-type=2%s&prefix=%s", etoken,
+					  mk, eprefix);
 		} else
 			query = xasprintf("list-type=2%s&prefix=%s", mk, eprefix);
 		rq.query = query;
@@ -1064,8 +1087,8 @@ int s3_list(struct s3_client *s, const char *prefix, s3_list_fn cb, void *userda
 		}
 		if (rq.resp_truncated || !rq.resp) {
 			free(rq.resp);
-			snprintf(s->error, sizeof(s->error), "LIST s3://%s/%s: answer %s", s->bucket,
-				 prefix, rq.resp ? "too large" : "empty");
+			snprintf(s->error, sizeof(s->error), "LIST s3://%s/%s: answer %s",
+				 s->bucket, prefix, rq.resp ? "too large" : "empty");
 			return -EPROTO;
 		}
 		p = rq.resp;
@@ -1097,8 +1120,8 @@ int s3_list(struct s3_client *s, const char *prefix, s3_list_fn cb, void *userda
 		truncated = xml_get(rq.resp, end, "IsTruncated", NULL);
 		free(token);
 		token = truncated && streq(truncated, "true")
-				? xml_get(rq.resp, end, "NextContinuationToken", NULL)
-				: NULL;
+			    ? xml_get(rq.resp, end, "NextContinuationToken", NULL)
+			    : NULL;
 		free(rq.resp);
 		if (!token)
 			return 0;
@@ -1128,12 +1151,12 @@ struct part_slot {
 struct s3_upload {
 	struct s3_client *s;
 	char *key;
-	char *upload_id; /* NULL until the first full part */
+	char *upload_id;    /* NULL until the first full part */
 	unsigned char *buf; /* the part being filled */
 	size_t part_size, fill;
 	struct part_slot slots[UPLOAD_SLOTS];
 	unsigned next_slot;
-	char **etags; /* [S3_MAX_PARTS], by part number - 1 */
+	char **etags;	 /* [S3_MAX_PARTS], by part number - 1 */
 	unsigned nparts; /* parts handed out so far */
 	uint64_t bytes;
 	int failed;
@@ -1195,15 +1218,16 @@ static struct s3_client *s3_client_dup(const struct s3_client *s)
 	return d;
 }
 
+/* Starts the multipart upload: u->upload_id. */
 static int upload_initiate(struct s3_upload *u)
 {
-	struct s3_request rq = {.op = "CREATE MULTIPART UPLOAD", .method = "POST", .key = u->key,
-				.query = "uploads="};
+	struct s3_request rq = {
+	    .op = "CREATE MULTIPART UPLOAD", .method = "POST", .key = u->key, .query = "uploads="};
 	int r = s3_perform(u->s, &rq);
 
 	if (r >= 0) {
-		u->upload_id = rq.resp ? xml_get(rq.resp, rq.resp + rq.resp_size, "UploadId", NULL)
-				       : NULL;
+		u->upload_id =
+		    rq.resp ? xml_get(rq.resp, rq.resp + rq.resp_size, "UploadId", NULL) : NULL;
 		if (!u->upload_id) {
 			snprintf(u->s->error, sizeof(u->s->error),
 				 "CREATE MULTIPART UPLOAD s3://%s/%s: no UploadId in answer",
@@ -1220,8 +1244,8 @@ static int upload_part(struct s3_upload *u, struct s3_client *c, unsigned partno
 		       const unsigned char *data, size_t size)
 {
 	_cleanup_free_ char *query = NULL, *eid = s3_uri_encode(u->upload_id, 0);
-	struct s3_request rq = {.op = "UPLOAD PART", .method = "PUT", .key = u->key,
-				.body = data, .body_size = size};
+	struct s3_request rq = {
+	    .op = "UPLOAD PART", .method = "PUT", .key = u->key, .body = data, .body_size = size};
 	int r;
 
 	query = xasprintf("partNumber=%u&uploadId=%s", partno, eid);
@@ -1231,14 +1255,16 @@ static int upload_part(struct s3_upload *u, struct s3_client *c, unsigned partno
 	if (r < 0)
 		return r;
 	if (!rq.etag[0]) {
-		snprintf(c->error, sizeof(c->error), "UPLOAD PART s3://%s/%s: part %u: no ETag in answer",
-			 c->bucket, u->key, partno);
+		snprintf(c->error, sizeof(c->error),
+			 "UPLOAD PART s3://%s/%s: part %u: no ETag in answer", c->bucket, u->key,
+			 partno);
 		return -EPROTO;
 	}
 	u->etags[partno - 1] = xstrdup(rq.etag);
 	return 0;
 }
 
+/* Sends one part from its slot, on the slot's own connection. */
 static void *part_thread(void *userdata)
 {
 	struct part_slot *p = userdata;
@@ -1259,6 +1285,7 @@ static int slot_wait(struct part_slot *p)
 	return p->result;
 }
 
+/* Waits for every part in flight; the first failure, or 0. */
 static int upload_wait_all(struct s3_upload *u)
 {
 	int r = 0;
@@ -1271,6 +1298,7 @@ static int upload_wait_all(struct s3_upload *u)
 	return r;
 }
 
+/* Refuses part 10,001 (-EFBIG). */
 static int check_part_count(struct s3_upload *u)
 {
 	if (u->nparts < S3_MAX_PARTS)
@@ -1350,10 +1378,13 @@ uint64_t s3_upload_bytes(const struct s3_upload *u)
 	return u->bytes;
 }
 
+/* Completes the multipart upload from the recorded ETags. */
 static int upload_complete(struct s3_upload *u)
 {
 	_cleanup_free_ char *query = NULL, *eid = s3_uri_encode(u->upload_id, 0);
-	struct s3_request rq = {.op = "COMPLETE MULTIPART UPLOAD", .method = "POST", .key = u->key,
+	struct s3_request rq = {.op = "COMPLETE MULTIPART UPLOAD",
+				.method = "POST",
+				.key = u->key,
 				.content_type = "application/xml"};
 	size_t cap = 64 + (size_t)u->nparts * 160, len = 0;
 	_cleanup_free_ char *xml = xmalloc(cap);
@@ -1418,8 +1449,8 @@ struct s3_upload *s3_upload_free(struct s3_upload *u)
 	(void)upload_wait_all(u);
 	if (u->upload_id && !u->done) {
 		_cleanup_free_ char *query = NULL, *eid = s3_uri_encode(u->upload_id, 0);
-		struct s3_request rq = {.op = "ABORT MULTIPART UPLOAD", .method = "DELETE",
-					.key = u->key};
+		struct s3_request rq = {
+		    .op = "ABORT MULTIPART UPLOAD", .method = "DELETE", .key = u->key};
 		char saved[S3_ERROR_MAX];
 
 		/* Keep the error that made us abort, not the abort's own. */

@@ -45,6 +45,7 @@ struct manifest {
 	char **paths;
 };
 
+/* Frees what a manifest owns. */
 static void manifest_done(struct manifest *m)
 {
 	for (char **p = m->paths; p && *p; p++)
@@ -66,6 +67,7 @@ struct gen_list {
 	const char *prefix; /* "<P>generations/" */
 };
 
+/* A client for state.storage with its credentials; logs why not. */
 static int state_client(const struct config *c, struct s3_client **ret)
 {
 	_cleanup_free_ char *def = NULL;
@@ -89,10 +91,11 @@ static int state_client(const struct config *c, struct s3_client **ret)
 			r = s3_client_load_imds(s, getenv("AGENTBOX_IMDS_URL"), &why);
 			if (r < 0) {
 				s3_client_free(s);
-				log_error("No credentials for the state storage: "
-					  "state.storage.credentials_file is not set, %s does not exist, "
-					  "and %s",
-					  def, strempty(why));
+				log_error(
+				    "No credentials for the state storage: "
+				    "state.storage.credentials_file is not set, %s does not exist, "
+				    "and %s",
+				    def, strempty(why));
 				return r;
 			}
 			*ret = s;
@@ -133,6 +136,7 @@ static int state_lock(const struct config *c)
 	return fd;
 }
 
+/* Is s in the NULL-terminated list v? */
 static int strv_contains(char *const *v, const char *s)
 {
 	for (; v && *v; v++)
@@ -141,11 +145,13 @@ static int strv_contains(char *const *v, const char *s)
 	return 0;
 }
 
+/* The key of a generation's archive ("tar.zst") or manifest ("json"). */
 static char *gen_key(const struct config *c, const char *id, const char *ext)
 {
 	return xasprintf("%sgenerations/%s.%s", c->state_storage_prefix, id, ext);
 }
 
+/* Generations in sequence order. */
 static int gen_cmp(const void *a, const void *b)
 {
 	const struct gen_entry *x = a, *y = b;
@@ -155,6 +161,7 @@ static int gen_cmp(const void *a, const void *b)
 	return strcmp(x->id, y->id);
 }
 
+/* LIST step: files each archive or manifest key under its generation. */
 static int on_list_key(const char *key, uint64_t size, void *userdata)
 {
 	struct gen_list *l = userdata;
@@ -196,6 +203,7 @@ static int on_list_key(const char *key, uint64_t size, void *userdata)
 	return 0;
 }
 
+/* Every generation under the prefix, oldest first. */
 static int list_generations(struct s3_client *s, const struct config *c, struct gen_list *ret)
 {
 	_cleanup_free_ char *prefix = xasprintf("%sgenerations/", c->state_storage_prefix);
@@ -214,18 +222,21 @@ static int list_generations(struct s3_client *s, const struct config *c, struct 
 	return 0;
 }
 
+/* A string member, or NULL. */
 static const char *json_str(const cJSON *o, const char *k)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
 	return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
+/* A non-negative number member, or 0. */
 static uint64_t json_u64(const cJSON *o, const char *k)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
 	return cJSON_IsNumber(v) && v->valuedouble >= 0 ? (uint64_t)v->valuedouble : 0;
 }
 
+/* Reads and checks a manifest; -EBADMSG when it is not one for id. */
 static int read_manifest(struct s3_client *s, const struct config *c, const char *id,
 			 struct manifest *ret)
 {
@@ -247,7 +258,8 @@ static int read_manifest(struct s3_client *s, const struct config *c, const char
 		return -EBADMSG;
 	snprintf(m.id, sizeof(m.id), "%s", id);
 	snprintf(m.sha256, sizeof(m.sha256), "%s", v);
-	snprintf(m.tree_digest, sizeof(m.tree_digest), "%s", strempty(json_str(root, "tree_digest")));
+	snprintf(m.tree_digest, sizeof(m.tree_digest), "%s",
+		 strempty(json_str(root, "tree_digest")));
 	snprintf(m.created, sizeof(m.created), "%s", strempty(json_str(root, "created")));
 	snprintf(m.host, sizeof(m.host), "%s", strempty(json_str(root, "host")));
 	m.size = json_u64(root, "size");
@@ -313,6 +325,7 @@ struct upload_sink {
 	uint64_t size;
 };
 
+/* Archive sink: hashes the bytes and hands them to the upload. */
 static int sink_write(const void *data, size_t size, void *userdata)
 {
 	struct upload_sink *k = userdata;
@@ -356,6 +369,7 @@ static int upload_archive(struct s3_client *s, const struct config *c, const cha
 	return 0;
 }
 
+/* The manifest of a verified archive, as JSON text. */
 static char *manifest_json(const char *id, const struct config *c, uint64_t size, const char *sha,
 			   const struct tarball_stats *st)
 {
@@ -441,11 +455,13 @@ struct lease {
 	char etag[80];
 };
 
+/* The key of the lease. */
 static char *lease_key(const struct config *c)
 {
 	return xasprintf("%slease.json", c->state_storage_prefix);
 }
 
+/* Reads the lease with its ETag; exists = 0 when there is none. */
 static int lease_read(struct s3_client *s, const struct config *c, struct lease *ret)
 {
 	_cleanup_free_ char *key = lease_key(c), *text = NULL;
@@ -462,7 +478,8 @@ static int lease_read(struct s3_client *s, const struct config *c, struct lease 
 		return r;
 	l.exists = 1;
 	root = cJSON_Parse(text);
-	snprintf(l.instance, sizeof(l.instance), "%s", root ? strempty(json_str(root, "instance")) : "");
+	snprintf(l.instance, sizeof(l.instance), "%s",
+		 root ? strempty(json_str(root, "instance")) : "");
 	snprintf(l.host, sizeof(l.host), "%s", root ? strempty(json_str(root, "host")) : "");
 	l.expires = root ? (time_t)json_u64(root, "expires") : 0;
 	*ret = l;
@@ -472,8 +489,7 @@ static int lease_read(struct s3_client *s, const struct config *c, struct lease 
 /* Takes or renews the lease for this VM. Refuses with -EBUSY while another
  * VM holds a fresh one, unless take_over. The write is conditional on what
  * was read (If-Match / If-None-Match), so two VMs cannot both win. */
-static int lease_take(struct s3_client *s, const struct config *c, int take_over,
-		      const char *what)
+static int lease_take(struct s3_client *s, const struct config *c, int take_over, const char *what)
 {
 	_cleanup_free_ char *key = lease_key(c), *json = NULL;
 	char me[128], host[128], until[FORMAT_UTC_MAX];
@@ -492,15 +508,17 @@ static int lease_take(struct s3_client *s, const struct config *c, int take_over
 	if (l.exists && !streq(l.instance, me)) {
 		format_utc(until, sizeof(until), l.expires);
 		if (l.expires > now && !take_over) {
-			log_event(LOG_ERR, MSGID_LEASE, LOG_FIELDS({"AGENTBOX_LEASE_HOLDER", l.instance}),
-				  1,
-				  "The state in s3://%s/%s is held by instance %s (%s) until %s; not "
-				  "going to %s. If that VM is gone, use --take-over.",
-				  c->state_storage_bucket, c->state_storage_prefix, l.instance, l.host,
-				  until, what);
+			log_event(
+			    LOG_ERR, MSGID_LEASE, LOG_FIELDS({"AGENTBOX_LEASE_HOLDER", l.instance}),
+			    1,
+			    "The state in s3://%s/%s is held by instance %s (%s) until %s; not "
+			    "going to %s. If that VM is gone, use --take-over.",
+			    c->state_storage_bucket, c->state_storage_prefix, l.instance, l.host,
+			    until, what);
 			return -EBUSY;
 		}
-		log_event(LOG_WARNING, MSGID_LEASE, LOG_FIELDS({"AGENTBOX_LEASE_HOLDER", l.instance}), 1,
+		log_event(LOG_WARNING, MSGID_LEASE,
+			  LOG_FIELDS({"AGENTBOX_LEASE_HOLDER", l.instance}), 1,
 			  "Taking the state over from instance %s (%s), whose lease %s %s",
 			  l.instance, l.host, l.expires > now ? "runs until" : "expired at", until);
 	}
@@ -508,7 +526,8 @@ static int lease_take(struct s3_client *s, const struct config *c, int take_over
 	cJSON_AddStringToObject(root, "instance", me);
 	cJSON_AddStringToObject(root, "host", host);
 	cJSON_AddNumberToObject(root, "renewed", (double)now);
-	cJSON_AddNumberToObject(root, "expires", (double)(now + (time_t)(c->state_lease_ttl / USEC_PER_SEC)));
+	cJSON_AddNumberToObject(root, "expires",
+				(double)(now + (time_t)(c->state_lease_ttl / USEC_PER_SEC)));
 	cJSON_AddStringToObject(root, "agentbox_version", AGENTBOX_VERSION);
 	json = cJSON_PrintUnformatted(root);
 	cJSON_Delete(root);
@@ -666,8 +685,8 @@ int state_backup_full(const struct config *c, int force, struct state_backup_res
 	}
 	if (r < 0) {
 		log_event(LOG_ERR, MSGID_BACKUP_FAILED,
-			  LOG_FIELDS({"AGENTBOX_GENERATION", res.generation}), 1, "Backup %s failed",
-			  res.generation);
+			  LOG_FIELDS({"AGENTBOX_GENERATION", res.generation}), 1,
+			  "Backup %s failed", res.generation);
 		return r;
 	}
 	res.size = size;
@@ -681,7 +700,9 @@ int state_backup_full(const struct config *c, int force, struct state_backup_res
 		log_event(LOG_NOTICE, MSGID_BACKUP_DONE,
 			  LOG_FIELDS({"AGENTBOX_GENERATION", res.generation},
 				     {"AGENTBOX_BACKUP_SIZE", sz}),
-			  2, "Backed up %" PRIu64 " files (%" PRIu64 " bytes) as generation %s, %" PRIu64 " bytes, in %s",
+			  2,
+			  "Backed up %" PRIu64 " files (%" PRIu64
+			  " bytes) as generation %s, %" PRIu64 " bytes, in %s",
 			  st.files, st.bytes, res.generation, size,
 			  format_duration_exact(dur, sizeof(dur), res.duration));
 	}
@@ -745,6 +766,7 @@ struct download {
 	int r;
 };
 
+/* Download consumer: hashes the bytes and passes them to the extractor. */
 static int download_write(const void *data, size_t size, void *userdata)
 {
 	struct download *d = userdata;
@@ -765,6 +787,7 @@ static int download_write(const void *data, size_t size, void *userdata)
 	return 0;
 }
 
+/* Downloads the archive into the socket; closes our end when done. */
 static void *download_thread(void *userdata)
 {
 	struct download *d = userdata;
@@ -843,9 +866,9 @@ static int pick_generation(struct s3_client *s, const struct config *c, const ch
 			found = streq(l.v[i].id, want) && l.v[i].has_data && l.v[i].has_manifest;
 		free(l.v);
 		if (!found)
-			return log_error_errno(ENOENT,
-					       "No complete generation %s in s3://%s/%sgenerations/",
-					       want, c->state_storage_bucket, c->state_storage_prefix);
+			return log_error_errno(
+			    ENOENT, "No complete generation %s in s3://%s/%sgenerations/", want,
+			    c->state_storage_bucket, c->state_storage_prefix);
 		snprintf(id, STATE_GENERATION_MAX, "%s", want);
 		return 0;
 	}
@@ -860,8 +883,9 @@ static int pick_generation(struct s3_client *s, const struct config *c, const ch
 				found = 1;
 				snprintf(id, STATE_GENERATION_MAX, "%s", l.v[i].id);
 				if (*latest)
-					log_warning("latest names %s, which is not complete; using %s",
-						    latest, id);
+					log_warning(
+					    "latest names %s, which is not complete; using %s",
+					    latest, id);
 			}
 	free(l.v);
 	if (!found)
@@ -926,9 +950,10 @@ int state_restore_full(const struct config *c, const char *generation, int take_
 	 * manifest says: a bucket must not be able to name /etc. */
 	for (char **p = m.paths; *p; p++)
 		if (!strv_contains(c->state_paths, *p))
-			log_warning("Generation %s holds %s, which is not in state.paths; it is not "
-				    "restored",
-				    id, *p);
+			log_warning(
+			    "Generation %s holds %s, which is not in state.paths; it is not "
+			    "restored",
+			    id, *p);
 	if (!c->state_paths || !c->state_paths[0]) {
 		r = log_error_errno(EINVAL, "state.paths is empty");
 		goto fail;
@@ -1009,7 +1034,8 @@ int state_restore_full(const struct config *c, const char *generation, int take_
 		goto fail;
 	}
 	if (d.size != m.size || !streq(sha, m.sha256)) {
-		log_error("Generation %s: downloaded %" PRIu64 " bytes with SHA-256 %s, the manifest "
+		log_error("Generation %s: downloaded %" PRIu64
+			  " bytes with SHA-256 %s, the manifest "
 			  "says %" PRIu64 " bytes, %s; refusing it",
 			  id, d.size, sha, m.size, m.sha256);
 		r = -EBADMSG;

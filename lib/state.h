@@ -22,10 +22,10 @@ struct config;
 #define STATE_GENERATION_MAX 64
 
 struct state_backup_result {
-	int skipped; /* nothing changed since the latest generation */
+	int skipped;			       /* nothing changed since the latest generation */
 	char generation[STATE_GENERATION_MAX]; /* new one, or the latest when skipped */
-	uint64_t size;  /* bytes of the object */
-	uint64_t bytes; /* bytes of file content, uncompressed */
+	uint64_t size;			       /* bytes of the object */
+	uint64_t bytes;			       /* bytes of file content, uncompressed */
 	uint64_t files;
 	usec_t duration;
 	char sha256[65];
@@ -64,8 +64,7 @@ int state_list(const struct config *c, struct state_generation **ret, size_t *re
  * paths: downloaded, verified and extracted into a staging directory, and
  * only then swapped in. On any failure nothing local has changed.
  * -ENOENT: no generation. */
-int state_restore(const struct config *c, const char *generation,
-		  struct state_restore_result *ret);
+int state_restore(const struct config *c, const char *generation, struct state_restore_result *ret);
 /* Same; take_over: take the lease even from another VM that holds it. */
 int state_restore_full(const struct config *c, const char *generation, int take_over,
 		       struct state_restore_result *ret);

@@ -55,6 +55,7 @@ struct walker {
 	char *cached_uname, *cached_gname;
 };
 
+/* qsort order of directory entries: bytewise. */
 static int name_cmp(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -83,8 +84,8 @@ static void digest_entry(struct walker *w, int dirfd, const char *name, const ch
 
 	l = snprintf(line, sizeof(line), "%o %u %u %" PRIu64 " %lld.%09ld ", (unsigned)st->st_mode,
 		     (unsigned)st->st_uid, (unsigned)st->st_gid,
-		     S_ISREG(st->st_mode) ? (uint64_t)st->st_size : 0, (long long)st->st_mtim.tv_sec,
-		     st->st_mtim.tv_nsec);
+		     S_ISREG(st->st_mode) ? (uint64_t)st->st_size : 0,
+		     (long long)st->st_mtim.tv_sec, st->st_mtim.tv_nsec);
 	sha256_update(w->digest, line, (size_t)l);
 	sha256_update(w->digest, path, strlen(path) + 1);
 	if (S_ISLNK(st->st_mode)) {
@@ -95,6 +96,7 @@ static void digest_entry(struct walker *w, int dirfd, const char *name, const ch
 	sha256_update(w->digest, "\n", 1);
 }
 
+/* Visits the entries of the directory dfd (path), sorted, depth first. */
 static int walk_dir(struct walker *w, int dfd, const char *path)
 {
 	_cleanup_free_ char **names = NULL;
@@ -140,7 +142,7 @@ static int walk_dir(struct walker *w, int dfd, const char *path)
 		r = w->visit(w, dfd, names[i], child, &st);
 		if (r >= 0 && S_ISDIR(st.st_mode)) {
 			_cleanup_close_ int cfd =
-				openat(dfd, names[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			    openat(dfd, names[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			if (cfd < 0) {
 				if (errno != ENOENT)
 					r = -errno;
@@ -155,6 +157,7 @@ static int walk_dir(struct walker *w, int dfd, const char *path)
 	return r;
 }
 
+/* Visits each state path and, for directories, all below it. */
 static int walk_paths(struct walker *w, char *const *paths)
 {
 	for (char *const *p = paths; p && *p; p++) {
@@ -173,7 +176,8 @@ static int walk_paths(struct walker *w, char *const *paths)
 		}
 		r = w->visit(w, AT_FDCWD, *p, *p, &st);
 		if (r >= 0 && S_ISDIR(st.st_mode)) {
-			_cleanup_close_ int fd = open(*p, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			_cleanup_close_ int fd =
+			    open(*p, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			if (fd < 0)
 				r = -errno;
 			else
@@ -188,6 +192,7 @@ static int walk_paths(struct walker *w, char *const *paths)
 	return 0;
 }
 
+/* Walker step of tarball_tree_digest(): digest and counts only. */
 static int visit_digest(struct walker *w, int dirfd, const char *name, const char *path,
 			const struct stat *st)
 {
@@ -236,6 +241,7 @@ static la_ssize_t on_archive_write(struct archive *a, void *userdata, const void
 	return (la_ssize_t)n;
 }
 
+/* The sink's error if it failed, else logs libarchive's and returns -EIO. */
 static int archive_fail(struct walker *w, const char *what)
 {
 	if (w->sink_error)
@@ -244,6 +250,7 @@ static int archive_fail(struct walker *w, const char *what)
 	return -EIO;
 }
 
+/* Stores user and group names (looked up once per id) besides the ids. */
 static void set_owner_names(struct walker *w, struct archive_entry *e, const struct stat *st)
 {
 	if (!w->cached_uname || w->cached_uid != st->st_uid) {
@@ -264,12 +271,14 @@ static void set_owner_names(struct walker *w, struct archive_entry *e, const str
 		archive_entry_copy_gname(e, w->cached_gname);
 }
 
+/* Same inode, size and mtime: the file did not change between the two stats. */
 static int same_file_state(const struct stat *a, const struct stat *b)
 {
 	return a->st_ino == b->st_ino && a->st_size == b->st_size &&
 	       a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
 }
 
+/* Reads up to n bytes, short only at end of file; or -errno. */
 static ssize_t read_full(int fd, void *buf, size_t n)
 {
 	size_t done = 0;
@@ -288,6 +297,7 @@ static ssize_t read_full(int fd, void *buf, size_t n)
 	return (ssize_t)done;
 }
 
+/* Writes an entry header; 0 or a negative code. */
 static int write_header(struct walker *w, struct archive_entry *e)
 {
 	int r = archive_write_header(w->a, e);
@@ -297,6 +307,7 @@ static int write_header(struct walker *w, struct archive_entry *e)
 	return 0;
 }
 
+/* Writes entry data; 0 or a negative code. */
 static int write_data(struct walker *w, const void *buf, size_t n)
 {
 	la_ssize_t k = archive_write_data(w->a, buf, n);
@@ -372,6 +383,7 @@ static int add_large_file(struct walker *w, int fd, struct archive_entry *e, con
 	return 0;
 }
 
+/* Walker step of tarball_create(): one entry into the archive. */
 static int visit_archive(struct walker *w, int dirfd, const char *name, const char *path,
 			 const struct stat *st)
 {
@@ -432,8 +444,11 @@ int tarball_create(char *const *paths, char *const *excludes, int level, tarball
 		   void *userdata, struct tarball_stats *ret, char **ret_error_path)
 {
 	struct tarball_stats stats = {0};
-	struct walker w = {.excludes = excludes, .visit = visit_archive, .stats = &stats,
-			   .sink = sink, .userdata = userdata};
+	struct walker w = {.excludes = excludes,
+			   .visit = visit_archive,
+			   .stats = &stats,
+			   .sink = sink,
+			   .userdata = userdata};
 	char opt[16];
 	int r, k;
 
@@ -491,6 +506,7 @@ static int path_allowed(char *const *allowed, const char *abs)
 	return 0;
 }
 
+/* Does p have a ".." component? */
 static int has_dotdot(const char *p)
 {
 	for (const char *s = p; s; s = strchr(s, '/')) {
@@ -554,6 +570,7 @@ static int check_entry(struct archive_entry *e, char *const *allowed, uint64_t *
 	return 0;
 }
 
+/* Copies an entry's data blocks (holes stay holes). */
 static int copy_data(struct archive *in, struct archive *out, char **ret_error)
 {
 	for (;;) {
@@ -565,11 +582,13 @@ static int copy_data(struct archive *in, struct archive *out, char **ret_error)
 		if (r == ARCHIVE_EOF)
 			return 0;
 		if (r < ARCHIVE_WARN) {
-			*ret_error = xasprintf("corrupt archive: %s", strempty(archive_error_string(in)));
+			*ret_error =
+			    xasprintf("corrupt archive: %s", strempty(archive_error_string(in)));
 			return -EBADMSG;
 		}
 		if (archive_write_data_block(out, buf, size, offset) < ARCHIVE_WARN) {
-			*ret_error = xasprintf("cannot write: %s", strempty(archive_error_string(out)));
+			*ret_error =
+			    xasprintf("cannot write: %s", strempty(archive_error_string(out)));
 			return -EIO;
 		}
 	}
@@ -603,7 +622,8 @@ int tarball_extract_fd(int fd, const char *staging, char *const *allowed, int re
 		goto out;
 	}
 	if (archive_read_open_fd(in, fd, 64 * 1024) != ARCHIVE_OK) {
-		*ret_error = xasprintf("not a state archive: %s", strempty(archive_error_string(in)));
+		*ret_error =
+		    xasprintf("not a state archive: %s", strempty(archive_error_string(in)));
 		r = -EBADMSG;
 		goto out;
 	}
@@ -614,8 +634,8 @@ int tarball_extract_fd(int fd, const char *staging, char *const *allowed, int re
 		if (k == ARCHIVE_EOF)
 			break;
 		if (k < ARCHIVE_WARN) {
-			*ret_error = xasprintf("corrupt archive: %s",
-					       strempty(archive_error_string(in)));
+			*ret_error =
+			    xasprintf("corrupt archive: %s", strempty(archive_error_string(in)));
 			r = -EBADMSG;
 			goto out;
 		}

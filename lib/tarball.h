@@ -14,9 +14,9 @@
 #include <stdint.h>
 
 struct tarball_stats {
-	uint64_t files;   /* entries stored or extracted */
-	uint64_t bytes;   /* file content, uncompressed */
-	uint64_t skipped; /* sockets, fifos, devices */
+	uint64_t files;	      /* entries stored or extracted */
+	uint64_t bytes;	      /* file content, uncompressed */
+	uint64_t skipped;     /* sockets, fifos, devices */
 	char tree_digest[65]; /* digest of paths, types, modes, owners, sizes, mtimes */
 };
 

@@ -42,9 +42,9 @@ static int no_storage(const struct config *c)
 int cli_backup(struct config *c, int argc, char **argv)
 {
 	static const struct option options[] = {
-		{"force", no_argument, NULL, 'f'},
-		{"final", no_argument, NULL, 'F'},
-		{},
+	    {"force", no_argument, NULL, 'f'},
+	    {"final", no_argument, NULL, 'F'},
+	    {},
 	};
 	struct state_backup_result res;
 	char size[32], bytes[32], dur[FORMAT_DURATION_MAX];
@@ -103,8 +103,9 @@ static int list_generations(struct config *c)
 	for (size_t i = 0; i < n; i++) {
 		char size[32];
 		printf("%-26s %-21s %10s %8" PRIu64 "  %s%s%s\n", v[i].id,
-		       *v[i].created ? v[i].created : "-", format_bytes(size, sizeof(size), v[i].size),
-		       v[i].files, *v[i].host ? v[i].host : "-", v[i].latest ? "  (latest)" : "",
+		       *v[i].created ? v[i].created : "-",
+		       format_bytes(size, sizeof(size), v[i].size), v[i].files,
+		       *v[i].host ? v[i].host : "-", v[i].latest ? "  (latest)" : "",
 		       v[i].valid ? "" : "  (incomplete: not restorable)");
 	}
 	if (n == 0)
@@ -116,10 +117,10 @@ static int list_generations(struct config *c)
 int cli_restore(struct config *c, int argc, char **argv)
 {
 	static const struct option options[] = {
-		{"generation", required_argument, NULL, 'g'},
-		{"list", no_argument, NULL, 'l'},
-		{"take-over", no_argument, NULL, 't'},
-		{},
+	    {"generation", required_argument, NULL, 'g'},
+	    {"list", no_argument, NULL, 'l'},
+	    {"take-over", no_argument, NULL, 't'},
+	    {},
 	};
 	struct state_restore_result res;
 	const char *generation = NULL;
@@ -139,12 +140,15 @@ int cli_restore(struct config *c, int argc, char **argv)
 			take_over = 1;
 			break;
 		default:
-			fprintf(stderr, "Usage: agentbox restore [--generation ID] [--list] [--take-over]\n");
+			fprintf(
+			    stderr,
+			    "Usage: agentbox restore [--generation ID] [--list] [--take-over]\n");
 			return EXIT_CONFIG;
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "Usage: agentbox restore [--generation ID] [--list] [--take-over]\n");
+		fprintf(stderr,
+			"Usage: agentbox restore [--generation ID] [--list] [--take-over]\n");
 		return EXIT_CONFIG;
 	}
 	if (no_storage(c))

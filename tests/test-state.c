@@ -41,11 +41,15 @@ TEST(uri_encode)
 
 TEST(urls)
 {
-	_cleanup_(s3_client_freep) struct s3_client *p = s3_client_new("http://127.0.0.1:9000/", "auto", "bkt", 1);
-	_cleanup_(s3_client_freep) struct s3_client *v = s3_client_new("r2.example.com", "auto", "bkt", 0);
-	_cleanup_(s3_client_freep) struct s3_client *aws = s3_client_new(NULL, "eu-central-1", "b", 0);
+	_cleanup_(s3_client_freep) struct s3_client *p =
+	    s3_client_new("http://127.0.0.1:9000/", "auto", "bkt", 1);
+	_cleanup_(s3_client_freep) struct s3_client *v =
+	    s3_client_new("r2.example.com", "auto", "bkt", 0);
+	_cleanup_(s3_client_freep) struct s3_client *aws =
+	    s3_client_new(NULL, "eu-central-1", "b", 0);
 	_cleanup_free_ char *u1 = s3_url(p, "x/a b", NULL), *u2 = s3_url(v, "x", "uploads=");
-	_cleanup_free_ char *u3 = s3_url(p, "", "list-type=2&prefix=a%2F"), *u4 = s3_url(aws, "k", NULL);
+	_cleanup_free_ char *u3 = s3_url(p, "", "list-type=2&prefix=a%2F"),
+			    *u4 = s3_url(aws, "k", NULL);
 
 	ASSERT_STR_EQ(u1, "http://127.0.0.1:9000/bkt/x/a%20b");
 	ASSERT_STR_EQ(u2, "https://bkt.r2.example.com/x?uploads=");
@@ -72,9 +76,11 @@ TEST(credentials_file)
 
 	ASSERT_NOT_NULL(d);
 	f = xasprintf("%s/credentials", d);
-	ASSERT_OK(write_str(f, "# comment\n[other]\naws_access_key_id = X\n\n[default]\n"
-			       "aws_access_key_id = AKIA1\naws_secret_access_key=  s3cr3t \n"
-			       "aws_session_token = tok\n", 0600));
+	ASSERT_OK(write_str(f,
+			    "# comment\n[other]\naws_access_key_id = X\n\n[default]\n"
+			    "aws_access_key_id = AKIA1\naws_secret_access_key=  s3cr3t \n"
+			    "aws_session_token = tok\n",
+			    0600));
 	ASSERT_OK(s3_client_load_credentials(s, f, NULL, &why));
 	ASSERT_OK(s3_client_load_credentials(s, f, "default", &why));
 	ASSERT_ERR(s3_client_load_credentials(s, f, "other", &why), -EINVAL);
@@ -223,11 +229,12 @@ TEST(config_state_keys)
 	ASSERT_TRUE(c->state_storage_bucket == NULL);
 	ASSERT_UINT_EQ(c->state_backup_interval, 15 * USEC_PER_MINUTE);
 	ASSERT_TRUE(c->state_keep == 5);
-	ASSERT_OK(config_load_string(c,
-				     "{\"workspace\": {\"home\": \"/home/x\", \"name\": \"w1\"},"
-				     " \"state\": {\"storage\": {\"bucket\": \"b\", \"prefix\": \"p\"},"
-				     " \"on_restore_failure\": \"empty\"}}",
-				     "t.json", &error));
+	ASSERT_OK(
+	    config_load_string(c,
+			       "{\"workspace\": {\"home\": \"/home/x\", \"name\": \"w1\"},"
+			       " \"state\": {\"storage\": {\"bucket\": \"b\", \"prefix\": \"p\"},"
+			       " \"on_restore_failure\": \"empty\"}}",
+			       "t.json", &error));
 	ASSERT_OK(config_finish(c, &error));
 	ASSERT_STR_EQ(c->state_paths[0], "/home/x/.claude");
 	ASSERT_STR_EQ(c->state_paths[1], "/home/x/.claude.json");

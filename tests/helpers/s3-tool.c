@@ -1,11 +1,10 @@
 /* Drives lib/s3 from the shell for the state tests:
  *   s3-tool ENDPOINT REGION BUCKET CREDENTIALS_FILE|imds:URL COMMAND ARGS...
- * commands: put KEY FILE | put-if-none-match KEY FILE | get KEY (to stdout) | head KEY | list PREFIX |
- *           delete KEY | upload KEY FILE PART_SIZE (multipart from FILE) |
- *           upload-abort KEY FILE PART_SIZE (sends one part, then aborts)
- * $S3_VHOST=1 selects virtual-host style; $S3_ATTEMPTS sets the retries;
- * $S3_LIST_PAGE the keys per LIST page.
- * Errors go to stderr as s3_last_error(); exit 1. */
+ * commands: put KEY FILE | put-if-none-match KEY FILE | get KEY (to stdout) | head KEY | list
+ * PREFIX | delete KEY | upload KEY FILE PART_SIZE (multipart from FILE) | upload-abort KEY FILE
+ * PART_SIZE (sends one part, then aborts) $S3_VHOST=1 selects virtual-host style; $S3_ATTEMPTS sets
+ * the retries; $S3_LIST_PAGE the keys per LIST page. Errors go to stderr as s3_last_error();
+ * exit 1. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -68,7 +67,8 @@ int main(int argc, char **argv)
 
 	log_open("s3-tool");
 	if (argc < 7) {
-		fprintf(stderr, "usage: s3-tool ENDPOINT REGION BUCKET CREDENTIALS COMMAND ARGS...\n");
+		fprintf(stderr,
+			"usage: s3-tool ENDPOINT REGION BUCKET CREDENTIALS COMMAND ARGS...\n");
 		return 2;
 	}
 	s = s3_client_new(argv[1], argv[2], argv[3], !getenv("S3_VHOST"));
