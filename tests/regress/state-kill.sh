@@ -60,6 +60,31 @@ check "the next backup succeeds" grep -q "^generation " "$T/out"
 $S3 list k/generations/ >"$T/keys"
 check "no archive is left without its manifest" \
 	bash -c "[ \$(grep -c '\.tar\.zst\$' '$T/keys') = \$(grep -c '\.json\$' '$T/keys') ]"
+# a file that keeps growing while it is read is never stored torn: the
+# backup retries, then fails naming it, and latest does not move
+head -c $((12 * 1024 * 1024)) /dev/urandom >"$H/.claude/projects/growing"
+latest_before=$($S3 get k/latest)
+python3 -c '
+import sys, time
+end = time.time() + 30
+with open(sys.argv[1], "ab", buffering=0) as f:
+    while time.time() < end:
+        f.write(b"more\n")
+        time.sleep(0.001)
+' "$H/.claude/projects/growing" &
+writer=$!
+at_exit "kill $writer"
+grown() { [ "$(stat -c %s "$H/.claude/projects/growing")" -gt $((12 * 1024 * 1024)) ]; }
+wait_for 10 grown || fail "the writer did not start"
+"$BIN/agentbox" -c "$T/c.json" backup >"$T/torn" 2>&1
+rc=$?
+kill $writer 2>/dev/null
+wait $writer 2>/dev/null
+check "a file growing during the backup fails it" [ $rc -eq 1 ]
+check "the failure names the file" grep -q "projects/growing changed while it was archived" "$T/torn"
+check "latest did not move" [ "$($S3 get k/latest)" = "$latest_before" ]
+check "the quiet file is backed up next time" "$BIN/agentbox" -c "$T/c.json" backup
+
 # two backups at once on one machine take turns (flock in runtime_dir)
 echo "both" >>"$H/.claude/projects/s3.jsonl"
 "$BIN/agentbox" -c "$T/c.json" backup --force >"$T/b1" 2>&1 &
