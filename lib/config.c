@@ -47,6 +47,8 @@ struct conf_key {
 
 static const char *const idle_actions[] = {"none", "poweroff", "delete", NULL};
 static const char *const restore_failures[] = {"fail", "empty", NULL};
+static const char *const provider_names[] = {"auto", "hetzner", "ec2", "none", NULL};
+static const char *const ec2_terminate_modes[] = {"shutdown", "api", NULL};
 
 #define OFF(field) offsetof(struct config, field)
 
@@ -85,6 +87,20 @@ static const struct conf_key conf_table[] = {
 	{"state.storage.prefix", CONF_STRING, OFF(state_storage_prefix), NULL},
 	{"state.storage.path_style", CONF_BOOL, OFF(state_storage_path_style), "false"},
 	{"state.storage.credentials_file", CONF_STRING, OFF(state_storage_credentials_file), NULL},
+	{"idle.delete_without_backup", CONF_BOOL, OFF(idle_delete_without_backup), "false"},
+	{"idle.delete_without_storage", CONF_BOOL, OFF(idle_delete_without_storage), "false"},
+	{"provider.name", CONF_ENUM, OFF(provider_name), "\"auto\"", provider_names},
+	{"provider.metadata_timeout", CONF_DURATION, OFF(provider_metadata_timeout), "\"2s\"", NULL,
+	 0.05, 60},
+	{"provider.metadata_retries", CONF_NUMBER, OFF(provider_metadata_retries), "2", NULL, 0, 10},
+	{"provider.api_timeout", CONF_DURATION, OFF(provider_api_timeout), "\"30s\"", NULL, 1, 600},
+	{"provider.delete_retries", CONF_NUMBER, OFF(provider_delete_retries), "4", NULL, 0, 10},
+	{"provider.hetzner.api_url", CONF_STRING, OFF(provider_hetzner_api_url),
+	 "\"https://api.hetzner.cloud/v1\""},
+	{"provider.hetzner.token_file", CONF_STRING, OFF(provider_hetzner_token_file), NULL},
+	{"provider.ec2.terminate", CONF_ENUM, OFF(provider_ec2_terminate), "\"shutdown\"",
+	 ec2_terminate_modes},
+	{"provider.ec2.api_url", CONF_STRING, OFF(provider_ec2_api_url), NULL},
 };
 
 #define FIELD(c, k, type) ((type *)((char *)(c) + (k)->offset))
@@ -461,6 +477,22 @@ int config_finish(struct config *c, char **ret_error)
 	if (c->idle_warn_before >= c->idle_timeout)
 		return set_error(ret_error, origin, "idle.warn_before",
 				 "must be shorter than idle.timeout");
+	if (c->provider_metadata_retries != floor(c->provider_metadata_retries))
+		return set_error(ret_error, origin, "provider.metadata_retries",
+				 "must be a whole number");
+	if (c->provider_delete_retries != floor(c->provider_delete_retries))
+		return set_error(ret_error, origin, "provider.delete_retries",
+				 "must be a whole number");
+	if (!startswith(c->provider_hetzner_api_url, "https://") &&
+	    !startswith(c->provider_hetzner_api_url, "http://"))
+		return set_error(ret_error, origin, "provider.hetzner.api_url",
+				 "expected an http:// or https:// URL, got \"%s\"",
+				 c->provider_hetzner_api_url);
+	if (c->provider_ec2_api_url && !startswith(c->provider_ec2_api_url, "https://") &&
+	    !startswith(c->provider_ec2_api_url, "http://"))
+		return set_error(ret_error, origin, "provider.ec2.api_url",
+				 "expected an http:// or https:// URL, got \"%s\"",
+				 c->provider_ec2_api_url);
 	if (!c->workspace_home) {
 		struct passwd *pw = getpwnam(c->workspace_user);
 		if (!pw || !pw->pw_dir || pw->pw_dir[0] != '/')

@@ -62,6 +62,8 @@ struct config {
 	double idle_cpu_threshold; /* percent of one core */
 	struct config_ports idle_ports;
 	int idle_wall;
+	int idle_delete_without_backup;
+	int idle_delete_without_storage;
 
 	/* state.* */
 	char **state_paths; /* derived from workspace.home unless set */
@@ -77,6 +79,17 @@ struct config {
 	char *state_storage_prefix; /* derived: "agentbox/<workspace.name>/" */
 	int state_storage_path_style;
 	char *state_storage_credentials_file; /* NULL: ~/.aws/credentials */
+
+	/* provider.* */
+	int provider_name; /* enum provider_kind */
+	usec_t provider_metadata_timeout;
+	double provider_metadata_retries;
+	usec_t provider_api_timeout;
+	double provider_delete_retries;
+	char *provider_hetzner_api_url;
+	char *provider_hetzner_token_file;
+	int provider_ec2_terminate; /* enum ec2_terminate_mode */
+	char *provider_ec2_api_url;
 };
 
 /* A config with every default. */

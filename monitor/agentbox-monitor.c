@@ -7,6 +7,7 @@
 #include "config.h"
 #include "log.h"
 #include "monitor-daemon.h"
+#include "monitor-delete.h"
 
 static const char *arg_config;
 static int arg_check_config;
@@ -20,6 +21,8 @@ static void help(void)
 	       "\n"
 	       "  -c, --config FILE   config file (default " CONFIG_DEFAULT_PATH ")\n"
 	       "      --check-config  check the config, print the effective one, exit\n"
+	       "      --dry-run       with idle.action \"delete\": show every step, and back\n"
+	       "                      up, delete or power off nothing\n"
 	       "  -h, --help          show this help\n"
 	       "      --version       show the version\n"
 	       "\n"
@@ -30,10 +33,11 @@ static void help(void)
 /* Returns 1 to go on, 0 to exit successfully, or -1 on a usage error. */
 static int parse_argv(int argc, char **argv)
 {
-	enum { ARG_CHECK_CONFIG = 0x100, ARG_VERSION };
+	enum { ARG_CHECK_CONFIG = 0x100, ARG_VERSION, ARG_DRY_RUN };
 	static const struct option options[] = {
 		{"config", required_argument, NULL, 'c'},
 		{"check-config", no_argument, NULL, ARG_CHECK_CONFIG},
+		{"dry-run", no_argument, NULL, ARG_DRY_RUN},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, ARG_VERSION},
 		{},
@@ -47,6 +51,9 @@ static int parse_argv(int argc, char **argv)
 			break;
 		case ARG_CHECK_CONFIG:
 			arg_check_config = 1;
+			break;
+		case ARG_DRY_RUN:
+			monitor_delete_set_dry_run(1);
 			break;
 		case 'h':
 			help();

@@ -21,6 +21,7 @@
 #include "fileio.h"
 #include "log.h"
 #include "monitor-cli-state.h"
+#include "monitor-cli-identity.h"
 #include "monitor-keepalive.h"
 #include "time-util.h"
 
@@ -49,6 +50,8 @@ static const struct command commands[] = {
 	{"restore", cli_restore, 1,
 	 "restore [--generation ID] [--list] [--take-over]\n"
 	 "                                   restore the state (latest by default), or list generations"},
+	{"identity", cmd_identity, 0,
+	 "identity [--json]        this instance's provider and id (metadata service)"},
 };
 
 static void help(void)
@@ -112,6 +115,7 @@ static void print_status(const cJSON *root)
 	printf("\n");
 	if (json_str(root, "action_error"))
 		printf("action error:   %s\n", json_str(root, "action_error"));
+	print_delete_status(root);
 	if (hold && cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(hold, "until"))) {
 		char when[FORMAT_UTC_MAX];
 		format_utc(when, sizeof(when), (time_t)json_num(hold, "until", 0));

@@ -20,6 +20,7 @@
 #include "fileio.h"
 #include "log.h"
 #include "monitor-daemon.h"
+#include "monitor-delete.h"
 
 #define ACTION_RETRY_USEC (60 * USEC_PER_SEC)
 /* A keepalive file rewritten in place does not change the directory's
@@ -196,7 +197,7 @@ static void monitor_cancel_warning(struct monitor *m)
 }
 
 /* Starts "systemctl poweroff" with an empty environment. */
-static int monitor_spawn_poweroff(struct monitor *m)
+int monitor_spawn_poweroff(struct monitor *m)
 {
 	char *argv[] = {(char *)"systemctl", (char *)"poweroff", NULL};
 	char *envp[] = {(char *)"PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL};
@@ -243,7 +244,7 @@ static void monitor_act(struct monitor *m)
 		}
 		return;
 	case IDLE_ACTION_DELETE:
-		/* Refused at start (see monitor_run); never reached. */
+		monitor_delete_act(m);
 		return;
 	}
 }
@@ -340,6 +341,7 @@ void monitor_tick(struct monitor *m)
 		monitor_act(m);
 	if (before == IDLE_STATE_IDLE && m->state != IDLE_STATE_IDLE)
 		log_info("Active again: %s (%s)", strempty(m->kept_alive_by), m->kept_alive_detail);
+	monitor_delete_poll(m);
 
 	if (monitor_status_write(m) < 0)
 		log_debug("Cannot write %s", m->status_path);
@@ -483,12 +485,11 @@ static int monitor_prepare(struct monitor *m, struct config *c)
 		.max_lifetime = c->idle_max_lifetime,
 	};
 	m->state = IDLE_STATE_ACTIVE;
-	if (c->idle_action == IDLE_ACTION_DELETE) {
+	if (monitor_delete_dry_run() && c->idle_action != IDLE_ACTION_DELETE) {
 		log_event(LOG_ERR, MSGID_CONFIG_ERROR, NULL, 0,
-			  "%s: idle.action: \"delete\" needs instance deletion with a final verified "
-			  "backup, which this build of agentbox does not have yet; use \"none\" or "
-			  "\"poweroff\"",
-			  c->path ? c->path : "config");
+			  "--dry-run shows the steps of idle.action \"delete\", but idle.action is "
+			  "\"%s\"",
+			  idle_action_to_string(c->idle_action));
 		return -EOPNOTSUPP;
 	}
 	r = mkdir_p(c->runtime_dir, 0755);
@@ -499,6 +500,11 @@ static int monitor_prepare(struct monitor *m, struct config *c)
 		return log_error_errno(r, "Cannot create %s/keepalive.d: %m", c->runtime_dir);
 	m->status_path = xasprintf("%s/status.json", c->runtime_dir);
 	m->keepalive_path = keepalive_dir(c);
+	if (c->idle_action == IDLE_ACTION_DELETE) {
+		r = monitor_delete_prepare(m);
+		if (r < 0)
+			return r;
+	}
 	if (sd_watchdog_enabled(0, &m->watchdog_usec) <= 0)
 		m->watchdog_usec = 0;
 	m->watchdog_last = now_usec(CLOCK_MONOTONIC);
@@ -538,6 +544,7 @@ int monitor_run(struct config *c)
 	log_info("agentbox-monitor stopping");
 	unlink(m.status_path);
 	monitor_signals_done(&m);
+	monitor_delete_done(&m);
 	free(m.status_path);
 	free(m.keepalive_path);
 	return r < 0 ? 1 : 0;

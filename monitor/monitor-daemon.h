@@ -35,6 +35,7 @@ struct monitor {
 	usec_t action_retry_at;    /* CLOCK_BOOTTIME of the next attempt after a failure */
 	pid_t action_pid;          /* the running poweroff command */
 	char action_error[MONITOR_TEXT_MAX];
+	struct delete_seq *delete; /* idle.action "delete" (monitor-delete.c), or NULL */
 
 	char *status_path;
 	char status_line[MONITOR_TEXT_MAX]; /* the last STATUS= sent */
@@ -49,6 +50,9 @@ int monitor_run(struct config *c);
 
 /* One tick: sample every signal, decide, act, publish. */
 void monitor_tick(struct monitor *m);
+
+/* Starts "systemctl poweroff" (pid in m->action_pid); 0 or -errno. */
+int monitor_spawn_poweroff(struct monitor *m);
 
 /* monitor-status.c */
 /* The status document (caller frees with cJSON_Delete). */

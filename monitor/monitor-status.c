@@ -8,6 +8,7 @@
 
 #include "fileio.h"
 #include "monitor-daemon.h"
+#include "monitor-delete.h"
 
 static cJSON *json_time_or_null(const struct monitor *m, usec_t boottime)
 {
@@ -60,6 +61,8 @@ cJSON *monitor_status_json(const struct monitor *m)
 		cJSON_AddStringToObject(hold, "reason", m->keepalive.reason);
 	} else
 		cJSON_AddNullToObject(hold, "until");
+
+	monitor_delete_status(m, root);
 
 	signals = cJSON_AddObjectToObject(root, "signals");
 	for (size_t i = 0; i < m->n_signals; i++) {
@@ -120,6 +123,11 @@ void monitor_status_line(const struct monitor *m, char *buf, size_t size)
 			 c->idle_action == IDLE_ACTION_NONE ? ", nothing done" : "");
 		break;
 	case IDLE_STATE_ACTING:
+		if (monitor_delete_step_text(m)) {
+			snprintf(buf, size, "acting: %s%s%s", monitor_delete_step_text(m),
+				 m->action_error[0] ? ": " : "", m->action_error);
+			break;
+		}
 		snprintf(buf, size, "acting: %s%s%s", idle_action_to_string(c->idle_action),
 			 m->action_error[0] ? " failed: " : " under way",
 			 m->action_error);

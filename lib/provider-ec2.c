@@ -1,0 +1,377 @@
+/* AWS EC2: identity from IMDSv2 (a session token from "PUT
+ * /latest/api/token", then instance-id, placement/region and the signed
+ * instance-identity document, which must agree), and TerminateInstances /
+ * DescribeInstanceAttribute through the EC2 Query API, signed with SigV4
+ * (libcurl's CURLOPT_AWS_SIGV4, service "ec2") using the instance
+ * profile's temporary credentials, whose session token goes in the
+ * x-amz-security-token header. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "config.h"
+#include "macro.h"
+#include "provider-http.h"
+#include "provider.h"
+
+#define EC2_API_VERSION "2016-11-15"
+#define IMDS_TOKEN_TTL "300"
+
+struct ec2_credentials {
+	char *access_key_id;
+	char *secret_access_key; /* secret */
+	char *token;             /* secret */
+};
+
+static void ec2_credentials_done(struct ec2_credentials *k)
+{
+	freezero_str(k->access_key_id);
+	freezero_str(k->secret_access_key);
+	freezero_str(k->token);
+	*k = (struct ec2_credentials){0};
+}
+
+static void cjson_deletep(cJSON **p)
+{
+	cJSON_Delete(*p);
+}
+
+int ec2_imds_token(const struct config *c, char **ret, long *ret_status, char *why,
+		   size_t why_size)
+{
+	struct curl_slist *h = curl_slist_append(NULL,
+						 "X-aws-ec2-metadata-token-ttl-seconds: " IMDS_TOKEN_TTL);
+	struct http_response resp = {0};
+	const char *err = NULL;
+	size_t n;
+	int r;
+
+	*ret_status = 0;
+	r = metadata_request(c, "PUT", "/latest/api/token", h, &resp, &err);
+	curl_slist_free_all(h);
+	if (r < 0) {
+		snprintf(why, why_size, "EC2 IMDSv2 token: no answer (%s)", strempty(err));
+		return r;
+	}
+	*ret_status = resp.status;
+	n = resp.size;
+	while (n > 0 && isspace((unsigned char)resp.body[n - 1]))
+		n--;
+	if (resp.status != 200 || n == 0 || n > 256 || memchr(resp.body, '\n', n)) {
+		snprintf(why, why_size, "EC2 IMDSv2 token: %s",
+			 resp.status != 200 ? "refused" : "malformed answer");
+		if (resp.status != 200)
+			snprintf(why, why_size, "EC2 IMDSv2 token: HTTP %ld", resp.status);
+		explicit_bzero(resp.body, resp.size);
+		http_response_done(&resp);
+		return -EBADMSG;
+	}
+	resp.body[n] = '\0';
+	*ret = resp.body; /* a secret; the caller frees it with freezero */
+	return 0;
+}
+
+/* GET of an IMDSv2 path; 0 with a trimmed non-empty body, else -errno. */
+static int ec2_get(const struct config *c, const char *token, const char *path,
+		   struct http_response *resp, char *why, size_t why_size)
+{
+	_cleanup_secret_ char *hdr = xasprintf("X-aws-ec2-metadata-token: %s", token);
+	struct curl_slist *h = curl_slist_append(NULL, hdr);
+	const char *err = NULL;
+	int r;
+
+	r = metadata_request(c, "GET", path, h, resp, &err);
+	http_headers_free_secret(h);
+	if (r < 0) {
+		snprintf(why, why_size, "EC2 metadata %s: no answer (%s)", path, strempty(err));
+		return r;
+	}
+	if (resp->status != 200) {
+		snprintf(why, why_size, "EC2 metadata %s: HTTP %ld", path, resp->status);
+		http_response_done(resp);
+		return resp->status == 404 ? -ENOENT : -EBADMSG;
+	}
+	if (strlen(resp->body) != resp->size) {
+		snprintf(why, why_size, "EC2 metadata %s: malformed answer (not text)", path);
+		http_response_done(resp);
+		return -EBADMSG;
+	}
+	while (resp->size > 0 && isspace((unsigned char)resp->body[resp->size - 1]))
+		resp->body[--resp->size] = '\0';
+	if (resp->size == 0) {
+		snprintf(why, why_size, "EC2 metadata %s: empty answer", path);
+		http_response_done(resp);
+		return -EBADMSG;
+	}
+	return 0;
+}
+
+static int valid_region(const char *s)
+{
+	if (!*s || strlen(s) > 40)
+		return 0;
+	for (; *s; s++)
+		if (!islower((unsigned char)*s) && !isdigit((unsigned char)*s) && *s != '-')
+			return 0;
+	return 1;
+}
+
+int ec2_identity(const struct config *c, struct provider_identity *ret, char *why,
+		 size_t why_size)
+{
+	_cleanup_secret_ char *token = NULL;
+	_cleanup_(cjson_deletep) cJSON *doc = NULL;
+	struct provider_identity id = {.kind = PROVIDER_EC2};
+	struct http_response resp = {0};
+	const cJSON *v;
+	long status;
+	int r;
+
+	r = ec2_imds_token(c, &token, &status, why, why_size);
+	if (r < 0)
+		return r;
+
+	r = ec2_get(c, token, "/latest/meta-data/instance-id", &resp, why, why_size);
+	if (r < 0)
+		return r;
+	if (copy_printable(id.instance_id, sizeof(id.instance_id), resp.body, resp.size) < 0 ||
+	    !provider_valid_ec2_id(id.instance_id)) {
+		snprintf(why, why_size, "EC2 metadata: malformed instance-id '%.40s'", resp.body);
+		http_response_done(&resp);
+		return -EBADMSG;
+	}
+	http_response_done(&resp);
+
+	r = ec2_get(c, token, "/latest/meta-data/placement/region", &resp, why, why_size);
+	if (r < 0)
+		return r;
+	if (copy_printable(id.region, sizeof(id.region), resp.body, resp.size) < 0 ||
+	    !valid_region(id.region)) {
+		snprintf(why, why_size, "EC2 metadata: malformed region '%.40s'", resp.body);
+		http_response_done(&resp);
+		return -EBADMSG;
+	}
+	http_response_done(&resp);
+
+	r = ec2_get(c, token, "/latest/dynamic/instance-identity/document", &resp, why, why_size);
+	if (r < 0)
+		return r;
+	doc = cJSON_Parse(resp.body);
+	http_response_done(&resp);
+	v = cJSON_GetObjectItemCaseSensitive(doc, "instanceId");
+	if (!cJSON_IsString(v)) {
+		snprintf(why, why_size, "EC2 instance-identity document: malformed (no instanceId)");
+		return -EBADMSG;
+	}
+	if (!streq(v->valuestring, id.instance_id)) {
+		snprintf(why, why_size,
+			 "EC2 metadata: instance-id changed between two reads (%s, then %.40s)",
+			 id.instance_id, v->valuestring);
+		return -ESTALE;
+	}
+	v = cJSON_GetObjectItemCaseSensitive(doc, "region");
+	if (!cJSON_IsString(v) || !streq(v->valuestring, id.region)) {
+		snprintf(why, why_size,
+			 "EC2 metadata: the region of the identity document differs from "
+			 "placement/region (%s)",
+			 id.region);
+		return -ESTALE;
+	}
+	v = cJSON_GetObjectItemCaseSensitive(doc, "availabilityZone");
+	if (cJSON_IsString(v))
+		copy_printable(id.zone, sizeof(id.zone), v->valuestring, strlen(v->valuestring));
+	v = cJSON_GetObjectItemCaseSensitive(doc, "accountId");
+	if (cJSON_IsString(v))
+		copy_printable(id.account, sizeof(id.account), v->valuestring,
+			       strlen(v->valuestring));
+	*ret = id;
+	return 0;
+}
+
+/* The instance profile's temporary credentials. */
+static int ec2_get_credentials(const struct config *c, struct ec2_credentials *ret, char *why,
+			       size_t why_size)
+{
+	_cleanup_secret_ char *token = NULL;
+	_cleanup_free_ char *path = NULL;
+	_cleanup_(cjson_deletep) cJSON *doc = NULL;
+	struct http_response resp = {0};
+	const cJSON *akid, *secret, *session, *code;
+	char role[128];
+	size_t n;
+	long status;
+	int r;
+
+	r = ec2_imds_token(c, &token, &status, why, why_size);
+	if (r < 0)
+		return r;
+	r = ec2_get(c, token, "/latest/meta-data/iam/security-credentials/", &resp, why, why_size);
+	if (r == -ENOENT) {
+		snprintf(why, why_size, "no instance profile (IAM role) is attached to this instance");
+		return r;
+	}
+	if (r < 0)
+		return r;
+	n = strcspn(resp.body, "\n");
+	if (copy_printable(role, sizeof(role), resp.body, n) < 0 || strchr(role, '/')) {
+		snprintf(why, why_size, "EC2 metadata: malformed IAM role name");
+		http_response_done(&resp);
+		return -EBADMSG;
+	}
+	http_response_done(&resp);
+	path = xasprintf("/latest/meta-data/iam/security-credentials/%s", role);
+	r = ec2_get(c, token, path, &resp, why, why_size);
+	if (r < 0)
+		return r;
+	doc = cJSON_Parse(resp.body);
+	explicit_bzero(resp.body, resp.size);
+	http_response_done(&resp);
+	code = cJSON_GetObjectItemCaseSensitive(doc, "Code");
+	akid = cJSON_GetObjectItemCaseSensitive(doc, "AccessKeyId");
+	secret = cJSON_GetObjectItemCaseSensitive(doc, "SecretAccessKey");
+	session = cJSON_GetObjectItemCaseSensitive(doc, "Token");
+	if (!cJSON_IsString(akid) || !cJSON_IsString(secret) || !cJSON_IsString(session) ||
+	    (cJSON_IsString(code) && !streq(code->valuestring, "Success"))) {
+		snprintf(why, why_size, "EC2 metadata: the credentials of role %s are unusable",
+			 role);
+		r = -EBADMSG;
+	} else {
+		ret->access_key_id = xstrdup(akid->valuestring);
+		ret->secret_access_key = xstrdup(secret->valuestring);
+		ret->token = xstrdup(session->valuestring);
+		r = 0;
+	}
+	if (cJSON_IsString(secret))
+		explicit_bzero(secret->valuestring, strlen(secret->valuestring));
+	if (cJSON_IsString(session))
+		explicit_bzero(session->valuestring, strlen(session->valuestring));
+	return r;
+}
+
+int ec2_check_credentials(const struct config *c, char *why, size_t why_size)
+{
+	struct ec2_credentials k = {0};
+	int r;
+
+	r = ec2_get_credentials(c, &k, why, why_size);
+	ec2_credentials_done(&k);
+	return r;
+}
+
+/* One signed Query API call; the answer (any status) in *resp. */
+static int ec2_query(const struct config *c, const struct provider_identity *id,
+		     const char *params, struct http_response *resp, struct provider_result *ret)
+{
+	_cleanup_free_ char *url = ec2_endpoint(c, id), *sigv4 = NULL;
+	_cleanup_secret_ char *tok_hdr = NULL;
+	struct ec2_credentials k = {0};
+	struct curl_slist *h = NULL;
+	const char *err = NULL;
+	int r;
+
+	snprintf(ret->request, sizeof(ret->request), "POST %s %s", url, params);
+	r = ec2_get_credentials(c, &k, ret->detail, sizeof(ret->detail));
+	if (r < 0) {
+		ret->retryable = r != -ENOENT;
+		return r;
+	}
+	sigv4 = xasprintf("aws:amz:%s:ec2", id->region);
+	tok_hdr = xasprintf("x-amz-security-token: %s", k.token);
+	h = curl_slist_append(h, "Content-Type: application/x-www-form-urlencoded; charset=utf-8");
+	h = curl_slist_append(h, tok_hdr);
+	r = http_send(&(struct http_request){.method = "POST",
+					     .url = url,
+					     .headers = h,
+					     .body = params,
+					     .timeout = c->provider_api_timeout,
+					     .sigv4 = sigv4,
+					     .username = k.access_key_id,
+					     .password = k.secret_access_key},
+		      resp, &err);
+	http_headers_free_secret(h);
+	ec2_credentials_done(&k);
+	ret->http_status = resp->status;
+	if (r < 0) {
+		snprintf(ret->detail, sizeof(ret->detail), "no answer from the EC2 API: %s",
+			 strempty(err));
+		ret->retryable = 1;
+		return r;
+	}
+	if (resp->status != 200) {
+		char code[96] = "", msg[256] = "";
+		xml_tag_text(resp->body, "Code", code, sizeof(code));
+		xml_tag_text(resp->body, "Message", msg, sizeof(msg));
+		snprintf(ret->detail, sizeof(ret->detail), "HTTP %ld: %s: %s", resp->status,
+			 code[0] ? code : "unknown error", msg);
+		ret->retryable = resp->status >= 500 || streq(code, "RequestLimitExceeded") ||
+				 streq(code, "Throttling");
+		return resp->status == 401 || resp->status == 403 ? -EACCES : -EIO;
+	}
+	return 0;
+}
+
+int ec2_terminate(const struct config *c, const struct provider_identity *id,
+		  struct provider_result *ret)
+{
+	_cleanup_free_ char *params = NULL;
+	struct http_response resp = {0};
+	char got[64] = "", state[64] = "";
+	int r;
+
+	if (id->kind != PROVIDER_EC2 || !provider_valid_ec2_id(id->instance_id)) {
+		snprintf(ret->detail, sizeof(ret->detail), "no valid EC2 instance id");
+		return -EINVAL;
+	}
+	params = xasprintf("Action=TerminateInstances&InstanceId.1=%s&Version=" EC2_API_VERSION,
+			   id->instance_id);
+	r = ec2_query(c, id, params, &resp, ret);
+	if (r < 0)
+		goto out;
+	xml_tag_text(resp.body, "instanceId", got, sizeof(got));
+	if (xml_tag_text(resp.body, "currentState", state, sizeof(state)) >= 0)
+		xml_tag_text(state, "name", state, sizeof(state));
+	if (!streq(got, id->instance_id) ||
+	    !(streq(state, "shutting-down") || streq(state, "terminated"))) {
+		snprintf(ret->detail, sizeof(ret->detail),
+			 "unexpected TerminateInstances answer (instance '%s', state '%s')", got,
+			 state);
+		r = -EBADMSG;
+		goto out;
+	}
+	snprintf(ret->detail, sizeof(ret->detail), "instance %s is %s", got, state);
+out:
+	http_response_done(&resp);
+	return r;
+}
+
+int provider_ec2_shutdown_terminates(const struct config *c, const struct provider_identity *id,
+				     char *why, size_t why_size)
+{
+	_cleanup_free_ char *params = NULL;
+	struct provider_result res = {0};
+	struct http_response resp = {0};
+	char value[64] = "", block[256] = "";
+	int r;
+
+	params = xasprintf("Action=DescribeInstanceAttribute&Attribute="
+			   "instanceInitiatedShutdownBehavior&InstanceId=%s&Version=" EC2_API_VERSION,
+			   id->instance_id);
+	r = ec2_query(c, id, params, &resp, &res);
+	if (r < 0) {
+		snprintf(why, why_size, "%s", res.detail);
+		http_response_done(&resp);
+		return r;
+	}
+	if (xml_tag_text(resp.body, "instanceInitiatedShutdownBehavior", block, sizeof(block)) < 0 ||
+	    xml_tag_text(block, "value", value, sizeof(value)) < 0) {
+		snprintf(why, why_size, "unexpected DescribeInstanceAttribute answer");
+		http_response_done(&resp);
+		return -EBADMSG;
+	}
+	http_response_done(&resp);
+	snprintf(why, why_size, "InstanceInitiatedShutdownBehavior is %s", value);
+	return streq(value, "terminate");
+}

@@ -1,0 +1,317 @@
+/* Hetzner Cloud: identity from http://169.254.169.254/hetzner/v1/metadata,
+ * and "DELETE /v1/servers/{id}" with a bearer token, whose returned
+ * action is then read back with "GET /v1/actions/{id}".
+ *
+ * The metadata document is YAML; only its top-level scalar lines are read:
+ *   line  := key ":" SP value
+ *   value := plain | "'" text "'" | '"' text '"'
+ * Nested lines (leading spaces) and lists are ignored. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "config.h"
+#include "fileio.h"
+#include "macro.h"
+#include "provider-http.h"
+#include "provider.h"
+
+static void cjson_deletep(cJSON **p)
+{
+	cJSON_Delete(*p);
+}
+
+/* Sets one identity field from a metadata line; unknown keys are ignored. */
+static int hetzner_set_field(struct provider_identity *id, const char *key, size_t klen,
+			     const char *v, size_t vlen)
+{
+	static const struct {
+		const char *key;
+		size_t offset, size;
+	} fields[] = {
+		{"instance-id", offsetof(struct provider_identity, instance_id), 64},
+		{"hostname", offsetof(struct provider_identity, hostname), 256},
+		{"region", offsetof(struct provider_identity, region), 64},
+		{"availability-zone", offsetof(struct provider_identity, zone), 64},
+		{"public-ipv4", offsetof(struct provider_identity, public_ipv4), 64},
+	};
+
+	if (vlen >= 2 && (v[0] == '\'' || v[0] == '"') && v[vlen - 1] == v[0]) {
+		v++;
+		vlen -= 2;
+	}
+	for (size_t i = 0; i < ELEMENTSOF(fields); i++)
+		if (strlen(fields[i].key) == klen && strncmp(fields[i].key, key, klen) == 0) {
+			if (vlen == 0)
+				return 0; /* empty values (e.g. no public IPv4) stay empty */
+			return copy_printable((char *)id + fields[i].offset, fields[i].size, v,
+					      vlen);
+		}
+	return 0;
+}
+
+int hetzner_metadata_parse(const char *text, struct provider_identity *ret, char *why,
+			   size_t why_size)
+{
+	struct provider_identity id = {.kind = PROVIDER_HETZNER};
+	const char *p = text;
+
+	if (!text || !*text) {
+		snprintf(why, why_size, "Hetzner metadata: empty answer");
+		return -EBADMSG;
+	}
+	while (*p) {
+		const char *eol = strchrnul(p, '\n'), *colon;
+		const char *v;
+		size_t vlen;
+
+		colon = memchr(p, ':', (size_t)(eol - p));
+		if (p[0] != ' ' && p[0] != '-' && p[0] != '#' && colon && colon > p) {
+			v = colon + 1;
+			while (v < eol && *v == ' ')
+				v++;
+			vlen = (size_t)(eol - v);
+			while (vlen > 0 && (v[vlen - 1] == '\r' || v[vlen - 1] == ' '))
+				vlen--;
+			if (hetzner_set_field(&id, p, (size_t)(colon - p), v, vlen) < 0) {
+				snprintf(why, why_size,
+					 "Hetzner metadata: malformed value for '%.*s'",
+					 (int)MIN(colon - p, 40), p);
+				return -EBADMSG;
+			}
+		}
+		p = *eol ? eol + 1 : eol;
+	}
+	if (!id.instance_id[0]) {
+		snprintf(why, why_size, "Hetzner metadata: no instance-id in the answer");
+		return -EBADMSG;
+	}
+	if (!provider_valid_hetzner_id(id.instance_id)) {
+		snprintf(why, why_size, "Hetzner metadata: malformed instance-id '%.40s'",
+			 id.instance_id);
+		return -EBADMSG;
+	}
+	*ret = id;
+	return 0;
+}
+
+static int hetzner_get(const struct config *c, const char *path, struct http_response *resp,
+		       char *why, size_t why_size)
+{
+	const char *err = NULL;
+	int r;
+
+	r = metadata_request(c, "GET", path, NULL, resp, &err);
+	if (r < 0) {
+		snprintf(why, why_size, "Hetzner metadata %s: no answer (%s)", path, strempty(err));
+		return r;
+	}
+	if (resp->status != 200) {
+		snprintf(why, why_size, "Hetzner metadata %s: HTTP %ld", path, resp->status);
+		http_response_done(resp);
+		return -EBADMSG;
+	}
+	return 0;
+}
+
+int hetzner_identity(const struct config *c, struct provider_identity *ret, char *why,
+		     size_t why_size)
+{
+	struct http_response resp = {0};
+	struct provider_identity id;
+	char second[64];
+	size_t n;
+	int r;
+
+	r = hetzner_get(c, "/hetzner/v1/metadata", &resp, why, why_size);
+	if (r < 0)
+		return r;
+	if (strlen(resp.body) != resp.size) {
+		snprintf(why, why_size, "Hetzner metadata: malformed answer (not text)");
+		http_response_done(&resp);
+		return -EBADMSG;
+	}
+	r = hetzner_metadata_parse(resp.body, &id, why, why_size);
+	http_response_done(&resp);
+	if (r < 0)
+		return r;
+
+	/* The second read must name the same server. */
+	r = hetzner_get(c, "/hetzner/v1/metadata/instance-id", &resp, why, why_size);
+	if (r < 0)
+		return r;
+	n = resp.size;
+	while (n > 0 && isspace((unsigned char)resp.body[n - 1]))
+		n--;
+	if (copy_printable(second, sizeof(second), resp.body, n) < 0) {
+		snprintf(why, why_size, "Hetzner metadata: malformed or empty instance-id answer");
+		http_response_done(&resp);
+		return -EBADMSG;
+	}
+	http_response_done(&resp);
+	if (!streq(second, id.instance_id)) {
+		snprintf(why, why_size,
+			 "Hetzner metadata: instance-id changed between two reads (%s, then %.40s)",
+			 id.instance_id, second);
+		return -ESTALE;
+	}
+	*ret = id;
+	return 0;
+}
+
+static int hetzner_read_token(const struct config *c, char **ret, char *why, size_t why_size)
+{
+	const char *reason = NULL;
+	char *token = NULL;
+	int r;
+
+	if (!c->provider_hetzner_token_file) {
+		snprintf(why, why_size, "provider.hetzner.token_file is not set");
+		return -ENOKEY;
+	}
+	r = read_secret(c->provider_hetzner_token_file, &token, &reason);
+	if (r < 0) {
+		snprintf(why, why_size, "Hetzner token %s %s", c->provider_hetzner_token_file,
+			 strempty(reason));
+		return r;
+	}
+	if (!token[0] || strpbrk(token, "\r\n \t")) {
+		freezero_str(token);
+		snprintf(why, why_size, "Hetzner token %s is empty or not one word",
+			 c->provider_hetzner_token_file);
+		return -ENOKEY;
+	}
+	*ret = token;
+	return 0;
+}
+
+int hetzner_check_token(const struct config *c, char *why, size_t why_size)
+{
+	_cleanup_secret_ char *token = NULL;
+
+	return hetzner_read_token(c, &token, why, why_size);
+}
+
+/* "code: message" of a Hetzner error answer, or the start of the body. */
+static void hetzner_error_text(const struct http_response *resp, char *buf, size_t size)
+{
+	_cleanup_(cjson_deletep) cJSON *root = cJSON_Parse(resp->body);
+	const cJSON *e = cJSON_GetObjectItemCaseSensitive(root, "error");
+	const cJSON *code = cJSON_GetObjectItemCaseSensitive(e, "code");
+	const cJSON *msg = cJSON_GetObjectItemCaseSensitive(e, "message");
+
+	if (cJSON_IsString(code))
+		snprintf(buf, size, "%s: %s", code->valuestring,
+			 cJSON_IsString(msg) ? msg->valuestring : "");
+	else
+		snprintf(buf, size, "%.120s", resp->size ? resp->body : "(empty answer)");
+}
+
+/* Reads the action object of an answer: 0 when running or success. */
+static int hetzner_action_state(const char *body, char *id_buf, size_t id_size, char *detail,
+				size_t detail_size)
+{
+	_cleanup_(cjson_deletep) cJSON *root = cJSON_Parse(body);
+	const cJSON *a = cJSON_GetObjectItemCaseSensitive(root, "action");
+	const cJSON *id = cJSON_GetObjectItemCaseSensitive(a, "id");
+	const cJSON *status = cJSON_GetObjectItemCaseSensitive(a, "status");
+	const cJSON *err = cJSON_GetObjectItemCaseSensitive(a, "error");
+
+	if (!cJSON_IsNumber(id) || !cJSON_IsString(status)) {
+		snprintf(detail, detail_size, "the answer holds no action (%.80s)", body);
+		return -EBADMSG;
+	}
+	snprintf(id_buf, id_size, "%.0f", id->valuedouble);
+	if (streq(status->valuestring, "running") || streq(status->valuestring, "success")) {
+		snprintf(detail, detail_size, "action %s %s", id_buf, status->valuestring);
+		return 0;
+	}
+	if (streq(status->valuestring, "error")) {
+		const cJSON *code = cJSON_GetObjectItemCaseSensitive(err, "code");
+		const cJSON *msg = cJSON_GetObjectItemCaseSensitive(err, "message");
+		snprintf(detail, detail_size, "action %s failed: %s: %s", id_buf,
+			 cJSON_IsString(code) ? code->valuestring : "unknown",
+			 cJSON_IsString(msg) ? msg->valuestring : "");
+		return -EIO;
+	}
+	snprintf(detail, detail_size, "action %s has status '%.40s'", id_buf, status->valuestring);
+	return -EBADMSG;
+}
+
+int hetzner_delete(const struct config *c, const struct provider_identity *id,
+		   struct provider_result *ret)
+{
+	_cleanup_secret_ char *token = NULL, *auth = NULL;
+	_cleanup_free_ char *url = NULL, *action_url = NULL;
+	struct curl_slist *headers = NULL;
+	struct http_response resp = {0};
+	struct http_request rq = {.method = "DELETE", .timeout = c->provider_api_timeout};
+	const char *err = NULL;
+	char text[256];
+	int r;
+
+	url = xasprintf("%s/servers/%s", c->provider_hetzner_api_url, id->instance_id);
+	snprintf(ret->request, sizeof(ret->request), "DELETE %s", url);
+	if (id->kind != PROVIDER_HETZNER || !provider_valid_hetzner_id(id->instance_id)) {
+		snprintf(ret->detail, sizeof(ret->detail), "no valid Hetzner instance id");
+		return -EINVAL;
+	}
+	r = hetzner_read_token(c, &token, ret->detail, sizeof(ret->detail));
+	if (r < 0)
+		return r; /* not retryable: a person must fix the token */
+	auth = xasprintf("Authorization: Bearer %s", token);
+	headers = curl_slist_append(headers, auth);
+	headers = curl_slist_append(headers, "Accept: application/json");
+	rq.url = url;
+	rq.headers = headers;
+	r = http_send(&rq, &resp, &err);
+	ret->http_status = resp.status;
+	if (r < 0) {
+		snprintf(ret->detail, sizeof(ret->detail), "no answer from the Hetzner API: %s",
+			 strempty(err));
+		ret->retryable = 1;
+		goto out;
+	}
+	if (resp.status < 200 || resp.status >= 300) {
+		hetzner_error_text(&resp, text, sizeof(text));
+		snprintf(ret->detail, sizeof(ret->detail), "HTTP %ld: %s%s", resp.status, text,
+			 resp.status == 401 || resp.status == 403
+				 ? " (the token is wrong or lacks write access)"
+			 : resp.status == 404 ? " (no such server in the token's project)"
+					      : "");
+		ret->retryable = resp.status >= 500 || resp.status == 429 || resp.status == 409 ||
+				 resp.status == 423;
+		r = resp.status == 401 || resp.status == 403 ? -EACCES
+		    : resp.status == 404			  ? -ENOENT
+								  : -EIO;
+		goto out;
+	}
+	r = hetzner_action_state(resp.body, ret->action_id, sizeof(ret->action_id), ret->detail,
+				 sizeof(ret->detail));
+	if (r < 0)
+		goto out;
+
+	/* Read the action back: it must exist and not have failed. */
+	http_response_done(&resp);
+	action_url = xasprintf("%s/actions/%s", c->provider_hetzner_api_url, ret->action_id);
+	rq.method = "GET";
+	rq.url = action_url;
+	r = http_send(&rq, &resp, &err);
+	if (r < 0 || resp.status != 200) {
+		/* The delete was accepted; an unreadable action does not undo it. */
+		snprintf(ret->detail + strlen(ret->detail), sizeof(ret->detail) - strlen(ret->detail),
+			 " (reading it back failed: %s)",
+			 r < 0 ? strempty(err) : "unexpected HTTP status");
+		r = 0;
+		goto out;
+	}
+	r = hetzner_action_state(resp.body, ret->action_id, sizeof(ret->action_id), ret->detail,
+				 sizeof(ret->detail));
+out:
+	http_response_done(&resp);
+	http_headers_free_secret(headers);
+	return r;
+}

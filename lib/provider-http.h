@@ -1,0 +1,72 @@
+/* The small HTTP client the providers share (libcurl, one request at a
+ * time, bounded answers). Internal to lib/provider*.c. */
+#ifndef AGENTBOX_PROVIDER_HTTP_H
+#define AGENTBOX_PROVIDER_HTTP_H
+
+#include <stddef.h>
+
+#include <curl/curl.h>
+
+#include "time-util.h"
+
+struct config;
+struct provider_identity;
+
+#define HTTP_BODY_MAX (1024 * 1024)
+
+struct http_request {
+	const char *method; /* "GET", "PUT", "POST", "DELETE" */
+	const char *url;
+	struct curl_slist *headers;
+	const char *body;     /* NULL: none */
+	usec_t timeout;
+	int metadata;         /* the link-local metadata service: never through a proxy */
+	const char *sigv4;    /* "aws:amz:<region>:ec2" to sign, or NULL */
+	const char *username; /* SigV4 access key id */
+	const char *password; /* SigV4 secret key (a secret) */
+};
+
+struct http_response {
+	long status; /* 0 until an answer came */
+	char *body;  /* NUL-terminated, possibly empty */
+	size_t size;
+};
+
+/* Sends one request. 0 when an HTTP answer came (whatever its status), or
+ * -ETIMEDOUT, -ECONNREFUSED, -EHOSTUNREACH, -EFBIG (answer too big), -EIO;
+ * *err_text (static or curl's) says what. */
+int http_send(const struct http_request *rq, struct http_response *ret, const char **err_text);
+void http_response_done(struct http_response *r);
+
+/* A GET/PUT of the metadata service with provider.metadata_retries
+ * retries after timeouts, refused connections and 5xx answers. 0 with
+ * *ret filled (any status) or -errno after the last try. */
+int metadata_request(const struct config *c, const char *method, const char *path,
+		     struct curl_slist *headers, struct http_response *ret, const char **err_text);
+
+/* Frees a header list whose entries may hold secrets, zeroing them first. */
+void http_headers_free_secret(struct curl_slist *h);
+
+/* Copies a short printable value (no control characters, at most size-1
+ * bytes); -EINVAL when it is empty, too long or not printable. */
+int copy_printable(char *dst, size_t size, const char *src, size_t len);
+
+/* Provider-specific parts. */
+struct provider_result;
+int hetzner_delete(const struct config *c, const struct provider_identity *id,
+		   struct provider_result *ret);
+int ec2_terminate(const struct config *c, const struct provider_identity *id,
+		  struct provider_result *ret);
+/* The EC2 Query API endpoint: provider.ec2.api_url or the region's. */
+char *ec2_endpoint(const struct config *c, const struct provider_identity *id);
+int hetzner_identity(const struct config *c, struct provider_identity *ret, char *why,
+		     size_t why_size);
+int hetzner_check_token(const struct config *c, char *why, size_t why_size);
+int ec2_identity(const struct config *c, struct provider_identity *ret, char *why,
+		 size_t why_size);
+int ec2_check_credentials(const struct config *c, char *why, size_t why_size);
+/* Asks for an IMDSv2 token (PUT /latest/api/token). Status in *ret_status. */
+int ec2_imds_token(const struct config *c, char **ret, long *ret_status, char *why,
+		   size_t why_size);
+
+#endif

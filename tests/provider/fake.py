@@ -1,0 +1,209 @@
+#!/usr/bin/env python3
+"""Fake cloud for the provider tests: Hetzner's and EC2's metadata service
+on 169.254.169.254:80, the Hetzner API and the EC2 Query API on
+127.0.0.1:8080, all inside the network namespace the test created.
+
+Behaviour comes from a JSON scenario file, read again for every request so
+a test can change it between runs:
+  metadata      "hetzner" | "ec2" | "none" (404) | "timeout" | "empty" | "malformed"
+  id_changes    true: the instance id grows by one on every read
+  hetzner_id    "4242"; ec2_id "i-0123456789abcdef0"; region
+  token         the Hetzner token the API accepts
+  api_status    forces this HTTP status from the delete call (401, 404, 500...)
+  action_status "running" | "error"
+  ec2_role      role name, or null for no instance profile
+  shutdown      "terminate" | "stop" (DescribeInstanceAttribute)
+Every request is appended to the log file as one JSON line with its
+method, path, headers and body."""
+import json
+import re
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+SCENARIO, LOG = sys.argv[1], sys.argv[2]
+lock = threading.Lock()
+reads = {"n": 0}
+
+
+def scenario():
+    with open(SCENARIO) as f:
+        return json.load(f)
+
+
+def record(h, body):
+    entry = {
+        "server": h.server.name,
+        "method": h.command,
+        "path": h.path,
+        "headers": {k.lower(): v for k, v in h.headers.items()},
+        "body": body,
+        "time": time.time(),
+    }
+    with lock, open(LOG, "a") as f:
+        f.write(json.dumps(entry) + "\n")
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def reply(self, status, body, ctype="text/plain"):
+        data = body.encode() if isinstance(body, str) else body
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def handle_any(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(n).decode(errors="replace") if n else ""
+        record(self, body)
+        sc = scenario()
+        if self.server.name == "metadata":
+            return self.metadata(sc)
+        if self.path.startswith("/ec2"):
+            return self.ec2_api(sc, body)
+        return self.hetzner_api(sc)
+
+    do_GET = do_PUT = do_POST = do_DELETE = handle_any
+
+    # --- metadata ---
+    def instance_id(self, sc, base):
+        if not sc.get("id_changes"):
+            return base
+        with lock:
+            reads["n"] += 1
+            k = reads["n"]
+        if base.startswith("i-"):
+            return "i-%017x" % (int(base[2:], 16) + k)
+        return str(int(base) + k)
+
+    def metadata(self, sc):
+        mode = sc.get("metadata", "hetzner")
+        if mode == "timeout":
+            time.sleep(5)
+            return self.reply(200, "late")
+        if mode == "none":
+            return self.reply(404, "not found")
+        if mode == "empty":
+            return self.reply(200, "")
+        if mode == "malformed":
+            return self.reply(200, "\x00\x01 this is not metadata: [\n")
+        p = self.path
+        if mode == "hetzner":
+            hid = sc.get("hetzner_id", "4242")
+            if p == "/hetzner/v1/metadata":
+                return self.reply(200, "availability-zone: fsn1-dc14\nhostname: ws-test\n"
+                                  "instance-id: %s\nlocal-ipv4: ''\npublic-ipv4: 192.0.2.10\n"
+                                  "region: eu-central\npublic-keys: []\nvendor_data: |\n"
+                                  "  instance-id: 999\n" % self.instance_id(sc, hid))
+            if p == "/hetzner/v1/metadata/instance-id":
+                return self.reply(200, self.instance_id(sc, hid))
+            return self.reply(404, "not found")
+        # ec2, IMDSv2 only
+        if p == "/latest/api/token" and self.command == "PUT":
+            if not self.headers.get("X-aws-ec2-metadata-token-ttl-seconds"):
+                return self.reply(400, "missing ttl")
+            return self.reply(200, "imds-session-token")
+        if self.headers.get("X-aws-ec2-metadata-token") != "imds-session-token":
+            return self.reply(401, "unauthorized")
+        eid, region = sc.get("ec2_id", "i-0123456789abcdef0"), sc.get("region", "eu-west-1")
+        role = sc.get("ec2_role", "agentbox-role")
+        if p == "/latest/meta-data/instance-id":
+            return self.reply(200, self.instance_id(sc, eid))
+        if p == "/latest/meta-data/placement/region":
+            return self.reply(200, region)
+        if p == "/latest/dynamic/instance-identity/document":
+            return self.reply(200, json.dumps({"instanceId": self.instance_id(sc, eid),
+                                               "region": region, "accountId": "123456789012",
+                                               "availabilityZone": region + "a"}),
+                              "application/json")
+        if p == "/latest/meta-data/iam/security-credentials/" and role:
+            return self.reply(200, role + "\n")
+        if role and p == "/latest/meta-data/iam/security-credentials/" + role:
+            return self.reply(200, json.dumps({"Code": "Success", "AccessKeyId": "ASIAFAKEKEYID",
+                                               "SecretAccessKey": "fake-secret-key",
+                                               "Token": "fake-session-token",
+                                               "Expiration": "2099-01-01T00:00:00Z"}))
+        return self.reply(404, "not found")
+
+    # --- Hetzner API on /v1 ---
+    def hetzner_api(self, sc):
+        if self.headers.get("Authorization") != "Bearer " + sc.get("token", "test-token"):
+            return self.reply(401, json.dumps({"error": {"code": "unauthorized",
+                                                         "message": "unable to authenticate"}}),
+                              "application/json")
+        forced = sc.get("api_status")
+        m = re.fullmatch(r"/v1/servers/(\d+)", self.path)
+        if self.command == "DELETE" and m:
+            if forced:
+                codes = {403: "forbidden", 404: "not_found", 500: "server_error"}
+                return self.reply(forced, json.dumps({"error": {
+                    "code": codes.get(forced, "error"), "message": "forced by the test"}}),
+                    "application/json")
+            if m.group(1) != sc.get("hetzner_id", "4242"):
+                return self.reply(404, json.dumps({"error": {"code": "not_found",
+                                                             "message": "server not found"}}),
+                                  "application/json")
+            return self.reply(200, json.dumps({"action": {
+                "id": 13, "command": "delete_server", "status": "running", "progress": 0,
+                "error": None}}), "application/json")
+        if self.command == "GET" and self.path == "/v1/actions/13":
+            st = sc.get("action_status", "running")
+            err = {"code": "action_failed", "message": "forced by the test"} if st == "error" \
+                else None
+            return self.reply(200, json.dumps({"action": {"id": 13, "status": st,
+                                                          "command": "delete_server",
+                                                          "error": err}}), "application/json")
+        return self.reply(404, json.dumps({"error": {"code": "not_found", "message": "?"}}),
+                          "application/json")
+
+    # --- EC2 Query API on /ec2/ ---
+    def ec2_api(self, sc, body):
+        auth = self.headers.get("Authorization", "")
+        if not re.fullmatch(r"AWS4-HMAC-SHA256 Credential=ASIAFAKEKEYID/\d{8}/[a-z0-9-]+/ec2/"
+                            r"aws4_request, SignedHeaders=[a-z0-9;-]+, Signature=[0-9a-f]{64}",
+                            auth) or self.headers.get("x-amz-security-token") != \
+                "fake-session-token":
+            return self.reply(401, "<Response><Errors><Error><Code>AuthFailure</Code>"
+                              "<Message>bad signature</Message></Error></Errors></Response>")
+        forced = sc.get("api_status")
+        if forced:
+            return self.reply(forced, "<Response><Errors><Error><Code>InternalError</Code>"
+                              "<Message>forced by the test</Message></Error></Errors></Response>")
+        q = dict(kv.split("=", 1) for kv in body.split("&") if "=" in kv)
+        eid = sc.get("ec2_id", "i-0123456789abcdef0")
+        if q.get("Action") == "DescribeInstanceAttribute":
+            return self.reply(200, "<DescribeInstanceAttributeResponse><instanceId>%s</instanceId>"
+                              "<instanceInitiatedShutdownBehavior><value>%s</value>"
+                              "</instanceInitiatedShutdownBehavior>"
+                              "</DescribeInstanceAttributeResponse>"
+                              % (eid, sc.get("shutdown", "terminate")))
+        if q.get("Action") == "TerminateInstances" and q.get("InstanceId.1") == eid:
+            return self.reply(200, "<TerminateInstancesResponse><instancesSet><item>"
+                              "<instanceId>%s</instanceId><currentState><code>32</code>"
+                              "<name>shutting-down</name></currentState><previousState>"
+                              "<code>16</code><name>running</name></previousState></item>"
+                              "</instancesSet></TerminateInstancesResponse>" % eid)
+        return self.reply(400, "<Response><Errors><Error><Code>InvalidInstanceID.NotFound</Code>"
+                          "<Message>no such instance</Message></Error></Errors></Response>")
+
+
+def serve(addr, port, name):
+    srv = ThreadingHTTPServer((addr, port), Handler)
+    srv.daemon_threads = True
+    srv.name = name
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+
+
+serve("169.254.169.254", 80, "metadata")
+serve("127.0.0.1", 8080, "api")
+open(LOG, "a").close()
+print("ready", flush=True)
+# Bounded: the test kills us, and we end by ourselves after 10 minutes.
+time.sleep(600)
