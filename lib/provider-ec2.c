@@ -90,9 +90,10 @@ static int ec2_get(const struct config *c, const char *token, const char *path,
 		return r;
 	}
 	if (resp->status != 200) {
+		r = resp->status == 404 ? -ENOENT : -EBADMSG;
 		snprintf(why, why_size, "EC2 metadata %s: HTTP %ld", path, resp->status);
 		http_response_done(resp);
-		return resp->status == 404 ? -ENOENT : -EBADMSG;
+		return r;
 	}
 	if (strlen(resp->body) != resp->size) {
 		snprintf(why, why_size, "EC2 metadata %s: malformed answer (not text)", path);

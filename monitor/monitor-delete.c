@@ -122,6 +122,7 @@ struct delete_seq {
 	char request[DELETE_TEXT_MAX];
 	char detail[DELETE_TEXT_MAX];
 	int attempts;
+	int poweroff_started;
 	char *path; /* <state_dir>/delete.json */
 
 	struct delete_job job;
@@ -306,11 +307,13 @@ static void seq_fail(struct monitor *m, const char *fmt, ...) _printf_(2, 3);
 static void seq_fail(struct monitor *m, const char *fmt, ...)
 {
 	struct delete_seq *s = m->delete;
+	char text[DELETE_TEXT_MAX];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(s->detail, sizeof(s->detail), fmt, ap);
+	vsnprintf(text, sizeof(text), fmt, ap); /* the arguments may be s->detail */
 	va_end(ap);
+	snprintf(s->detail, sizeof(s->detail), "%s", text);
 	snprintf(m->action_error, sizeof(m->action_error), "%s", s->detail);
 	s->retry_at = m->tick.now + DELETE_RETRY_USEC;
 	seq_set_step(m, DELETE_STEP_FAILED);
@@ -511,12 +514,15 @@ static void seq_deleted(struct monitor *m, struct delete_job *j)
 static void seq_collect(struct monitor *m)
 {
 	struct delete_seq *s = m->delete;
-	struct delete_job *j = &s->job;
+	struct delete_job done, *j = &done;
 
-	if (!j->running || !__atomic_load_n(&j->finished, __ATOMIC_ACQUIRE))
+	if (!s->job.running || !__atomic_load_n(&s->job.finished, __ATOMIC_ACQUIRE))
 		return;
-	pthread_join(j->thread, NULL);
-	j->running = 0;
+	pthread_join(s->job.thread, NULL);
+	/* The handlers may start the next job in s->job. */
+	done = s->job;
+	s->job.running = 0;
+	s->job.kind = JOB_NONE;
 	switch (j->kind) {
 	case JOB_IDENTIFY:
 		if (s->step == DELETE_STEP_IDENTIFY)
@@ -535,7 +541,6 @@ static void seq_collect(struct monitor *m)
 	case JOB_NONE:
 		break;
 	}
-	j->kind = JOB_NONE;
 }
 
 static void seq_back_to_active(struct monitor *m, const char *why)
@@ -586,9 +591,17 @@ static void seq_verify(struct monitor *m)
 	char text[DELETE_TEXT_MAX];
 	int r;
 
-	/* Anything since the backup started, even a degraded signal, aborts. */
+	/* Anything since the backup started, even a degraded signal or a
+	 * keepalive, aborts. */
 	if (m->last_activity > s->backup_started) {
 		seq_back_to_active(m, "activity since the final backup started");
+		return;
+	}
+	if (m->decision.state != IDLE_STATE_IDLE || m->keepalive_ended > s->backup_started) {
+		seq_back_to_active(m, m->decision.state == IDLE_STATE_HELD ||
+						      m->keepalive_ended > s->backup_started
+					      ? "a keepalive since the final backup started"
+					      : "no longer idle");
 		return;
 	}
 	provider_identity_describe(&s->identity, text, sizeof(text));
@@ -631,10 +644,15 @@ static void seq_verify(struct monitor *m)
 
 static void seq_poweroff(struct monitor *m)
 {
+	struct delete_seq *s = m->delete;
 	int r;
 
-	if (m->action_pid || (m->action_retry_at && m->tick.now < m->action_retry_at))
+	/* Once: a failure (reaped by the core) sets action_retry_at. */
+	if (m->action_pid || (s->poweroff_started && !m->action_retry_at) ||
+	    (m->action_retry_at && m->tick.now < m->action_retry_at))
 		return;
+	s->poweroff_started = 1;
+	m->action_retry_at = 0;
 	log_event(LOG_NOTICE, MSGID_ACTION, LOG_FIELDS({"AGENTBOX_ACTION", "delete"}), 1,
 		  "Powering off; the instance terminates with it");
 	r = monitor_spawn_poweroff(m);
@@ -665,7 +683,7 @@ void monitor_delete_act(struct monitor *m)
 		seq_poweroff(m);
 		break;
 	case DELETE_STEP_FAILED:
-		if (m->last_activity > s->step_since)
+		if (m->last_activity > s->step_since || m->decision.state == IDLE_STATE_HELD)
 			seq_back_to_active(m, "activity after the failure");
 		else if (m->tick.now >= s->retry_at) {
 			log_notice("Trying the delete sequence again, from the final backup");

@@ -173,11 +173,11 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply(401, "<Response><Errors><Error><Code>AuthFailure</Code>"
                               "<Message>bad signature</Message></Error></Errors></Response>")
         forced = sc.get("api_status")
-        if forced:
-            return self.reply(forced, "<Response><Errors><Error><Code>InternalError</Code>"
-                              "<Message>forced by the test</Message></Error></Errors></Response>")
         q = dict(kv.split("=", 1) for kv in body.split("&") if "=" in kv)
         eid = sc.get("ec2_id", "i-0123456789abcdef0")
+        if forced and q.get("Action") == "TerminateInstances":
+            return self.reply(forced, "<Response><Errors><Error><Code>InternalError</Code>"
+                              "<Message>forced by the test</Message></Error></Errors></Response>")
         if q.get("Action") == "DescribeInstanceAttribute":
             return self.reply(200, "<DescribeInstanceAttributeResponse><instanceId>%s</instanceId>"
                               "<instanceInitiatedShutdownBehavior><value>%s</value>"

@@ -1,0 +1,226 @@
+#!/usr/bin/env bash
+# idle.action "delete" end to end: agentbox-monitor runs inside a network
+# namespace where a fake cloud (tests/provider/fake.py) answers on the real
+# metadata address 169.254.169.254 and a fake Hetzner / EC2 API listens on
+# 127.0.0.1:8080. The fake records every request; each case checks what
+# was sent (or that nothing was) and what the monitor said.
+. "$(dirname "$0")/../lib.sh"
+need_root
+need_cmd ip
+need_cmd python3
+need_cmd jq
+need_cmd unshare
+
+NS=abx-$RANDOM$$
+ip netns add "$NS" || { skip "cannot create a network namespace"; exit 0; }
+at_exit "ip netns del $NS"
+ip -n "$NS" link set lo up
+ip -n "$NS" addr add 169.254.169.254/32 dev lo
+
+SC=$T/scenario.json CALLS=$T/calls.log
+echo '{"metadata": "hetzner"}' >"$SC"
+ip netns exec "$NS" python3 "$TOP/tests/provider/fake.py" "$SC" "$CALLS" >"$T/fake.out" 2>&1 &
+fake=$!
+at_exit "kill $fake"
+wait_for 10 grep -q ready "$T/fake.out" || { fail "the fake cloud did not start"; finish; }
+
+mkdir -p "$T/home"
+printf 'test-token\n' >"$T/token"
+chmod 600 "$T/token"
+# A systemctl that only writes down what it was asked, bind-mounted over
+# the real one in a private mount namespace: a poweroff here must not
+# power off the test machine.
+printf '#!/bin/sh\necho "$@" >>%s/systemctl.log\n' "$T" >"$T/systemctl"
+chmod 755 "$T/systemctl"
+
+# cfg IDLE_EXTRA [PROVIDER_NAME [EC2_TERMINATE]]: writes $T/c.json
+cfg() {
+	cat >"$T/c.json" <<JSON
+{"workspace": {"home": "$T/home"}, "runtime_dir": "$T/run", "state_dir": "$T/state",
+ "idle": {"boot_grace": "0s", "interval": "100ms", "timeout": "1s", "warn_before": "0s",
+          "watch_paths": ["$T/home"], "ports": [], "action": "delete" $1},
+ "provider": {"name": "${2:-auto}", "metadata_timeout": "300ms", "metadata_retries": 1,
+              "delete_retries": 1,
+              "hetzner": {"api_url": "http://127.0.0.1:8080/v1", "token_file": "$T/token"},
+              "ec2": {"api_url": "http://127.0.0.1:8080/ec2/", "terminate": "${3:-shutdown}"}}}
+JSON
+}
+step() { jq -r .step "$T/state/delete.json" 2>/dev/null; }
+# run NAME [monitor args]: one monitor run until the sequence ends
+# (deleted, failed, dry run, poweroff) or 15 s; its stderr in $T/NAME.log.
+run() {
+	local name=$1
+	shift
+	: >"$CALLS"
+	rm -rf "$T/state" "$T/run" "$T/systemctl.log"
+	unshare -m sh -c 'mount --bind "$1" /usr/bin/systemctl && shift && exec "$@"' sh \
+		"$T/systemctl" ip netns exec "$NS" env AGENTBOX_LOG_FIELDS=1 \
+		"$BIN/agentbox-monitor" -c "$T/c.json" "$@" 2>"$T/$name.log" &
+	mon=$!
+	wait_for 15 sh -c "test -s $T/systemctl.log || jq -r .step $T/state/delete.json 2>/dev/null | grep -qxE 'deleted|failed|dry-run-done'"
+	sleep 0.3 # the poweroff step, and late requests, would show here
+	"$BIN/agentbox" -c "$T/c.json" status --json >"$T/$name.status" 2>/dev/null
+	"$BIN/agentbox" -c "$T/c.json" status >"$T/$name.status.txt" 2>/dev/null
+	kill "$mon" 2>/dev/null
+	wait "$mon" 2>/dev/null
+}
+calls() { # METHOD PATH-REGEX: how many such requests the fake saw
+	jq -r "select(.method == \"$1\") | .path" "$CALLS" | grep -cE "^$2\$"
+}
+no_delete() { [ "$(calls DELETE '.*')" -eq 0 ] && [ "$(calls POST '/ec2/')" -eq 0 ]; }
+logged() { grep -q -- "$2" "$T/$1.log"; }
+scenario() { echo "$1" >"$SC"; }
+
+# --- Hetzner: the whole sequence, one DELETE for the right id ---
+scenario '{"metadata": "hetzner", "hetzner_id": "4242"}'
+cfg ', "delete_without_backup": true'
+run hetzner
+check "hetzner: exactly one DELETE" [ "$(calls DELETE '.*')" -eq 1 ]
+check "hetzner: DELETE /v1/servers/4242" [ "$(calls DELETE '/v1/servers/4242')" -eq 1 ]
+check "hetzner: bearer token sent" [ "$(jq -r 'select(.method == "DELETE") | .headers.authorization' "$CALLS")" = "Bearer test-token" ]
+check "hetzner: the action read back" [ "$(calls GET '/v1/actions/13')" -eq 1 ]
+check "hetzner: step deleted" [ "$(step)" = deleted ]
+check "hetzner: identity logged once (MESSAGE_ID)" [ "$(grep -c 'MESSAGE_ID=26c16e3940b8447296746b2c660dc981' "$T/hetzner.log")" -eq 1 ]
+check "hetzner: deleting journaled (MESSAGE_ID)" logged hetzner 'Deleting hetzner instance 4242.*MESSAGE_ID=8e3fa1c08b6848ab897cbf26c2a81b1d'
+check "hetzner: accepted journaled" logged hetzner 'accepted the delete of 4242: action 13 running'
+check "hetzner: status state acting" [ "$(jq -r .state "$T/hetzner.status")" = acting ]
+check "hetzner: status identity" [ "$(jq -r .identity.instance_id "$T/hetzner.status")" = 4242 ]
+check "hetzner: status delete step" [ "$(jq -r .delete.step "$T/hetzner.status")" = deleted ]
+check "hetzner: agentbox status shows the step" grep -q '^delete step: *deleted' "$T/hetzner.status.txt"
+check "hetzner: token never in logs, status or state" sh -c "! grep -rq test-token $T/hetzner.log $T/hetzner.status $T/state"
+check "hetzner: metadata only at 169.254.169.254" [ "$(jq -r 'select(.server == "metadata") | .headers.host' "$CALLS" | sort -u)" = 169.254.169.254 ]
+
+# --- tokens ---
+cfg ', "delete_without_backup": true'
+sed -i "s|$T/token|$T/nope|" "$T/c.json"
+run notoken
+check "missing token: no request" [ "$(calls DELETE '.*')" -eq 0 ]
+check "missing token: says so" logged notoken 'Delete stopped, nothing deleted.*Hetzner token .*/nope cannot be opened'
+check "missing token: status failed, acting" sh -c "[ \"\$(jq -r .state $T/notoken.status)\" = acting ] && jq -r .action_error $T/notoken.status | grep -q 'cannot be opened'"
+
+printf 'wrong-token\n' >"$T/wrong"
+chmod 600 "$T/wrong"
+sed -i "s|$T/nope|$T/wrong|" "$T/c.json"
+run wrongtoken
+check "wrong token: one DELETE, refused, not retried" [ "$(calls DELETE '.*')" -eq 1 ]
+check "wrong token: says HTTP 401" logged wrongtoken 'HTTP 401: unauthorized.*the token is wrong'
+check "wrong token: step failed" [ "$(step)" = failed ]
+check "wrong token: not in the log" sh -c "! grep -q wrong-token $T/wrongtoken.log"
+chmod 644 "$T/wrong"
+run opentoken
+check "token readable by others: refused, no request" sh -c "[ \"\$(jq -r 'select(.method == \"DELETE\")' $CALLS | wc -c)\" -eq 0 ] && grep -q 'readable by group or others' $T/opentoken.log"
+
+# --- API errors: no delete, a clear line, status acting with the error ---
+cfg ', "delete_without_backup": true'
+for code in 403 404 500; do
+	scenario '{"metadata": "hetzner", "api_status": '$code'}'
+	run "api$code"
+	check "API $code: step failed, box stays up" [ "$(step)" = failed ]
+	check "API $code: logged" logged "api$code" "Delete stopped, nothing deleted.*HTTP $code"
+	check "API $code: status names it" sh -c "jq -r .action_error $T/api$code.status | grep -q 'HTTP $code'"
+done
+check "API 500: retried once (delete_retries 1)" [ "$(calls DELETE '.*')" -eq 2 ]
+check "API 500: the retry is logged" logged api500 'Delete attempt 1 of 2 failed'
+scenario '{"metadata": "hetzner", "action_status": "error"}'
+run actionerror
+check "action error: reported" logged actionerror 'action 13 failed: action_failed'
+check "action error: step failed" [ "$(step)" = failed ]
+
+# --- identity: malformed, empty, timeout, changing id, none -> no delete ---
+for mode in malformed empty timeout none; do
+	scenario '{"metadata": "'$mode'"}'
+	run "md-$mode"
+	check "metadata $mode: no delete" no_delete
+	check "metadata $mode: identity unknown logged" logged "md-$mode" 'Delete stopped, nothing deleted.*instance identity unknown'
+	check "metadata $mode: status shows why" sh -c "jq -r .identity_error $T/md-$mode.status | grep -q ."
+done
+check "metadata timeout: says no answer" logged md-timeout 'no metadata service answered'
+check "metadata malformed: says malformed" logged md-malformed 'malformed'
+scenario '{"metadata": "hetzner", "id_changes": true}'
+run idchanges
+check "id changes between reads: no delete" no_delete
+check "id changes between reads: logged" logged idchanges 'instance-id changed between two reads'
+scenario '{"metadata": "ec2", "id_changes": true}'
+run ec2idchanges
+check "ec2 id changes between reads: no delete" no_delete
+check "ec2 id changes between reads: logged" logged ec2idchanges 'instance-id changed between two reads'
+
+# --- backup rules ---
+scenario '{"metadata": "hetzner"}'
+cfg ''
+run nobackup
+check "no verified backup: no delete" no_delete
+check "no verified backup: says why" logged nobackup 'no final backup: .*idle.delete_without_storage'
+cfg ', "delete_without_storage": true'
+run nostorage
+if grep -q 'no state storage is configured\|has no state storage' "$T/nostorage.log"; then
+	check "no storage + delete_without_storage: deletes" [ "$(calls DELETE '/v1/servers/4242')" -eq 1 ]
+	check "no storage + delete_without_storage: backup skipped logged" logged nostorage 'MESSAGE_ID=a153f4e29519433d8a189fbf7d5142fc'
+fi
+
+# --- dry run and action none ---
+cfg ', "delete_without_backup": true'
+run dryrun --dry-run
+check "dry run: no delete" no_delete
+check "dry run: says exactly what" logged dryrun 'Dry run: would now delete hetzner instance 4242.*DELETE http://127.0.0.1:8080/v1/servers/4242'
+check "dry run: step dry-run-done" [ "$(step)" = dry-run-done ]
+sed -i 's/"action": "delete"/"action": "none"/' "$T/c.json"
+"$BIN/agentbox-monitor" -c "$T/c.json" --dry-run 2>"$T/dryrun-none.log"
+check "dry run with action none: exit 2" [ $? -eq 2 ]
+
+# --- provider none ---
+cfg ', "delete_without_backup": true' none
+run pnone
+check "provider none: nothing sent at all" [ ! -s "$CALLS" ]
+check "provider none: logged" logged pnone 'provider.name is none: nothing deleted'
+
+# --- EC2 api mode: TerminateInstances, SigV4 ---
+scenario '{"metadata": "ec2"}'
+cfg ', "delete_without_backup": true' auto api
+run ec2api
+check "ec2 api: one TerminateInstances" [ "$(jq -r 'select(.method == "POST") | .body' "$CALLS" | grep -c '^Action=TerminateInstances&InstanceId.1=i-0123456789abcdef0&Version=2016-11-15$')" -eq 1 ]
+check "ec2 api: SigV4 for ec2 in the instance's region" sh -c "jq -r 'select(.body | startswith(\"Action=Terminate\")) | .headers.authorization' $CALLS | grep -qE '^AWS4-HMAC-SHA256 Credential=ASIAFAKEKEYID/[0-9]{8}/eu-west-1/ec2/aws4_request, SignedHeaders=[a-z0-9;-]*x-amz-date[a-z0-9;-]*, Signature=[0-9a-f]{64}\$'"
+check "ec2 api: session token header" [ "$(jq -r 'select(.body | startswith("Action=Terminate")) | .headers["x-amz-security-token"]' "$CALLS")" = fake-session-token ]
+check "ec2 api: IMDSv2 token asked with a TTL" [ "$(jq -r 'select(.method == "PUT") | .headers["x-aws-ec2-metadata-token-ttl-seconds"]' "$CALLS" | sort -u)" = 300 ]
+check "ec2 api: step deleted" [ "$(step)" = deleted ]
+check "ec2 api: secrets not logged" sh -c "! grep -q 'fake-secret-key\|fake-session-token' $T/ec2api.log $T/ec2api.status"
+check "ec2 api: no poweroff" [ ! -e "$T/systemctl.log" ]
+
+scenario '{"metadata": "ec2", "api_status": 500, "shutdown": "terminate"}'
+run ec2fallback
+check "ec2 api failing: retried, then poweroff fallback" [ "$(cat "$T/systemctl.log" 2>/dev/null)" = poweroff ]
+check "ec2 api failing: fallback logged" logged ec2fallback 'falling back to poweroff, which terminates'
+scenario '{"metadata": "ec2", "api_status": 500, "ec2_role": null}'
+run ec2norole
+check "ec2 api without a role: no poweroff, loud" sh -c "[ ! -e $T/systemctl.log ] && grep -q 'no instance profile' $T/ec2norole.log"
+
+# --- EC2 shutdown mode: poweroff terminates ---
+scenario '{"metadata": "ec2", "shutdown": "terminate"}'
+cfg ', "delete_without_backup": true' auto shutdown
+run ec2shutdown
+check "ec2 shutdown: systemctl poweroff" [ "$(cat "$T/systemctl.log" 2>/dev/null)" = poweroff ]
+check "ec2 shutdown: behaviour confirmed" logged ec2shutdown 'InstanceInitiatedShutdownBehavior is terminate'
+check "ec2 shutdown: no TerminateInstances" [ "$(jq -r 'select(.method == "POST") | .body' "$CALLS" | grep -c TerminateInstances)" -eq 0 ]
+scenario '{"metadata": "ec2", "shutdown": "stop"}'
+run ec2stop
+check "ec2 shutdown behaviour stop: no poweroff" [ ! -e "$T/systemctl.log" ]
+check "ec2 shutdown behaviour stop: says why" logged ec2stop 'a poweroff would only stop the instance'
+scenario '{"metadata": "ec2", "ec2_role": null}'
+run ec2unconfirmed
+check "ec2 unconfirmed behaviour: said at start" logged ec2unconfirmed 'Cannot confirm InstanceInitiatedShutdownBehavior=terminate'
+check "ec2 unconfirmed behaviour: powers off as configured" [ "$(cat "$T/systemctl.log" 2>/dev/null)" = poweroff ]
+
+# --- restart in the middle: the sequence starts over ---
+scenario '{"metadata": "hetzner"}'
+cfg ', "delete_without_backup": true'
+mkdir -p "$T/state0"
+echo '{"step": "backup", "since": 1795600000}' >"$T/state0/delete.json"
+sed -i "s|$T/state\"|$T/state0\"|" "$T/c.json"
+ip netns exec "$NS" env AGENTBOX_LOG_FIELDS=1 "$BIN/agentbox-monitor" -c "$T/c.json" --dry-run 2>"$T/restart.log" &
+mon=$!
+wait_for 10 grep -q 'Dry run: would now delete' "$T/restart.log"
+kill $mon
+wait $mon 2>/dev/null
+check "restart: interrupted sequence reported" logged restart "interrupted at step 'backup'.*starting over"
+check "restart: a new sequence ran" logged restart 'Dry run: would now delete'
+finish
