@@ -39,6 +39,7 @@ cfg() {
 {"workspace": {"home": "$T/home"}, "runtime_dir": "$T/run", "state_dir": "$T/state",
  "idle": {"boot_grace": "0s", "interval": "100ms", "timeout": "1s", "warn_before": "0s",
           "watch_paths": ["$T/home"], "ports": [], "action": "delete" $1},
+ ${STATE_JSON:-}
  "provider": {"name": "${2:-auto}", "metadata_timeout": "300ms", "metadata_retries": 1,
               "delete_retries": 1,
               "hetzner": {"api_url": "http://127.0.0.1:8080/v1", "token_file": "$T/token"},
@@ -210,9 +211,70 @@ run ec2unconfirmed
 check "ec2 unconfirmed behaviour: said at start" logged ec2unconfirmed 'Cannot confirm InstanceInitiatedShutdownBehavior=terminate'
 check "ec2 unconfirmed behaviour: powers off as configured" [ "$(cat "$T/systemctl.log" 2>/dev/null)" = poweroff ]
 
+# --- with state storage: the real final backup (s3rver behind the SigV4
+# checker, both inside the namespace) ---
+STATE_NODE=$TOP/tests/state/node_modules
+if ! command -v node >/dev/null || ! [ -x "$STATE_NODE/.bin/s3rver" ]; then
+	skip "final backup cases: needs node and the npm packages of tests/state (make deps)"
+else
+	mkdir -p "$T/s3data"
+	ip netns exec "$NS" node --openssl-legacy-provider "$STATE_NODE/s3rver/bin/s3rver.js" -d "$T/s3data" \
+		-a 127.0.0.1 -p 9000 --silent --allow-mismatched-signatures --configure-bucket bkt >"$T/s3rver.log" 2>&1 &
+	at_exit "kill $!"
+	ip netns exec "$NS" node "$TOP/tests/state/sigv4-proxy.js" 9001 9000 S3RVER S3RVER >"$T/proxy.log" 2>&1 &
+	at_exit "kill $!"
+	wait_for 20 grep -q ready "$T/proxy.log"
+	wait_for 20 ip netns exec "$NS" curl -sf -o /dev/null http://127.0.0.1:9000/
+	printf '[default]\naws_access_key_id = S3RVER\naws_secret_access_key = S3RVER\n' >"$T/s3creds"
+	chmod 600 "$T/s3creds"
+	fault() { ip netns exec "$NS" curl -sfG --data-urlencode "match=$1" --data "action=$2" \
+		--data "count=${3:-1}" http://127.0.0.1:9001/__fault >/dev/null; }
+	faults_clear() { ip netns exec "$NS" curl -sf -XPOST http://127.0.0.1:9001/__fault/clear >/dev/null; }
+	echo "some work" >"$T/home/notes.txt"
+	STATE_JSON='"state": {"paths": ["'"$T"'/home"], "storage": {"endpoint": "http://127.0.0.1:9001", "bucket": "bkt",
+	  "path_style": true, "credentials_file": "'"$T"'/s3creds", "prefix": "ws/"}},'
+	scenario '{"metadata": "hetzner", "hetzner_id": "4242"}'
+	cfg ''
+	run backup
+	check "final backup: verified before the delete" logged backup 'Final backup verified: generation [0-9]\{8\}T[0-9]\{6\}Z-[0-9]*'
+	check "final backup: then exactly one DELETE for 4242" sh -c "[ \"\$(jq -r 'select(.method == \"DELETE\") | .path' $CALLS)\" = /v1/servers/4242 ]"
+	check "final backup: logged before the delete" sh -c "grep -n -e 'Final backup verified' -e 'Deleting hetzner' $T/backup.log | cut -d: -f1 | sort -nc"
+	gen=$(sed -n 's/.*Final backup verified: generation \([^ ]*\) .*/\1/p' "$T/backup.log")
+	check "final backup: the generation is in the bucket" test -s "$T/s3data/bkt/ws/generations/$gen.json" -o -n "$(find "$T/s3data" -name "$gen.json*" | head -1)"
+	check "final backup: status shows the generation" [ "$(jq -r .delete.generation "$T/backup.status")" = "$gen" ]
+
+	echo "changed" >>"$T/home/notes.txt"
+	fault '^PUT ' 500 200
+	run backupfail
+	faults_clear
+	check "backup failing: no delete" no_delete
+	check "backup failing: says so" logged backupfail 'Delete stopped, nothing deleted.*the final backup failed'
+
+	# Something happens while the final backup runs (a keepalive): no delete.
+	echo "more work" >>"$T/home/notes.txt"
+	fault '^PUT ' hold 1
+	: >"$CALLS"
+	rm -rf "$T/state" "$T/run"
+	ip netns exec "$NS" env AGENTBOX_LOG_FIELDS=1 "$BIN/agentbox-monitor" -c "$T/c.json" 2>"$T/abort.log" &
+	mon=$!
+	wait_for 10 sh -c "jq -r .delete.step $T/run/status.json 2>/dev/null | grep -qx backup"
+	"$BIN/agentbox" -c "$T/c.json" keepalive 1h --reason "still working" >/dev/null
+	wait_for 20 grep -q 'Delete aborted' "$T/abort.log"
+	sleep 0.3
+	"$BIN/agentbox" -c "$T/c.json" status --json >"$T/abort.status" 2>/dev/null
+	kill $mon
+	wait $mon 2>/dev/null
+	faults_clear
+	check "activity during the backup: aborted, logged" logged abort 'Delete aborted, nothing deleted, back to active: a keepalive since the final backup started'
+	check "activity during the backup: no delete" no_delete
+	check "activity during the backup: held again" [ "$(jq -r .state "$T/abort.status")" = held ]
+	STATE_JSON=
+fi
+
 # --- restart in the middle: the sequence starts over ---
 scenario '{"metadata": "hetzner"}'
 cfg ', "delete_without_backup": true'
+rm -rf "$T/run" # no keepalive left from above
 mkdir -p "$T/state0"
 echo '{"step": "backup", "since": 1795600000}' >"$T/state0/delete.json"
 sed -i "s|$T/state\"|$T/state0\"|" "$T/c.json"
