@@ -1,0 +1,247 @@
+/* lib/provider parsers and config keys, and the monitor's delete sequence
+ * with provider "none" (which sends nothing anywhere). */
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "config.h"
+#include "monitor-daemon.h"
+#include "monitor-delete.h"
+#include "provider.h"
+#include "tests.h"
+
+TEST(hetzner_metadata_parse_good)
+{
+	struct provider_identity id;
+	char why[256];
+
+	ASSERT_OK(hetzner_metadata_parse("availability-zone: fsn1-dc14\nhostname: 'ws-1'\n"
+					 "instance-id: 42\npublic-ipv4: 192.0.2.1\n"
+					 "region: eu-central\nvendor_data: |\n  instance-id: 7\n",
+					 &id, why, sizeof(why)));
+	ASSERT_STR_EQ(id.instance_id, "42");
+	ASSERT_STR_EQ(id.hostname, "ws-1");
+	ASSERT_STR_EQ(id.region, "eu-central");
+	ASSERT_STR_EQ(id.zone, "fsn1-dc14");
+	ASSERT_STR_EQ(id.public_ipv4, "192.0.2.1");
+	ASSERT_INT_EQ(id.kind, PROVIDER_HETZNER);
+}
+
+TEST(hetzner_metadata_parse_bad)
+{
+	struct provider_identity id;
+	char why[256];
+
+	ASSERT_ERR(hetzner_metadata_parse("", &id, why, sizeof(why)), -EBADMSG);
+	ASSERT_STR_CONTAINS(why, "empty");
+	ASSERT_ERR(hetzner_metadata_parse("hostname: x\n", &id, why, sizeof(why)), -EBADMSG);
+	ASSERT_STR_CONTAINS(why, "no instance-id");
+	ASSERT_ERR(hetzner_metadata_parse("instance-id: 12a\n", &id, why, sizeof(why)), -EBADMSG);
+	ASSERT_STR_CONTAINS(why, "malformed instance-id");
+	ASSERT_ERR(hetzner_metadata_parse("instance-id: -1\n", &id, why, sizeof(why)), -EBADMSG);
+	ASSERT_ERR(hetzner_metadata_parse("instance-id: 0042\n", &id, why, sizeof(why)), -EBADMSG);
+	/* a nested instance-id does not count */
+	ASSERT_ERR(hetzner_metadata_parse("vendor_data: |\n  instance-id: 7\n", &id, why, sizeof(why)),
+		   -EBADMSG);
+	ASSERT_ERR(hetzner_metadata_parse("instance-id: 4\x01\n", &id, why, sizeof(why)), -EBADMSG);
+}
+
+TEST(instance_ids)
+{
+	ASSERT_TRUE(provider_valid_hetzner_id("1"));
+	ASSERT_TRUE(provider_valid_hetzner_id("123456789"));
+	ASSERT_FALSE(provider_valid_hetzner_id(""));
+	ASSERT_FALSE(provider_valid_hetzner_id("01"));
+	ASSERT_FALSE(provider_valid_hetzner_id("12345678901234567890"));
+	ASSERT_FALSE(provider_valid_hetzner_id("1 2"));
+	ASSERT_TRUE(provider_valid_ec2_id("i-0123456789abcdef0"));
+	ASSERT_TRUE(provider_valid_ec2_id("i-12345678"));
+	ASSERT_FALSE(provider_valid_ec2_id("i-0123456789ABCDEF0"));
+	ASSERT_FALSE(provider_valid_ec2_id("i-123"));
+	ASSERT_FALSE(provider_valid_ec2_id("0123456789abcdef0"));
+	ASSERT_FALSE(provider_valid_ec2_id("i-0123456789abcdefg"));
+}
+
+TEST(xml_tags)
+{
+	char buf[64], xml[] = "<a><currentState><code>32</code><name>shutting-down</name>"
+			      "</currentState></a>";
+
+	ASSERT_OK(xml_tag_text(xml, "code", buf, sizeof(buf)));
+	ASSERT_STR_EQ(buf, "32");
+	ASSERT_ERR(xml_tag_text(xml, "missing", buf, sizeof(buf)), -ENOENT);
+	ASSERT_OK(xml_tag_text(xml, "currentState", xml, sizeof(xml)));
+	ASSERT_OK(xml_tag_text(xml, "name", xml, sizeof(xml)));
+	ASSERT_STR_EQ(xml, "shutting-down");
+	ASSERT_ERR(xml_tag_text("<a>open", "a", buf, sizeof(buf)), -EINVAL);
+}
+
+static int load(const char *json, char **error)
+{
+	_cleanup_(config_freep) struct config *c = config_new();
+	int r;
+
+	*error = NULL;
+	r = config_load_string(c, json, "t", error);
+	if (r >= 0) {
+		c->workspace_home = xstrdup("/tmp");
+		r = config_finish(c, error);
+	}
+	return r;
+}
+
+TEST(config_keys)
+{
+	_cleanup_free_ char *e1 = NULL, *e2 = NULL, *e3 = NULL, *e4 = NULL, *e5 = NULL;
+	_cleanup_(config_freep) struct config *c = config_new();
+
+	ASSERT_INT_EQ(c->provider_name, PROVIDER_AUTO);
+	ASSERT_INT_EQ(c->provider_ec2_terminate, EC2_TERMINATE_SHUTDOWN);
+	ASSERT_STR_EQ(c->provider_hetzner_api_url, "https://api.hetzner.cloud/v1");
+	ASSERT_TRUE(c->provider_hetzner_token_file == NULL);
+	ASSERT_FALSE(c->idle_delete_without_backup);
+	ASSERT_ERR(load("{\"provider\": {\"name\": \"aws\"}}", &e1), -EINVAL);
+	ASSERT_STR_CONTAINS(e1, "provider.name: expected one of \"auto\", \"hetzner\", \"ec2\"");
+	ASSERT_ERR(load("{\"provider\": {\"delete_retries\": 1.5}}", &e2), -EINVAL);
+	ASSERT_STR_CONTAINS(e2, "provider.delete_retries: must be a whole number");
+	ASSERT_ERR(load("{\"provider\": {\"hetzner\": {\"api_url\": \"ftp://x\"}}}", &e3), -EINVAL);
+	ASSERT_STR_CONTAINS(e3, "provider.hetzner.api_url: expected an http");
+	ASSERT_ERR(load("{\"provider\": {\"ec2\": {\"terminate\": \"stop\"}}}", &e4), -EINVAL);
+	ASSERT_STR_CONTAINS(e4, "provider.ec2.terminate");
+	ASSERT_ERR(load("{\"idle\": {\"delete_without_backup\": \"yes\"}}", &e5), -EINVAL);
+	ASSERT_STR_CONTAINS(e5, "idle.delete_without_backup: expected true or false");
+}
+
+TEST(describe_delete)
+{
+	_cleanup_(config_freep) struct config *c = config_new();
+	struct provider_identity h = {.kind = PROVIDER_HETZNER, .instance_id = "42"};
+	struct provider_identity e = {.kind = PROVIDER_EC2, .instance_id = "i-12345678",
+				      .region = "eu-west-1"};
+	char buf[512];
+
+	provider_describe_delete(c, &h, buf, sizeof(buf));
+	ASSERT_STR_CONTAINS(buf, "DELETE https://api.hetzner.cloud/v1/servers/42");
+	provider_describe_delete(c, &e, buf, sizeof(buf));
+	ASSERT_STR_CONTAINS(buf, "systemctl poweroff");
+	c->provider_ec2_terminate = EC2_TERMINATE_API;
+	provider_describe_delete(c, &e, buf, sizeof(buf));
+	ASSERT_STR_CONTAINS(buf, "https://ec2.eu-west-1.amazonaws.com/ Action=TerminateInstances "
+				 "InstanceId.1=i-12345678");
+	ASSERT_INT_EQ(provider_method(c, &e), PROVIDER_METHOD_API);
+	ASSERT_TRUE(provider_identity_equal(&e, &e));
+	ASSERT_FALSE(provider_identity_equal(&e, &h));
+}
+
+/* Drives the delete sequence tick by tick until its step is 'want' (or
+ * 2 s pass); returns the step reached. */
+static char *drive(struct monitor *m, const char *want)
+{
+	static char step[32];
+
+	for (int i = 0; i < 200; i++) {
+		cJSON *root = cJSON_CreateObject();
+		const cJSON *d;
+
+		m->tick.now += 10 * USEC_PER_MSEC;
+		m->tick.seq++;
+		if (m->state == IDLE_STATE_ACTING || m->state == IDLE_STATE_IDLE)
+			monitor_delete_act(m);
+		monitor_delete_poll(m);
+		monitor_delete_status(m, root);
+		d = cJSON_GetObjectItemCaseSensitive(root, "delete");
+		snprintf(step, sizeof(step), "%s",
+			 cJSON_GetObjectItemCaseSensitive(d, "step")->valuestring);
+		cJSON_Delete(root);
+		if (streq(step, want))
+			return step;
+		usleep(10000);
+	}
+	return step;
+}
+
+static void remove_dir(const char *dir)
+{
+	_cleanup_free_ char *cmd = xasprintf("rm -rf '%s'", dir);
+
+	if (system(cmd) != 0)
+		printf("  cannot remove %s\n", dir);
+}
+
+static struct config *sequence_config(char *dir)
+{
+	struct config *c = config_new();
+
+	c->provider_name = PROVIDER_NONE;
+	c->idle_delete_without_storage = 1;
+	free(c->state_dir);
+	c->state_dir = xstrdup(dir);
+	c->idle_action = IDLE_ACTION_DELETE;
+	return c;
+}
+
+TEST(sequence_provider_none)
+{
+	char dir[] = "/tmp/test-provider.XXXXXX";
+	_cleanup_(config_freep) struct config *c = NULL;
+	struct monitor m = {0};
+
+	ASSERT_NOT_NULL(mkdtemp(dir));
+	c = sequence_config(dir);
+	m.config = c;
+	m.tick.now = 100 * USEC_PER_SEC;
+	ASSERT_OK(monitor_delete_prepare(&m));
+	m.state = IDLE_STATE_IDLE;
+	m.decision.state = IDLE_STATE_IDLE;
+	m.last_activity = USEC_PER_SEC;
+	ASSERT_STR_EQ(drive(&m, "deleted"), "deleted");
+	ASSERT_INT_EQ(m.state, IDLE_STATE_ACTING);
+	monitor_delete_done(&m);
+	remove_dir(dir);
+}
+
+TEST(sequence_activity_after_backup_aborts)
+{
+	char dir[] = "/tmp/test-provider.XXXXXX";
+	_cleanup_(config_freep) struct config *c = NULL;
+	struct monitor m = {0};
+
+	ASSERT_NOT_NULL(mkdtemp(dir));
+	c = sequence_config(dir);
+	m.config = c;
+	m.tick.now = 100 * USEC_PER_SEC;
+	ASSERT_OK(monitor_delete_prepare(&m));
+	m.state = IDLE_STATE_IDLE;
+	m.decision.state = IDLE_STATE_IDLE;
+	m.last_activity = USEC_PER_SEC;
+	/* Activity far in the future: whenever the backup started, it is later. */
+	m.last_activity = 1000 * USEC_PER_SEC;
+	ASSERT_STR_EQ(drive(&m, "none"), "none");
+	ASSERT_INT_EQ(m.state, IDLE_STATE_ACTIVE);
+	monitor_delete_done(&m);
+	remove_dir(dir);
+}
+
+TEST(sequence_no_storage_no_delete)
+{
+	char dir[] = "/tmp/test-provider.XXXXXX";
+	_cleanup_(config_freep) struct config *c = NULL;
+	struct monitor m = {0};
+
+	ASSERT_NOT_NULL(mkdtemp(dir));
+	c = sequence_config(dir);
+	c->idle_delete_without_storage = 0;
+	m.config = c;
+	m.tick.now = 100 * USEC_PER_SEC;
+	ASSERT_OK(monitor_delete_prepare(&m));
+	m.state = IDLE_STATE_IDLE;
+	m.decision.state = IDLE_STATE_IDLE;
+	m.last_activity = USEC_PER_SEC;
+	ASSERT_STR_EQ(drive(&m, "failed"), "failed");
+	ASSERT_STR_CONTAINS(m.action_error, "no final backup");
+	ASSERT_INT_EQ(m.state, IDLE_STATE_ACTING);
+	monitor_delete_done(&m);
+	remove_dir(dir);
+}
