@@ -434,7 +434,7 @@ static int monitor_loop(struct monitor *m, int sigfd, int timerfd)
 	while (!m->stop) {
 		struct pollfd pfd[POLL_FDS_MAX];
 		struct signal_source *owner[POLL_FDS_MAX];
-		size_t n = 0;
+		size_t n = 0, n_sig, delete_ix = 0;
 
 		pfd[n++] = (struct pollfd){.fd = sigfd, .events = POLLIN};
 		pfd[n++] = (struct pollfd){.fd = timerfd, .events = POLLIN};
@@ -446,6 +446,12 @@ static int monitor_loop(struct monitor *m, int sigfd, int timerfd)
 			owner[n] = s;
 			pfd[n++] = (struct pollfd){.fd = fd, .events = POLLIN};
 		}
+		n_sig = n;
+		/* A finished delete step ticks at once, not at the next interval. */
+		if (monitor_delete_fd(m) >= 0 && n < POLL_FDS_MAX) {
+			delete_ix = n;
+			pfd[n++] = (struct pollfd){.fd = monitor_delete_fd(m), .events = POLLIN};
+		}
 		if (poll(pfd, n, monitor_poll_timeout(m)) < 0) {
 			if (errno == EINTR)
 				continue;
@@ -455,7 +461,7 @@ static int monitor_loop(struct monitor *m, int sigfd, int timerfd)
 			monitor_handle_signal(m, sigfd);
 		if (m->stop)
 			break;
-		for (size_t i = 2; i < n; i++)
+		for (size_t i = 2; i < n_sig; i++)
 			if (pfd[i].revents && owner[i]->ops->dispatch) {
 				struct monitor_tick t = m->tick;
 				t.now = now_usec(CLOCK_BOOTTIME);
@@ -466,7 +472,8 @@ static int monitor_loop(struct monitor *m, int sigfd, int timerfd)
 			uint64_t expirations;
 			if (read(timerfd, &expirations, sizeof(expirations)) > 0)
 				monitor_tick(m);
-		}
+		} else if (delete_ix && pfd[delete_ix].revents && monitor_delete_wake(m))
+			monitor_tick(m);
 		monitor_watchdog(m);
 	}
 	return 0;

@@ -15,6 +15,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
@@ -87,6 +89,7 @@ struct delete_job {
 	int running;
 	int finished;
 	const struct config *config;
+	int wake_fd;                     /* eventfd written when finished */
 	struct provider_identity expect; /* JOB_DELETE: the identity checked before */
 
 	int r;
@@ -124,6 +127,7 @@ struct delete_seq {
 	int attempts;
 	int poweroff_started;
 	char *path; /* <state_dir>/delete.json */
+	int wake_fd;
 
 	struct delete_job job;
 };
@@ -284,6 +288,9 @@ static void *job_main(void *userdata)
 		break;
 	}
 	__atomic_store_n(&j->finished, 1, __ATOMIC_RELEASE);
+	if (j->wake_fd >= 0 && eventfd_write(j->wake_fd, 1) < 0) {
+		/* the next tick collects it anyway */
+	}
 	return NULL;
 }
 
@@ -293,7 +300,7 @@ static int job_start(struct monitor *m, enum job_kind kind)
 	int r;
 
 	*j = (struct delete_job){.kind = kind, .config = m->config,
-				 .expect = m->delete->identity};
+				 .wake_fd = m->delete->wake_fd, .expect = m->delete->identity};
 	r = pthread_create(&j->thread, NULL, job_main, j);
 	if (r != 0) {
 		j->kind = JOB_NONE;
@@ -760,6 +767,7 @@ int monitor_delete_prepare(struct monitor *m)
 	s = xcalloc(1, sizeof(*s));
 	s->path = xasprintf("%s/delete.json", c->state_dir);
 	s->shutdown_terminates = -ENODATA;
+	s->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	m->delete = s;
 	seq_load_previous(s);
 	s->step_since = now_usec(CLOCK_BOOTTIME);
@@ -791,6 +799,18 @@ void monitor_delete_status(const struct monitor *m, cJSON *root)
 	cJSON_AddItemToObject(root, "delete", seq_json(s));
 }
 
+int monitor_delete_fd(const struct monitor *m)
+{
+	return m->delete ? m->delete->wake_fd : -1;
+}
+
+int monitor_delete_wake(struct monitor *m)
+{
+	eventfd_t v;
+
+	return m->delete && eventfd_read(m->delete->wake_fd, &v) == 0;
+}
+
 const char *monitor_delete_step_text(const struct monitor *m)
 {
 	return m->delete ? step_texts[m->delete->step] : NULL;
@@ -812,6 +832,8 @@ void monitor_delete_done(struct monitor *m)
 			return;
 		}
 	}
+	if (s->wake_fd >= 0)
+		close(s->wake_fd);
 	free(s->path);
 	free(s);
 	m->delete = NULL;

@@ -31,6 +31,11 @@ int monitor_delete_prepare(struct monitor *m);
 /* Every tick: collects a finished background job (logs the identity once). */
 void monitor_delete_poll(struct monitor *m);
 
+/* An fd that becomes readable when a background step finishes, or -1;
+ * monitor_delete_wake() empties it and says whether to tick now. */
+int monitor_delete_fd(const struct monitor *m);
+int monitor_delete_wake(struct monitor *m);
+
 /* The IDLE_ACTION_DELETE branch of the idle action: advances the sequence. */
 void monitor_delete_act(struct monitor *m);
 
