@@ -13,8 +13,12 @@ a test can change it between runs:
   action_status "running" | "error"
   ec2_role      role name, or null for no instance profile
   shutdown      "terminate" | "stop" (DescribeInstanceAttribute)
+  ec2_secret    the secret key handed to the instance (the API checks
+                signatures with "fake-secret-key")
 Every request is appended to the log file as one JSON line with its
 method, path, headers and body."""
+import hashlib
+import hmac
 import json
 import re
 import sys
@@ -32,6 +36,32 @@ def scenario():
         return json.load(f)
 
 
+def sigv4_ok(h, body, secret="fake-secret-key"):
+    """Recomputes the request's SigV4 signature (AWS's algorithm) over the
+    headers it says it signed; True when it matches."""
+    m = re.fullmatch(r"AWS4-HMAC-SHA256 Credential=([^/]+)/(\d{8})/([a-z0-9-]+)/([a-z0-9]+)/"
+                     r"aws4_request, SignedHeaders=([a-z0-9;-]+), Signature=([0-9a-f]{64})",
+                     h.headers.get("Authorization", ""))
+    if not m:
+        return False
+    _, date, region, service, signed, sig = m.groups()
+    names = signed.split(";")
+    canon_headers = "".join("%s:%s\n" % (n, " ".join((h.headers.get(n) or "").split()))
+                            for n in names)
+    path, _, query = h.path.partition("?")
+    canon_query = "&".join(sorted(query.split("&"))) if query else ""
+    creq = "\n".join([h.command, path, canon_query, canon_headers, signed,
+                      hashlib.sha256(body.encode()).hexdigest()])
+    amz_date = h.headers.get("x-amz-date", "")
+    sts = "\n".join(["AWS4-HMAC-SHA256", amz_date,
+                     "%s/%s/%s/aws4_request" % (date, region, service),
+                     hashlib.sha256(creq.encode()).hexdigest()])
+    k = ("AWS4" + secret).encode()
+    for part in (date, region, service, "aws4_request"):
+        k = hmac.new(k, part.encode(), hashlib.sha256).digest()
+    return hmac.compare_digest(hmac.new(k, sts.encode(), hashlib.sha256).hexdigest(), sig)
+
+
 def record(h, body):
     entry = {
         "server": h.server.name,
@@ -41,6 +71,8 @@ def record(h, body):
         "body": body,
         "time": time.time(),
     }
+    if h.server.name == "api" and h.path.startswith("/ec2"):
+        entry["sigv4_ok"] = sigv4_ok(h, body)
     with lock, open(LOG, "a") as f:
         f.write(json.dumps(entry) + "\n")
 
@@ -127,7 +159,7 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply(200, role + "\n")
         if role and p == "/latest/meta-data/iam/security-credentials/" + role:
             return self.reply(200, json.dumps({"Code": "Success", "AccessKeyId": "ASIAFAKEKEYID",
-                                               "SecretAccessKey": "fake-secret-key",
+                                               "SecretAccessKey": sc.get("ec2_secret", "fake-secret-key"),
                                                "Token": "fake-session-token",
                                                "Expiration": "2099-01-01T00:00:00Z"}))
         return self.reply(404, "not found")
@@ -169,7 +201,7 @@ class Handler(BaseHTTPRequestHandler):
         if not re.fullmatch(r"AWS4-HMAC-SHA256 Credential=ASIAFAKEKEYID/\d{8}/[a-z0-9-]+/ec2/"
                             r"aws4_request, SignedHeaders=[a-z0-9;-]+, Signature=[0-9a-f]{64}",
                             auth) or self.headers.get("x-amz-security-token") != \
-                "fake-session-token":
+                "fake-session-token" or not sigv4_ok(self, body):
             return self.reply(401, "<Response><Errors><Error><Code>AuthFailure</Code>"
                               "<Message>bad signature</Message></Error></Errors></Response>")
         forced = sc.get("api_status")

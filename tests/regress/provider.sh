@@ -181,12 +181,19 @@ cfg ', "delete_without_backup": true' auto api
 run ec2api
 check "ec2 api: one TerminateInstances" [ "$(jq -r 'select(.method == "POST") | .body' "$CALLS" | grep -c '^Action=TerminateInstances&InstanceId.1=i-0123456789abcdef0&Version=2016-11-15$')" -eq 1 ]
 check "ec2 api: SigV4 for ec2 in the instance's region" sh -c "jq -r 'select(.body | startswith(\"Action=Terminate\")) | .headers.authorization' $CALLS | grep -qE '^AWS4-HMAC-SHA256 Credential=ASIAFAKEKEYID/[0-9]{8}/eu-west-1/ec2/aws4_request, SignedHeaders=[a-z0-9;-]*x-amz-date[a-z0-9;-]*, Signature=[0-9a-f]{64}\$'"
+check "ec2 api: the SigV4 signature verifies (recomputed by the fake)" [ "$(jq -r 'select(.body | startswith("Action=Terminate")) | .sigv4_ok' "$CALLS")" = true ]
+check "ec2 api: the session token is signed" sh -c "jq -r 'select(.body | startswith(\"Action=Terminate\")) | .headers.authorization' $CALLS | grep -q 'SignedHeaders=[a-z0-9;-]*x-amz-security-token'"
 check "ec2 api: session token header" [ "$(jq -r 'select(.body | startswith("Action=Terminate")) | .headers["x-amz-security-token"]' "$CALLS")" = fake-session-token ]
 check "ec2 api: IMDSv2 token asked with a TTL" [ "$(jq -r 'select(.method == "PUT") | .headers["x-aws-ec2-metadata-token-ttl-seconds"]' "$CALLS" | sort -u)" = 300 ]
 check "ec2 api: step deleted" [ "$(step)" = deleted ]
 check "ec2 api: secrets not logged" sh -c "! grep -q 'fake-secret-key\|fake-session-token' $T/ec2api.log $T/ec2api.status"
 check "ec2 api: no poweroff" [ ! -e "$T/systemctl.log" ]
 
+scenario '{"metadata": "ec2", "ec2_secret": "not-the-key"}'
+run ec2badsig
+check "ec2 api, wrong signature: refused, no delete" [ "$(jq -r 'select(.body | startswith("Action=Terminate")) | .sigv4_ok' "$CALLS")" = false ]
+check "ec2 api, wrong signature: says AuthFailure" logged ec2badsig 'Delete stopped, nothing deleted.*HTTP 401: AuthFailure'
+check "ec2 api, wrong signature: no poweroff (behaviour unconfirmed)" [ ! -e "$T/systemctl.log" ]
 scenario '{"metadata": "ec2", "api_status": 500, "shutdown": "terminate"}'
 run ec2fallback
 check "ec2 api failing: retried, then poweroff fallback" [ "$(cat "$T/systemctl.log" 2>/dev/null)" = poweroff ]
