@@ -102,6 +102,7 @@ struct delete_job {
 	char generation[64];
 	usec_t duration;
 	struct provider_result result;
+	int poweroff; /* JOB_DELETE: identity confirmed, poweroff is the delete */
 };
 
 struct delete_seq {
@@ -279,6 +280,21 @@ static void *job_main(void *userdata)
 				 provider_kind_to_string(j->expect.kind), j->expect.instance_id,
 				 provider_kind_to_string(j->id.kind), j->id.instance_id);
 			j->r = -ESTALE;
+			break;
+		}
+#if HAVE_STATE_BACKUP
+		/* Give the state lease back, so that the next VM restores at once
+		 * (best effort: a lease left behind expires after state.lease_ttl). */
+		if (!c->idle_delete_without_backup && c->state_storage_bucket) {
+			int k = state_lease_release(c);
+			if (k < 0)
+				log_warning_errno(k, "Cannot release the state lease, going on: %m");
+		}
+#endif
+		if (provider_method(c, &j->id) == PROVIDER_METHOD_POWEROFF) {
+			snprintf(j->result.request, sizeof(j->result.request), "systemctl poweroff");
+			j->poweroff = 1;
+			j->r = 0;
 			break;
 		}
 		j->r = provider_delete(c, &j->id, &j->result);
@@ -489,6 +505,10 @@ static void seq_deleted(struct monitor *m, struct delete_job *j)
 	snprintf(s->request, sizeof(s->request), "%s", j->result.request);
 	snprintf(s->detail, sizeof(s->detail), "%s", j->result.detail);
 	s->attempts = j->result.attempts;
+	if (j->r >= 0 && j->poweroff) {
+		seq_set_step(m, DELETE_STEP_POWEROFF);
+		return;
+	}
 	if (j->r >= 0) {
 		m->action_error[0] = '\0';
 		seq_set_step(m, DELETE_STEP_DELETED);
@@ -629,13 +649,7 @@ static void seq_verify(struct monitor *m)
 		snprintf(s->detail, sizeof(s->detail), "provider none: nothing deleted");
 		seq_set_step(m, DELETE_STEP_DELETED);
 		return;
-	case PROVIDER_METHOD_POWEROFF:
-		log_event(LOG_NOTICE, MSGID_INSTANCE_DELETING,
-			  LOG_FIELDS({"AGENTBOX_PROVIDER", provider_kind_to_string(s->identity.kind)},
-				     {"AGENTBOX_INSTANCE_ID", s->identity.instance_id}),
-			  2, "Deleting %s: %s", text, s->plan);
-		seq_set_step(m, DELETE_STEP_POWEROFF);
-		return;
+	case PROVIDER_METHOD_POWEROFF: /* the identity is checked once more first */
 	case PROVIDER_METHOD_API:
 		break;
 	}

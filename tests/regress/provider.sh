@@ -246,6 +246,7 @@ else
 	check "final backup: verified before the delete" logged backup 'Final backup verified: generation [0-9]\{8\}T[0-9]\{6\}Z-[0-9]*'
 	check "final backup: then exactly one DELETE for 4242" sh -c "[ \"\$(jq -r 'select(.method == \"DELETE\") | .path' $CALLS)\" = /v1/servers/4242 ]"
 	check "final backup: logged before the delete" sh -c "grep -n -e 'Final backup verified' -e 'Deleting hetzner' $T/backup.log | cut -d: -f1 | sort -nc"
+	check "final backup: the state lease released before the delete" sh -c "grep -n -e 'Released the lease' -e 'accepted the delete' $T/backup.log | cut -d: -f1 | sort -nc && grep -q 'Released the lease' $T/backup.log"
 	gen=$(sed -n 's/.*Final backup verified: generation \([^ ]*\) .*/\1/p' "$T/backup.log")
 	check "final backup: the generation is in the bucket" test -s "$T/s3data/bkt/ws/generations/$gen.json" -o -n "$(find "$T/s3data" -name "$gen.json*" | head -1)"
 	check "final backup: status shows the generation" [ "$(jq -r .delete.generation "$T/backup.status")" = "$gen" ]
@@ -259,7 +260,7 @@ else
 
 	# Something happens while the final backup runs (a keepalive): no delete.
 	echo "more work" >>"$T/home/notes.txt"
-	fault '^PUT ' hold 1
+	fault '^PUT .*[.]tar[.]zst' hold 1
 	: >"$CALLS"
 	rm -rf "$T/state" "$T/run"
 	ip netns exec "$NS" env AGENTBOX_LOG_FIELDS=1 "$BIN/agentbox-monitor" -c "$T/c.json" 2>"$T/abort.log" &
