@@ -363,11 +363,9 @@ static void log_identity(struct delete_seq *s)
 			     {"AGENTBOX_REGION", s->identity.region}),
 		  3, "This is %s", text);
 	if (s->identity.kind == PROVIDER_EC2 && s->shutdown_terminates < 0)
-		log_warning("Cannot confirm InstanceInitiatedShutdownBehavior=terminate (%s): %s",
-			    s->shutdown_why,
-			    s->identity.kind == PROVIDER_EC2 && s->shutdown_terminates < 0
-				    ? "launch the instance with it, or a poweroff only stops it"
-				    : "");
+		log_warning("Cannot confirm InstanceInitiatedShutdownBehavior=terminate (%s): "
+			    "launch the instance with it, or a poweroff only stops it",
+			    s->shutdown_why);
 	else if (s->identity.kind == PROVIDER_EC2)
 		log_info("EC2: %s", s->shutdown_why);
 }

@@ -247,7 +247,10 @@ else
 	check "final backup: then exactly one DELETE for 4242" sh -c "[ \"\$(jq -r 'select(.method == \"DELETE\") | .path' $CALLS)\" = /v1/servers/4242 ]"
 	check "final backup: logged before the delete" sh -c "grep -n -e 'Final backup verified' -e 'Deleting hetzner' $T/backup.log | cut -d: -f1 | sort -nc"
 	check "final backup: the state lease released before the delete" sh -c "grep -n -e 'Released the lease' -e 'accepted the delete' $T/backup.log | cut -d: -f1 | sort -nc && grep -q 'Released the lease' $T/backup.log"
-	gen=$(sed -n 's/.*Final backup verified: generation \([^ ]*\) .*/\1/p' "$T/backup.log")
+	# the generation verified last before the DELETE (an earlier round may
+	# have been aborted by activity)
+	gen=$(sed -n 's/.*Final backup verified: generation \([^ ]*\) .*/\1/p' "$T/backup.log" | tail -n 1)
+	grep -h 'aborted\|stopped' "$T/backup.log" | cut -c1-200
 	check "final backup: the generation is in the bucket" test -s "$T/s3data/bkt/ws/generations/$gen.json" -o -n "$(find "$T/s3data" -name "$gen.json*" | head -1)"
 	check "final backup: status shows the generation" [ "$(jq -r .delete.generation "$T/backup.status")" = "$gen" ]
 
