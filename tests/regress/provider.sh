@@ -276,9 +276,27 @@ else
 	kill $mon
 	wait $mon 2>/dev/null
 	faults_clear
-	check "activity during the backup: aborted, logged" logged abort 'Delete aborted, nothing deleted, back to active: a keepalive since the final backup started'
+	check "activity during the backup: aborted, logged" logged abort 'Delete aborted, nothing deleted, back to active: \(a keepalive\|activity\) since the final backup started'
 	check "activity during the backup: no delete" no_delete
 	check "activity during the backup: held again" [ "$(jq -r .state "$T/abort.status")" = held ]
+
+	# SIGTERM while the final backup runs: stops within 2 s; the step stays
+	# written down for the next start.
+	echo "even more work" >>"$T/home/notes.txt"
+	fault '^PUT .*[.]tar[.]zst' hold 1
+	rm -rf "$T/state" "$T/run"
+	ip netns exec "$NS" env AGENTBOX_LOG_FIELDS=1 "$BIN/agentbox-monitor" -c "$T/c.json" 2>"$T/term.log" &
+	mon=$!
+	wait_for 10 sh -c "jq -r .delete.step $T/run/status.json 2>/dev/null | grep -qx backup"
+	sleep 0.5
+	kill -TERM $mon
+	wait_for 2 sh -c "! kill -0 $mon 2>/dev/null"
+	check "SIGTERM during the final backup: stops within 2 s" sh -c "! kill -0 $mon 2>/dev/null"
+	wait $mon
+	check "SIGTERM during the final backup: exit status 0" [ $? -eq 0 ]
+	check "SIGTERM during the final backup: delete.json says backup" [ "$(step)" = backup ]
+	check "SIGTERM during the final backup: no delete" no_delete
+	faults_clear
 	STATE_JSON=
 fi
 
