@@ -23,7 +23,7 @@
 struct ec2_credentials {
 	char *access_key_id;
 	char *secret_access_key; /* secret */
-	char *token;             /* secret */
+	char *token;		 /* secret */
 };
 
 static void ec2_credentials_done(struct ec2_credentials *k)
@@ -39,11 +39,10 @@ static void cjson_deletep(cJSON **p)
 	cJSON_Delete(*p);
 }
 
-int ec2_imds_token(const struct config *c, char **ret, long *ret_status, char *why,
-		   size_t why_size)
+int ec2_imds_token(const struct config *c, char **ret, long *ret_status, char *why, size_t why_size)
 {
-	struct curl_slist *h = curl_slist_append(NULL,
-						 "X-aws-ec2-metadata-token-ttl-seconds: " IMDS_TOKEN_TTL);
+	struct curl_slist *h =
+	    curl_slist_append(NULL, "X-aws-ec2-metadata-token-ttl-seconds: " IMDS_TOKEN_TTL);
 	struct http_response resp = {0};
 	const char *err = NULL;
 	size_t n;
@@ -120,8 +119,7 @@ static int valid_region(const char *s)
 	return 1;
 }
 
-int ec2_identity(const struct config *c, struct provider_identity *ret, char *why,
-		 size_t why_size)
+int ec2_identity(const struct config *c, struct provider_identity *ret, char *why, size_t why_size)
 {
 	_cleanup_secret_ char *token = NULL;
 	_cleanup_(cjson_deletep) cJSON *doc = NULL;
@@ -164,7 +162,8 @@ int ec2_identity(const struct config *c, struct provider_identity *ret, char *wh
 	http_response_done(&resp);
 	v = cJSON_GetObjectItemCaseSensitive(doc, "instanceId");
 	if (!cJSON_IsString(v)) {
-		snprintf(why, why_size, "EC2 instance-identity document: malformed (no instanceId)");
+		snprintf(why, why_size,
+			 "EC2 instance-identity document: malformed (no instanceId)");
 		return -EBADMSG;
 	}
 	if (!streq(v->valuestring, id.instance_id)) {
@@ -211,7 +210,8 @@ static int ec2_get_credentials(const struct config *c, struct ec2_credentials *r
 		return r;
 	r = ec2_get(c, token, "/latest/meta-data/iam/security-credentials/", &resp, why, why_size);
 	if (r == -ENOENT) {
-		snprintf(why, why_size, "no instance profile (IAM role) is attached to this instance");
+		snprintf(why, why_size,
+			 "no instance profile (IAM role) is attached to this instance");
 		return r;
 	}
 	if (r < 0)
@@ -263,8 +263,8 @@ int ec2_check_credentials(const struct config *c, char *why, size_t why_size)
 }
 
 /* One signed Query API call; the answer (any status) in *resp. */
-static int ec2_query(const struct config *c, const struct provider_identity *id,
-		     const char *params, struct http_response *resp, struct provider_result *ret)
+static int ec2_query(const struct config *c, const struct provider_identity *id, const char *params,
+		     struct http_response *resp, struct provider_result *ret)
 {
 	_cleanup_free_ char *url = ec2_endpoint(c, id), *sigv4 = NULL;
 	_cleanup_secret_ char *tok_hdr = NULL;
@@ -357,16 +357,18 @@ int provider_ec2_shutdown_terminates(const struct config *c, const struct provid
 	char value[64] = "", block[256] = "";
 	int r;
 
-	params = xasprintf("Action=DescribeInstanceAttribute&Attribute="
-			   "instanceInitiatedShutdownBehavior&InstanceId=%s&Version=" EC2_API_VERSION,
-			   id->instance_id);
+	params =
+	    xasprintf("Action=DescribeInstanceAttribute&Attribute="
+		      "instanceInitiatedShutdownBehavior&InstanceId=%s&Version=" EC2_API_VERSION,
+		      id->instance_id);
 	r = ec2_query(c, id, params, &resp, &res);
 	if (r < 0) {
 		snprintf(why, why_size, "%s", res.detail);
 		http_response_done(&resp);
 		return r;
 	}
-	if (xml_tag_text(resp.body, "instanceInitiatedShutdownBehavior", block, sizeof(block)) < 0 ||
+	if (xml_tag_text(resp.body, "instanceInitiatedShutdownBehavior", block, sizeof(block)) <
+		0 ||
 	    xml_tag_text(block, "value", value, sizeof(value)) < 0) {
 		snprintf(why, why_size, "unexpected DescribeInstanceAttribute answer");
 		http_response_done(&resp);

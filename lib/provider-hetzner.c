@@ -32,11 +32,11 @@ static int hetzner_set_field(struct provider_identity *id, const char *key, size
 		const char *key;
 		size_t offset, size;
 	} fields[] = {
-		{"instance-id", offsetof(struct provider_identity, instance_id), 64},
-		{"hostname", offsetof(struct provider_identity, hostname), 256},
-		{"region", offsetof(struct provider_identity, region), 64},
-		{"availability-zone", offsetof(struct provider_identity, zone), 64},
-		{"public-ipv4", offsetof(struct provider_identity, public_ipv4), 64},
+	    {"instance-id", offsetof(struct provider_identity, instance_id), 64},
+	    {"hostname", offsetof(struct provider_identity, hostname), 256},
+	    {"region", offsetof(struct provider_identity, region), 64},
+	    {"availability-zone", offsetof(struct provider_identity, zone), 64},
+	    {"public-ipv4", offsetof(struct provider_identity, public_ipv4), 64},
 	};
 
 	if (vlen >= 2 && (v[0] == '\'' || v[0] == '"') && v[vlen - 1] == v[0]) {
@@ -279,14 +279,14 @@ int hetzner_delete(const struct config *c, const struct provider_identity *id,
 		hetzner_error_text(&resp, text, sizeof(text));
 		snprintf(ret->detail, sizeof(ret->detail), "HTTP %ld: %s%s", resp.status, text,
 			 resp.status == 401 || resp.status == 403
-				 ? " (the token is wrong or lacks write access)"
+			     ? " (the token is wrong or lacks write access)"
 			 : resp.status == 404 ? " (no such server in the token's project)"
 					      : "");
 		ret->retryable = resp.status >= 500 || resp.status == 429 || resp.status == 409 ||
 				 resp.status == 423;
 		r = resp.status == 401 || resp.status == 403 ? -EACCES
-		    : resp.status == 404			  ? -ENOENT
-								  : -EIO;
+		    : resp.status == 404		     ? -ENOENT
+							     : -EIO;
 		goto out;
 	}
 	r = hetzner_action_state(resp.body, ret->action_id, sizeof(ret->action_id), ret->detail,
@@ -302,8 +302,8 @@ int hetzner_delete(const struct config *c, const struct provider_identity *id,
 	r = http_send(&rq, &resp, &err);
 	if (r < 0 || resp.status != 200) {
 		/* The delete was accepted; an unreadable action does not undo it. */
-		snprintf(ret->detail + strlen(ret->detail), sizeof(ret->detail) - strlen(ret->detail),
-			 " (reading it back failed: %s)",
+		snprintf(ret->detail + strlen(ret->detail),
+			 sizeof(ret->detail) - strlen(ret->detail), " (reading it back failed: %s)",
 			 r < 0 ? strempty(err) : "unexpected HTTP status");
 		r = 0;
 		goto out;

@@ -18,9 +18,9 @@ struct http_request {
 	const char *method; /* "GET", "PUT", "POST", "DELETE" */
 	const char *url;
 	struct curl_slist *headers;
-	const char *body;     /* NULL: none */
+	const char *body; /* NULL: none */
 	usec_t timeout;
-	int metadata;         /* the link-local metadata service: never through a proxy */
+	int metadata;	      /* the link-local metadata service: never through a proxy */
 	const char *sigv4;    /* "aws:amz:<region>:ec2" to sign, or NULL */
 	const char *username; /* SigV4 access key id */
 	const char *password; /* SigV4 secret key (a secret) */
@@ -62,8 +62,7 @@ char *ec2_endpoint(const struct config *c, const struct provider_identity *id);
 int hetzner_identity(const struct config *c, struct provider_identity *ret, char *why,
 		     size_t why_size);
 int hetzner_check_token(const struct config *c, char *why, size_t why_size);
-int ec2_identity(const struct config *c, struct provider_identity *ret, char *why,
-		 size_t why_size);
+int ec2_identity(const struct config *c, struct provider_identity *ret, char *why, size_t why_size);
 int ec2_check_credentials(const struct config *c, char *why, size_t why_size);
 /* Asks for an IMDSv2 token (PUT /latest/api/token). Status in *ret_status. */
 int ec2_imds_token(const struct config *c, char **ret, long *ret_status, char *why,

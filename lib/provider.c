@@ -145,11 +145,11 @@ int metadata_request(const struct config *c, const char *method, const char *pat
 {
 	_cleanup_free_ char *url = xasprintf("%s%s", PROVIDER_METADATA_URL, path);
 	struct http_request rq = {
-		.method = method,
-		.url = url,
-		.headers = headers,
-		.timeout = c->provider_metadata_timeout,
-		.metadata = 1,
+	    .method = method,
+	    .url = url,
+	    .headers = headers,
+	    .timeout = c->provider_metadata_timeout,
+	    .metadata = 1,
 	};
 	int tries = 1 + (int)c->provider_metadata_retries, r = -EIO;
 
@@ -236,7 +236,8 @@ int provider_detect(const struct config *c, struct provider_identity *ret, char 
 	if (r < 0) {
 		snprintf(why, why_size,
 			 "no metadata service answered at %s (%s after %d tries of %llums)",
-			 PROVIDER_METADATA_HOST, strempty(err), 1 + (int)c->provider_metadata_retries,
+			 PROVIDER_METADATA_HOST, strempty(err),
+			 1 + (int)c->provider_metadata_retries,
 			 (unsigned long long)(c->provider_metadata_timeout / USEC_PER_MSEC));
 		return r;
 	}
@@ -288,8 +289,8 @@ char *ec2_endpoint(const struct config *c, const struct provider_identity *id)
 	return xasprintf("https://ec2.%s.amazonaws.com/", id->region);
 }
 
-void provider_describe_delete(const struct config *c, const struct provider_identity *id,
-			      char *buf, size_t size)
+void provider_describe_delete(const struct config *c, const struct provider_identity *id, char *buf,
+			      size_t size)
 {
 	_cleanup_free_ char *ep = NULL;
 
@@ -302,10 +303,11 @@ void provider_describe_delete(const struct config *c, const struct provider_iden
 		return;
 	case PROVIDER_EC2:
 		if (c->provider_ec2_terminate == EC2_TERMINATE_SHUTDOWN) {
-			snprintf(buf, size,
-				 "systemctl poweroff, which terminates %s when it was launched with "
-				 "InstanceInitiatedShutdownBehavior=terminate",
-				 id->instance_id);
+			snprintf(
+			    buf, size,
+			    "systemctl poweroff, which terminates %s when it was launched with "
+			    "InstanceInitiatedShutdownBehavior=terminate",
+			    id->instance_id);
 			return;
 		}
 		ep = ec2_endpoint(c, id);
@@ -358,8 +360,8 @@ int provider_delete(const struct config *c, const struct provider_identity *id,
 		if (i + 1 == tries)
 			break;
 		log_warning("Delete attempt %d of %d failed (%s), retrying in %llus: %s", i + 1,
-			    tries, ret->request,
-			    (unsigned long long)(wait / USEC_PER_SEC), ret->detail);
+			    tries, ret->request, (unsigned long long)(wait / USEC_PER_SEC),
+			    ret->detail);
 		sleep_usec(wait);
 		wait = MIN(wait * 2, 30 * USEC_PER_SEC);
 	}

@@ -51,16 +51,16 @@ struct provider_identity {
 /* How the delete step is carried out for an identity and config. */
 enum provider_method {
 	PROVIDER_METHOD_NOTHING,  /* provider "none": log only */
-	PROVIDER_METHOD_API,      /* an API call deletes the instance */
+	PROVIDER_METHOD_API,	  /* an API call deletes the instance */
 	PROVIDER_METHOD_POWEROFF, /* poweroff terminates (EC2 shutdown mode) */
 };
 
 struct provider_result {
-	int retryable;                  /* a later attempt may succeed */
-	long http_status;               /* 0: no HTTP answer */
+	int retryable;			 /* a later attempt may succeed */
+	long http_status;		 /* 0: no HTTP answer */
 	char request[PROVIDER_TEXT_MAX]; /* "DELETE https://.../servers/42" (no secrets) */
-	char detail[PROVIDER_TEXT_MAX];  /* what the provider said, or why nothing was sent */
-	char action_id[32];              /* Hetzner action id */
+	char detail[PROVIDER_TEXT_MAX];	 /* what the provider said, or why nothing was sent */
+	char action_id[32];		 /* Hetzner action id */
 	int attempts;
 };
 
@@ -87,8 +87,8 @@ void provider_identity_describe(const struct provider_identity *id, char *buf, s
 enum provider_method provider_method(const struct config *c, const struct provider_identity *id);
 
 /* What the delete step would do, in words, without doing it. */
-void provider_describe_delete(const struct config *c, const struct provider_identity *id,
-			      char *buf, size_t size);
+void provider_describe_delete(const struct config *c, const struct provider_identity *id, char *buf,
+			      size_t size);
 
 /* Checks that the delete step can be attempted (the token file is readable
  * for Hetzner, credentials exist for EC2 api mode). 0, or -errno with

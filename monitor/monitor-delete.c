@@ -51,27 +51,27 @@ enum delete_step {
 };
 
 static const char *const step_names[_DELETE_STEP_MAX] = {
-	[DELETE_STEP_NONE] = "none",
-	[DELETE_STEP_IDENTIFY] = "identify",
-	[DELETE_STEP_BACKUP] = "backup",
-	[DELETE_STEP_VERIFY] = "verify",
-	[DELETE_STEP_DELETING] = "deleting",
-	[DELETE_STEP_POWEROFF] = "poweroff",
-	[DELETE_STEP_DELETED] = "deleted",
-	[DELETE_STEP_FAILED] = "failed",
-	[DELETE_STEP_DRY_RUN] = "dry-run-done",
+    [DELETE_STEP_NONE] = "none",
+    [DELETE_STEP_IDENTIFY] = "identify",
+    [DELETE_STEP_BACKUP] = "backup",
+    [DELETE_STEP_VERIFY] = "verify",
+    [DELETE_STEP_DELETING] = "deleting",
+    [DELETE_STEP_POWEROFF] = "poweroff",
+    [DELETE_STEP_DELETED] = "deleted",
+    [DELETE_STEP_FAILED] = "failed",
+    [DELETE_STEP_DRY_RUN] = "dry-run-done",
 };
 
 static const char *const step_texts[_DELETE_STEP_MAX] = {
-	[DELETE_STEP_NONE] = NULL,
-	[DELETE_STEP_IDENTIFY] = "delete: reading the instance identity",
-	[DELETE_STEP_BACKUP] = "delete: final backup",
-	[DELETE_STEP_VERIFY] = "delete: verifying no activity since the backup",
-	[DELETE_STEP_DELETING] = "delete: deleting the instance",
-	[DELETE_STEP_POWEROFF] = "delete: powering off (terminates the instance)",
-	[DELETE_STEP_DELETED] = "delete: the provider accepted the delete",
-	[DELETE_STEP_FAILED] = "delete failed, nothing deleted",
-	[DELETE_STEP_DRY_RUN] = "delete: dry run done, nothing deleted",
+    [DELETE_STEP_NONE] = NULL,
+    [DELETE_STEP_IDENTIFY] = "delete: reading the instance identity",
+    [DELETE_STEP_BACKUP] = "delete: final backup",
+    [DELETE_STEP_VERIFY] = "delete: verifying no activity since the backup",
+    [DELETE_STEP_DELETING] = "delete: deleting the instance",
+    [DELETE_STEP_POWEROFF] = "delete: powering off (terminates the instance)",
+    [DELETE_STEP_DELETED] = "delete: the provider accepted the delete",
+    [DELETE_STEP_FAILED] = "delete failed, nothing deleted",
+    [DELETE_STEP_DRY_RUN] = "delete: dry run done, nothing deleted",
 };
 
 enum job_kind {
@@ -89,7 +89,7 @@ struct delete_job {
 	int running;
 	int finished;
 	const struct config *config;
-	int wake_fd;                     /* eventfd written when finished */
+	int wake_fd;			 /* eventfd written when finished */
 	struct provider_identity expect; /* JOB_DELETE: the identity checked before */
 
 	int r;
@@ -222,7 +222,7 @@ static void *job_main(void *userdata)
 		j->ready_r = provider_check_ready(c, &j->id, j->ready_why, sizeof(j->ready_why));
 		if (j->id.kind == PROVIDER_EC2)
 			j->shutdown_terminates = provider_ec2_shutdown_terminates(
-				c, &j->id, j->shutdown_why, sizeof(j->shutdown_why));
+			    c, &j->id, j->shutdown_why, sizeof(j->shutdown_why));
 		break;
 
 	case JOB_BACKUP: {
@@ -250,7 +250,8 @@ static void *job_main(void *userdata)
 						j->r = 0;
 				if (j->r < 0)
 					snprintf(j->why, sizeof(j->why),
-						 "generation %s is not listed as valid", b.generation);
+						 "generation %s is not listed as valid",
+						 b.generation);
 			}
 			free(gens);
 			snprintf(j->generation, sizeof(j->generation), "%s", b.generation);
@@ -288,11 +289,13 @@ static void *job_main(void *userdata)
 		if (!c->idle_delete_without_backup && c->state_storage_bucket) {
 			int k = state_lease_release(c);
 			if (k < 0)
-				log_warning_errno(k, "Cannot release the state lease, going on: %m");
+				log_warning_errno(k,
+						  "Cannot release the state lease, going on: %m");
 		}
 #endif
 		if (provider_method(c, &j->id) == PROVIDER_METHOD_POWEROFF) {
-			snprintf(j->result.request, sizeof(j->result.request), "systemctl poweroff");
+			snprintf(j->result.request, sizeof(j->result.request),
+				 "systemctl poweroff");
 			j->poweroff = 1;
 			j->r = 0;
 			break;
@@ -315,8 +318,10 @@ static int job_start(struct monitor *m, enum job_kind kind)
 	struct delete_job *j = &m->delete->job;
 	int r;
 
-	*j = (struct delete_job){.kind = kind, .config = m->config,
-				 .wake_fd = m->delete->wake_fd, .expect = m->delete->identity};
+	*j = (struct delete_job){.kind = kind,
+				 .config = m->config,
+				 .wake_fd = m->delete->wake_fd,
+				 .expect = m->delete->identity};
 	r = pthread_create(&j->thread, NULL, job_main, j);
 	if (r != 0) {
 		j->kind = JOB_NONE;
@@ -344,8 +349,9 @@ static void seq_fail(struct monitor *m, const char *fmt, ...)
 		  LOG_FIELDS({"AGENTBOX_ACTION", "delete"},
 			     {"AGENTBOX_INSTANCE_ID", s->identity.instance_id},
 			     {"AGENTBOX_PROVIDER", provider_kind_to_string(s->identity.kind)}),
-		  3, "Delete stopped, nothing deleted, the box stays up (retry in 5m unless there "
-		     "is activity): %s",
+		  3,
+		  "Delete stopped, nothing deleted, the box stays up (retry in 5m unless there "
+		  "is activity): %s",
 		  s->detail);
 }
 
@@ -453,9 +459,10 @@ static void seq_identified(struct monitor *m, struct delete_job *j)
 	}
 	if (provider_method(c, &s->identity) == PROVIDER_METHOD_POWEROFF &&
 	    s->shutdown_terminates == 0) {
-		seq_fail(m, "%s: a poweroff would only stop the instance (still billed for its "
-			    "volumes); relaunch it with InstanceInitiatedShutdownBehavior=terminate "
-			    "or use provider.ec2.terminate \"api\"",
+		seq_fail(m,
+			 "%s: a poweroff would only stop the instance (still billed for its "
+			 "volumes); relaunch it with InstanceInitiatedShutdownBehavior=terminate "
+			 "or use provider.ec2.terminate \"api\"",
 			 s->shutdown_why);
 		return;
 	}
@@ -470,8 +477,8 @@ static void seq_backed_up(struct monitor *m, struct delete_job *j)
 
 	format_duration_exact(took, sizeof(took), j->duration);
 	if (j->r == -ENOMEDIUM && c->idle_delete_without_storage) {
-		log_event(LOG_WARNING, MSGID_BACKUP_SKIPPED, LOG_FIELDS({"AGENTBOX_ACTION", "delete"}),
-			  1,
+		log_event(LOG_WARNING, MSGID_BACKUP_SKIPPED,
+			  LOG_FIELDS({"AGENTBOX_ACTION", "delete"}), 1,
 			  "No final backup: %s, and idle.delete_without_storage is true; the "
 			  "workspace's files go with the instance",
 			  j->why);
@@ -479,8 +486,9 @@ static void seq_backed_up(struct monitor *m, struct delete_job *j)
 		return;
 	}
 	if (j->r == -ENOMEDIUM) {
-		seq_fail(m, "no final backup: %s; configure state.storage, or set "
-			    "idle.delete_without_storage to delete without one",
+		seq_fail(m,
+			 "no final backup: %s; configure state.storage, or set "
+			 "idle.delete_without_storage to delete without one",
 			 j->why);
 		return;
 	}
@@ -490,8 +498,7 @@ static void seq_backed_up(struct monitor *m, struct delete_job *j)
 	}
 	snprintf(s->generation, sizeof(s->generation), "%s", j->generation);
 	log_event(LOG_NOTICE, MSGID_BACKUP_DONE,
-		  LOG_FIELDS({"AGENTBOX_GENERATION", s->generation},
-			     {"AGENTBOX_ACTION", "delete"}),
+		  LOG_FIELDS({"AGENTBOX_GENERATION", s->generation}, {"AGENTBOX_ACTION", "delete"}),
 		  2, "Final backup verified: generation %s (%s)", s->generation, took);
 	seq_set_step(m, DELETE_STEP_VERIFY);
 }
@@ -510,12 +517,13 @@ static void seq_deleted(struct monitor *m, struct delete_job *j)
 	if (j->r >= 0) {
 		m->action_error[0] = '\0';
 		seq_set_step(m, DELETE_STEP_DELETED);
-		log_event(LOG_NOTICE, MSGID_INSTANCE_DELETING,
-			  LOG_FIELDS({"AGENTBOX_PROVIDER", provider_kind_to_string(s->identity.kind)},
-				     {"AGENTBOX_INSTANCE_ID", s->identity.instance_id},
-				     {"AGENTBOX_STEP", "accepted"}),
-			  3, "The provider accepted the delete of %s: %s", s->identity.instance_id,
-			  s->detail);
+		log_event(
+		    LOG_NOTICE, MSGID_INSTANCE_DELETING,
+		    LOG_FIELDS({"AGENTBOX_PROVIDER", provider_kind_to_string(s->identity.kind)},
+			       {"AGENTBOX_INSTANCE_ID", s->identity.instance_id},
+			       {"AGENTBOX_STEP", "accepted"}),
+		    3, "The provider accepted the delete of %s: %s", s->identity.instance_id,
+		    s->detail);
 		return;
 	}
 	if (j->r == -ESTALE || !s->request[0]) {
@@ -524,7 +532,8 @@ static void seq_deleted(struct monitor *m, struct delete_job *j)
 	}
 	if (s->identity.kind == PROVIDER_EC2 && s->shutdown_terminates == 1) {
 		snprintf(m->action_error, sizeof(m->action_error), "%s", s->detail);
-		log_event(LOG_ERR, MSGID_ACTION_FAILED, LOG_FIELDS({"AGENTBOX_ACTION", "delete"}), 1,
+		log_event(LOG_ERR, MSGID_ACTION_FAILED, LOG_FIELDS({"AGENTBOX_ACTION", "delete"}),
+			  1,
 			  "TerminateInstances failed after %d attempts (%s); falling back to "
 			  "poweroff, which terminates this instance (%s)",
 			  s->attempts, s->detail, s->shutdown_why);
@@ -597,8 +606,8 @@ static void seq_start(struct monitor *m)
 	s->generation[0] = s->request[0] = s->detail[0] = '\0';
 	s->attempts = 0;
 	log_event(LOG_NOTICE, MSGID_ACTION,
-		  LOG_FIELDS({"AGENTBOX_ACTION", "delete"}, {"AGENTBOX_DRY_RUN",
-							     arg_dry_run ? "1" : "0"}),
+		  LOG_FIELDS({"AGENTBOX_ACTION", "delete"},
+			     {"AGENTBOX_DRY_RUN", arg_dry_run ? "1" : "0"}),
 		  2, "Idle: %sdeleting this instance: identity, final backup, verify, delete",
 		  arg_dry_run ? "dry run, not " : "");
 	seq_set_step(m, DELETE_STEP_IDENTIFY);
@@ -624,18 +633,19 @@ static void seq_verify(struct monitor *m)
 	}
 	if (m->decision.state != IDLE_STATE_IDLE || m->keepalive_ended > s->backup_started) {
 		seq_back_to_active(m, m->decision.state == IDLE_STATE_HELD ||
-						      m->keepalive_ended > s->backup_started
-					      ? "a keepalive since the final backup started"
-					      : "no longer idle");
+					      m->keepalive_ended > s->backup_started
+					  ? "a keepalive since the final backup started"
+					  : "no longer idle");
 		return;
 	}
 	provider_identity_describe(&s->identity, text, sizeof(text));
 	if (arg_dry_run) {
-		log_event(LOG_NOTICE, MSGID_INSTANCE_DELETING,
-			  LOG_FIELDS({"AGENTBOX_PROVIDER", provider_kind_to_string(s->identity.kind)},
-				     {"AGENTBOX_INSTANCE_ID", s->identity.instance_id},
-				     {"AGENTBOX_DRY_RUN", "1"}),
-			  3, "Dry run: would now delete %s: %s", text, s->plan);
+		log_event(
+		    LOG_NOTICE, MSGID_INSTANCE_DELETING,
+		    LOG_FIELDS({"AGENTBOX_PROVIDER", provider_kind_to_string(s->identity.kind)},
+			       {"AGENTBOX_INSTANCE_ID", s->identity.instance_id},
+			       {"AGENTBOX_DRY_RUN", "1"}),
+		    3, "Dry run: would now delete %s: %s", text, s->plan);
 		seq_set_step(m, DELETE_STEP_DRY_RUN);
 		return;
 	}
@@ -679,8 +689,8 @@ static void seq_poweroff(struct monitor *m)
 		snprintf(m->action_error, sizeof(m->action_error), "cannot run systemctl: %s",
 			 strerror(-r));
 		m->action_retry_at = m->tick.now + 60 * USEC_PER_SEC;
-		log_event(LOG_ERR, MSGID_ACTION_FAILED, LOG_FIELDS({"AGENTBOX_ACTION", "delete"}), 1,
-			  "Poweroff failed, retrying in 1m: %s", m->action_error);
+		log_event(LOG_ERR, MSGID_ACTION_FAILED, LOG_FIELDS({"AGENTBOX_ACTION", "delete"}),
+			  1, "Poweroff failed, retrying in 1m: %s", m->action_error);
 	}
 }
 
@@ -727,7 +737,7 @@ void monitor_delete_act(struct monitor *m)
 
 void monitor_delete_poll(struct monitor *m)
 {
-	if (m->delete && m->delete->step == DELETE_STEP_NONE)
+	if (m->delete &&m->delete->step == DELETE_STEP_NONE)
 		seq_collect(m);
 }
 
@@ -820,7 +830,7 @@ int monitor_delete_wake(struct monitor *m)
 {
 	eventfd_t v;
 
-	return m->delete && eventfd_read(m->delete->wake_fd, &v) == 0;
+	return m->delete &&eventfd_read(m->delete->wake_fd, &v) == 0;
 }
 
 const char *monitor_delete_step_text(const struct monitor *m)

@@ -43,8 +43,9 @@ TEST(hetzner_metadata_parse_bad)
 	ASSERT_ERR(hetzner_metadata_parse("instance-id: -1\n", &id, why, sizeof(why)), -EBADMSG);
 	ASSERT_ERR(hetzner_metadata_parse("instance-id: 0042\n", &id, why, sizeof(why)), -EBADMSG);
 	/* a nested instance-id does not count */
-	ASSERT_ERR(hetzner_metadata_parse("vendor_data: |\n  instance-id: 7\n", &id, why, sizeof(why)),
-		   -EBADMSG);
+	ASSERT_ERR(
+	    hetzner_metadata_parse("vendor_data: |\n  instance-id: 7\n", &id, why, sizeof(why)),
+	    -EBADMSG);
 	ASSERT_ERR(hetzner_metadata_parse("instance-id: 4\x01\n", &id, why, sizeof(why)), -EBADMSG);
 }
 
@@ -118,8 +119,8 @@ TEST(describe_delete)
 {
 	_cleanup_(config_freep) struct config *c = config_new();
 	struct provider_identity h = {.kind = PROVIDER_HETZNER, .instance_id = "42"};
-	struct provider_identity e = {.kind = PROVIDER_EC2, .instance_id = "i-12345678",
-				      .region = "eu-west-1"};
+	struct provider_identity e = {
+	    .kind = PROVIDER_EC2, .instance_id = "i-12345678", .region = "eu-west-1"};
 	char buf[512];
 
 	provider_describe_delete(c, &h, buf, sizeof(buf));
