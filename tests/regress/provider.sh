@@ -59,9 +59,10 @@ run() {
 		"$BIN/agentbox-monitor" -c "$T/c.json" "$@" 2>"$T/$name.log" &
 	mon=$!
 	wait_for 15 sh -c "test -s $T/systemctl.log || jq -r .step $T/state/delete.json 2>/dev/null | grep -qxE 'deleted|failed|dry-run-done'"
-	sleep 0.3 # the poweroff step, and late requests, would show here
+	LAST_STEP=$(step) # now: later activity may move a failed or dry run back to active
 	"$BIN/agentbox" -c "$T/c.json" status --json >"$T/$name.status" 2>/dev/null
 	"$BIN/agentbox" -c "$T/c.json" status >"$T/$name.status.txt" 2>/dev/null
+	sleep 0.3 # the poweroff step, and late requests, would show here
 	kill "$mon" 2>/dev/null
 	wait "$mon" 2>/dev/null
 }
@@ -80,7 +81,7 @@ check "hetzner: exactly one DELETE" [ "$(calls DELETE '.*')" -eq 1 ]
 check "hetzner: DELETE /v1/servers/4242" [ "$(calls DELETE '/v1/servers/4242')" -eq 1 ]
 check "hetzner: bearer token sent" [ "$(jq -r 'select(.method == "DELETE") | .headers.authorization' "$CALLS")" = "Bearer test-token" ]
 check "hetzner: the action read back" [ "$(calls GET '/v1/actions/13')" -eq 1 ]
-check "hetzner: step deleted" [ "$(step)" = deleted ]
+check "hetzner: step deleted" [ "$LAST_STEP" = deleted ]
 check "hetzner: identity logged once (MESSAGE_ID)" [ "$(grep -c 'MESSAGE_ID=26c16e3940b8447296746b2c660dc981' "$T/hetzner.log")" -eq 1 ]
 check "hetzner: deleting journaled (MESSAGE_ID)" logged hetzner 'Deleting hetzner instance 4242.*MESSAGE_ID=8e3fa1c08b6848ab897cbf26c2a81b1d'
 check "hetzner: accepted journaled" logged hetzner 'accepted the delete of 4242: action 13 running'
@@ -105,7 +106,7 @@ sed -i "s|$T/nope|$T/wrong|" "$T/c.json"
 run wrongtoken
 check "wrong token: one DELETE, refused, not retried" [ "$(calls DELETE '.*')" -eq 1 ]
 check "wrong token: says HTTP 401" logged wrongtoken 'HTTP 401: unauthorized.*the token is wrong'
-check "wrong token: step failed" [ "$(step)" = failed ]
+check "wrong token: step failed" [ "$LAST_STEP" = failed ]
 check "wrong token: not in the log" sh -c "! grep -q wrong-token $T/wrongtoken.log"
 chmod 644 "$T/wrong"
 run opentoken
@@ -116,7 +117,7 @@ cfg ', "delete_without_backup": true'
 for code in 403 404 500; do
 	scenario '{"metadata": "hetzner", "api_status": '$code'}'
 	run "api$code"
-	check "API $code: step failed, box stays up" [ "$(step)" = failed ]
+	check "API $code: step failed, box stays up" [ "$LAST_STEP" = failed ]
 	check "API $code: logged" logged "api$code" "Delete stopped, nothing deleted.*HTTP $code"
 	check "API $code: status names it" sh -c "jq -r .action_error $T/api$code.status | grep -q 'HTTP $code'"
 done
@@ -125,7 +126,7 @@ check "API 500: the retry is logged" logged api500 'Delete attempt 1 of 2 failed
 scenario '{"metadata": "hetzner", "action_status": "error"}'
 run actionerror
 check "action error: reported" logged actionerror 'action 13 failed: action_failed'
-check "action error: step failed" [ "$(step)" = failed ]
+check "action error: step failed" [ "$LAST_STEP" = failed ]
 
 # --- identity: malformed, empty, timeout, changing id, none -> no delete ---
 for mode in malformed empty timeout none; do
@@ -164,7 +165,7 @@ cfg ', "delete_without_backup": true'
 run dryrun --dry-run
 check "dry run: no delete" no_delete
 check "dry run: says exactly what" logged dryrun 'Dry run: would now delete hetzner instance 4242.*DELETE http://127.0.0.1:8080/v1/servers/4242'
-check "dry run: step dry-run-done" [ "$(step)" = dry-run-done ]
+check "dry run: step dry-run-done" [ "$LAST_STEP" = dry-run-done ]
 sed -i 's/"action": "delete"/"action": "none"/' "$T/c.json"
 "$BIN/agentbox-monitor" -c "$T/c.json" --dry-run 2>"$T/dryrun-none.log"
 check "dry run with action none: exit 2" [ $? -eq 2 ]
@@ -185,7 +186,7 @@ check "ec2 api: the SigV4 signature verifies (recomputed by the fake)" [ "$(jq -
 check "ec2 api: the session token is signed" sh -c "jq -r 'select(.body | startswith(\"Action=Terminate\")) | .headers.authorization' $CALLS | grep -q 'SignedHeaders=[a-z0-9;-]*x-amz-security-token'"
 check "ec2 api: session token header" [ "$(jq -r 'select(.body | startswith("Action=Terminate")) | .headers["x-amz-security-token"]' "$CALLS")" = fake-session-token ]
 check "ec2 api: IMDSv2 token asked with a TTL" [ "$(jq -r 'select(.method == "PUT") | .headers["x-aws-ec2-metadata-token-ttl-seconds"]' "$CALLS" | sort -u)" = 300 ]
-check "ec2 api: step deleted" [ "$(step)" = deleted ]
+check "ec2 api: step deleted" [ "$LAST_STEP" = deleted ]
 check "ec2 api: secrets not logged" sh -c "! grep -q 'fake-secret-key\|fake-session-token' $T/ec2api.log $T/ec2api.status"
 check "ec2 api: no poweroff" [ ! -e "$T/systemctl.log" ]
 
