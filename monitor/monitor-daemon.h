@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include "config.h"
+#include "monitor-backup.h"
 #include "monitor-idle.h"
 #include "monitor-keepalive.h"
 #include "monitor.h"
@@ -35,6 +36,8 @@ struct monitor {
 	usec_t action_retry_at;    /* CLOCK_BOOTTIME of the next attempt after a failure */
 	pid_t action_pid;          /* the running poweroff command */
 	char action_error[MONITOR_TEXT_MAX];
+
+	struct monitor_backup backup;
 
 	char *status_path;
 	char status_line[MONITOR_TEXT_MAX]; /* the last STATUS= sent */
