@@ -68,6 +68,9 @@
  * fit the socket's default receive buffer, or the kernel drops them */
 #define SOCKETS_BATCH 32
 #define SOCKETS_LOOKUP_SIZE NLMSG_SPACE(sizeof(struct inet_diag_req_v2))
+/* room for one lookup's answer (inet_diag_msg, tcp_info and a few small
+ * attributes: ~400 bytes); SOCKETS_BATCH of them fill nl_buf */
+#define SOCKETS_REPLY_MAX (SOCKETS_NL_BUF / SOCKETS_BATCH)
 #define TCP_STATE_ESTABLISHED 1
 
 enum sockets_backend {
@@ -396,11 +399,33 @@ static void sockets_build_lookup(uint8_t *buf, const struct sock_entry *e, uint3
 	req->id.idiag_cookie[1] = (uint32_t)(e->key.cookie >> 32);
 }
 
-/* Looks up n known connections with one sendto and reads their n answers
- * into k->cur. A connection the kernel no longer has (ENOENT; ESTALE: the
- * same ports and addresses now belong to another socket) is left out, and
- * one that left ESTABLISHED is left out by sockets_take_diag(). Returns 0
- * or -errno. */
+/* Takes one message of the answers to the lookups with sequence numbers
+ * first..first+n-1. Returns 1 for an answer (a connection, or none
+ * left: ENOENT, or ESTALE: the same ports and addresses now belong to
+ * another socket), 0 for a message that is no answer, or -errno. */
+static int sockets_lookup_answer(struct sockets *k, const struct config_ports *ports,
+				 const struct nlmsghdr *h, uint32_t first, size_t n)
+{
+	if ((uint32_t)(h->nlmsg_seq - first) >= n)
+		return 0; /* left over from an earlier request */
+	if (h->nlmsg_type == NLMSG_ERROR) {
+		const struct nlmsgerr *err = NLMSG_DATA(h);
+
+		if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*err)) || err->error >= 0)
+			return -EIO;
+		if (err->error == -ENOENT || err->error == -ESTALE)
+			return 1; /* closed */
+		return err->error;
+	}
+	if (h->nlmsg_type == SOCK_DIAG_BY_FAMILY)
+		sockets_take_diag(k, ports, h);
+	return 1;
+}
+
+/* Looks up n (at most SOCKETS_BATCH) known connections with one sendto and
+ * reads their n answers into k->cur. A connection the kernel no longer has
+ * is left out, and one that left ESTABLISHED is left out by
+ * sockets_take_diag(). Returns 0 or -errno. */
 static int sockets_lookup_batch(struct sockets *k, const struct config_ports *ports,
 				const struct sock_entry *e, size_t n)
 {
@@ -415,39 +440,38 @@ static int sockets_lookup_batch(struct sockets *k, const struct config_ports *po
 		return -errno;
 	k->n_lookups += n;
 
+	/* the kernel answers within sendto(): one recvmmsg() takes them all,
+	 * each reply a datagram of its own in a SOCKETS_REPLY_MAX slice */
 	while (answered < n) {
-		struct iovec iov = {.iov_base = k->nl_buf, .iov_len = SOCKETS_NL_BUF};
-		struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
-		const struct nlmsghdr *h;
-		ssize_t got;
-		int len;
+		struct iovec iov[SOCKETS_BATCH];
+		struct mmsghdr msgs[SOCKETS_BATCH];
+		int got;
 
-		got = recvmsg(k->nl_fd, &msg, 0);
+		for (size_t i = 0; i < n - answered; i++) {
+			iov[i] = (struct iovec){.iov_base = k->nl_buf + i * SOCKETS_REPLY_MAX,
+						.iov_len = SOCKETS_REPLY_MAX};
+			msgs[i] = (struct mmsghdr){.msg_hdr = {.msg_iov = &iov[i], .msg_iovlen = 1}};
+		}
+		got = recvmmsg(k->nl_fd, msgs, n - answered, MSG_WAITFORONE, NULL);
 		if (got < 0 && errno == EINTR)
 			continue;
 		if (got < 0)
 			return errno == EAGAIN ? -ETIMEDOUT : -errno;
-		if (got == 0)
-			return -EIO;
-		if (msg.msg_flags & MSG_TRUNC)
-			return -EMSGSIZE;
-		len = (int)got;
-		for (h = (const struct nlmsghdr *)k->nl_buf; NLMSG_OK(h, len);
-		     h = NLMSG_NEXT(h, len)) {
-			if ((uint32_t)(h->nlmsg_seq - first) >= n)
-				continue; /* left over from an earlier request */
-			answered++;
-			if (h->nlmsg_type == NLMSG_ERROR) {
-				const struct nlmsgerr *err = NLMSG_DATA(h);
+		for (int i = 0; i < got; i++) {
+			const struct nlmsghdr *h = iov[i].iov_base;
+			int len = (int)msgs[i].msg_len;
 
-				if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*err)) || err->error >= 0)
-					return -EIO;
-				if (err->error == -ENOENT || err->error == -ESTALE)
-					continue; /* closed */
-				return err->error;
+			if (len == 0)
+				return -EIO;
+			if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC)
+				return -EMSGSIZE;
+			for (; NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
+				int r = sockets_lookup_answer(k, ports, h, first, n);
+
+				if (r < 0)
+					return r;
+				answered += r;
 			}
-			if (h->nlmsg_type == SOCK_DIAG_BY_FAMILY)
-				sockets_take_diag(k, ports, h);
 		}
 	}
 	return 0;

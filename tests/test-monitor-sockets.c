@@ -905,3 +905,60 @@ TEST(proc_reads_every_tick)
 	ASSERT_UINT_EQ(sockets_dumps(&s), 0);
 	ASSERT_UINT_EQ(sockets_lookups(&s), 0);
 }
+
+/* More known connections than one batch of lookups (32): every one is
+ * answered and matched with itself, and the busy one is named. */
+TEST(lookup_many_in_batches)
+{
+	enum { N = 75 };
+	_cleanup_conn_ struct conn k = CONN_INIT;
+	_cleanup_(config_freep) struct config *c = NULL;
+	_cleanup_source_ struct signal_source s = {0};
+	int client[N], server[N];
+	char want[128];
+	size_t n = 0;
+
+	ASSERT_OK(conn_listen(&k, AF_INET, 0));
+	for (; n < N; n++) {
+		struct sockaddr_storage ss;
+		socklen_t l = loopback(AF_INET, k.port, &ss);
+
+		client[n] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (client[n] < 0)
+			break;
+		if (connect(client[n], (struct sockaddr *)&ss, l) < 0) {
+			close(client[n]);
+			break;
+		}
+		server[n] = accept4(k.listen_fd, NULL, NULL, SOCK_CLOEXEC);
+		if (server[n] < 0) {
+			close(client[n]);
+			break;
+		}
+	}
+	ASSERT_UINT_EQ(n, N);
+	c = config_ports_default(1, &k.port);
+	ASSERT_OK(source_start(&s, c, "netlink", NULL));
+	ASSERT_OK(sample_at(&s, SEC(100)));
+	ASSERT_UINT_EQ(sockets_tracked(&s), N);
+	ASSERT_OK(sample_at(&s, SEC(140)));
+	ASSERT_UINT_EQ(sockets_tracked(&s), N);
+	ASSERT_UINT_EQ(s.state.last_active, 0);
+	ASSERT_OK(transfer(client[66], server[66], 500));
+	ASSERT_OK(sample_at(&s, SEC(145)));
+	ASSERT_UINT_EQ(s.state.last_active, SEC(145));
+	snprintf(want, sizeof(want), "port %u from 127.0.0.1:%u", k.port, local_port(client[66]));
+	ASSERT_STR_EQ(s.state.detail, want);
+	for (size_t i = 0; i < N; i += 2) {
+		close(client[i]);
+		close(server[i]);
+	}
+	ASSERT_OK(sample_at(&s, SEC(150)));
+	ASSERT_UINT_EQ(sockets_tracked(&s), N / 2);
+	ASSERT_UINT_EQ(sockets_dumps(&s), 2);
+	ASSERT_UINT_EQ(sockets_lookups(&s), 3 * N);
+	for (size_t i = 1; i < N; i += 2) {
+		close(client[i]);
+		close(server[i]);
+	}
+}
