@@ -125,7 +125,6 @@ struct sockets {
 	int overflow;
 	enum sockets_backend backend;
 	usec_t settle;
-	usec_t period;		 /* monitor_discovery_period() */
 	usec_t last_discovery;	 /* tick->now of the last netlink dump */
 	int known;		 /* prev holds a netlink dump's (or lookups') result */
 	unsigned long n_dumps;	 /* dump requests sent (one per family and discovery) */
@@ -763,13 +762,6 @@ static void sockets_note_backend(struct sockets *k, enum sockets_backend b, int 
 	k->backend = b;
 }
 
-/* Non-zero when this tick must dump (discover new connections): the first
- * tick, and once a discovery period has passed since the last dump. */
-static int sockets_discovery_due(const struct sockets *k, const struct monitor_tick *t)
-{
-	return t->seq == 1 || t->now < k->last_discovery || t->now - k->last_discovery >= k->period;
-}
-
 static int sockets_sample(struct signal_source *s, const struct monitor_tick *t)
 {
 	struct sockets *k = s->data;
@@ -786,7 +778,7 @@ static int sockets_sample(struct signal_source *s, const struct monitor_tick *t)
 	}
 
 	k->n_cur = 0;
-	if (k->known && k->mode != MODE_PROC && !sockets_discovery_due(k, t)) {
+	if (k->known && k->mode != MODE_PROC && !monitor_discovery_due(s->config, k->last_discovery, t)) {
 		/* k->overflow stays what the last discovery found */
 		r = sockets_lookup_known(k, ports);
 		if (r >= 0) {
@@ -880,7 +872,6 @@ static int sockets_init(struct signal_source *s)
 	k->prev = xcalloc(SOCKETS_MAX, sizeof(*k->prev));
 	k->cur = xcalloc(SOCKETS_MAX, sizeof(*k->cur));
 	k->settle = MIN(SOCKETS_SETTLE_MAX, SOCKETS_SETTLE_TICKS * c->idle_interval);
-	k->period = monitor_discovery_period(c);
 	sockets_build_request(k, &c->idle_ports, 1);
 	s->data = k;
 

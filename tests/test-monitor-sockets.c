@@ -715,26 +715,6 @@ TEST(no_ports)
 	ASSERT_UINT_EQ(s.state.last_active, 0);
 }
 
-TEST(discovery_period)
-{
-	_cleanup_(config_freep) struct config *c = config_new();
-
-	c->idle_interval = SEC(5);
-	c->idle_timeout = 30 * USEC_PER_MINUTE;
-	ASSERT_UINT_EQ(monitor_discovery_period(c), SEC(60));
-	c->idle_timeout = 10 * USEC_PER_MINUTE;
-	ASSERT_UINT_EQ(monitor_discovery_period(c), SEC(20));
-	c->idle_timeout = 24 * USEC_PER_HOUR;
-	ASSERT_UINT_EQ(monitor_discovery_period(c), SEC(60));
-	c->idle_timeout = SEC(3);
-	ASSERT_UINT_EQ(monitor_discovery_period(c), SEC(5));
-	c->idle_interval = 100 * USEC_PER_MSEC;
-	ASSERT_UINT_EQ(monitor_discovery_period(c), 100 * USEC_PER_MSEC);
-	c->idle_interval = SEC(90);
-	c->idle_timeout = USEC_PER_HOUR;
-	ASSERT_UINT_EQ(monitor_discovery_period(c), SEC(90));
-}
-
 /* A config watching ports with the default timeout (30m: a discovery every
  * 60 s, 12 ticks of 5 s). */
 static struct config *config_ports_default(size_t n, const uint16_t *ports)
