@@ -449,7 +449,8 @@ static int sockets_lookup_batch(struct sockets *k, const struct config_ports *po
 		for (size_t i = 0; i < n - answered; i++) {
 			iov[i] = (struct iovec){.iov_base = k->nl_buf + i * SOCKETS_REPLY_MAX,
 						.iov_len = SOCKETS_REPLY_MAX};
-			msgs[i] = (struct mmsghdr){.msg_hdr = {.msg_iov = &iov[i], .msg_iovlen = 1}};
+			msgs[i] =
+			    (struct mmsghdr){.msg_hdr = {.msg_iov = &iov[i], .msg_iovlen = 1}};
 		}
 		got = recvmmsg(k->nl_fd, msgs, n - answered, MSG_WAITFORONE, NULL);
 		if (got < 0 && errno == EINTR)
@@ -778,7 +779,8 @@ static int sockets_sample(struct signal_source *s, const struct monitor_tick *t)
 	}
 
 	k->n_cur = 0;
-	if (k->known && k->mode != MODE_PROC && !monitor_discovery_due(s->config, k->last_discovery, t)) {
+	if (k->known && k->mode != MODE_PROC &&
+	    !monitor_discovery_due(s->config, k->last_discovery, t)) {
 		/* k->overflow stays what the last discovery found */
 		r = sockets_lookup_known(k, ports);
 		if (r >= 0) {
