@@ -75,7 +75,7 @@ static const struct conf_key conf_table[] = {
 	{"state.paths", CONF_PATHS, OFF(state_paths), NULL},
 	{"state.exclude", CONF_STRV, OFF(state_exclude), "[]"},
 	{"state.keep", CONF_NUMBER, OFF(state_keep), "5", NULL, 1, 1000},
-	{"state.backup_interval", CONF_DURATION_OFF, OFF(state_backup_interval), "\"15m\"", NULL, 60,
+	{"state.backup_interval", CONF_DURATION_OFF, OFF(state_backup_interval), "\"15m\"", NULL, 1,
 	 366 * 86400},
 	{"state.lease_ttl", CONF_DURATION, OFF(state_lease_ttl), "\"1h\"", NULL, 1, 7 * 86400},
 	{"state.compression_level", CONF_NUMBER, OFF(state_compression_level), "3", NULL, 1, 19},

@@ -122,6 +122,25 @@ static void print_status(const cJSON *root)
 		printf("keepalive:      %s until %s %s\n", strempty(json_str(hold, "holder")), when,
 		       strempty(json_str(hold, "reason")));
 	}
+	{
+		const cJSON *b = cJSON_GetObjectItemCaseSensitive(root, "backup");
+		if (cJSON_IsObject(b)) {
+			printf("last backup:    ");
+			if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(b, "running")))
+				printf("running now; ");
+			if (!cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(b, "last_at")))
+				printf("none yet\n");
+			else if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(b, "last_ok")))
+				printf("%s, generation %s%s\n", ago(b, "last_at", now, buf, sizeof(buf)),
+				       strempty(json_str(b, "generation")),
+				       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(b, "skipped"))
+					       ? " (unchanged)"
+					       : "");
+			else
+				printf("FAILED %s: %s\n", ago(b, "last_at", now, buf, sizeof(buf)),
+				       strempty(json_str(b, "error")));
+		}
+	}
 	printf("\n%-11s %-14s %s\n", "SIGNAL", "LAST ACTIVE", "DETAIL");
 	cJSON_ArrayForEach(s, signals)
 	{

@@ -44,11 +44,12 @@ int cli_backup(struct config *c, int argc, char **argv)
 	static const struct option options[] = {
 	    {"force", no_argument, NULL, 'f'},
 	    {"final", no_argument, NULL, 'F'},
+	    {"json", no_argument, NULL, 'j'},
 	    {},
 	};
 	struct state_backup_result res;
 	char size[32], bytes[32], dur[FORMAT_DURATION_MAX];
-	int force = 0, final = 0, o, r;
+	int force = 0, final = 0, json = 0, o, r;
 
 	optind = 0;
 	while ((o = getopt_long(argc, argv, "f", options, NULL)) >= 0) {
@@ -56,13 +57,15 @@ int cli_backup(struct config *c, int argc, char **argv)
 			force = 1;
 		else if (o == 'F')
 			final = 1;
+		else if (o == 'j')
+			json = 1;
 		else {
-			fprintf(stderr, "Usage: agentbox backup [--force] [--final]\n");
+			fprintf(stderr, "Usage: agentbox backup [--force] [--final] [--json]\n");
 			return EXIT_CONFIG;
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "Usage: agentbox backup [--force] [--final]\n");
+		fprintf(stderr, "Usage: agentbox backup [--force] [--final] [--json]\n");
 		return EXIT_CONFIG;
 	}
 	if (no_storage(c))
@@ -78,6 +81,15 @@ int cli_backup(struct config *c, int argc, char **argv)
 		return 1;
 	}
 	format_duration_exact(dur, sizeof(dur), res.duration);
+	/* For agentbox-monitor, which runs backups as a child process. */
+	if (json) {
+		printf("{\"generation\": \"%s\", \"skipped\": %s, \"size\": %" PRIu64
+		       ", \"bytes\": %" PRIu64 ", \"files\": %" PRIu64 ", \"duration_ms\": %" PRIu64
+		       "}\n",
+		       res.generation, res.skipped ? "true" : "false", res.size, res.bytes, res.files,
+		       (uint64_t)(res.duration / USEC_PER_MSEC));
+		return 0;
+	}
 	if (res.skipped) {
 		printf("unchanged since generation %s; backup skipped (checked in %s)\n",
 		       res.generation, dur);

@@ -343,6 +343,8 @@ void monitor_tick(struct monitor *m)
 		log_info("Active again: %s (%s)", strempty(m->kept_alive_by), m->kept_alive_detail);
 	monitor_delete_poll(m);
 
+	monitor_backup_tick(m);
+
 	if (monitor_status_write(m) < 0)
 		log_debug("Cannot write %s", m->status_path);
 	monitor_status_line(m, line, sizeof(line));
@@ -538,6 +540,7 @@ int monitor_run(struct config *c)
 		return 1;
 	}
 	monitor_signals_init(&m);
+	monitor_backup_init(&m);
 	format_duration(timeout, sizeof(timeout), c->idle_timeout);
 	format_duration(interval, sizeof(interval), c->idle_interval);
 	log_event(LOG_INFO, MSGID_MONITOR_STARTED,
@@ -549,6 +552,7 @@ int monitor_run(struct config *c)
 	r = monitor_loop(&m, sigfd, timerfd);
 	monitor_notify(&m, "STOPPING=1");
 	log_info("agentbox-monitor stopping");
+	monitor_backup_done(&m);
 	unlink(m.status_path);
 	monitor_signals_done(&m);
 	monitor_delete_done(&m);

@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include "config.h"
+#include "monitor-backup.h"
 #include "monitor-idle.h"
 #include "monitor-keepalive.h"
 #include "monitor.h"
@@ -36,6 +37,8 @@ struct monitor {
 	pid_t action_pid;          /* the running poweroff command */
 	char action_error[MONITOR_TEXT_MAX];
 	struct delete_seq *delete; /* idle.action "delete" (monitor-delete.c), or NULL */
+
+	struct monitor_backup backup;
 
 	char *status_path;
 	char status_line[MONITOR_TEXT_MAX]; /* the last STATUS= sent */

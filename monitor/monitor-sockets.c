@@ -2,9 +2,16 @@
  * LOCAL port is one of idle.ports count as activity while bytes move over
  * them.
  *
- * Every tick one NETLINK_SOCK_DIAG dump per family asks the kernel for the
+ * Once per discovery period (monitor_discovery_period(), and at the first
+ * tick) one NETLINK_SOCK_DIAG dump per family asks the kernel for the
  * established sockets on those local ports (an inet_diag bytecode filter
- * does the port test in the kernel) with their struct tcp_info. A socket,
+ * does the port test in the kernel) with their struct tcp_info. On the
+ * ticks between, each KNOWN connection is asked for by its full id (ports,
+ * addresses, interface, cookie; no dump), which the kernel answers with one
+ * hash lookup: the cost is O(known connections), not a walk of the
+ * kernel's established hash. A lookup answered ENOENT or ESTALE is a closed
+ * connection, dropped; a new connection is first seen at the next
+ * discovery, and its settle time starts there. A socket,
  * keyed by its cookie and inode, is active at a tick when
  * tcpi_bytes_acked or tcpi_bytes_received grew since the previous tick:
  * only new payload acknowledged by the peer or received from it, so TCP
@@ -13,7 +20,8 @@
  * a settle time (6 ticks, at most 30 s): a connect alone, and the short
  * probes internet scanners make on port 22, keep no box alive.
  *
- * When sock_diag is refused, /proc/net/tcp and tcp6 are read instead.
+ * When sock_diag is refused, /proc/net/tcp and tcp6 are read instead, in
+ * full every tick (no lookup by id exists there).
  * They have no byte counters; a socket there is active when its send or
  * receive queue changed since the previous tick, so a silent connection
  * (queues constant, usually empty) never counts. When both fail the
@@ -47,6 +55,7 @@
 #include <linux/tcp.h>
 
 #include "log.h"
+#include "monitor-discovery.h"
 #include "monitor-sockets.h"
 #include "monitor.h"
 
@@ -55,6 +64,13 @@
 #define SOCKETS_SETTLE_MAX (30 * USEC_PER_SEC)
 #define SOCKETS_NL_BUF 32768
 #define SOCKETS_BC_MAX (CONFIG_MAX_PORTS * 20)
+/* lookups per sendto: their replies (~1 KiB of receive buffer each) must
+ * fit the socket's default receive buffer, or the kernel drops them */
+#define SOCKETS_BATCH 32
+#define SOCKETS_LOOKUP_SIZE NLMSG_SPACE(sizeof(struct inet_diag_req_v2))
+/* room for one lookup's answer (inet_diag_msg, tcp_info and a few small
+ * attributes: ~400 bytes); SOCKETS_BATCH of them fill nl_buf */
+#define SOCKETS_REPLY_MAX (SOCKETS_NL_BUF / SOCKETS_BATCH)
 #define TCP_STATE_ESTABLISHED 1
 
 enum sockets_backend {
@@ -89,6 +105,7 @@ struct sock_entry {
 	uint64_t received; /* tcpi_bytes_received */
 	uint32_t rqueue;   /* received, not yet read */
 	uint32_t wqueue;   /* sent, not yet acknowledged */
+	uint32_t ifindex;  /* idiag_if: part of the id an exact lookup needs */
 	int has_bytes;	   /* acked/received are known */
 };
 
@@ -100,6 +117,7 @@ struct sockets {
 	uint8_t *nl_req;
 	size_t nl_req_len;
 	uint8_t *nl_buf;
+	uint8_t *lk_req; /* SOCKETS_BATCH exact lookup requests */
 	char *proc_tcp;
 	char *proc_tcp6;
 	struct sock_entry *prev, *cur;
@@ -107,6 +125,10 @@ struct sockets {
 	int overflow;
 	enum sockets_backend backend;
 	usec_t settle;
+	usec_t last_discovery;	 /* tick->now of the last netlink dump */
+	int known;		 /* prev holds a netlink dump's (or lookups') result */
+	unsigned long n_dumps;	 /* dump requests sent (one per family and discovery) */
+	unsigned long n_lookups; /* exact lookups sent */
 };
 
 static const char *backend_name(enum sockets_backend b)
@@ -248,6 +270,7 @@ static void sockets_take_diag(struct sockets *k, const struct config_ports *port
 	memcpy(e->key.raddr, m->id.idiag_dst, alen);
 	e->rqueue = m->idiag_rqueue;
 	e->wqueue = m->idiag_wqueue;
+	e->ifindex = m->id.idiag_if;
 
 	len = (int)(h->nlmsg_len - NLMSG_LENGTH(sizeof(*m)));
 	a = (const struct rtattr *)((const char *)m + NLMSG_ALIGN(sizeof(*m)));
@@ -280,6 +303,7 @@ static int sockets_dump_family(struct sockets *k, const struct config_ports *por
 	if (sendto(k->nl_fd, k->nl_req, k->nl_req_len, 0, (struct sockaddr *)&kernel,
 		   sizeof(kernel)) < 0)
 		return -errno;
+	k->n_dumps++;
 
 	for (;;) {
 		struct iovec iov = {.iov_base = k->nl_buf, .iov_len = SOCKETS_NL_BUF};
@@ -339,6 +363,134 @@ static int sockets_read_netlink(struct sockets *k, const struct config_ports *po
 		}
 		if (r == -ENOENT && families[i] == AF_INET6)
 			r = 0; /* no IPv6 in this kernel */
+		if (r < 0) {
+			sockets_netlink_close(k);
+			return r;
+		}
+	}
+	return 0;
+}
+
+/* Writes the exact lookup request for one known connection at buf
+ * (SOCKETS_LOOKUP_SIZE bytes): its full inet_diag_sockid and no
+ * NLM_F_DUMP, so the kernel looks it up in its hash (inet_diag_find_one_icsk)
+ * instead of walking it. */
+static void sockets_build_lookup(uint8_t *buf, const struct sock_entry *e, uint32_t seq)
+{
+	struct nlmsghdr *nlh = (struct nlmsghdr *)buf;
+	struct inet_diag_req_v2 *req = NLMSG_DATA(nlh);
+
+	memset(buf, 0, SOCKETS_LOOKUP_SIZE);
+	nlh->nlmsg_len = NLMSG_LENGTH(sizeof(*req));
+	nlh->nlmsg_type = SOCK_DIAG_BY_FAMILY;
+	nlh->nlmsg_flags = NLM_F_REQUEST;
+	nlh->nlmsg_seq = seq;
+	req->sdiag_family = e->key.family;
+	req->sdiag_protocol = IPPROTO_TCP;
+	req->idiag_ext = 1 << (INET_DIAG_INFO - 1);
+	req->idiag_states = 1 << TCP_STATE_ESTABLISHED;
+	req->id.idiag_sport = htons(e->key.lport);
+	req->id.idiag_dport = htons(e->key.rport);
+	memcpy(req->id.idiag_src, e->key.laddr, sizeof(req->id.idiag_src));
+	memcpy(req->id.idiag_dst, e->key.raddr, sizeof(req->id.idiag_dst));
+	req->id.idiag_if = e->ifindex;
+	req->id.idiag_cookie[0] = (uint32_t)e->key.cookie;
+	req->id.idiag_cookie[1] = (uint32_t)(e->key.cookie >> 32);
+}
+
+/* Takes one message of the answers to the lookups with sequence numbers
+ * first..first+n-1. Returns 1 for an answer (a connection, or none
+ * left: ENOENT, or ESTALE: the same ports and addresses now belong to
+ * another socket), 0 for a message that is no answer, or -errno. */
+static int sockets_lookup_answer(struct sockets *k, const struct config_ports *ports,
+				 const struct nlmsghdr *h, uint32_t first, size_t n)
+{
+	if ((uint32_t)(h->nlmsg_seq - first) >= n)
+		return 0; /* left over from an earlier request */
+	if (h->nlmsg_type == NLMSG_ERROR) {
+		const struct nlmsgerr *err = NLMSG_DATA(h);
+
+		if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*err)) || err->error >= 0)
+			return -EIO;
+		if (err->error == -ENOENT || err->error == -ESTALE)
+			return 1; /* closed */
+		return err->error;
+	}
+	if (h->nlmsg_type == SOCK_DIAG_BY_FAMILY)
+		sockets_take_diag(k, ports, h);
+	return 1;
+}
+
+/* Looks up n (at most SOCKETS_BATCH) known connections with one sendto and
+ * reads their n answers into k->cur. A connection the kernel no longer has
+ * is left out, and one that left ESTABLISHED is left out by
+ * sockets_take_diag(). Returns 0 or -errno. */
+static int sockets_lookup_batch(struct sockets *k, const struct config_ports *ports,
+				const struct sock_entry *e, size_t n)
+{
+	struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
+	uint32_t first = k->nl_seq + 1;
+	size_t answered = 0;
+
+	for (size_t i = 0; i < n; i++)
+		sockets_build_lookup(k->lk_req + i * SOCKETS_LOOKUP_SIZE, &e[i], ++k->nl_seq);
+	if (sendto(k->nl_fd, k->lk_req, n * SOCKETS_LOOKUP_SIZE, 0, (struct sockaddr *)&kernel,
+		   sizeof(kernel)) < 0)
+		return -errno;
+	k->n_lookups += n;
+
+	/* the kernel answers within sendto(): one recvmmsg() takes them all,
+	 * each reply a datagram of its own in a SOCKETS_REPLY_MAX slice */
+	while (answered < n) {
+		struct iovec iov[SOCKETS_BATCH];
+		struct mmsghdr msgs[SOCKETS_BATCH];
+		int got;
+
+		for (size_t i = 0; i < n - answered; i++) {
+			iov[i] = (struct iovec){.iov_base = k->nl_buf + i * SOCKETS_REPLY_MAX,
+						.iov_len = SOCKETS_REPLY_MAX};
+			msgs[i] =
+			    (struct mmsghdr){.msg_hdr = {.msg_iov = &iov[i], .msg_iovlen = 1}};
+		}
+		got = recvmmsg(k->nl_fd, msgs, n - answered, MSG_WAITFORONE, NULL);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0)
+			return errno == EAGAIN ? -ETIMEDOUT : -errno;
+		for (int i = 0; i < got; i++) {
+			const struct nlmsghdr *h = iov[i].iov_base;
+			int len = (int)msgs[i].msg_len;
+
+			if (len == 0)
+				return -EIO;
+			if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC)
+				return -EMSGSIZE;
+			for (; NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
+				int r = sockets_lookup_answer(k, ports, h, first, n);
+
+				if (r < 0)
+					return r;
+				answered += r;
+			}
+		}
+	}
+	return 0;
+}
+
+/* Between discoveries: reads the connections of the last sample (k->prev)
+ * again, each by an exact lookup, into k->cur; new connections are not
+ * looked for. Returns 0 or -errno (the netlink socket is then reset). */
+static int sockets_lookup_known(struct sockets *k, const struct config_ports *ports)
+{
+	int r;
+
+	if (k->nl_fd < 0) {
+		r = sockets_netlink_open(k);
+		if (r < 0)
+			return r;
+	}
+	for (size_t i = 0; i < k->n_prev; i += SOCKETS_BATCH) {
+		r = sockets_lookup_batch(k, ports, k->prev + i, MIN(SOCKETS_BATCH, k->n_prev - i));
 		if (r < 0) {
 			sockets_netlink_close(k);
 			return r;
@@ -621,11 +773,28 @@ static int sockets_sample(struct signal_source *s, const struct monitor_tick *t)
 		return signal_degrade(s, -EINVAL, "not initialised");
 	if (ports->n == 0) {
 		k->n_prev = 0;
+		k->known = 0;
 		signal_recover(s);
 		return 0;
 	}
 
 	k->n_cur = 0;
+	if (k->known && k->mode != MODE_PROC &&
+	    !monitor_discovery_due(s->config, k->last_discovery, t)) {
+		/* k->overflow stays what the last discovery found */
+		r = sockets_lookup_known(k, ports);
+		if (r >= 0) {
+			sockets_compare(s, t);
+			signal_recover(s);
+			return 0;
+		}
+		log_full_errno(LOG_DEBUG, r,
+			       "Sockets signal: lookup of known connections failed (%m), "
+			       "dumping instead");
+		k->n_cur = 0;
+	}
+
+	k->known = 0;
 	k->overflow = 0;
 	if (k->mode != MODE_PROC) {
 		r = sockets_read_netlink(k, ports);
@@ -633,8 +802,11 @@ static int sockets_sample(struct signal_source *s, const struct monitor_tick *t)
 			return signal_degrade(s, r, "sock_diag: %s", strerror(-r));
 		if (r < 0)
 			nl_err = r;
-		else
+		else {
 			sockets_note_backend(k, BACKEND_NETLINK, 0);
+			k->known = 1;
+			k->last_discovery = t->now;
+		}
 	}
 	if (r < 0) {
 		k->n_cur = 0;
@@ -662,6 +834,7 @@ static void sockets_done(struct signal_source *s)
 	sockets_netlink_close(k);
 	free(k->nl_req);
 	free(k->nl_buf);
+	free(k->lk_req);
 	free(k->proc_tcp);
 	free(k->proc_tcp6);
 	free(k->prev);
@@ -697,6 +870,7 @@ static int sockets_init(struct signal_source *s)
 	k->nl_req =
 	    xcalloc(1, NLMSG_SPACE(sizeof(struct inet_diag_req_v2)) + RTA_SPACE(SOCKETS_BC_MAX));
 	k->nl_buf = xmalloc(SOCKETS_NL_BUF);
+	k->lk_req = xcalloc(SOCKETS_BATCH, SOCKETS_LOOKUP_SIZE);
 	k->prev = xcalloc(SOCKETS_MAX, sizeof(*k->prev));
 	k->cur = xcalloc(SOCKETS_MAX, sizeof(*k->cur));
 	k->settle = MIN(SOCKETS_SETTLE_MAX, SOCKETS_SETTLE_TICKS * c->idle_interval);
@@ -732,6 +906,20 @@ int sockets_kernel_filter(const struct signal_source *s)
 	const struct sockets *k = s->data;
 
 	return k && k->nl_fd >= 0 && k->nl_bytecode;
+}
+
+unsigned long sockets_dumps(const struct signal_source *s)
+{
+	const struct sockets *k = s->data;
+
+	return k ? k->n_dumps : 0;
+}
+
+unsigned long sockets_lookups(const struct signal_source *s)
+{
+	const struct sockets *k = s->data;
+
+	return k ? k->n_lookups : 0;
 }
 
 static const struct signal_ops sockets_ops = {

@@ -17,4 +17,11 @@ const char *sockets_backend(const struct signal_source *s);
  * accepted); 0 when it runs here. */
 int sockets_kernel_filter(const struct signal_source *s);
 
+/* sock_diag dump requests sent since init (one per address family and
+ * discovery): tests check that no dump happens between discoveries. */
+unsigned long sockets_dumps(const struct signal_source *s);
+
+/* Exact lookups of known connections sent since init (between discoveries). */
+unsigned long sockets_lookups(const struct signal_source *s);
+
 #endif

@@ -54,6 +54,21 @@ cJSON *monitor_status_json(const struct monitor *m)
 	cJSON_AddItemToObject(root, "max_lifetime_at",
 			      json_time_or_null(m, m->policy.max_lifetime));
 
+	if (m->backup.enabled) {
+		cJSON *b = cJSON_AddObjectToObject(root, "backup");
+		cJSON_AddBoolToObject(b, "running", m->backup.pid != 0);
+		cJSON_AddItemToObject(b, "last_at", json_time_or_null(m, m->backup.done_at));
+		cJSON_AddBoolToObject(b, "last_ok", m->backup.ok);
+		cJSON_AddStringToObject(b, "generation", m->backup.generation);
+		cJSON_AddBoolToObject(b, "skipped", m->backup.skipped);
+		if (m->backup.error[0])
+			cJSON_AddStringToObject(b, "error", m->backup.error);
+		else
+			cJSON_AddNullToObject(b, "error");
+		cJSON_AddItemToObject(b, "next_at", json_time_or_null(m, m->backup.next_at));
+	} else
+		cJSON_AddNullToObject(root, "backup");
+
 	hold = cJSON_AddObjectToObject(root, "keepalive");
 	if (m->keepalive.until) {
 		cJSON_AddNumberToObject(hold, "until", (double)(m->keepalive.until / USEC_PER_SEC));
@@ -96,7 +111,7 @@ void monitor_status_line(const struct monitor *m, char *buf, size_t size)
 {
 	const struct config *c = m->config;
 	char idle[FORMAT_DURATION_MAX], timeout[FORMAT_DURATION_MAX], left[FORMAT_DURATION_MAX],
-		when[FORMAT_DURATION_MAX + 8];
+		when[FORMAT_DURATION_MAX + 8], backup[FORMAT_DURATION_MAX + 8];
 	usec_t due = m->decision.deadline > m->tick.now ? m->decision.deadline - m->tick.now : 0;
 
 	format_duration(idle, sizeof(idle), m->decision.idle_for);
@@ -104,9 +119,13 @@ void monitor_status_line(const struct monitor *m, char *buf, size_t size)
 	format_duration(left, sizeof(left), due);
 	switch (m->state) {
 	case IDLE_STATE_ACTIVE:
-		snprintf(buf, size, "active: %s %s · idle %s/%s · action %s",
+		snprintf(buf, size, "active: %s %s · idle %s/%s · action %s%s%s",
 			 strempty(m->kept_alive_by), ago(m, m->last_activity, when, sizeof(when)),
-			 idle, timeout, idle_action_to_string(c->idle_action));
+			 idle, timeout, idle_action_to_string(c->idle_action),
+			 !m->backup.done_at ? ""
+			 : m->backup.ok     ? " · last backup "
+					    : " · backup failing, last try ",
+			 m->backup.done_at ? ago(m, m->backup.done_at, backup, sizeof(backup)) : "");
 		break;
 	case IDLE_STATE_HELD:
 		snprintf(buf, size, "held: %s, %s left · idle %s/%s", strempty(m->kept_alive_by),

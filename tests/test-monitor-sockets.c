@@ -1,7 +1,10 @@
 /* The sockets signal against real TCP connections on loopback (IPv4 and
  * IPv6), both backends, and /proc files written by the test. Tick times
  * are made up by the test: the settle time (6 ticks of the default 5 s,
- * 30 s) passes without waiting. */
+ * 30 s) passes without waiting. config_ports() makes the discovery period
+ * one tick (idle.timeout 30 ticks), so most tests dump every tick; the
+ * lookup_* tests use the default 30m timeout (a 60 s period) and look at
+ * the ticks between discoveries. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +28,7 @@
 #include "config.h"
 #include "fileio.h"
 #include "macro.h"
+#include "monitor-discovery.h"
 #include "monitor-sockets.h"
 #include "monitor.h"
 #include "tests.h"
@@ -188,10 +192,12 @@ static int sample_at(struct signal_source *s, usec_t now)
 	return s->ops->sample(s, &t);
 }
 
+/* A config watching ports, with a discovery at every tick. */
 static struct config *config_ports(size_t n, const uint16_t *ports)
 {
 	struct config *c = config_new();
 
+	c->idle_timeout = 30 * c->idle_interval;
 	c->idle_ports.n = n;
 	for (size_t i = 0; i < n; i++)
 		c->idle_ports.port[i] = ports[i];
@@ -215,9 +221,9 @@ static void connection_life(int family, const char *backend, const char *peer_fm
 	ASSERT_UINT_EQ(sockets_tracked(&s), 0);
 	ASSERT_STR_EQ(sockets_backend(&s), backend ? backend : "netlink");
 
-	/* a connect is seen, and is not activity by itself */
+	/* a connect is seen (at the next tick), and is not activity by itself */
 	ASSERT_OK(conn_connect(&k, family));
-	ASSERT_OK(sample_at(&s, SEC(101)));
+	ASSERT_OK(sample_at(&s, SEC(105)));
 	ASSERT_UINT_EQ(sockets_tracked(&s), 1);
 	ASSERT_UINT_EQ(s.state.last_active, 0);
 
@@ -707,4 +713,232 @@ TEST(no_ports)
 	ASSERT_OK(sample_at(&s, SEC(100)));
 	ASSERT_UINT_EQ(sockets_tracked(&s), 0);
 	ASSERT_UINT_EQ(s.state.last_active, 0);
+}
+
+/* A config watching ports with the default timeout (30m: a discovery every
+ * 60 s, 12 ticks of 5 s). */
+static struct config *config_ports_default(size_t n, const uint16_t *ports)
+{
+	struct config *c = config_ports(n, ports);
+
+	c->idle_timeout = 30 * USEC_PER_MINUTE;
+	return c;
+}
+
+/* Between discoveries a known connection is read by exact lookup every
+ * tick: its bytes count at each tick once settled, and no dump is made. */
+static void lookup_sees_bytes(int family, const char *peer_fmt)
+{
+	_cleanup_conn_ struct conn k = CONN_INIT;
+	_cleanup_(config_freep) struct config *c = NULL;
+	_cleanup_source_ struct signal_source s = {0};
+	char want[128];
+
+	ASSERT_OK(conn_open(&k, family));
+	c = config_ports_default(1, &k.port);
+	ASSERT_OK(source_start(&s, c, "netlink", NULL));
+	ASSERT_OK(sample_at(&s, SEC(100)));
+	ASSERT_UINT_EQ(sockets_dumps(&s), 2); /* IPv4 and IPv6 */
+	ASSERT_UINT_EQ(sockets_lookups(&s), 0);
+	ASSERT_UINT_EQ(sockets_tracked(&s), 1);
+
+	for (usec_t now = SEC(105); now < SEC(160); now += SEC(5)) {
+		ASSERT_OK(transfer(k.client, k.server, 200));
+		ASSERT_OK(transfer(k.server, k.client, 50));
+		ASSERT_OK(sample_at(&s, now));
+		ASSERT_UINT_EQ(sockets_tracked(&s), 1);
+		/* settled 30 s after its first sighting at 100 */
+		ASSERT_UINT_EQ(s.state.last_active, now < SEC(130) ? 0 : now);
+	}
+	snprintf(want, sizeof(want), peer_fmt, k.port, k.client_port);
+	ASSERT_STR_EQ(s.state.detail, want);
+	ASSERT_UINT_EQ(sockets_dumps(&s), 2);
+	ASSERT_UINT_EQ(sockets_lookups(&s), 11);
+
+	/* silence between discoveries is silence */
+	ASSERT_OK(sample_at(&s, SEC(158)));
+	ASSERT_UINT_EQ(s.state.last_active, SEC(155));
+	ASSERT_UINT_EQ(sockets_dumps(&s), 2);
+
+	/* 60 s after the last: a discovery, which keeps the connection's age */
+	ASSERT_OK(transfer(k.client, k.server, 10));
+	ASSERT_OK(sample_at(&s, SEC(160)));
+	ASSERT_UINT_EQ(sockets_dumps(&s), 4);
+	ASSERT_UINT_EQ(s.state.last_active, SEC(160));
+	ASSERT_OK(transfer(k.client, k.server, 10));
+	ASSERT_OK(sample_at(&s, SEC(165)));
+	ASSERT_UINT_EQ(sockets_dumps(&s), 4);
+	ASSERT_UINT_EQ(s.state.last_active, SEC(165));
+	ASSERT_FALSE(s.state.degraded);
+}
+
+TEST(lookup_ipv4_known_connection_bytes_every_tick)
+{
+	lookup_sees_bytes(AF_INET, "port %u from 127.0.0.1:%u");
+}
+
+TEST(lookup_ipv6_known_connection_bytes_every_tick)
+{
+	lookup_sees_bytes(AF_INET6, "port %u from [::1]:%u");
+}
+
+/* A known connection that closes between discoveries is dropped at the
+ * next tick (the lookup finds nothing), without a dump; one left in
+ * FIN_WAIT/CLOSE_WAIT (half closed) is dropped too. */
+TEST(lookup_drops_closed_connection)
+{
+	struct conn k[3] = {CONN_INIT, CONN_INIT, CONN_INIT};
+	_cleanup_(config_freep) struct config *c = NULL;
+	_cleanup_source_ struct signal_source s = {0};
+	uint16_t ports[ELEMENTSOF(k)];
+
+	for (size_t i = 0; i < ELEMENTSOF(k); i++) {
+		ASSERT_OK(conn_open(&k[i], i == 1 ? AF_INET6 : AF_INET));
+		ports[i] = k[i].port;
+	}
+	c = config_ports_default(ELEMENTSOF(k), ports);
+	ASSERT_OK(source_start(&s, c, "netlink", NULL));
+	ASSERT_OK(sample_at(&s, SEC(100)));
+	ASSERT_UINT_EQ(sockets_tracked(&s), 3);
+
+	conn_close(&k[1]);
+	ASSERT_OK(sample_at(&s, SEC(105)));
+	ASSERT_UINT_EQ(sockets_tracked(&s), 2);
+	ASSERT_TRUE(shutdown(k[2].client, SHUT_WR) == 0);
+	ASSERT_OK(sample_at(&s, SEC(110)));
+	ASSERT_UINT_EQ(sockets_tracked(&s), 1);
+	conn_close(&k[0]);
+	ASSERT_OK(sample_at(&s, SEC(115)));
+	ASSERT_UINT_EQ(sockets_tracked(&s), 0);
+	ASSERT_OK(sample_at(&s, SEC(120)));
+	ASSERT_UINT_EQ(sockets_tracked(&s), 0);
+	ASSERT_UINT_EQ(sockets_dumps(&s), 2);
+	ASSERT_UINT_EQ(sockets_lookups(&s), 3 + 2 + 1);
+	ASSERT_UINT_EQ(s.state.last_active, 0);
+	ASSERT_FALSE(s.state.degraded);
+	for (size_t i = 0; i < ELEMENTSOF(k); i++)
+		conn_close(&k[i]);
+}
+
+static int sample_seq(struct signal_source *s, uint64_t seq, usec_t now)
+{
+	struct monitor_tick t = {
+	    .seq = seq, .now = now, .realtime = SEC(1700000000) + now, .window = SEC(5)};
+
+	return s->ops->sample(s, &t);
+}
+
+/* A connection opened between discoveries is not looked for until the next
+ * one; its settle time starts there. The first tick (seq 1) always dumps. */
+TEST(lookup_new_connection_at_next_discovery)
+{
+	_cleanup_conn_ struct conn k = CONN_INIT;
+	_cleanup_(config_freep) struct config *c = NULL;
+	_cleanup_source_ struct signal_source s = {0};
+
+	ASSERT_OK(conn_listen(&k, AF_INET, 0));
+	c = config_ports_default(1, &k.port);
+	ASSERT_OK(source_start(&s, c, "netlink", NULL));
+	ASSERT_OK(sample_seq(&s, 1, SEC(1)));
+	ASSERT_UINT_EQ(sockets_dumps(&s), 2);
+	ASSERT_OK(conn_connect(&k, AF_INET));
+	for (uint64_t seq = 2; seq <= 12; seq++) {
+		ASSERT_OK(transfer(k.client, k.server, 100));
+		ASSERT_OK(sample_seq(&s, seq, SEC(1 + 5 * (seq - 1))));
+		ASSERT_UINT_EQ(sockets_tracked(&s), 0);
+	}
+	ASSERT_UINT_EQ(sockets_dumps(&s), 2);
+	ASSERT_UINT_EQ(sockets_lookups(&s), 0); /* nothing known, nothing asked */
+
+	/* 61: 60 s after the first discovery */
+	ASSERT_OK(sample_seq(&s, 13, SEC(61)));
+	ASSERT_UINT_EQ(sockets_dumps(&s), 4);
+	ASSERT_UINT_EQ(sockets_tracked(&s), 1);
+	ASSERT_UINT_EQ(s.state.last_active, 0);
+	/* settle time from the discovery that found it */
+	ASSERT_OK(transfer(k.client, k.server, 100));
+	ASSERT_OK(sample_seq(&s, 18, SEC(86)));
+	ASSERT_UINT_EQ(s.state.last_active, 0);
+	ASSERT_OK(transfer(k.client, k.server, 100));
+	ASSERT_OK(sample_seq(&s, 19, SEC(91)));
+	ASSERT_UINT_EQ(s.state.last_active, SEC(91));
+	ASSERT_UINT_EQ(sockets_dumps(&s), 4);
+	ASSERT_UINT_EQ(sockets_lookups(&s), 2);
+}
+
+/* The /proc fallback has no lookup by id: it reads everything every tick,
+ * so a new connection is seen at the next tick whatever the period. */
+TEST(proc_reads_every_tick)
+{
+	_cleanup_conn_ struct conn k = CONN_INIT;
+	_cleanup_(config_freep) struct config *c = NULL;
+	_cleanup_source_ struct signal_source s = {0};
+
+	ASSERT_OK(conn_listen(&k, AF_INET, 0));
+	c = config_ports_default(1, &k.port);
+	ASSERT_OK(source_start(&s, c, "proc", NULL));
+	ASSERT_OK(sample_at(&s, SEC(100)));
+	ASSERT_UINT_EQ(sockets_tracked(&s), 0);
+	ASSERT_OK(conn_connect(&k, AF_INET));
+	ASSERT_OK(sample_at(&s, SEC(105)));
+	ASSERT_UINT_EQ(sockets_tracked(&s), 1);
+	ASSERT_UINT_EQ(sockets_dumps(&s), 0);
+	ASSERT_UINT_EQ(sockets_lookups(&s), 0);
+}
+
+/* More known connections than one batch of lookups (32): every one is
+ * answered and matched with itself, and the busy one is named. */
+TEST(lookup_many_in_batches)
+{
+	enum { N = 75 };
+	_cleanup_conn_ struct conn k = CONN_INIT;
+	_cleanup_(config_freep) struct config *c = NULL;
+	_cleanup_source_ struct signal_source s = {0};
+	int client[N], server[N];
+	char want[128];
+	size_t n = 0;
+
+	ASSERT_OK(conn_listen(&k, AF_INET, 0));
+	for (; n < N; n++) {
+		struct sockaddr_storage ss;
+		socklen_t l = loopback(AF_INET, k.port, &ss);
+
+		client[n] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (client[n] < 0)
+			break;
+		if (connect(client[n], (struct sockaddr *)&ss, l) < 0) {
+			close(client[n]);
+			break;
+		}
+		server[n] = accept4(k.listen_fd, NULL, NULL, SOCK_CLOEXEC);
+		if (server[n] < 0) {
+			close(client[n]);
+			break;
+		}
+	}
+	ASSERT_UINT_EQ(n, N);
+	c = config_ports_default(1, &k.port);
+	ASSERT_OK(source_start(&s, c, "netlink", NULL));
+	ASSERT_OK(sample_at(&s, SEC(100)));
+	ASSERT_UINT_EQ(sockets_tracked(&s), N);
+	ASSERT_OK(sample_at(&s, SEC(140)));
+	ASSERT_UINT_EQ(sockets_tracked(&s), N);
+	ASSERT_UINT_EQ(s.state.last_active, 0);
+	ASSERT_OK(transfer(client[66], server[66], 500));
+	ASSERT_OK(sample_at(&s, SEC(145)));
+	ASSERT_UINT_EQ(s.state.last_active, SEC(145));
+	snprintf(want, sizeof(want), "port %u from 127.0.0.1:%u", k.port, local_port(client[66]));
+	ASSERT_STR_EQ(s.state.detail, want);
+	for (size_t i = 0; i < N; i += 2) {
+		close(client[i]);
+		close(server[i]);
+	}
+	ASSERT_OK(sample_at(&s, SEC(150)));
+	ASSERT_UINT_EQ(sockets_tracked(&s), N / 2);
+	ASSERT_UINT_EQ(sockets_dumps(&s), 2);
+	ASSERT_UINT_EQ(sockets_lookups(&s), 3 * N);
+	for (size_t i = 1; i < N; i += 2) {
+		close(client[i]);
+		close(server[i]);
+	}
 }

@@ -51,6 +51,12 @@ start() { # name, env...
 	wait_for 5 test -s "$T/$name/run/status.json"
 }
 
+# --- open before the daemons start: their first tick discovers it (with
+# timeout 1h a later connection would be found only at the next discovery,
+# 60 s on; the unit tests cover that) ---
+exec 3<>"/dev/tcp/127.0.0.1/$PORT"
+at_exit "exec 3>&-"
+
 start nl AGENTBOX_SOCKETS_BACKEND=netlink
 start proc AGENTBOX_SOCKETS_BACKEND=proc
 start broken AGENTBOX_SOCKETS_BACKEND=proc AGENTBOX_SOCKETS_PROC_NET=$T/nonexistent
@@ -59,8 +65,6 @@ for d in nl proc broken; do
 done
 
 # --- open, then silent for well over the settle time (6 ticks: 1.2 s) ---
-exec 3<>"/dev/tcp/127.0.0.1/$PORT"
-at_exit "exec 3>&-"
 sleep 3
 for d in nl proc; do
 	check "$d: not degraded" [ "$(field $d .signals.sockets.degraded)" = false ]

@@ -1,0 +1,244 @@
+/* Periodic backups; see monitor-backup.h.
+ *
+ * When: every state.backup_interval, if files were written since the
+ * last backup started (the files signal tells, so no tree walk is needed
+ * to know), or, when nothing changed, once half of state.lease_ttl has
+ * passed so the lease stays ours. Failures are retried after 1 minute
+ * (or the interval, if shorter), doubling up to the interval. Never while the idle action runs: the
+ * delete sequence makes its own final backup. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "log.h"
+#include "monitor-backup.h"
+#include "monitor-daemon.h"
+
+#define BACKUP_RETRY_FIRST (60 * USEC_PER_SEC)
+
+extern char **environ;
+
+/* The agentbox client installed next to agentbox-monitor. */
+static char *agentbox_path(void)
+{
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	char *slash;
+
+	if (n <= 0)
+		return xstrdup("agentbox");
+	self[n] = '\0';
+	slash = strrchr(self, '/');
+	if (!slash)
+		return xstrdup("agentbox");
+	*slash = '\0';
+	return xasprintf("%s/agentbox", self);
+}
+
+void monitor_backup_init(struct monitor *m)
+{
+	struct monitor_backup *b = &m->backup;
+	const struct config *c = m->config;
+
+	memset(b, 0, sizeof(*b));
+	b->out_fd = -1;
+	b->enabled = c->state_storage_bucket && c->state_backup_interval;
+	if (!b->enabled)
+		return;
+	b->agentbox = agentbox_path();
+	b->next_at = m->started + c->state_backup_interval;
+	b->retry_delay = MIN(BACKUP_RETRY_FIRST, c->state_backup_interval);
+}
+
+/* The child's environment: no secrets live in ours, but pass only what it
+ * needs: where credentials and the journal are, and agentbox's own
+ * (non-secret) settings. */
+static char **backup_env(void)
+{
+	size_t n = 0, max = 8;
+	char **env = xcalloc(max + 1, sizeof(char *));
+
+	env[n++] = xstrdup("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+	for (char **e = environ; *e && n < max; e++)
+		if (startswith(*e, "CREDENTIALS_DIRECTORY=") || startswith(*e, "JOURNAL_STREAM=") ||
+		    startswith(*e, "AGENTBOX_LOG") || startswith(*e, "AGENTBOX_INSTANCE_ID=") ||
+		    startswith(*e, "AGENTBOX_IMDS_URL="))
+			env[n++] = xstrdup(*e);
+	return env;
+}
+
+static void strv_free_all(char **v)
+{
+	for (char **p = v; p && *p; p++)
+		free(*p);
+	free(v);
+}
+
+static int backup_spawn(struct monitor *m)
+{
+	struct monitor_backup *b = &m->backup;
+	const char *config = m->config->path ? m->config->path : CONFIG_DEFAULT_PATH;
+	char *argv[] = {b->agentbox, (char *)"--config", (char *)config, (char *)"backup",
+			(char *)"--json", NULL};
+	posix_spawn_file_actions_t fa;
+	char **env;
+	int pipefd[2], r;
+
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
+		return -errno;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, pipefd[1], STDOUT_FILENO);
+	posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+	env = backup_env();
+	r = posix_spawn(&b->pid, b->agentbox, &fa, NULL, argv, env);
+	posix_spawn_file_actions_destroy(&fa);
+	strv_free_all(env);
+	close(pipefd[1]);
+	if (r != 0) {
+		close(pipefd[0]);
+		b->pid = 0;
+		return -r;
+	}
+	b->out_fd = pipefd[0];
+	fcntl(b->out_fd, F_SETFL, O_NONBLOCK);
+	b->out_len = 0;
+	return 0;
+}
+
+static void backup_read(struct monitor_backup *b)
+{
+	while (b->out_fd >= 0 && b->out_len < sizeof(b->out) - 1) {
+		ssize_t n = read(b->out_fd, b->out + b->out_len, sizeof(b->out) - 1 - b->out_len);
+		if (n <= 0)
+			break;
+		b->out_len += (size_t)n;
+	}
+	b->out[b->out_len] = '\0';
+}
+
+static void backup_finished(struct monitor *m, int status)
+{
+	struct monitor_backup *b = &m->backup;
+	usec_t interval = m->config->state_backup_interval;
+	cJSON *j;
+
+	backup_read(b);
+	close(b->out_fd);
+	b->out_fd = -1;
+	b->pid = 0;
+	b->done_at = m->tick.now;
+	b->done_started = b->started;
+	j = WIFEXITED(status) && WEXITSTATUS(status) == 0 ? cJSON_Parse(b->out) : NULL;
+	if (j && cJSON_IsString(cJSON_GetObjectItem(j, "generation"))) {
+		b->ok = 1;
+		b->skipped = cJSON_IsTrue(cJSON_GetObjectItem(j, "skipped"));
+		snprintf(b->generation, sizeof(b->generation), "%s",
+			 cJSON_GetObjectItem(j, "generation")->valuestring);
+		b->error[0] = '\0';
+		b->next_at = m->tick.now + interval;
+		b->retry_delay = MIN(BACKUP_RETRY_FIRST, interval);
+	} else {
+		b->ok = 0;
+		if (WIFEXITED(status))
+			snprintf(b->error, sizeof(b->error),
+				 "agentbox backup exited with %d (see its journal lines)",
+				 WEXITSTATUS(status));
+		else
+			snprintf(b->error, sizeof(b->error), "agentbox backup killed by signal %d",
+				 WTERMSIG(status));
+		/* The child logged the cause with MSGID_BACKUP_FAILED. */
+		log_warning("Periodic backup failed, retrying in %llus: %s",
+			    (unsigned long long)(b->retry_delay / USEC_PER_SEC), b->error);
+		b->next_at = m->tick.now + b->retry_delay;
+		b->retry_delay = MIN(b->retry_delay * 2, MAX(interval, BACKUP_RETRY_FIRST));
+	}
+	cJSON_Delete(j);
+}
+
+/* Files written since the last backup started (or the files signal cannot tell)? */
+static int backup_needed(struct monitor *m)
+{
+	const struct signal_source *files = NULL;
+	struct monitor_backup *b = &m->backup;
+
+	for (size_t i = 0; i < m->n_signals; i++)
+		if (streq(m->signals[i].ops->name, "files"))
+			files = &m->signals[i];
+	if (!b->done_at || !b->ok)
+		return 1;
+	if (!files || files->state.degraded || files->state.last_active >= b->done_started)
+		return 1;
+	/* nothing changed: only to keep the lease */
+	return m->tick.now - b->done_at >= m->config->state_lease_ttl / 2;
+}
+
+void monitor_backup_tick(struct monitor *m)
+{
+	struct monitor_backup *b = &m->backup;
+	int status, r;
+
+	if (!b->enabled)
+		return;
+	if (b->pid) {
+		backup_read(b);
+		if (waitpid(b->pid, &status, WNOHANG) == b->pid)
+			backup_finished(m, status);
+		return;
+	}
+	if (m->tick.now < b->next_at || m->state == IDLE_STATE_ACTING)
+		return;
+	if (!backup_needed(m)) {
+		b->next_at = m->tick.now + m->config->state_backup_interval;
+		return;
+	}
+	b->started = m->tick.now;
+	r = backup_spawn(m);
+	if (r < 0) {
+		snprintf(b->error, sizeof(b->error), "cannot run %s: %s", b->agentbox, strerror(-r));
+		log_error("Periodic backup: %s", b->error);
+		b->ok = 0;
+		b->next_at = m->tick.now + b->retry_delay;
+	}
+}
+
+void monitor_backup_stop(struct monitor *m)
+{
+	struct monitor_backup *b = &m->backup;
+	int status;
+
+	if (!b->pid)
+		return;
+	kill(b->pid, SIGTERM);
+	/* bounded: the monitor must stop within 2 s */
+	for (int i = 0; i < 100; i++) {
+		if (waitpid(b->pid, &status, WNOHANG) == b->pid) {
+			b->pid = 0;
+			break;
+		}
+		usleep(10000);
+	}
+	if (b->pid) {
+		kill(b->pid, SIGKILL);
+		waitpid(b->pid, &status, 0);
+		b->pid = 0;
+	}
+	if (b->out_fd >= 0)
+		close(b->out_fd);
+	b->out_fd = -1;
+}
+
+void monitor_backup_done(struct monitor *m)
+{
+	monitor_backup_stop(m);
+	free(m->backup.agentbox);
+	m->backup.agentbox = NULL;
+}

@@ -1,0 +1,43 @@
+/* Periodic backups of the state paths, run by the monitor as a child
+ * process ("agentbox backup --json"): the daemon's loop never blocks on
+ * the network, its memory stays small, and a crash in the backup cannot
+ * take the monitor down. The child is the same code as a manual
+ * "agentbox backup". */
+#ifndef AGENTBOX_MONITOR_BACKUP_H
+#define AGENTBOX_MONITOR_BACKUP_H
+
+#include <sys/types.h>
+
+#include "time-util.h"
+
+#define MONITOR_BACKUP_OUT_MAX 1024
+
+struct monitor;
+
+struct monitor_backup {
+	int enabled;          /* storage configured and an interval set */
+	char *agentbox;       /* path of the agentbox client next to us */
+	pid_t pid;            /* the running child, or 0 */
+	int out_fd;           /* its stdout */
+	char out[MONITOR_BACKUP_OUT_MAX];
+	size_t out_len;
+	usec_t started;       /* CLOCK_BOOTTIME of the running (or last) start */
+	usec_t next_at;       /* CLOCK_BOOTTIME of the next attempt */
+	usec_t retry_delay;   /* after failures, doubling up to the interval */
+	/* The last one that finished: */
+	usec_t done_at;       /* CLOCK_BOOTTIME; 0: none yet */
+	usec_t done_started;  /* when it started: files written after it are not in it */
+	int ok;
+	int skipped;
+	char generation[64];
+	char error[256];
+};
+
+void monitor_backup_init(struct monitor *m);
+/* Reaps a finished child and starts one when due. */
+void monitor_backup_tick(struct monitor *m);
+/* Stops a running child (SIGTERM; a backup cut short is never trusted). */
+void monitor_backup_stop(struct monitor *m);
+void monitor_backup_done(struct monitor *m);
+
+#endif
