@@ -1,5 +1,6 @@
 /* agentbox-display: the VM's X screen over RFB and to noVNC in a browser.
  * See docs/display.md. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,8 @@ static void help(void)
 	       "  --config FILE   configuration file (default %s)\n"
 	       "  --spawn-xvfb    start Xvfb on display.x_display first, stop it at exit\n"
 	       "  --foreground    stay in the foreground (always so; for scripts)\n"
+	       "  --exec-xvfb     become Xvfb for display.x_display at display.geometry\n"
+	       "                  (what agentbox-xvfb.service runs)\n"
 	       "  --help          this text\n"
 	       "  --version       the version\n",
 	       CONFIG_DEFAULT_PATH);
@@ -29,6 +32,7 @@ int main(int argc, char **argv)
 		{"config", required_argument, NULL, 'c'},
 		{"spawn-xvfb", no_argument, NULL, 'X'},
 		{"foreground", no_argument, NULL, 'f'},
+		{"exec-xvfb", no_argument, NULL, 'x'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{},
@@ -36,7 +40,7 @@ int main(int argc, char **argv)
 	_cleanup_(config_freep) struct config *c = NULL;
 	_cleanup_free_ char *error = NULL;
 	const char *config_path = NULL;
-	int spawn_xvfb = 0, opt, r;
+	int spawn_xvfb = 0, exec_xvfb = 0, opt, r;
 
 	log_open("agentbox-display");
 	while ((opt = getopt_long(argc, argv, "c:h", options, NULL)) >= 0) {
@@ -48,6 +52,9 @@ int main(int argc, char **argv)
 			spawn_xvfb = 1;
 			break;
 		case 'f':
+			break;
+		case 'x':
+			exec_xvfb = 1;
 			break;
 		case 'h':
 			help();
@@ -69,6 +76,11 @@ int main(int argc, char **argv)
 	if (display_check_config(c, &error) < 0) {
 		log_event(LOG_ERR, MSGID_CONFIG_ERROR, NULL, 0, "%s", error);
 		return EXIT_CONFIG;
+	}
+	if (exec_xvfb) {
+		r = display_exec_xvfb(c);
+		log_error_errno(r, "Cannot run Xvfb: %m");
+		return EXIT_FAILURE;
 	}
 	r = display_run(c, spawn_xvfb);
 	if (r == -EINVAL)

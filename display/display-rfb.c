@@ -62,7 +62,11 @@ static void drfb_err(const char *fmt, ...)
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
 	buf[strcspn(buf, "\n")] = 0;
-	log_info("libvncserver: %s", buf);
+	/* expected for our socketpair clients */
+	if (strstr(buf, "TCP_NODELAY"))
+		log_debug("libvncserver: %s", buf);
+	else
+		log_info("libvncserver: %s", buf);
 }
 
 static void drfb_kbd(rfbBool down, rfbKeySym keysym, rfbClientPtr cl)

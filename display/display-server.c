@@ -43,8 +43,21 @@ static void display_limit_fds(void)
 	}
 }
 
-/* Starts Xvfb for display at geometry; returns its pid or -errno. */
-static pid_t display_spawn_xvfb(const char *display, const char *geometry)
+int display_exec_xvfb(const struct config *c)
+{
+	char geometry[64];
+	int w, h, d;
+
+	if (display_parse_geometry(c->display_geometry, &w, &h, &d) < 0)
+		return -EINVAL;
+	snprintf(geometry, sizeof(geometry), "%dx%dx%d", w, h, d);
+	execlp("Xvfb", "Xvfb", c->display_x_display, "-screen", "0", geometry, "-nolisten", "tcp",
+	       "-noreset", (char *)NULL);
+	return negative_errno();
+}
+
+/* Starts Xvfb for the configured display; returns its pid or -errno. */
+static pid_t display_spawn_xvfb(const struct config *c)
 {
 	pid_t pid = fork();
 
@@ -54,11 +67,11 @@ static pid_t display_spawn_xvfb(const char *display, const char *geometry)
 		sigset_t all;
 		sigemptyset(&all);
 		sigprocmask(SIG_SETMASK, &all, NULL);
-		execlp("Xvfb", "Xvfb", display, "-screen", "0", geometry, "-nolisten", "tcp",
-		       "-noreset", (char *)NULL);
+		display_exec_xvfb(c);
 		_exit(127);
 	}
-	log_info("Started Xvfb %s (%s), pid %d", display, geometry, (int)pid);
+	log_info("Started Xvfb %s (%s), pid %d", c->display_x_display, c->display_geometry,
+		 (int)pid);
 	return pid;
 }
 
@@ -110,7 +123,7 @@ int display_run(const struct config *c, int spawn_xvfb)
 	pid_t xvfb = -1;
 	usec_t frame = (usec_t)(USEC_PER_SEC / c->display_max_fps), last_read = 0;
 	sigset_t mask;
-	int r, w, h, d;
+	int r;
 	const int loopback = display_address_is_loopback(c->display_listen);
 
 	display_limit_fds();
@@ -142,10 +155,7 @@ int display_run(const struct config *c, int spawn_xvfb)
 	}
 
 	if (spawn_xvfb) {
-		char geometry[64];
-		display_parse_geometry(c->display_geometry, &w, &h, &d);
-		snprintf(geometry, sizeof(geometry), "%dx%dx%d", w, h, d);
-		xvfb = display_spawn_xvfb(c->display_x_display, geometry);
+		xvfb = display_spawn_xvfb(c);
 		if (xvfb < 0)
 			return log_error_errno(xvfb, "Cannot start Xvfb: %m");
 	}

@@ -10,4 +10,8 @@ struct config;
  * problem already logged (exit EXIT_CONFIG), or another -errno. */
 int display_run(const struct config *c, int spawn_xvfb);
 
+/* Replaces this process with Xvfb for display.x_display at
+ * display.geometry; returns -errno only when that fails. */
+int display_exec_xvfb(const struct config *c);
+
 #endif

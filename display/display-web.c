@@ -360,7 +360,7 @@ static int http_file(struct dweb *w, struct conn *c, const char *target, int hea
 static int http_process(struct dweb *w, struct conn *c)
 {
 	while (c->state == C_HTTP && !c->closing) {
-		uint8_t *end = memmem(c->in.data, c->in.len, "\r\n\r\n", 4);
+		uint8_t *end = c->in.len ? memmem(c->in.data, c->in.len, "\r\n\r\n", 4) : NULL;
 		_cleanup_free_ char *req = NULL, *upgrade = NULL, *connection = NULL,
 				    *key = NULL, *version = NULL, *protocols = NULL,
 				    *origin = NULL, *host = NULL;

@@ -33,6 +33,24 @@ start_display() {
 	at_exit "kill $DPID; wait $DPID"
 }
 
+# stops_cleanly LOG: SIGTERM to $DPID ends it with status 0 and, in the
+# sanitizer build, no report.
+stops_cleanly() {
+	kill -TERM "$DPID"
+	local i
+	for ((i = 0; i < 100; i++)); do
+		kill -0 "$DPID" 2>/dev/null || break
+		sleep 0.1
+	done
+	wait "$DPID"
+	local rc=$?
+	if grep -q 'Sanitizer' "$1"; then
+		sed -n '/Sanitizer/,$p' "$1" | head -40
+		return 1
+	fi
+	[ $rc -eq 0 ]
+}
+
 # served LOG: the program says it serves.
 served() { grep -q 'Serving X display' "$1"; }
 

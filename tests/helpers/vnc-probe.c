@@ -75,6 +75,7 @@ static rfbClient *connect_to(const char *host, const char *port)
 
 	if (*end || p <= 0 || p > 65535)
 		return NULL;
+	free(cl->serverHost);
 	cl->serverHost = strdup(host);
 	cl->serverPort = (int)p;
 	cl->GetPassword = get_password;
@@ -254,6 +255,10 @@ int main(int argc, char **argv)
 		       updates > u0 ? (double)(bytes_received(cl) - b0) / (updates - u0) : 0.0);
 	} else
 		fprintf(stderr, "usage: see the comment at the top of vnc-probe.c\n");
+	/* libvncclient leaves these to the application */
+	free(cl->frameBuffer);
+	free(cl->rcSource);
+	free(cl->rcMask);
 	rfbClientCleanup(cl);
 	return r;
 }

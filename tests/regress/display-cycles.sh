@@ -40,6 +40,7 @@ check "no fds or threads left behind" settled
 DISPLAY=$D xsetroot -solid '#a05030'
 check "still serving after the cycles" "$PROBE" check 127.0.0.1 $RFB a05030
 check "still running" kill -0 $DPID
+check "stops cleanly on SIGTERM" stops_cleanly "$T/display.log"
 n=$(grep -c '(websocket) disconnected' "$T/display.log")
 check "every WebSocket disconnect logged ($n)" test "$n" -ge 200
 finish

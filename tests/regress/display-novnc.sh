@@ -66,5 +66,6 @@ check "noVNC clipboard reaches X" test "$(timeout 5 xclip -o -selection clipboar
 check "connects and disconnects are logged with the peer" \
 	grep -q 'Display client 127.0.0.1:[0-9]* (websocket) disconnected' "$T/display.log"
 check "still running" kill -0 $DPID
+check "stops cleanly on SIGTERM" stops_cleanly "$T/display.log"
 cp "$T/display.log" "$BUILD/test-logs/display-novnc.server.log" 2>/dev/null
 finish

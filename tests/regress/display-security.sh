@@ -67,7 +67,7 @@ check "/../ refused" test "$(code /../../etc/passwd)" = 404
 check "%2e%2e refused" test "$(code /app/%2e%2e/%2e%2e/etc/passwd)" = 404
 check "hidden files refused" test "$(code /.git/config)" = 404
 check "only GET and HEAD" test "$(curl -s -o /dev/null -m 5 -w '%{http_code}' -X POST "http://127.0.0.1:$WEB/vnc.html")" = 405
-kill $DPID; wait $DPID 2>/dev/null
+check "stops cleanly on SIGTERM" stops_cleanly "$T/display.log"
 
 # TLS on a non-loopback address, in a namespace of our own
 if [ "$(id -u)" -ne 0 ] || ! command -v ip >/dev/null || ! command -v openssl >/dev/null; then
