@@ -1,6 +1,7 @@
 // Drives Debian's noVNC (served by agentbox-display) in headless Chromium.
 //
-//   node novnc.js <step> [args...]   (environment: PORT, OUT, PASSWORD)
+//   node novnc.js <step> [args...]
+//   (environment: PORT, OUT, PASSWORD, SCHEME http/https, HOST 127.0.0.1)
 //
 // Steps, each a fresh browser, printing "OK ..." or "ERR ..." lines:
 //   pixel RRGGBB           connect, check the canvas centre, save $OUT/novnc.png
@@ -10,6 +11,7 @@
 //                          clipboard text to reach noVNC
 //   clip-out TEXT          paste TEXT into noVNC's clipboard box (sent to X)
 //   refused                the page must not reach "connected" (wrong password)
+//   hold SECONDS           stay connected that long (benchmarks)
 'use strict';
 const { chromium } = require('playwright-core');
 
@@ -17,6 +19,7 @@ const port = process.env.PORT;
 const out = process.env.OUT || '.';
 const password = process.env.PASSWORD || '';
 const scheme = process.env.SCHEME || 'http';
+const host = process.env.HOST || '127.0.0.1';
 
 async function browser() {
 	return chromium.launch({
@@ -34,7 +37,7 @@ async function open(b) {
 	const page = await ctx.newPage();
 	const q = 'autoconnect=1&resize=off&reconnect=0&show_dot=1' +
 		(password ? '&password=' + encodeURIComponent(password) : '');
-	await page.goto(`${scheme}://127.0.0.1:${port}/vnc.html?${q}`);
+	await page.goto(`${scheme}://${host}:${port}/vnc.html?${q}`);
 	return page;
 }
 
@@ -113,6 +116,12 @@ async function main() {
 			}, arg);
 			await page.waitForTimeout(1000);
 			console.log('OK clipboard sent');
+		} else if (step === 'hold') {
+			const page = await open(b);
+			await connected(page);
+			console.log('READY');
+			await page.waitForTimeout(parseFloat(arg) * 1000);
+			console.log('OK held');
 		} else if (step === 'refused') {
 			const page = await open(b);
 			try {

@@ -3,7 +3,9 @@
  *   vnc-probe check HOST PORT RRGGBB [X Y]   exit 0 when the pixel (default:
  *                                             the centre) shows that colour
  *                                             within 10 s
- *   vnc-probe latency HOST PORT DISPLAY N    N colour changes drawn on X;
+ *   vnc-probe latency HOST PORT DISPLAY N    N colour changes drawn on X (in
+ *                                             a 256x256 window of its own in
+ *                                             the centre);
  *                                             prints p50/p95/mean ms
  *   vnc-probe fps HOST PORT SECONDS          updates/s and bytes/update
  *   vnc-probe idle HOST PORT SECONDS         stays connected, taking updates
@@ -129,18 +131,22 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Draws colour on the whole root window background. */
-static void x_paint(xcb_connection_t *x, xcb_window_t root, uint32_t colour)
+/* Fills our 256x256 window in the centre of the screen with colour (a
+ * PolyFillRectangle, as a toolkit repainting a widget would). */
+static void x_paint(xcb_connection_t *x, xcb_window_t win, xcb_gcontext_t gc, uint32_t colour)
 {
-	xcb_change_window_attributes(x, root, XCB_CW_BACK_PIXEL, &colour);
-	xcb_clear_area(x, 0, root, 0, 0, 0, 0);
+	xcb_rectangle_t r = {0, 0, 256, 256};
+
+	xcb_change_gc(x, gc, XCB_GC_FOREGROUND, &colour);
+	xcb_poly_fill_rectangle(x, win, gc, 1, &r);
 	xcb_flush(x);
 }
 
 static int cmd_latency(rfbClient *cl, const char *display, int n)
 {
 	xcb_connection_t *x = xcb_connect(display, NULL);
-	xcb_window_t root;
+	xcb_window_t root, win;
+	xcb_gcontext_t gc;
 	double *lat;
 	int cx = cl->width / 2, cy = cl->height / 2;
 	uint64_t bytes0;
@@ -151,6 +157,14 @@ static int cmd_latency(rfbClient *cl, const char *display, int n)
 		return 2;
 	}
 	root = xcb_setup_roots_iterator(xcb_get_setup(x)).data->root;
+	win = xcb_generate_id(x);
+	xcb_create_window(x, XCB_COPY_FROM_PARENT, win, root, (int16_t)(cx - 128),
+			  (int16_t)(cy - 128), 256, 256, 0, XCB_WINDOW_CLASS_INPUT_OUTPUT,
+			  XCB_COPY_FROM_PARENT, XCB_CW_OVERRIDE_REDIRECT, (uint32_t[]){1});
+	xcb_map_window(x, win);
+	gc = xcb_generate_id(x);
+	xcb_create_gc(x, gc, win, 0, NULL);
+	xcb_flush(x);
 	lat = calloc((size_t)n, sizeof(double));
 	/* settle: first full update */
 	for (double end = now_ms() + 1000; now_ms() < end;)
@@ -162,10 +176,11 @@ static int cmd_latency(rfbClient *cl, const char *display, int n)
 		uint32_t colour = (i & 1) ? 0x2040c0u + (uint32_t)(i % 50) : 0xc04020u + (uint32_t)(i % 50) * 256;
 		double t0 = now_ms(), deadline = t0 + 5000;
 
-		x_paint(x, root, colour);
+		x_paint(x, win, gc, colour);
 		while (pixel(cl, cx, cy) != colour) {
 			if (now_ms() > deadline) {
-				fprintf(stderr, "vnc-probe: change %d not seen in 5 s\n", i);
+				fprintf(stderr, "vnc-probe: change %d to %06x not seen in 5 s (%06x)\n", i,
+					colour, pixel(cl, cx, cy));
 				return 1;
 			}
 			if (pump(cl, 100) < 0)

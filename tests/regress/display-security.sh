@@ -92,6 +92,11 @@ ip netns exec $NS curl -s -o /dev/null -m 5 http://10.77.0.1:$WEB/vnc.html
 check "plain http refused on the TLS port" test $? -ne 0
 out=$(WS_HOST=10.77.0.1 WS_TLS=1 ip netns exec $NS timeout 60 python3 "$TOP/tests/display/ws-cycle.py" $WEB 5)
 check "wss reaches the RFB greeting ($out)" grep -q '^OK 5' <<<"$out"
+if [ -x /usr/bin/chromium ] && [ -d "$DISPLAY_TESTS/node_modules/playwright-core" ]; then
+	out=$(cd "$DISPLAY_TESTS" && HOST=10.77.0.1 SCHEME=https PORT=$WEB PASSWORD=secret12 OUT=$T \
+		ip netns exec $NS timeout 90 node novnc.js pixel 202080 2>&1)
+	check "noVNC over https/wss with the password ($out)" grep -q '^OK pixel' <<<"$out"
+fi
 check "RFB port stays on loopback" env VNC_PASSWORD_FILE="$T/pw" ip netns exec $NS "$PROBE" check 127.0.0.1 $RFB 202080
 ip netns exec $NS timeout 5 "$PROBE" check 10.77.0.1 $RFB 202080 >/dev/null 2>&1
 check "RFB port not on the public address" test $? -ne 0
