@@ -41,6 +41,7 @@ struct conn {
 	struct buf in, out, to_rfb;
 	int closing; /* close once out is sent */
 	int dead;
+	uint64_t serial; /* order of acceptance */
 	char peer[80];
 };
 
@@ -50,6 +51,7 @@ struct dweb {
 	int dir_fd;
 	gnutls_certificate_credentials_t cred;
 	struct conn *conns[DWEB_MAX_CONNS];
+	uint64_t next_serial;
 	/* what each pollfd of the last dweb_pollfds() was: conn index, or -1/-2 for
 	 * the listeners; and whether it was the pair fd */
 	int poll_conn[2 + 2 * DWEB_MAX_CONNS];
@@ -549,6 +551,21 @@ static void dweb_accept_web(struct dweb *w)
 	for (int i = 0; i < DWEB_MAX_CONNS && slot < 0; i++)
 		if (!w->conns[i])
 			slot = i;
+	/* full: the oldest connection that is not a WebSocket makes room, so
+	 * idle HTTP connections cannot keep the screen from its users */
+	if (slot < 0) {
+		int oldest = -1;
+		for (int i = 0; i < DWEB_MAX_CONNS; i++)
+			if (w->conns[i]->state != C_WS &&
+			    (oldest < 0 || w->conns[i]->serial < w->conns[oldest]->serial))
+				oldest = i;
+		slot = oldest;
+	}
+	if (slot >= 0 && w->conns[slot]) {
+		log_debug("Dropping idle web connection from %s", w->conns[slot]->peer);
+		conn_free(w->conns[slot]);
+		w->conns[slot] = NULL;
+	}
 	if (slot < 0 || drfb_clients(w->rfb) >= DWEB_MAX_CONNS) {
 		log_notice("Too many connections, refusing one");
 		close(fd);
@@ -559,6 +576,7 @@ static void dweb_accept_web(struct dweb *w)
 	c->fd = fd;
 	c->pair = -1;
 	c->state = C_HTTP;
+	c->serial = w->next_serial++;
 	display_format_peer(&sa, c->peer, sizeof(c->peer));
 	if (w->cred) {
 		if (gnutls_init(&c->tls, GNUTLS_SERVER | GNUTLS_NONBLOCK) < 0 ||

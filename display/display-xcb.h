@@ -41,8 +41,9 @@ struct dx {
 	char *clip_in; /* text the X clipboard now holds, for the clients */
 	size_t clip_in_len;
 
+	void *damage_region; /* sraRegion*; main thread only */
+
 	pthread_mutex_t lock; /* guards what follows */
-	void *damage_region; /* sraRegion* */
 	char *clip_out;      /* text a client gave us; we own CLIPBOARD */
 	size_t clip_out_len;
 	xcb_keycode_t min_keycode, max_keycode;

@@ -30,6 +30,18 @@ for i in $(seq 20); do
 done
 check "20 RFB cycles ($ok ok)" test $ok -eq 20
 
+# 120 idle TCP connections to the web port: the oldest make room
+python3 - $WEB <<'PY' &
+import socket, sys, time
+conns = [socket.create_connection(("127.0.0.1", int(sys.argv[1]))) for _ in range(120)]
+time.sleep(4)
+PY
+IDLE=$!
+sleep 2
+check "serves a page while 120 idle connections are open" \
+	test "$(curl -s -o /dev/null -m 5 -w '%{http_code}' http://127.0.0.1:$WEB/vnc.html)" = 200
+wait $IDLE
+
 settled() {
 	[ "$(ls /proc/$DPID/task | wc -l)" -le "$threads0" ] &&
 		[ "$(ls /proc/$DPID/fd | wc -l)" -le "$fds0" ]
