@@ -12,6 +12,9 @@
 //   clip-out TEXT          paste TEXT into noVNC's clipboard box (sent to X)
 //   refused                the page must not reach "connected" (wrong password)
 //   hold SECONDS           stay connected that long (benchmarks)
+//   shot FILE              connect and save a screenshot (documentation)
+//   resize WIDTH           print READY once connected, then wait for the canvas
+//                          to become WIDTH wide (the X screen was resized)
 'use strict';
 const { chromium } = require('playwright-core');
 
@@ -116,6 +119,20 @@ async function main() {
 			}, arg);
 			await page.waitForTimeout(1000);
 			console.log('OK clipboard sent');
+		} else if (step === 'resize') {
+			const page = await open(b);
+			await connected(page);
+			console.log('READY');
+			await page.waitForFunction((w) =>
+				document.querySelector('#noVNC_container canvas').width === w,
+			parseInt(arg, 10), { timeout: 10000 });
+			console.log(`OK canvas now ${arg} wide`);
+		} else if (step === 'shot') {
+			const page = await open(b);
+			await connected(page);
+			await page.waitForTimeout(1500);
+			await page.screenshot({ path: arg });
+			console.log(`OK ${arg}`);
 		} else if (step === 'hold') {
 			const page = await open(b);
 			await connected(page);

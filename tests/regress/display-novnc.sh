@@ -35,6 +35,22 @@ echo "$out"
 check "two noVNC pages at once see a change" grep -q '^OK two' <<<"$out"
 check "RFB probe sees the same change" "$PROBE" check 127.0.0.1 $RFB 00c040
 
+# the X screen changes size: a connected noVNC follows (ExtendedDesktopSize)
+if command -v xrandr >/dev/null; then
+	(PORT=$WEB novnc resize 1024) >"$T/resize.log" &
+	RS=$!
+	wait_for 30 grep -q READY "$T/resize.log"
+	xrandr --fb 1024x768 >/dev/null 2>&1
+	wait $RS
+	cat "$T/resize.log"
+	check "noVNC follows a screen size change" grep -q '^OK canvas now 1024' "$T/resize.log"
+	check "the RFB probe sees the new size" "$PROBE" check 127.0.0.1 $RFB 00c040 1000 700
+	xrandr --fb 1280x800 >/dev/null 2>&1
+	wait_for 5 grep -q 'Screen is now 1280x800' "$T/display.log"
+else
+	skip "resize: needs xrandr"
+fi
+
 # typing and clicking reach an X client (xev covers the screen)
 xev -geometry 1280x800+0+0 -event keyboard -event button >"$T/xev.log" 2>&1 &
 XEV=$!
