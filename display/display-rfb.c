@@ -202,21 +202,17 @@ int drfb_clients(struct drfb *r)
 	return atomic_load(&r->n_clients);
 }
 
-int drfb_wants_update(struct drfb *r)
+int drfb_active_clients(struct drfb *r)
 {
 	rfbClientIteratorPtr it = rfbGetClientIterator(r->screen);
 	rfbClientPtr cl;
-	int wants = 0;
+	int n = 0;
 
-	while (!wants && (cl = rfbClientIteratorNext(it))) {
-		if (cl->state != RFB_NORMAL)
-			continue;
-		LOCK(cl->updateMutex);
-		wants = !sraRgnEmpty(cl->requestedRegion);
-		UNLOCK(cl->updateMutex);
-	}
+	while ((cl = rfbClientIteratorNext(it)))
+		if (cl->state == RFB_NORMAL)
+			n++;
 	rfbReleaseClientIterator(it);
-	return wants;
+	return n;
 }
 
 /* Sets the pixel format to X's 24-bit TrueColor: 0x00RRGGBB in memory order. */

@@ -6,8 +6,8 @@
  * connection — a TCP socket, or one end of a socketpair bridged to a
  * WebSocket — to drfb_add_client(). Each client then runs in
  * libvncserver's threaded mode (one input and one output thread), so a
- * slow client blocks only itself, and updates go out only while that
- * client has a FramebufferUpdateRequest outstanding. */
+ * slow client blocks only itself, and libvncserver sends a client an
+ * update only while it has a FramebufferUpdateRequest outstanding. */
 #ifndef AGENTBOX_DISPLAY_RFB_H
 #define AGENTBOX_DISPLAY_RFB_H
 
@@ -35,8 +35,9 @@ int drfb_wake_fd(struct drfb *r);
 /* Number of connected clients. */
 int drfb_clients(struct drfb *r);
 
-/* Non-zero when some client waits for an update (its request is open). */
-int drfb_wants_update(struct drfb *r);
+/* Clients past the handshake and authentication (the ones that take
+ * updates). */
+int drfb_active_clients(struct drfb *r);
 
 /* Reads the damaged parts of the screen (an sraRegion*, emptied) from X
  * into the framebuffer and tells the clients. Returns 0 or -errno. */

@@ -3,8 +3,9 @@
  * Nothing here polls on a timer while the screen is still: the loop
  * sleeps in poll() until X reports damage, a cursor or clipboard change,
  * or a web connection moves. Damage is read from X only while some client
- * has an update request open, at most display.max_fps times a second;
- * otherwise it accumulates and is read once someone asks. */
+ * is connected and past authentication, at most display.max_fps times a
+ * second, so an update is ready the moment a client asks for the next
+ * one; without such clients it accumulates until one comes. */
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -200,7 +201,8 @@ int display_run(const struct config *c, int spawn_xvfb)
 		p[2] = (struct pollfd){.fd = drfb_wake_fd(rfb), .events = POLLIN};
 		n += dweb_pollfds(web, p + 3, ELEMENTSOF(p) - 3);
 
-		/* pending damage no one asked for yet: look again a frame later */
+		/* damage held back by the frame rate cap, or by a client still in
+		 * its handshake: look again a frame later */
 		if (!sraRgnEmpty(pending) && drfb_clients(rfb) > 0)
 			timeout = (int)(frame / USEC_PER_MSEC) + 1;
 		r = poll(p, n, timeout);
@@ -229,7 +231,7 @@ int display_run(const struct config *c, int spawn_xvfb)
 		display_take_x_changes(dx, rfb, pending);
 		now = now_usec(CLOCK_MONOTONIC);
 		if (!sraRgnEmpty(pending) && now - last_read >= frame &&
-		    drfb_wants_update(rfb)) {
+		    drfb_active_clients(rfb) > 0) {
 			drfb_update(rfb, pending);
 			last_read = now;
 		}
