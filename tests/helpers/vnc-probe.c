@@ -9,6 +9,8 @@
  *                                             prints p50/p95/mean ms
  *   vnc-probe fps HOST PORT SECONDS          updates/s and bytes/update
  *   vnc-probe idle HOST PORT SECONDS         stays connected, taking updates
+ *   vnc-probe keys HOST PORT KEYSYM...       presses and releases each keysym
+ *                                             (hex, e.g. fc for udiaeresis)
  *
  * $VNC_PASSWORD_FILE names a file holding the password; $VNC_ENCODINGS
  * overrides the encodings ("tight copyrect" by default, quality 6, as
@@ -268,6 +270,16 @@ int main(int argc, char **argv)
 		       updates - u0, (t1 - t0) / 1000, (updates - u0) * 1000.0 / (t1 - t0),
 		       (unsigned long long)(bytes_received(cl) - b0),
 		       updates > u0 ? (double)(bytes_received(cl) - b0) / (updates - u0) : 0.0);
+	} else if (strcmp(argv[1], "keys") == 0) {
+		r = 0;
+		for (int i = 4; i < argc && r == 0; i++) {
+			uint32_t k = (uint32_t)strtoul(argv[i], NULL, 16);
+			if (!SendKeyEvent(cl, k, TRUE) || !SendKeyEvent(cl, k, FALSE))
+				r = 2;
+			for (double end = now_ms() + 50; now_ms() < end;)
+				if (pump(cl, 10) < 0)
+					r = 2;
+		}
 	} else
 		fprintf(stderr, "usage: see the comment at the top of vnc-probe.c\n");
 	/* libvncclient leaves these to the application */

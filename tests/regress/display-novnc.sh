@@ -58,12 +58,17 @@ at_exit "kill $XEV"
 sleep 1
 out=$(PORT=$WEB novnc input)
 echo "$out"
+# keysyms the US layout lacks (ü, €, Cyrillic de) are bound to free keycodes
+"$PROBE" keys 127.0.0.1 $RFB fc 20ac 6c4 >/dev/null
+sleep 0.5
 kill $XEV
 keys=$(grep -oE 'keysym 0x[0-9a-f]+, [A-Za-z]+' "$T/xev.log" | awk '{print $3}' | uniq | tr -d '\n')
 echo "xev saw: $keys"
 check "a click in the browser is a ButtonPress in X" grep -q 'ButtonPress' "$T/xev.log"
 check "typing 'Hello!' in the browser arrives as keysyms" grep -q 'HShifthelo\|Hhelo' <<<"$keys"
 check "'!' arrives as exclam" grep -q 'exclam' <<<"$keys"
+check "keysyms outside the layout arrive (udiaeresis EuroSign Cyrillic_de)" \
+	grep -q 'udiaeresis.*EuroSign.*Cyrillicde\|udiaeresis.*EuroSign.*Cyrillic_de' <<<"$(grep -oE 'keysym 0x[0-9a-f]+, [A-Za-z_]+' "$T/xev.log" | awk '{print $3}' | tr -d '\n')"
 
 # clipboard, X -> browser: the page connects first, then X's CLIPBOARD changes
 (PORT=$WEB novnc clip-in "from-x-$$") >"$T/clip-in.log" &
