@@ -1,7 +1,8 @@
 // Drives Debian's noVNC (served by agentbox-display) in headless Chromium.
 //
 //   node novnc.js <step> [args...]
-//   (environment: PORT, OUT, PASSWORD, SCHEME http/https, HOST 127.0.0.1)
+//   (environment: PORT, OUT, PASSWORD, SCHEME http/https, HOST 127.0.0.1,
+//   HTTP_USER/HTTP_PASSWORD for a reverse proxy's basic auth)
 //
 // Steps, each a fresh browser, printing "OK ..." or "ERR ..." lines:
 //   pixel RRGGBB           connect, check the canvas centre, save $OUT/novnc.png
@@ -36,7 +37,10 @@ async function browser() {
 
 async function open(b) {
 	const ctx = await b.newContext({ viewport: { width: 1400, height: 900 },
-		ignoreHTTPSErrors: true });
+		ignoreHTTPSErrors: true,
+		httpCredentials: process.env.HTTP_USER ?
+			{ username: process.env.HTTP_USER, password: process.env.HTTP_PASSWORD } :
+			undefined });
 	const page = await ctx.newPage();
 	const q = 'autoconnect=1&resize=off&reconnect=0&show_dot=1' +
 		(password ? '&password=' + encodeURIComponent(password) : '');
