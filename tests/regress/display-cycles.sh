@@ -29,6 +29,7 @@ for i in $(seq 20); do
 	"$PROBE" check 127.0.0.1 $RFB 3050a0 >/dev/null && ok=$((ok + 1))
 done
 check "20 RFB cycles ($ok ok)" test $ok -eq 20
+[ $ok -eq 20 ] || grep -E 'dropped|libvncserver' "$T/display.log" | tail -5
 
 # 120 idle TCP connections to the web port: the oldest make room
 python3 - $WEB <<'PY' &
