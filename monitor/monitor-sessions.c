@@ -149,7 +149,7 @@ static struct tty_seen *sessions_find(struct sessions *ss, dev_t dev, ino_t ino)
 /* Names who sits at a tty for the detail: an agent of the session (then
  * ts->agent is set), else the session leader's command. */
 static void sessions_who(const struct signal_source *s, const struct proc_snapshot *snap,
-			 const struct tty_proc *g, size_t n, struct tty_seen *ev)
+			 const struct tty_proc *g, size_t n, struct tty_seen *ts)
 {
 	char *const *names = s->config->idle_agent_names;
 	const struct proc_info *leader = &snap->procs[g[0].idx];
@@ -159,15 +159,15 @@ static void sessions_who(const struct signal_source *s, const struct proc_snapsh
 		int a = proc_name_match(q->comm, strlen(q->comm), names);
 
 		if (a >= 0) {
-			snprintf(ev->who, sizeof(ev->who), "%s", names[a]);
-			ev->agent = 1;
+			snprintf(ts->who, sizeof(ts->who), "%s", names[a]);
+			ts->agent = 1;
 			return;
 		}
 		if (q->pid == q->sid)
 			leader = q;
 	}
-	snprintf(ev->who, sizeof(ev->who), "%s", leader->comm);
-	ev->agent = 0;
+	snprintf(ts->who, sizeof(ts->who), "%s", leader->comm);
+	ts->agent = 0;
 }
 
 /* Looks a host tty up in logind: "session 3, uid 1000"; 0 when found. */
@@ -202,11 +202,12 @@ static int sessions_logind(const char *tty, char *buf, size_t size)
 }
 
 /* Compares one tty's times with what we saw; records a change newer than
- * *ev in it and returns 1, else 0 (-1: already looked at in this tick).
- * *ret_ts is set to the tty's entry (unless -1 or the table is full). A known tty's time counts
- * when it changed to a time since 'recent' (realtime usec: the previous tick), so times set back by
- * hand do not count, and times left ahead by a clock stepped back do not hide new activity. A tty
- * seen for the first time shows its latest time. */
+ * *ev in it and returns 1, else 0 (-1: already looked at in this tick, or
+ * no room); *ret_ts is set to the tty's entry unless -1. A known tty's time
+ * counts when it changed to a time since 'recent' (realtime usec: the
+ * previous tick), so times set back by hand do not count, and times left
+ * ahead by a clock stepped back do not hide new activity. A tty seen for
+ * the first time shows its latest time. */
 static int sessions_check(struct sessions *ss, const struct stat *st, uint64_t seq, usec_t recent,
 			  struct tty_event *ev, struct tty_seen **ret_ts)
 {
@@ -256,8 +257,7 @@ static int sessions_init(struct signal_source *s)
 	return 0;
 }
 
-/* Records the activity of a tty whose times changed (ev) from what the
- * discovery found about it. */
+/* Names in ev who sits at the tty, as the last discovery found it. */
 static void sessions_event_who(struct tty_event *ev, const struct tty_seen *ts)
 {
 	ev->agent = ts->agent;
