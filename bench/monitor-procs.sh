@@ -16,7 +16,7 @@ make -s tests BUILD="$BUILD" >/dev/null
 # link the driver with the monitor's modules, as the unit tests are
 objs=$(ls "$BUILD"/monitor/monitor-*.o)
 cc -std=gnu11 -D_GNU_SOURCE -O2 -Ilib -Imonitor -o "$BUILD/bench/monitor-procs" bench/monitor-procs.c \
-	$objs "$BUILD/libagentbox.a" $(pkg-config --libs libcurl libcjson libsystemd libarchive 2>/dev/null) -lpthread -lm
+	$objs "$BUILD/libagentbox.a" $(pkg-config --libs libcurl libcjson libsystemd libarchive libcrypto 2>/dev/null) -lpthread -lm
 
 if [ -z "${AGENTBOX_IN_PIDNS:-}" ]; then
 	AGENTBOX_IN_PIDNS=1 exec unshare --pid --kill-child --mount-proc "$0" "$@"

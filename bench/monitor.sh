@@ -54,7 +54,7 @@ mkdir -p "$W/run"
 mount -t tmpfs -o size=16m agentbox-bench-run "$W/run"
 exec > >(tee "$OUT") 2>&1
 
-PKGS="libcurl libcjson libsystemd libarchive xcb xcb-shm xcb-damage xcb-xtest xcb-xfixes libvncserver"
+PKGS="libcurl libcjson libsystemd libarchive libcrypto xcb xcb-shm xcb-damage xcb-xtest xcb-xfixes libvncserver"
 # shellcheck disable=SC2046,SC2086
 cc -O2 -std=gnu11 -D_GNU_SOURCE -Ilib -Imonitor $(pkg-config --cflags $PKGS 2>/dev/null) \
 	-o "$W/monitor-check" bench/monitor-check.c "$B"/monitor/monitor-*.o "$B/libagentbox.a" \
