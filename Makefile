@@ -41,6 +41,10 @@ LIBA     := $(BUILD)/libagentbox.a
 
 # Each program: <dir>/<name>.c is its main; <dir>/<dir>-*.c are its modules.
 MONITOR_SRC := $(sort $(wildcard monitor/monitor-*.c))
+# The daemon stays free of the network and archive libraries: the client's
+# commands (monitor-cli-*.c) are linked into agentbox only, and the daemon
+# runs them as child processes.
+MONITOR_DAEMON_SRC := $(filter-out monitor/monitor-cli-%.c,$(MONITOR_SRC))
 INITD_SRC   := $(sort $(wildcard initd/initd-*.c))
 DISPLAY_SRC := $(sort $(wildcard display/display-*.c))
 
@@ -70,7 +74,7 @@ $(LIBA): $(LIB_OBJ)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
-$(BUILD)/bin/agentbox-monitor: $(BUILD)/monitor/agentbox-monitor.o $(MONITOR_SRC:%.c=$(BUILD)/%.o) $(LIBA)
+$(BUILD)/bin/agentbox-monitor: $(BUILD)/monitor/agentbox-monitor.o $(MONITOR_DAEMON_SRC:%.c=$(BUILD)/%.o) $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

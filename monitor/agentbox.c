@@ -22,6 +22,7 @@
 #include "log.h"
 #include "monitor-cli-state.h"
 #include "monitor-cli-identity.h"
+#include "monitor-delete-job.h"
 #include "monitor-keepalive.h"
 #include "time-util.h"
 
@@ -45,20 +46,23 @@ static const struct command commands[] = {
 	 "                                   hold the box (e.g. 2h), or release it"},
 	{"config", cmd_config, 1, "config                   print the effective configuration"},
 	{"backup", cli_backup, 1,
-	 "backup [--force] [--final]\n"
+	 "backup [--force] [--final] [--json]\n"
 	 "                                   back up the state now (skipped when unchanged)"},
 	{"restore", cli_restore, 1,
 	 "restore [--generation ID] [--list] [--take-over]\n"
 	 "                                   restore the state (latest by default), or list generations"},
 	{"identity", cmd_identity, 0,
 	 "identity [--json]        this instance's provider and id (metadata service)"},
+	/* run by agentbox-monitor; not listed */
+	{"internal-delete-job", cli_delete_job, 1, NULL},
 };
 
 static void help(void)
 {
 	printf("Usage: agentbox [--config FILE] COMMAND [ARGS]\n\nCommands:\n");
 	for (size_t i = 0; i < ELEMENTSOF(commands); i++)
-		printf("  %s\n", commands[i].usage);
+		if (commands[i].usage)
+			printf("  %s\n", commands[i].usage);
 	printf("\nExit status: 0 ok, 1 failure, 2 bad usage or config, 3 monitor not running.\n");
 }
 

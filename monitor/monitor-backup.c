@@ -21,28 +21,10 @@
 
 #include "log.h"
 #include "monitor-backup.h"
+#include "monitor-child.h"
 #include "monitor-daemon.h"
 
 #define BACKUP_RETRY_FIRST (60 * USEC_PER_SEC)
-
-extern char **environ;
-
-/* The agentbox client installed next to agentbox-monitor. */
-static char *agentbox_path(void)
-{
-	char self[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	char *slash;
-
-	if (n <= 0)
-		return xstrdup("agentbox");
-	self[n] = '\0';
-	slash = strrchr(self, '/');
-	if (!slash)
-		return xstrdup("agentbox");
-	*slash = '\0';
-	return xasprintf("%s/agentbox", self);
-}
 
 void monitor_backup_init(struct monitor *m)
 {
@@ -54,33 +36,9 @@ void monitor_backup_init(struct monitor *m)
 	b->enabled = c->state_storage_bucket && c->state_backup_interval;
 	if (!b->enabled)
 		return;
-	b->agentbox = agentbox_path();
+	b->agentbox = monitor_client_path();
 	b->next_at = m->started + c->state_backup_interval;
 	b->retry_delay = MIN(BACKUP_RETRY_FIRST, c->state_backup_interval);
-}
-
-/* The child's environment: no secrets live in ours, but pass only what it
- * needs: where credentials and the journal are, and agentbox's own
- * (non-secret) settings. */
-static char **backup_env(void)
-{
-	size_t n = 0, max = 8;
-	char **env = xcalloc(max + 1, sizeof(char *));
-
-	env[n++] = xstrdup("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
-	for (char **e = environ; *e && n < max; e++)
-		if (startswith(*e, "CREDENTIALS_DIRECTORY=") || startswith(*e, "JOURNAL_STREAM=") ||
-		    startswith(*e, "AGENTBOX_LOG") || startswith(*e, "AGENTBOX_INSTANCE_ID=") ||
-		    startswith(*e, "AGENTBOX_IMDS_URL="))
-			env[n++] = xstrdup(*e);
-	return env;
-}
-
-static void strv_free_all(char **v)
-{
-	for (char **p = v; p && *p; p++)
-		free(*p);
-	free(v);
 }
 
 static int backup_spawn(struct monitor *m)
@@ -98,10 +56,10 @@ static int backup_spawn(struct monitor *m)
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, pipefd[1], STDOUT_FILENO);
 	posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-	env = backup_env();
+	env = monitor_child_env();
 	r = posix_spawn(&b->pid, b->agentbox, &fa, NULL, argv, env);
 	posix_spawn_file_actions_destroy(&fa);
-	strv_free_all(env);
+	monitor_child_env_free(env);
 	close(pipefd[1]);
 	if (r != 0) {
 		close(pipefd[0]);

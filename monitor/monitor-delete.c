@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -24,14 +25,9 @@
 #include "log.h"
 #include "monitor-daemon.h"
 #include "monitor-delete.h"
+#include "monitor-delete-job.h"
 #include "provider.h"
 
-#if __has_include("state.h")
-#include "state.h"
-#define HAVE_STATE_BACKUP 1
-#else
-#define HAVE_STATE_BACKUP 0
-#endif
 
 /* After a failed sequence, when to try again (activity cancels it). */
 #define DELETE_RETRY_USEC (5 * USEC_PER_MINUTE)
@@ -74,18 +70,13 @@ static const char *const step_texts[_DELETE_STEP_MAX] = {
     [DELETE_STEP_DRY_RUN] = "delete: dry run done, nothing deleted",
 };
 
-enum job_kind {
-	JOB_NONE,
-	JOB_IDENTIFY,
-	JOB_BACKUP,
-	JOB_DELETE,
-};
 
 /* One background job. The worker writes the outputs, then 'finished';
  * the main thread reads them only after pthread_join(). */
 struct delete_job {
 	enum job_kind kind;
 	pthread_t thread;
+	pid_t pid; /* the child doing the work, set by delete_job_spawn() */
 	int running;
 	int finished;
 	const struct config *config;
@@ -208,103 +199,34 @@ static void seq_set_step(struct monitor *m, enum delete_step step)
 	seq_save(s);
 }
 
+/* Runs one job in a child process, "agentbox internal-delete-job": the
+ * network and backup code (libcurl, libarchive, OpenSSL) stays out of the
+ * daemon, which keeps it small, and a crash in it cannot take the monitor
+ * down. The expected identity goes to the child's stdin and its results
+ * come back on stdout, both as the fixed-size records of
+ * monitor-delete-job.h. */
 static void *job_main(void *userdata)
 {
 	struct delete_job *j = userdata;
-	const struct config *c = j->config;
+	struct delete_job_out out;
+	int r;
 
-	switch (j->kind) {
-	case JOB_IDENTIFY:
-		j->r = provider_detect(c, &j->id, j->why, sizeof(j->why));
-		j->shutdown_terminates = -ENODATA;
-		if (j->r < 0)
-			break;
-		j->ready_r = provider_check_ready(c, &j->id, j->ready_why, sizeof(j->ready_why));
-		if (j->id.kind == PROVIDER_EC2)
-			j->shutdown_terminates = provider_ec2_shutdown_terminates(
-			    c, &j->id, j->shutdown_why, sizeof(j->shutdown_why));
-		break;
-
-	case JOB_BACKUP: {
-		usec_t t0 = now_usec(CLOCK_MONOTONIC);
-#if HAVE_STATE_BACKUP
-		struct state_backup_result b = {0};
-		struct state_generation *gens = NULL;
-		size_t n = 0;
-
-		j->r = state_backup(c, &b);
-		if (j->r >= 0 && !b.generation[0]) {
-			snprintf(j->why, sizeof(j->why), "the backup named no generation");
-			j->r = -EBADMSG;
-		}
-		if (j->r >= 0) {
-			/* Verify: the generation is listed, with its manifest and size. */
-			j->r = state_list(c, &gens, &n);
-			if (j->r < 0)
-				snprintf(j->why, sizeof(j->why), "cannot list the generations: %s",
-					 strerror(-j->r));
-			else {
-				j->r = -ENOENT;
-				for (size_t i = 0; i < n; i++)
-					if (streq(gens[i].id, b.generation) && gens[i].valid)
-						j->r = 0;
-				if (j->r < 0)
-					snprintf(j->why, sizeof(j->why),
-						 "generation %s is not listed as valid",
-						 b.generation);
-			}
-			free(gens);
-			snprintf(j->generation, sizeof(j->generation), "%s", b.generation);
-		} else if (!j->why[0])
-			snprintf(j->why, sizeof(j->why), "%s",
-				 j->r == -ENOMEDIUM ? "no state storage is configured"
-						    : strerror(-j->r));
-#else
-		j->r = -ENOMEDIUM;
-		snprintf(j->why, sizeof(j->why), "this build of agentbox has no state storage");
-#endif
-		j->duration = now_usec(CLOCK_MONOTONIC) - t0;
-		break;
-	}
-
-	case JOB_DELETE:
-		/* The identity once more, right before the request. */
-		j->r = provider_detect(c, &j->id, j->why, sizeof(j->why));
-		if (j->r < 0) {
-			snprintf(j->result.detail, sizeof(j->result.detail),
-				 "identity unknown right before the delete: %s", j->why);
-			break;
-		}
-		if (!provider_identity_equal(&j->id, &j->expect)) {
-			snprintf(j->result.detail, sizeof(j->result.detail),
-				 "the instance identity changed: %s %s before, %s %s now",
-				 provider_kind_to_string(j->expect.kind), j->expect.instance_id,
-				 provider_kind_to_string(j->id.kind), j->id.instance_id);
-			j->r = -ESTALE;
-			break;
-		}
-#if HAVE_STATE_BACKUP
-		/* Give the state lease back, so that the next VM restores at once
-		 * (best effort: a lease left behind expires after state.lease_ttl). */
-		if (!c->idle_delete_without_backup && c->state_storage_bucket) {
-			int k = state_lease_release(c);
-			if (k < 0)
-				log_warning_errno(k,
-						  "Cannot release the state lease, going on: %m");
-		}
-#endif
-		if (provider_method(c, &j->id) == PROVIDER_METHOD_POWEROFF) {
-			snprintf(j->result.request, sizeof(j->result.request),
-				 "systemctl poweroff");
-			j->poweroff = 1;
-			j->r = 0;
-			break;
-		}
-		j->r = provider_delete(c, &j->id, &j->result);
-		break;
-
-	case JOB_NONE:
-		break;
+	r = delete_job_spawn(j->config, j->kind, &j->expect, &j->pid, &out);
+	if (r < 0) {
+		j->r = r;
+		snprintf(j->why, sizeof(j->why), "%s", out.why[0] ? out.why : strerror(-r));
+	} else {
+		j->r = out.r;
+		memcpy(j->why, out.why, sizeof(j->why));
+		j->id = out.id;
+		j->ready_r = out.ready_r;
+		memcpy(j->ready_why, out.ready_why, sizeof(j->ready_why));
+		j->shutdown_terminates = out.shutdown_terminates;
+		memcpy(j->shutdown_why, out.shutdown_why, sizeof(j->shutdown_why));
+		memcpy(j->generation, out.generation, sizeof(j->generation));
+		j->duration = out.duration;
+		j->result = out.result;
+		j->poweroff = out.poweroff;
 	}
 	__atomic_store_n(&j->finished, 1, __ATOMIC_RELEASE);
 	if (j->wake_fd >= 0 && eventfd_write(j->wake_fd, 1) < 0) {
@@ -782,7 +704,6 @@ int monitor_delete_prepare(struct monitor *m)
 	struct delete_seq *s;
 	int r;
 
-	provider_global_init();
 	r = mkdir_p(c->state_dir, 0755);
 	if (r < 0)
 		return log_error_errno(r, "Cannot create state_dir %s: %m", c->state_dir);
@@ -848,8 +769,12 @@ void monitor_delete_done(struct monitor *m)
 		if (__atomic_load_n(&s->job.finished, __ATOMIC_ACQUIRE))
 			pthread_join(s->job.thread, NULL);
 		else {
-			/* A backup or a request under way ends with the process; the
-			 * next start begins the sequence again. */
+			/* A backup or a request under way is stopped (a backup cut
+			 * short is never trusted); the next start begins the sequence
+			 * again. The worker then ends by itself. */
+			pid_t pid = __atomic_load_n(&s->job.pid, __ATOMIC_ACQUIRE);
+			if (pid > 0)
+				kill(pid, SIGTERM);
 			pthread_detach(s->job.thread);
 			return;
 		}

@@ -12,6 +12,21 @@
 #include "provider.h"
 #include "tests.h"
 
+/* The delete jobs run in the agentbox client: the one of this build. */
+__attribute__((constructor)) static void set_client(void)
+{
+	char self[4096];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+	if (n > 0) {
+		self[n] = '\0';
+		*strrchr(self, '/') = '\0';
+		char *client = xasprintf("%s/../bin/agentbox", self);
+		setenv("AGENTBOX_CLIENT", client, 0);
+		free(client);
+	}
+}
+
 TEST(hetzner_metadata_parse_good)
 {
 	struct provider_identity id;
@@ -180,6 +195,18 @@ static struct config *sequence_config(char *dir)
 	free(c->state_dir);
 	c->state_dir = xstrdup(dir);
 	c->idle_action = IDLE_ACTION_DELETE;
+	c->workspace_home = xstrdup(dir);
+	/* the delete jobs run in a child "agentbox", which reads the file */
+	{
+		_cleanup_free_ char *json = config_to_json(c);
+		_cleanup_free_ char *path = xasprintf("%s/agentbox.json", dir);
+		FILE *f = fopen(path, "w");
+		if (f) {
+			fputs(json, f);
+			fclose(f);
+		}
+		c->path = TAKE_PTR(path);
+	}
 	return c;
 }
 
