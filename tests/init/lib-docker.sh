@@ -65,25 +65,35 @@ start_dockerd() {
 }
 
 # start_registry NAME [HTPASSWD_FILE]: serves $T/registry (shared by all).
+# A port taken between the check and the bind is tried again elsewhere.
 start_registry() {
-	local name=$1 port
-	port=$(free_port) || { fail "no free port"; exit 1; }
-	{
-		echo "version: 0.1"
-		echo "storage: {filesystem: {rootdirectory: $T/registry}}"
-		echo "http: {addr: 127.0.0.1:$port}"
-		echo "log: {level: error}"
-		[ -n "${2:-}" ] && echo "auth: {htpasswd: {realm: test, path: $2}}"
-	} >"$T/registry-$name.yml"
-	docker-registry serve "$T/registry-$name.yml" >"$T/registry-$name.log" 2>&1 &
-	at_exit "kill $!"
-	wait_for 20 curl -s -o /dev/null "http://127.0.0.1:$port/v2/" || {
-		fail "registry $name did not start"
-		exit 1
-	}
-	REG_PORT=$port
+	local name=$1 port pid try
+	for try in 1 2 3; do
+		port=$(free_port) || { fail "no free port"; exit 1; }
+		{
+			echo "version: 0.1"
+			echo "storage: {filesystem: {rootdirectory: $T/registry}}"
+			echo "http: {addr: 127.0.0.1:$port}"
+			echo "log: {level: error}"
+			[ -n "${2:-}" ] && echo "auth: {htpasswd: {realm: test, path: $2}}"
+		} >"$T/registry-$name.yml"
+		docker-registry serve "$T/registry-$name.yml" >"$T/registry-$name.log" 2>&1 &
+		pid=$!
+		at_exit "kill $pid"
+		for _ in $(seq 1 200); do # 20 s
+			kill -0 "$pid" 2>/dev/null || break
+			if curl -s -o /dev/null "http://127.0.0.1:$port/v2/"; then
+				REG_PORT=$port
+				return 0
+			fi
+			sleep 0.1
+		done
+		kill "$pid" 2>/dev/null
+	done
+	fail "registry $name did not start"
+	cat "$T/registry-$name.log"
+	exit 1
 }
-
 # make_image REF [MIB]
 make_image() {
 	local ref=$1 mib=${2:-0} root=$T/rootfs-$RANDOM
