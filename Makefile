@@ -18,7 +18,7 @@ DESTDIR    ?=
 BUILD      ?= build
 SANITIZE   ?=
 
-PKGS := libcurl libcjson libsystemd libarchive libcrypto xcb xcb-shm xcb-damage xcb-xtest xcb-xfixes libvncserver
+PKGS := libcurl libcjson libsystemd libarchive libcrypto xcb xcb-shm xcb-damage xcb-xtest xcb-xfixes libvncserver gnutls nettle
 
 CC      ?= cc
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
@@ -97,6 +97,9 @@ $(BUILD)/tests/%: $(BUILD)/tests/%.o $(BUILD)/tests/tests.o $(TEST_LINK)
 $(BUILD)/tests/helpers/%: $(BUILD)/tests/helpers/%.o $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# The display tests' RFB client links libvncclient (libvncserver-dev).
+$(BUILD)/tests/helpers/vnc-probe: LDLIBS += $(shell pkg-config --libs libvncclient 2>/dev/null)
 
 tests: $(PROGRAMS) $(TEST_BINS) $(TEST_HELPERS)
 

@@ -34,6 +34,7 @@ enum conf_type {
 	CONF_STRV,     /* char **; non-empty strings */
 	CONF_PORTS,    /* struct config_ports */
 	CONF_NUMBER,   /* double within [min, max] */
+	CONF_PORT,     /* int; a TCP port, 1 to 65535 */
 };
 
 struct conf_key {
@@ -111,6 +112,16 @@ static const struct conf_key conf_table[] = {
 	{"provider.ec2.terminate", CONF_ENUM, OFF(provider_ec2_terminate), "\"shutdown\"",
 	 ec2_terminate_modes},
 	{"provider.ec2.api_url", CONF_STRING, OFF(provider_ec2_api_url), NULL},
+	{"display.x_display", CONF_STRING, OFF(display_x_display), "\":1\""},
+	{"display.geometry", CONF_STRING, OFF(display_geometry), "\"1920x1080x24\""},
+	{"display.port", CONF_PORT, OFF(display_port), "5900"},
+	{"display.web_port", CONF_PORT, OFF(display_web_port), "6080"},
+	{"display.listen", CONF_STRING, OFF(display_listen), "\"127.0.0.1\""},
+	{"display.novnc_dir", CONF_PATH, OFF(display_novnc_dir), "\"/usr/share/novnc\""},
+	{"display.password_file", CONF_STRING, OFF(display_password_file), NULL},
+	{"display.tls_cert_file", CONF_STRING, OFF(display_tls_cert_file), NULL},
+	{"display.tls_key_file", CONF_STRING, OFF(display_tls_key_file), NULL},
+	{"display.max_fps", CONF_NUMBER, OFF(display_max_fps), "60", NULL, 1, 240},
 };
 
 #define FIELD(c, k, type) ((type *)((char *)(c) + (k)->offset))
@@ -332,6 +343,14 @@ static int conf_parse_value(struct config *c, const struct conf_key *k, const cJ
 			return set_error(ret_error, origin, k->key,
 					 "%s is out of range (%g to %g)", shown, k->min, k->max);
 		*FIELD(c, k, double) = v->valuedouble;
+		return 0;
+
+	case CONF_PORT:
+		if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) ||
+		    v->valuedouble < 1 || v->valuedouble > 65535)
+			return set_error(ret_error, origin, k->key,
+					 "expected a port number from 1 to 65535, got %s", shown);
+		*FIELD(c, k, int) = (int)v->valuedouble;
 		return 0;
 	}
 	return set_error(ret_error, origin, k->key, "internal error: unknown type");
@@ -614,6 +633,8 @@ static cJSON *conf_value_to_json(const struct config *c, const struct conf_key *
 	}
 	case CONF_NUMBER:
 		return cJSON_CreateNumber(*FIELD(c, k, double));
+	case CONF_PORT:
+		return cJSON_CreateNumber(*FIELD(c, k, int));
 	}
 	return cJSON_CreateNull();
 }

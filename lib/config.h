@@ -106,6 +106,18 @@ struct config {
 	char *provider_hetzner_token_file;
 	int provider_ec2_terminate; /* enum ec2_terminate_mode */
 	char *provider_ec2_api_url;
+
+	/* display.* */
+	char *display_x_display;
+	char *display_geometry;
+	int display_port;
+	int display_web_port;
+	char *display_listen;
+	char *display_novnc_dir;
+	char *display_password_file; /* NULL: no password */
+	char *display_tls_cert_file;
+	char *display_tls_key_file;
+	double display_max_fps;
 };
 
 /* A config with every default. */

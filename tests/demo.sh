@@ -3,24 +3,35 @@
 # processes, sockets and ptys, with a 20 s idle timeout so the whole story
 # fits in a minute. Everything it starts is stopped at the end.
 set -u
-TOP=$(cd "$(dirname "$0")/.." && pwd)
-BIN=$TOP/build/bin
-D=$(mktemp -d /tmp/agentbox-demo.XXXXXX)
+AGENTBOX_BUILD=${AGENTBOX_BUILD:-build}
+. "$(dirname "$0")/lib.sh"
+D=$T
 pids=()
-cleanup() { kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$D"; }
-trap cleanup EXIT
+at_exit 'kill "${pids[@]}"; wait'
+pass() { :; }
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 show() { "$BIN/agentbox" -c "$D/agentbox.json" status; }
 
-mkdir -p "$D/home/project"
+mkdir -p "$D/home/project" "$D/home/.claude/projects/-home-agent-project"
+echo '{"sessionId": "demo"}' >"$D/home/.claude/projects/-home-agent-project/demo.jsonl"
+echo '{"theme": "dark"}' >"$D/home/.claude.json"
 port=$((20000 + RANDOM % 20000))
+say "Object storage for the state: s3rver on 127.0.0.1 behind a SigV4-checking proxy"
+. "$TOP/tests/state/lib-state.sh"
+start_s3
+echo "endpoint $S3_ENDPOINT, bucket $BUCKET"
 cat >"$D/agentbox.json" <<JSON
 {
   "workspace": {"home": "$D/home"},
   "runtime_dir": "$D/run",
+  "state_dir": "$D/state",
   "idle": {"timeout": "20s", "warn_before": "8s", "boot_grace": "0s",
            "interval": "1s", "action": "none", "ports": [$port],
-           "exclude_paths": ["$D/home/.cache"]}
+           "exclude_paths": ["$D/home/.cache"]},
+  "state": {"backup_interval": "5s",
+            "paths": ["$D/home/.claude", "$D/home/.claude.json"],
+            "storage": {"endpoint": "$S3_ENDPOINT", "bucket": "$BUCKET", "path_style": true,
+                        "credentials_file": "$CREDS", "prefix": "demo/"}}
 }
 JSON
 say "The config (every key is documented in docs/configuration.md)"
@@ -73,6 +84,25 @@ show
 say "agentbox keepalive holds the box"
 "$BIN/agentbox" -c "$D/agentbox.json" keepalive 1h --reason "demo: long build"
 sleep 1.5; show
+
+say "The state store: the monitor's periodic backups, then a manual one and a restore"
+"$BIN/agentbox" -c "$D/agentbox.json" keepalive --clear >/dev/null
+first=$("$BIN/agentbox" -c "$D/agentbox.json" status --json | jq -r .backup.generation)
+echo "-- an agent writes to its session; the next periodic backup takes it"
+echo "more work" >>"$D/home/.claude/projects/-home-agent-project/demo.jsonl"
+for _ in $(seq 30); do
+	[ "$("$BIN/agentbox" -c "$D/agentbox.json" status --json | jq -r .backup.generation)" != "$first" ] && break
+	sleep 1
+done
+"$BIN/agentbox" -c "$D/agentbox.json" status | grep 'last backup'
+echo "-- agentbox backup (now); nothing changed, so it is skipped cheaply:"
+"$BIN/agentbox" -c "$D/agentbox.json" backup
+"$BIN/agentbox" -c "$D/agentbox.json" restore --list
+echo "-- the session file is lost locally, and restored:"
+rm -rf "$D/home/.claude"
+ls "$D/home/.claude" 2>&1
+"$BIN/agentbox" -c "$D/agentbox.json" restore
+cat "$D/home/.claude/projects/-home-agent-project/demo.jsonl"
 
 say "What the monitor logged (each event has a fixed MESSAGE_ID; see docs/journal.md)"
 cat "$D/monitor.log"

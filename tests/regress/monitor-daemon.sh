@@ -107,7 +107,7 @@ wait_for 2 sh -c "! kill -0 $mon"
 check "stops within 2 s" sh -c "! kill -0 $mon 2>/dev/null"
 wait $mon
 check "exit status 0 after SIGTERM" [ $? -eq 0 ]
-check "STOPPING=1 sent" grep -q '^STOPPING=1' "$T/notify.log"
+check "STOPPING=1 sent" wait_for 2 grep -q '^STOPPING=1' "$T/notify.log"
 check "status.json removed" [ ! -e "$T/run/status.json" ]
 "$BIN/agentbox" -c "$T/c.json" status >/dev/null 2>&1
 check "agentbox status: exit 3 when not running" [ $? -eq 3 ]

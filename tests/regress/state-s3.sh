@@ -101,16 +101,28 @@ fi
 
 # EC2 instance-profile credentials through IMDSv2 (a local stand-in), with
 # the session token the token-checking proxy wants
-ip=$(free_port)
-node "$TOP/tests/state/imds-mock.js" "$ip" S3RVER S3RVER tok123 3600 >"$T/imds.log" 2>&1 &
-at_exit "kill $!"
-wait_for 20 grep -q ready "$T/imds.log"
+# start_imds LOG TTL: the stand-in on a free port (tried again on another
+# port if it could not listen); sets $IMDS_PORT
+start_imds() {
+	local attempt pid
+	for attempt in 1 2 3 4 5; do
+		IMDS_PORT=$(free_port)
+		node "$TOP/tests/state/imds-mock.js" "$IMDS_PORT" S3RVER S3RVER tok123 "$2" >"$1" 2>&1 &
+		pid=$!
+		if wait_for 20 grep -q ready "$1"; then
+			at_exit "kill $pid"
+			return 0
+		fi
+		kill "$pid" 2>/dev/null
+	done
+	return 1
+}
+start_imds "$T/imds.log" 3600
+ip=$IMDS_PORT
 check "IMDSv2 credentials (token, role, session token) work" \
 	"$HELPERS/s3-tool" "http://127.0.0.1:$pp" us-east-1 "$BUCKET" "imds:http://127.0.0.1:$ip" get "d/a b+c ü.txt"
-ip2=$(free_port)
-node "$TOP/tests/state/imds-mock.js" "$ip2" S3RVER S3RVER tok123 120 >"$T/imds2.log" 2>&1 &
-at_exit "kill $!"
-wait_for 20 grep -q ready "$T/imds2.log"
+start_imds "$T/imds2.log" 120
+ip2=$IMDS_PORT
 "$HELPERS/s3-tool" "http://127.0.0.1:$pp" us-east-1 "$BUCKET" "imds:http://127.0.0.1:$ip2" list d/ >/dev/null
 check "credentials about to expire are refreshed before a request" \
 	[ "$(curl -sf "http://127.0.0.1:$ip2/__stats" | jq .credentials)" -ge 2 ]

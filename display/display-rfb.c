@@ -1,0 +1,425 @@
+/* libvncserver screen, clients and hooks; see display-rfb.h. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <rfb/rfb.h>
+#include <rfb/rfbregion.h>
+
+#include "display-rfb.h"
+#include "display-xcb.h"
+#include "log.h"
+#include "macro.h"
+#include "time-util.h"
+
+struct drfb {
+	rfbScreenInfoPtr screen;
+	struct dx *dx;
+	char *password;
+	char *passwords[2];
+	uint8_t **old_fbs; /* framebuffers replaced by a resize; clients may still read */
+	size_t n_old_fbs;
+	atomic_int n_clients;
+	int wake_fd; /* eventfd: a client connected */
+};
+
+struct drfb_peer {
+	struct drfb *rfb;
+	int fd;
+	char peer[80];
+	char transport[16];
+};
+
+/* libvncserver's log lines, at debug level: it is chatty per client. */
+static void drfb_log(const char *fmt, ...) _printf_(1, 2);
+static void drfb_log(const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+
+	if (log_get_max_level() < LOG_DEBUG)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	buf[strcspn(buf, "\n")] = 0;
+	log_debug("libvncserver: %s", buf);
+}
+
+static void drfb_err(const char *fmt, ...) _printf_(1, 2);
+static void drfb_err(const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	buf[strcspn(buf, "\n")] = 0;
+	/* expected for our socketpair clients */
+	if (strstr(buf, "TCP_NODELAY"))
+		log_debug("libvncserver: %s", buf);
+	else
+		log_info("libvncserver: %s", buf);
+}
+
+static void drfb_kbd(rfbBool down, rfbKeySym keysym, rfbClientPtr cl)
+{
+	struct drfb *r = cl->screen->screenData;
+
+	dx_key(r->dx, down, keysym);
+}
+
+static void drfb_ptr(int mask, int x, int y, rfbClientPtr cl)
+{
+	struct drfb *r = cl->screen->screenData;
+
+	dx_pointer(r->dx, mask, x, y);
+	rfbDefaultPtrAddEvent(mask, x, y, cl);
+}
+
+static void drfb_cut_utf8(char *str, int len, rfbClientPtr cl)
+{
+	struct drfb *r = cl->screen->screenData;
+
+	if (len >= 0)
+		dx_set_clipboard(r->dx, str, (size_t)len);
+}
+
+/* Plain ClientCutText is Latin-1 by the protocol: convert to UTF-8. */
+static void drfb_cut_latin1(char *str, int len, rfbClientPtr cl)
+{
+	struct drfb *r = cl->screen->screenData;
+	_cleanup_free_ char *u = NULL;
+	size_t n = 0;
+
+	if (len < 0)
+		return;
+	u = xmalloc((size_t)len * 2 + 1);
+	for (int i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)str[i];
+		if (c < 0x80)
+			u[n++] = (char)c;
+		else {
+			u[n++] = (char)(0xc0 | (c >> 6));
+			u[n++] = (char)(0x80 | (c & 0x3f));
+		}
+	}
+	dx_set_clipboard(r->dx, u, n);
+}
+
+static void drfb_client_gone(rfbClientPtr cl)
+{
+	struct drfb_peer *p = cl->clientData;
+	char n[16];
+
+	if (!p)
+		return;
+	atomic_fetch_sub(&p->rfb->n_clients, 1);
+	snprintf(n, sizeof(n), "%d", atomic_load(&p->rfb->n_clients));
+	log_event(LOG_INFO, MSGID_DISPLAY_CLIENT,
+		  LOG_FIELDS({"AGENTBOX_EVENT", "disconnect"}, {"AGENTBOX_PEER", p->peer},
+			     {"AGENTBOX_TRANSPORT", p->transport}, {"AGENTBOX_CLIENTS", n}),
+		  4, "Display client %s (%s) disconnected", p->peer, p->transport);
+	if (atomic_load(&p->rfb->n_clients) == 0)
+		dx_release_keys(p->rfb->dx);
+	free(p);
+	cl->clientData = NULL;
+}
+
+static enum rfbNewClientAction drfb_new_client(rfbClientPtr cl)
+{
+	(void)cl;
+	return RFB_CLIENT_ACCEPT;
+}
+
+/* Thread: the blocking part of taking a client on. */
+static void *drfb_client_setup(void *data)
+{
+	struct drfb_peer *p = data;
+	struct drfb *r = p->rfb;
+	rfbClientPtr cl;
+	char n[16];
+
+	cl = rfbNewClient(r->screen, p->fd);
+	if (!cl) {
+		log_info("Display client %s (%s) dropped during the handshake", p->peer,
+			 p->transport);
+		free(p);
+		return NULL;
+	}
+	atomic_fetch_add(&r->n_clients, 1);
+	snprintf(n, sizeof(n), "%d", atomic_load(&r->n_clients));
+	log_event(LOG_INFO, MSGID_DISPLAY_CLIENT,
+		  LOG_FIELDS({"AGENTBOX_EVENT", "connect"}, {"AGENTBOX_PEER", p->peer},
+			     {"AGENTBOX_TRANSPORT", p->transport}, {"AGENTBOX_CLIENTS", n}),
+		  4, "Display client %s (%s) connected", p->peer, p->transport);
+	cl->clientData = p;
+	cl->clientGoneHook = drfb_client_gone;
+	eventfd_write(r->wake_fd, 1);
+	/* the reference keeps cl alive until its thread is detached */
+	rfbIncrClientRef(cl);
+	rfbStartOnHoldClient(cl);
+	pthread_detach(cl->client_thread);
+	rfbDecrClientRef(cl);
+	return NULL;
+}
+
+void drfb_add_client(struct drfb *r, int fd, const char *peer, const char *transport)
+{
+	struct drfb_peer *p = xcalloc(1, sizeof(*p));
+	pthread_attr_t attr;
+	pthread_t t;
+
+	p->rfb = r;
+	p->fd = fd;
+	snprintf(p->peer, sizeof(p->peer), "%s", peer);
+	snprintf(p->transport, sizeof(p->transport), "%s", transport);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, 256 * 1024);
+	if (pthread_create(&t, &attr, drfb_client_setup, p) != 0) {
+		log_warning("Cannot start a thread for client %s, dropping it", peer);
+		close(fd);
+		free(p);
+	}
+	pthread_attr_destroy(&attr);
+}
+
+int drfb_wake_fd(struct drfb *r)
+{
+	return r->wake_fd;
+}
+
+int drfb_clients(struct drfb *r)
+{
+	return atomic_load(&r->n_clients);
+}
+
+int drfb_active_clients(struct drfb *r)
+{
+	rfbClientIteratorPtr it = rfbGetClientIterator(r->screen);
+	rfbClientPtr cl;
+	int n = 0;
+
+	while ((cl = rfbClientIteratorNext(it)))
+		if (cl->state == RFB_NORMAL)
+			n++;
+	rfbReleaseClientIterator(it);
+	return n;
+}
+
+/* Sets the pixel format to X's 24-bit TrueColor: 0x00RRGGBB in memory order. */
+static void drfb_set_format(rfbScreenInfoPtr s)
+{
+	s->serverFormat.redShift = 16;
+	s->serverFormat.greenShift = 8;
+	s->serverFormat.blueShift = 0;
+	s->serverFormat.redMax = s->serverFormat.greenMax = s->serverFormat.blueMax = 255;
+}
+
+int drfb_new(struct dx *dx, char *password, struct drfb **ret)
+{
+	struct drfb *r = xcalloc(1, sizeof(*r));
+	rfbScreenInfoPtr s;
+	int argc = 0;
+	uint8_t *fb;
+
+	rfbLog = drfb_log;
+	rfbErr = drfb_err;
+	r->dx = dx;
+	r->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (r->wake_fd < 0) {
+		free(r);
+		return negative_errno();
+	}
+	s = rfbGetScreen(&argc, NULL, dx->width, dx->height, 8, 3, 4);
+	if (!s) {
+		free(r);
+		return -ENOMEM;
+	}
+	r->screen = s;
+	s->screenData = r;
+	drfb_set_format(s);
+	fb = xcalloc((size_t)dx->width * (size_t)dx->height, 4);
+	s->frameBuffer = (char *)fb;
+	s->desktopName = "agentbox";
+	s->alwaysShared = TRUE;
+	/* we accept connections ourselves: no listening, no HTTP */
+	s->socketState = RFB_SOCKET_READY;
+	s->autoPort = FALSE;
+	s->port = s->ipv6port = -1;
+	s->httpDir = NULL;
+	/* each client in its own threads (rfbStartOnHoldClient) */
+	s->backgroundLoop = TRUE;
+	/* the output thread polls at this period until a client is past
+	 * authentication; afterwards it sleeps on a condition */
+	s->deferUpdateTime = 2;
+	s->kbdAddEvent = drfb_kbd;
+	s->ptrAddEvent = drfb_ptr;
+	s->setXCutText = drfb_cut_latin1;
+	s->setXCutTextUTF8 = drfb_cut_utf8;
+	s->newClientHook = drfb_new_client;
+	if (password) {
+		r->password = password;
+		r->passwords[0] = password;
+		s->authPasswdData = r->passwords;
+		s->passwordCheck = rfbCheckPasswordByList;
+	}
+	rfbInitServer(s);
+	/* the whole screen once; DAMAGE tells us the rest */
+	dx_read(dx, 0, 0, dx->width, dx->height, fb, (size_t)dx->width * 4);
+	*ret = r;
+	return 0;
+}
+
+struct drfb *drfb_free(struct drfb *r)
+{
+	rfbClientIteratorPtr it;
+	rfbClientPtr cl;
+
+	if (!r)
+		return NULL;
+	it = rfbGetClientIterator(r->screen);
+	while ((cl = rfbClientIteratorNext(it)))
+		rfbCloseClient(cl);
+	rfbReleaseClientIterator(it);
+	/* each client's thread ends and unlinks it; wait at most 3 s */
+	for (int i = 0; i < 300 && r->screen->clientHead; i++)
+		usleep(10 * 1000);
+	if (!r->screen->clientHead) {
+		free(r->screen->frameBuffer);
+		rfbScreenCleanup(r->screen);
+	}
+	for (size_t i = 0; i < r->n_old_fbs; i++)
+		free(r->old_fbs[i]);
+	free(r->old_fbs);
+	freezero_str(r->password);
+	close(r->wake_fd);
+	free(r);
+	return NULL;
+}
+
+int drfb_update(struct drfb *r, void *region)
+{
+	rfbScreenInfoPtr s = r->screen;
+	sraRectangleIterator *it;
+	sraRect rect;
+	int n = 0, area = 0, r_ok = 0;
+	sraRegion *clip = sraRgnCreateRect(0, 0, s->width, s->height);
+
+	sraRgnAnd(region, clip);
+	sraRgnDestroy(clip);
+	if (sraRgnEmpty(region))
+		return 0;
+	it = sraRgnGetIterator(region);
+	while (sraRgnIteratorNext(it, &rect)) {
+		n++;
+		area += (rect.x2 - rect.x1) * (rect.y2 - rect.y1);
+	}
+	sraRgnReleaseIterator(it);
+	/* many small pieces: one GetImage of their bounding box is cheaper
+	 * than a round trip each */
+	if (n > 16) {
+		sraRegion *bb = sraRgnBBox(region);
+		int bb_area = 0;
+
+		it = sraRgnGetIterator(bb);
+		while (sraRgnIteratorNext(it, &rect))
+			bb_area += (rect.x2 - rect.x1) * (rect.y2 - rect.y1);
+		sraRgnReleaseIterator(it);
+		if (bb_area <= area * 4 || n > 64) {
+			sraRgnMakeEmpty(region);
+			sraRgnOr(region, bb);
+		}
+		sraRgnDestroy(bb);
+	}
+	it = sraRgnGetIterator(region);
+	while (sraRgnIteratorNext(it, &rect)) {
+		int k = dx_read(r->dx, rect.x1, rect.y1, rect.x2 - rect.x1, rect.y2 - rect.y1,
+				(uint8_t *)s->frameBuffer, (size_t)s->paddedWidthInBytes);
+		if (k < 0)
+			r_ok = k;
+	}
+	sraRgnReleaseIterator(it);
+	rfbMarkRegionAsModified(s, region);
+	sraRgnMakeEmpty(region);
+	return r_ok;
+}
+
+int drfb_resize(struct drfb *r)
+{
+	rfbScreenInfoPtr s = r->screen;
+	uint8_t *fb = xcalloc((size_t)r->dx->width * (size_t)r->dx->height, 4);
+
+	/* client threads may still encode from the old buffer: keep it */
+	r->old_fbs = xrealloc(r->old_fbs, (r->n_old_fbs + 1) * sizeof(uint8_t *));
+	r->old_fbs[r->n_old_fbs++] = (uint8_t *)s->frameBuffer;
+	dx_read(r->dx, 0, 0, r->dx->width, r->dx->height, fb, (size_t)r->dx->width * 4);
+	rfbNewFramebuffer(s, (char *)fb, r->dx->width, r->dx->height, 8, 3, 4);
+	drfb_set_format(s);
+	log_info("Screen is now %dx%d", r->dx->width, r->dx->height);
+	return 0;
+}
+
+void drfb_update_cursor(struct drfb *r)
+{
+	_cleanup_free_ uint32_t *argb = NULL;
+	int w, h, xhot, yhot, bw;
+	rfbCursorPtr c;
+
+	if (dx_cursor(r->dx, &w, &h, &xhot, &yhot, &argb) < 0)
+		return;
+	bw = (w + 7) / 8;
+	c = xcalloc(1, sizeof(*c));
+	c->cleanup = c->cleanupSource = c->cleanupMask = c->cleanupRichSource = TRUE;
+	c->width = (unsigned short)w;
+	c->height = (unsigned short)h;
+	c->xhot = (unsigned short)xhot;
+	c->yhot = (unsigned short)yhot;
+	c->foreRed = c->foreGreen = c->foreBlue = 0;
+	c->backRed = c->backGreen = c->backBlue = 0xffff;
+	c->source = xcalloc((size_t)bw * h, 1);
+	c->mask = xcalloc((size_t)bw * h, 1);
+	c->richSource = xmalloc((size_t)w * h * 4);
+	for (int y = 0; y < h; y++)
+		for (int x = 0; x < w; x++) {
+			uint32_t p = argb[y * w + x], a = p >> 24;
+			uint32_t lum = ((p >> 16) & 0xff) + ((p >> 8) & 0xff) + (p & 0xff);
+			/* richSource: the pixel over black, as the premultiplied value is */
+			memcpy(c->richSource + ((size_t)y * w + x) * 4, &(uint32_t){p & 0xffffff},
+			       4);
+			if (a > 0x7f)
+				c->mask[y * bw + x / 8] |= (unsigned char)(0x80 >> (x % 8));
+			/* source bit: the foreground (black) colour */
+			if (a > 0x7f && lum < 3 * 0x80)
+				c->source[y * bw + x / 8] |= (unsigned char)(0x80 >> (x % 8));
+		}
+	rfbSetCursor(r->screen, c);
+}
+
+void drfb_send_clipboard(struct drfb *r, const char *utf8, size_t len)
+{
+	_cleanup_free_ char *latin1 = xmalloc(len + 1);
+	size_t n = 0;
+
+	/* Latin-1 for clients without the extended clipboard */
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)utf8[i];
+		if (c < 0x80)
+			latin1[n++] = (char)c;
+		else if ((c & 0xe0) == 0xc0 && i + 1 < len && c <= 0xc3) {
+			latin1[n++] = (char)(((c & 0x1f) << 6) | (utf8[i + 1] & 0x3f));
+			i++;
+		} else if ((c & 0xc0) != 0x80)
+			latin1[n++] = '?';
+	}
+	latin1[n] = 0;
+	rfbSendServerCutTextUTF8(r->screen, (char *)utf8, (int)len, latin1, (int)n);
+}

@@ -1,0 +1,44 @@
+/* The web side: noVNC's static files and the WebSocket↔RFB bridge, on one
+ * port, in the main thread's poll loop (libvncserver's own HTTP server
+ * serves one connection at a time and its WebSocket code leaks a context
+ * per disconnect and ignores ping/pong; we use neither).
+ *
+ * Each WebSocket client gets a socketpair: one end goes to libvncserver
+ * as an ordinary RFB client (drfb_add_client), the other is pumped here
+ * to and from WebSocket frames. Optional TLS with GnuTLS (https/wss).
+ * A WebSocket whose Origin names another host than the one asked for is
+ * refused, so a web page elsewhere cannot drive the screen through the
+ * user's browser. Also accepts plain RFB on the RFB port. */
+#ifndef AGENTBOX_DISPLAY_WEB_H
+#define AGENTBOX_DISPLAY_WEB_H
+
+#include <poll.h>
+#include <stddef.h>
+
+struct drfb;
+struct dweb;
+
+/* At most this many connections (HTTP, WebSocket and RFB together), so
+ * that every fd stays far below FD_SETSIZE. */
+#define DWEB_MAX_CONNS 96
+
+struct dweb_options {
+	const char *web_addr;
+	int web_port;
+	const char *rfb_addr;
+	int rfb_port;
+	const char *novnc_dir;
+	const char *tls_cert_file; /* NULL: plain http/ws */
+	const char *tls_key_file;
+};
+
+/* Opens the listening sockets and loads TLS credentials. */
+int dweb_new(const struct dweb_options *o, struct drfb *rfb, struct dweb **ret);
+struct dweb *dweb_free(struct dweb *w);
+
+/* Fills up to max pollfds; returns how many. */
+size_t dweb_pollfds(struct dweb *w, struct pollfd *p, size_t max);
+/* Handles the results for the pollfds dweb_pollfds() filled. */
+void dweb_dispatch(struct dweb *w, const struct pollfd *p, size_t n);
+
+#endif
