@@ -20,6 +20,9 @@
 
 static const char *const services[] = {"agentbox-display", "agentbox-monitor"};
 
+/* How long a child has to stop after SIGTERM. */
+#define SERVICES_STOP_USEC (10 * USEC_PER_SEC)
+
 /* Runs argv and waits; returns its exit status, or -errno. */
 static int run_wait(char *const argv[])
 {
@@ -170,9 +173,22 @@ int initd_services_wait(struct initd *i)
 	for (int k = 0; k < i->n_children; k++)
 		if (i->children[k] != pid)
 			kill(i->children[k], SIGTERM);
-	for (int k = 0; k < i->n_children; k++)
-		if (i->children[k] != pid)
-			while (waitpid(i->children[k], NULL, 0) < 0 && errno == EINTR)
-				;
+	/* each gets SERVICES_STOP_USEC to go, then SIGKILL */
+	for (int k = 0; k < i->n_children; k++) {
+		usec_t end = now_usec(CLOCK_MONOTONIC) + SERVICES_STOP_USEC;
+
+		if (i->children[k] == pid)
+			continue;
+		while (waitpid(i->children[k], NULL, WNOHANG) == 0) {
+			if (now_usec(CLOCK_MONOTONIC) >= end) {
+				log_warning("Child %d did not stop in time; killing it",
+					    (int)i->children[k]);
+				kill(i->children[k], SIGKILL);
+				(void)waitpid(i->children[k], NULL, 0);
+				break;
+			}
+			(void)usleep(20000);
+		}
+	}
 	return pid > 0 ? INITD_EXIT_SERVICES : 0;
 }

@@ -104,6 +104,8 @@ check "foreground: ready, with the monitor started as a child" grep -q "Started 
 mpid=$(sed -n 's/.*agentbox-monitor (pid \([0-9]*\)).*/\1/p' "$T/fg.err")
 check "foreground: the monitor runs" kill -0 "${mpid:-0}"
 kill -TERM "$fg"
+wait_for 30 not_cmd kill -0 "$fg"
+kill -9 "$fg" 2>/dev/null
 wait "$fg"
 rc=$?
 check "foreground: SIGTERM stops the monitor, exit 0" bash -c "[ $rc -eq 0 ] && ! kill -0 ${mpid:-0} 2>/dev/null"
