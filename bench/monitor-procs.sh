@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Cost per tick of the processes and sessions signals (one shared /proc
-# snapshot) with 100 and 1000 processes, against the seed design's shell
-# check for the same two things (pgrep -f for agents; who | wc -l), in a
-# private pid namespace so the process count is what we made it.
+# snapshot on discovery ticks, every 12th with the default config; the known
+# agents and ttys polled between) with 100 and 1000 processes, one of them
+# an agent at its prompt ("claude", tests/helpers/spin --sleep), against the
+# seed design's shell check for the same two things (pgrep -f for agents;
+# who | wc -l), in a private pid namespace so the process count is what we
+# made it.
 # Output: bench/out/monitor-procs.txt
 set -eu
 cd "$(dirname "$0")/.."
@@ -13,7 +16,7 @@ make -s tests BUILD="$BUILD" >/dev/null
 # link the driver with the monitor's modules, as the unit tests are
 objs=$(ls "$BUILD"/monitor/monitor-*.o)
 cc -std=gnu11 -D_GNU_SOURCE -O2 -Ilib -Imonitor -o "$BUILD/bench/monitor-procs" bench/monitor-procs.c \
-	$objs "$BUILD/libagentbox.a" $(pkg-config --libs libcurl libcjson libsystemd libarchive 2>/dev/null) -lpthread -lm
+	$objs "$BUILD/libagentbox.a" $(pkg-config --libs libcurl libcjson libsystemd libarchive libcrypto 2>/dev/null) -lpthread -lm
 
 if [ -z "${AGENTBOX_IN_PIDNS:-}" ]; then
 	AGENTBOX_IN_PIDNS=1 exec unshare --pid --kill-child --mount-proc "$0" "$@"
@@ -30,9 +33,12 @@ shell_check() { # ticks: the seed's per-tick commands for these two signals
 {
 	me=$BASHPID
 	echo "# $(date -u +%FT%TZ) $(uname -r) $(nproc) cpus"
+	ln -sf "$PWD/$BUILD/tests/helpers/spin" "$BUILD/bench/claude"
 	for nprocs in 100 1000; do
 		pids=()
-		for ((i = 0; i < nprocs - 3; i++)); do sleep 600 & pids+=($!); done
+		"$BUILD/bench/claude" --sleep &
+		pids+=($!)
+		for ((i = 0; i < nprocs - 4; i++)); do sleep 600 & pids+=($!); done
 		ticks=2000
 		c=$("$BUILD/bench/monitor-procs" $ticks)
 		# the shell: CPU of the children over 100 ticks (fork+exec dominates)

@@ -6,11 +6,15 @@
 #          getrusage of the children) and wall time per run;
 #   check  one round of sample() over every registered signal source, as the
 #          daemon does it each tick (bench/monitor-check.c, CHECKS rounds
-#          100 ms apart): thread CPU time and wall time per check;
+#          100 ms apart): thread CPU time and wall time per check, amortized
+#          over discovery ticks and the ticks between, and each kind alone;
 #   daemon agentbox-monitor itself at idle.interval 100ms: its CPU time
 #          (/proc/PID/schedstat, ns) over DAEMON_SECONDS, divided by the ticks
 #          (elapsed / interval); this includes writing status.json each tick
 #          (runtime_dir on a tmpfs, as /run is).
+#
+# idle.timeout is 36s with idle.interval 100ms: a discovery (monitor-discovery.h)
+# every 1.2 s, every 12th tick, as with the defaults (5 s, 30 min: every 60 s).
 #
 # Trees of small files with mtimes 2 h old (an idle box: the seed's find
 # finds nothing and walks it all), made by tests/helpers/mktree under /tmp:
@@ -50,17 +54,17 @@ mkdir -p "$W/run"
 mount -t tmpfs -o size=16m agentbox-bench-run "$W/run"
 exec > >(tee "$OUT") 2>&1
 
-PKGS="libcurl libcjson libsystemd libarchive xcb xcb-shm xcb-damage xcb-xtest xcb-xfixes libvncserver"
+PKGS="libcurl libcjson libsystemd libarchive libcrypto xcb xcb-shm xcb-damage xcb-xtest xcb-xfixes libvncserver"
 # shellcheck disable=SC2046,SC2086
 cc -O2 -std=gnu11 -D_GNU_SOURCE -Ilib -Imonitor $(pkg-config --cflags $PKGS 2>/dev/null) \
 	-o "$W/monitor-check" bench/monitor-check.c "$B"/monitor/monitor-*.o "$B/libagentbox.a" \
 	$(pkg-config --libs $PKGS 2>/dev/null) -lpthread -lm
 
-cfg() { # watch_path interval -> $W/c.json
+cfg() { # watch_path interval timeout -> $W/c.json
 	cat >"$W/c.json" <<JSON
 {"workspace": {"home": "$1"}, "runtime_dir": "$W/run/agentbox",
- "idle": {"interval": "$2", "boot_grace": "0s", "timeout": "1h", "action": "none",
-          "watch_paths": ["$1"]}}
+ "idle": {"interval": "$2", "boot_grace": "0s", "timeout": "$3", "warn_before": "1s",
+          "action": "none", "wall": false, "watch_paths": ["$1"]}}
 JSON
 }
 
@@ -82,17 +86,18 @@ print("%.2f %.2f" % (cpu * 1e3, (t1 - t0) / runs * 1e3))
 PY
 }
 
-# check TREE -> "cpu_us wall_us max_wall_us sources per_source_cpu_us"
+# check TREE -> "cpu_us wall_us max_wall_us sources per_source_cpu_us
+#   discovery_ticks discovery_cpu_us between_cpu_us between_per_source_cpu_us"
 check() {
-	cfg "$1" 100ms
+	cfg "$1" 100ms 36000ms
 	"$W/monitor-check" "$W/c.json" "$CHECKS" 2>/dev/null |
-		awk '{print $4, $6, $8, $10, $12}'
+		awk '{print $4, $6, $8, $10, $12, $14, $16, $18, $20}'
 }
 
 sched_ns() { cut -d' ' -f1 "/proc/$1/schedstat"; }
 
 start_daemon() { # watch_path interval
-	cfg "$1" "$2"
+	cfg "$1" "$2" "$(awk -v i="$2" 'BEGIN { sub("ms", "", i); printf "%dms", i * 360 }')"
 	rm -rf "$W/run/agentbox"
 	"$B/bin/agentbox-monitor" -c "$W/c.json" 2>"$W/daemon.log" &
 	mon=$!
@@ -128,7 +133,7 @@ measure() { # label tree nfiles
 	s=$(seed "$tree")
 	echo "seed   cpu_ms wall_ms per run: $s"
 	c=$(check "$tree")
-	echo "check  cpu_us wall_us max_wall_us sources per_source_cpu_us: $c"
+	echo "check  cpu_us wall_us max_wall_us sources per_source_cpu_us discovery_ticks discovery_cpu_us between_cpu_us between_per_source_cpu_us: $c"
 	d=$(daemon "$tree")
 	echo "daemon cpu_us_per_tick ticks: $d"
 	rows+=("$label|$n|$s|$c|$d")
@@ -163,25 +168,26 @@ measure "tmpfs under /tmp" "$W/tmpfs/t1m" $((1000000 / SCALE))
 rm -rf "$W/tmpfs/t1m"
 
 {
-	echo "| tree | files | seed check CPU | seed wall | monitor check CPU | check wall | of which files signal | daemon CPU per tick | CPU seed / check | CPU seed / files signal | CPU seed / daemon tick |"
-	echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+	echo "| tree | files | seed check CPU | seed wall | monitor check CPU (amortized) | discovery tick | tick between | check wall | of which files signal | daemon CPU per tick | CPU seed / check | CPU seed / files signal | CPU seed / daemon tick |"
+	echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 	for r in "${rows[@]}"; do
 		IFS='|' read -r label n s c d <<<"$r"
 		read -r scpu swall <<<"$s"
-		read -r ccpu cwall _ _ per <<<"$c"
+		read -r ccpu cwall _ _ per _ dcpu_disc bcpu _ <<<"$c"
 		read -r dcpu _ <<<"$d"
 		fcpu=$(echo "$per" | tr ',' '\n' | awk -F= '$1 == "files" {print $2}')
 		awk -v l="$label" -v n="$n" -v sc="$scpu" -v sw="$swall" -v cc="$ccpu" -v cw="$cwall" -v dc="$dcpu" -v fc="$fcpu" \
-			'BEGIN { printf "| %s | %d | %.1f ms | %.1f ms | %.1f µs | %.1f µs | %.1f µs | %.1f µs | %.0f× | %.0f× | %.0f× |\n",
-				l, n, sc, sw, cc, cw, fc, dc, sc * 1000 / cc, sc * 1000 / fc, sc * 1000 / dc }'
+			-v xd="$dcpu_disc" -v xb="$bcpu" \
+			'BEGIN { printf "| %s | %d | %.1f ms | %.1f ms | %.1f µs | %.1f µs | %.1f µs | %.1f µs | %.1f µs | %.1f µs | %.0f× | %.0f× | %.0f× |\n",
+				l, n, sc, sw, cc, xd, xb, cw, fc, dc, sc * 1000 / cc, sc * 1000 / fc, sc * 1000 / dc }'
 	done
 	echo
-	echo "| tree | files | CPU per check, by signal (µs) |"
-	echo "|---|---:|---|"
+	echo "| tree | files | CPU per check, by signal, amortized (µs) | on a tick between discoveries (µs) | discovery ticks |"
+	echo "|---|---:|---|---|---:|"
 	for r in "${rows[@]}"; do
 		IFS='|' read -r label n _ c _ <<<"$r"
-		read -r _ _ _ _ per <<<"$c"
-		echo "| $label | $n | ${per//,/, } |"
+		read -r _ _ _ _ per nd _ _ bper <<<"$c"
+		echo "| $label | $n | ${per//,/, } | ${bper//,/, } | $nd of $CHECKS |"
 	done
 	read -r hwm1 rss1 <<<"$m600"
 	read -r hwm2 rss2 <<<"$m3600"

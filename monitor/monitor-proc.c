@@ -38,6 +38,7 @@ static struct {
 	struct proc_snapshot snap;
 	long clk_tck;
 	uint64_t cmdline_reads;
+	uint64_t stat_reads; /* stat files read, by scans and proc_stat_read() */
 	/* open /proc/<pid>/stat files, sorted by pid: a pread() per tick
 	 * costs a third of open+read+close */
 	struct proc_fd *fds, *fds_next;
@@ -150,8 +151,10 @@ static int proc_parse_stat(char *buf, size_t size, struct proc_info *p)
 static int proc_pread_stat(int fd, struct proc_info *p)
 {
 	char buf[PROC_STAT_MAX];
-	ssize_t k = pread(fd, buf, sizeof(buf) - 1, 0);
+	ssize_t k;
 
+	proc.stat_reads++;
+	k = pread(fd, buf, sizeof(buf) - 1, 0);
 	if (k < 0)
 		return -errno;
 	buf[k] = '\0';
@@ -177,15 +180,23 @@ static int proc_read_stat(int dfd, const char *name, pid_t pid, int keep, size_t
 			  size_t *n_next, struct proc_info *p)
 {
 	char path[64];
-	int fd = keep ? proc_fd_take(pid, cursor) : -1, r;
+	int fd = keep ? proc_fd_take(pid, cursor) : -1, r = -ESRCH;
 
+	if (fd >= 0) {
+		r = proc_pread_stat(fd, p);
+		if (r < 0) {
+			/* the kept file's process ended; the pid may be another's now */
+			close(fd);
+			fd = -1;
+		}
+	}
 	if (fd < 0) {
 		snprintf(path, sizeof(path), "%s/stat", name);
 		fd = openat(dfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 		if (fd < 0)
 			return -errno;
+		r = proc_pread_stat(fd, p);
 	}
-	r = proc_pread_stat(fd, p);
 	if (r < 0 || !keep || *n_next >= proc.fds_max) {
 		close(fd);
 		return r;
@@ -244,6 +255,41 @@ ssize_t proc_read_cmdline(pid_t pid, char *buf, size_t size)
 uint64_t proc_cmdline_reads(void)
 {
 	return proc.cmdline_reads;
+}
+
+uint64_t proc_stat_reads(void)
+{
+	return proc.stat_reads;
+}
+
+static int proc_fd_cmp(const void *a, const void *b)
+{
+	pid_t x = ((const struct proc_fd *)a)->pid, y = ((const struct proc_fd *)b)->pid;
+
+	return (x > y) - (x < y);
+}
+
+int proc_stat_read(pid_t pid, struct proc_info *p)
+{
+	struct proc_fd key = {.pid = pid}, *kept = NULL;
+	char path[PATH_MAX];
+	_cleanup_close_ int fd = -1;
+
+	if (proc.n_fds > 0)
+		kept = bsearch(&key, proc.fds, proc.n_fds, sizeof(struct proc_fd), proc_fd_cmp);
+	memset(p, 0, sizeof(*p));
+	p->pid = pid;
+	if (kept) {
+		/* the file stays open until the next scan closes it: a process
+		 * that ended keeps failing here, and its pid, if reused, is
+		 * another process's, which the caller tells by its start time */
+		return proc_pread_stat(kept->fd, p);
+	}
+	snprintf(path, sizeof(path), "%s/%d/stat", proc_root(), (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return -errno;
+	return proc_pread_stat(fd, p);
 }
 
 static int proc_cmp(const void *a, const void *b)

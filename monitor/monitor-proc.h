@@ -1,6 +1,8 @@
 /* A snapshot of /proc shared by the processes and sessions signals: one
  * read of /proc/<pid>/stat per process, taken at most once per tick by
- * whichever signal asks first. Processes of containers are in it too (the
+ * whichever signal asks first, and asked for only on discovery ticks
+ * (monitor-discovery.h); between them proc_stat_read() polls single
+ * processes. Processes of containers are in it too (the
  * host's /proc shows them, with host pids). */
 #ifndef AGENTBOX_MONITOR_PROC_H
 #define AGENTBOX_MONITOR_PROC_H
@@ -61,6 +63,17 @@ ssize_t proc_read_cmdline(pid_t pid, char *buf, size_t size);
 
 /* How many cmdline files were read so far (tests check the caching). */
 uint64_t proc_cmdline_reads(void);
+
+/* Reads /proc/<pid>/stat of one process into *p, through the file the
+ * last scan kept open when there is one: between scans, the signals poll
+ * the processes they know this way. Returns 0, or -errno (-ESRCH, -ENOENT:
+ * the process ended; a pid read through a kept file never names a newer
+ * process). */
+int proc_stat_read(pid_t pid, struct proc_info *p);
+
+/* How many stat files were read so far, by scans and proc_stat_read()
+ * (tests check that ticks between scans read only the known ones). */
+uint64_t proc_stat_reads(void);
 
 /* Clock ticks (as in stat) in usec. */
 usec_t proc_ticks_to_usec(uint64_t ticks);

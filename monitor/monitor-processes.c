@@ -18,11 +18,20 @@
  * the agent and its live descendants: a child reaped by its parent moves
  * its time into the parent's cutime, so short-lived compilers count. The
  * rate is the growth of that sum since the previous tick; an agent started
- * since then counts all of it. */
+ * since the previous discovery counts all of it.
+ *
+ * Discover rarely, poll what is known (monitor-discovery.h): the whole of
+ * /proc is read (the shared snapshot) only when a discovery is due; it
+ * finds the agents and their descendants ("members"). On the ticks between,
+ * only the stat files of the members are read again: a member that ended
+ * is dropped (its CPU went into its parent's cutime when it was reaped),
+ * and processes started since the discovery are found, with all their CPU
+ * so far, by the next one. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "monitor-discovery.h"
 #include "monitor-proc.h"
 #include "monitor.h"
 
@@ -36,12 +45,23 @@ struct track {
 	char comm[PROC_COMM_MAX]; /* the name it was classified under */
 	int agent;		  /* index in idle_agent_names, or -1 */
 	uint64_t cpu;		  /* subtree clock ticks at the last sample */
+	size_t first, n_members;  /* in members: the agent, then its descendants */
+};
+
+/* A process counted for an agent: the agent itself or a descendant, as the
+ * last discovery found them; pid 0 once it ended. */
+struct member {
+	pid_t pid;
+	uint64_t starttime;
 };
 
 struct processes {
-	struct track *tracks, *next; /* sorted by pid; swapped every tick */
+	struct track *tracks, *next; /* sorted by pid; swapped every discovery */
 	size_t n_tracks, n_alloc;
-	usec_t prev_now; /* CLOCK_BOOTTIME of the previous sample; 0: none */
+	struct member *members, *members_next; /* swapped every discovery */
+	size_t n_members, n_members_next, members_alloc, members_next_alloc;
+	usec_t prev_now;       /* CLOCK_BOOTTIME of the previous sample; 0: none */
+	usec_t last_discovery; /* CLOCK_BOOTTIME of the last /proc scan; 0: none */
 	/* per-tick scratch, as large as the snapshot */
 	int *first_child, *next_sibling, *stack;
 	unsigned *visited;
@@ -167,7 +187,19 @@ static void processes_link(struct processes *p, const struct proc_snapshot *snap
 	}
 }
 
-/* CPU clock ticks of process i and all its descendants, reaped ones included. */
+/* Adds a member for the next tracks. */
+static void processes_add_member(struct processes *p, const struct proc_info *q)
+{
+	if (p->n_members_next == p->members_next_alloc) {
+		p->members_next_alloc = MAX((size_t)16, p->members_next_alloc * 2);
+		p->members_next =
+		    xrealloc(p->members_next, p->members_next_alloc * sizeof(struct member));
+	}
+	p->members_next[p->n_members_next++] = (struct member){q->pid, q->starttime};
+}
+
+/* CPU clock ticks of process i and all its descendants, reaped ones
+ * included; each of them is added as a member. */
 static uint64_t processes_subtree_cpu(struct processes *p, const struct proc_snapshot *snap,
 				      size_t i)
 {
@@ -184,6 +216,7 @@ static uint64_t processes_subtree_cpu(struct processes *p, const struct proc_sna
 		const struct proc_info *q = &snap->procs[p->stack[--top]];
 
 		sum += q->utime + q->stime + q->cutime + q->cstime;
+		processes_add_member(p, q);
 		/* a snapshot is not atomic: a reused pid could close a loop */
 		for (int c = p->first_child[q - snap->procs]; c >= 0; c = p->next_sibling[c]) {
 			if (p->visited[c] == p->visit_gen)
@@ -202,16 +235,32 @@ static int processes_init(struct signal_source *s)
 	return 0;
 }
 
-static int processes_sample(struct signal_source *s, const struct monitor_tick *t)
+/* Keeps the busiest agent over the threshold in *best. */
+static void processes_rate(const struct signal_source *s, const struct track *a, uint64_t delta,
+			   usec_t window, const struct track **best, double *best_pct)
+{
+	double pct;
+
+	if (delta == 0 || window == 0)
+		return;
+	pct = 100.0 * (double)proc_ticks_to_usec(delta) / (double)window;
+	if (pct > s->config->idle_cpu_threshold && pct > *best_pct) {
+		*best_pct = pct;
+		*best = a;
+	}
+}
+
+/* A discovery: the whole /proc, merged with the tracks of the previous
+ * one. Returns 0 or -errno (after signal_degrade()). */
+static int processes_discover(struct signal_source *s, const struct monitor_tick *t, usec_t window,
+			      const struct track **best, double *best_pct)
 {
 	struct processes *p = s->data;
 	char *const *names = s->config->idle_agent_names;
 	const struct proc_snapshot *snap;
-	const struct track *best = NULL;
 	struct track *swap;
-	double best_pct = 0;
+	struct member *mswap;
 	size_t j = 0, n_next = 0;
-	usec_t window;
 	int r;
 
 	r = proc_snapshot_get(t, &snap);
@@ -220,9 +269,9 @@ static int processes_sample(struct signal_source *s, const struct monitor_tick *
 	signal_recover(s);
 	processes_reserve(p, snap->n);
 	processes_link(p, snap);
-	window = p->prev_now > 0 && t->now > p->prev_now ? t->now - p->prev_now : 0;
+	p->n_members_next = 0;
 
-	/* merge the snapshot with the tracks of the previous tick, both by pid */
+	/* merge the snapshot with the tracks, both by pid */
 	for (size_t i = 0; i < snap->n; i++) {
 		const struct proc_info *q = &snap->procs[i];
 		const struct track *old = NULL;
@@ -248,34 +297,91 @@ static int processes_sample(struct signal_source *s, const struct monitor_tick *
 		memcpy(nt->comm, q->comm, sizeof(nt->comm));
 		nt->agent = agent;
 		nt->cpu = 0;
+		nt->first = p->n_members_next;
+		nt->n_members = 0;
 		if (agent < 0)
 			continue;
 		nt->cpu = processes_subtree_cpu(p, snap, i);
-		if (window == 0)
-			continue; /* the first sample only sets the baseline */
+		nt->n_members = p->n_members_next - nt->first;
 		if (old && old->agent >= 0)
 			delta = nt->cpu > old->cpu ? nt->cpu - old->cpu : 0;
-		else if (!old && proc_ticks_to_usec(q->starttime + 1) > p->prev_now)
-			delta = nt->cpu; /* started since the previous tick (stat
+		else if (!old && proc_ticks_to_usec(q->starttime + 1) > p->last_discovery)
+			delta = nt->cpu; /* started since the previous discovery (stat
 					  * rounds its start down to a clock tick) */
-		if (delta > 0) {
-			double pct = 100.0 * (double)proc_ticks_to_usec(delta) / (double)window;
-
-			if (pct > s->config->idle_cpu_threshold && pct > best_pct) {
-				best_pct = pct;
-				best = nt;
-			}
-		}
+		processes_rate(s, nt, delta, window, best, best_pct);
 	}
-	if (best)
-		signal_active(s, t->now, "%s (pid %d) %.0f%% cpu", names[best->agent],
-			      (int)best->pid, best_pct);
 
 	/* the new tracks replace the old: ended processes are gone */
 	swap = p->tracks;
 	p->tracks = p->next;
 	p->next = swap;
 	p->n_tracks = n_next;
+	mswap = p->members;
+	p->members = p->members_next;
+	p->members_next = mswap;
+	n_next = p->members_alloc;
+	p->members_alloc = p->members_next_alloc;
+	p->members_next_alloc = n_next;
+	p->n_members = p->n_members_next;
+	p->last_discovery = t->now;
+	return 0;
+}
+
+/* Between discoveries: reads the stat files of the known agents and their
+ * known descendants only. */
+static void processes_poll(struct signal_source *s, usec_t window, const struct track **best,
+			   double *best_pct)
+{
+	struct processes *p = s->data;
+
+	for (size_t i = 0; i < p->n_tracks; i++) {
+		struct track *a = &p->tracks[i];
+		struct member *m = p->members + a->first;
+		struct proc_info q;
+		uint64_t cpu;
+
+		if (a->agent < 0 || a->n_members == 0)
+			continue;
+		/* the same process by pid and start time; a new command name
+		 * (exec) is classified again by the next discovery */
+		if (proc_stat_read(a->pid, &q) < 0 || q.starttime != a->starttime) {
+			a->n_members = 0; /* ended */
+			continue;
+		}
+		cpu = q.utime + q.stime + q.cutime + q.cstime;
+		for (size_t k = 1; k < a->n_members; k++) {
+			if (m[k].pid == 0)
+				continue;
+			if (proc_stat_read(m[k].pid, &q) < 0 || q.starttime != m[k].starttime) {
+				m[k].pid = 0; /* ended: reaped into its parent's cutime */
+				continue;
+			}
+			cpu += q.utime + q.stime + q.cutime + q.cstime;
+		}
+		processes_rate(s, a, cpu > a->cpu ? cpu - a->cpu : 0, window, best, best_pct);
+		a->cpu = cpu;
+	}
+}
+
+static int processes_sample(struct signal_source *s, const struct monitor_tick *t)
+{
+	struct processes *p = s->data;
+	const struct track *best = NULL;
+	double best_pct = 0;
+	usec_t window;
+	int r;
+
+	/* the first sample only sets the baseline */
+	window = p->prev_now > 0 && t->now > p->prev_now ? t->now - p->prev_now : 0;
+	if (monitor_discovery_due(s->config, p->last_discovery, t)) {
+		r = processes_discover(s, t, window, &best, &best_pct);
+		if (r < 0)
+			return r;
+	} else
+		processes_poll(s, window, &best, &best_pct);
+	if (best)
+		signal_active(s, t->now, "%s (pid %d) %.0f%% cpu",
+			      s->config->idle_agent_names[best->agent], (int)best->pid, best_pct);
 	p->prev_now = t->now;
 	return 0;
 }
@@ -288,6 +394,8 @@ static void processes_done(struct signal_source *s)
 		return;
 	free(p->tracks);
 	free(p->next);
+	free(p->members);
+	free(p->members_next);
 	free(p->first_child);
 	free(p->next_sibling);
 	free(p->stack);

@@ -10,7 +10,13 @@
  * pty. This reaches the ptys of the workspace container (tmux panes) too,
  * where utmp and logind do not; logind (sd-login), when present, only
  * names the session in the detail. Output the monitor's own wall messages
- * caused (wall_caused()) is not activity. */
+ * caused (wall_caused()) is not activity.
+ *
+ * The ttys in use are found so only when a discovery is due
+ * (monitor-discovery.h). On the ticks between, each tty found is stat()ed
+ * again through the same /proc/<pid>/fd/<n> link that found it, and nothing
+ * else is read; a tty whose link is gone (the process ended or closed it)
+ * is dropped until the next discovery finds it again. */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -21,6 +27,7 @@
 
 #include <systemd/sd-login.h>
 
+#include "monitor-discovery.h"
 #include "monitor-proc.h"
 #include "monitor.h"
 
@@ -30,12 +37,19 @@
  * up to a second before it */
 #define SESSIONS_SLACK (2 * USEC_PER_SEC)
 
-/* A tty we found, with its times as we last saw them (realtime usec). */
+#define SESSIONS_WHO_MAX 128
+
+/* A tty we found, with its times as we last saw them (realtime usec), and
+ * how the last discovery found it. */
 struct tty_seen {
 	dev_t dev;
 	ino_t ino;
 	usec_t atime, mtime;
 	uint64_t seen; /* tick seq that found it last */
+	pid_t pid;     /* /proc/<pid>/fd/<fd> links to it */
+	int fd;
+	int agent; /* who names an agent */
+	char who[SESSIONS_WHO_MAX];
 };
 
 /* A process with a controlling tty, for grouping by (tty, session). */
@@ -53,7 +67,7 @@ struct tty_event {
 	dev_t dev;
 	dev_t rdev;
 	int agent; /* who names an agent */
-	char who[128];
+	char who[SESSIONS_WHO_MAX];
 };
 
 struct sessions {
@@ -61,8 +75,9 @@ struct sessions {
 	size_t n_ttys, n_ttys_alloc;
 	struct tty_proc *procs;
 	size_t n_procs_alloc;
-	dev_t host_pts_dev; /* st_dev of our /dev/pts; 0: unknown */
-	usec_t prev_now;    /* CLOCK_BOOTTIME of the previous sample */
+	dev_t host_pts_dev;    /* st_dev of our /dev/pts; 0: unknown */
+	usec_t prev_now;       /* CLOCK_BOOTTIME of the previous sample */
+	usec_t last_discovery; /* CLOCK_BOOTTIME of the last /proc scan; 0: none */
 };
 
 static usec_t timespec_usec(const struct timespec *ts)
@@ -103,16 +118,23 @@ static int tty_proc_cmp(const void *a, const void *b)
 	return (x->pid > y->pid) - (x->pid < y->pid);
 }
 
-/* The terminal on fd 0, 1 or 2 of pid; 0 with *st set, or -ENOTTY. */
+/* stat() of /proc/<pid>/fd/<fd> when it is a terminal; 0 or -errno. */
+static int stat_tty_fd(pid_t pid, int fd, struct stat *st)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%d/fd/%d", proc_root(), (int)pid, fd);
+	if (stat(path, st) < 0)
+		return -errno;
+	return is_terminal(st) ? 0 : -ENOTTY;
+}
+
+/* The terminal on fd 0, 1 or 2 of pid: that fd, with *st set, or -ENOTTY. */
 static int stat_tty_of(pid_t pid, struct stat *st)
 {
-	for (int fd = 0; fd <= 2; fd++) {
-		char path[PATH_MAX];
-
-		snprintf(path, sizeof(path), "%s/%d/fd/%d", proc_root(), (int)pid, fd);
-		if (stat(path, st) == 0 && is_terminal(st))
-			return 0;
-	}
+	for (int fd = 0; fd <= 2; fd++)
+		if (stat_tty_fd(pid, fd, st) == 0)
+			return fd;
 	return -ENOTTY;
 }
 
@@ -125,9 +147,9 @@ static struct tty_seen *sessions_find(struct sessions *ss, dev_t dev, ino_t ino)
 }
 
 /* Names who sits at a tty for the detail: an agent of the session (then
- * ev->agent is set), else the session leader's command. */
+ * ts->agent is set), else the session leader's command. */
 static void sessions_who(const struct signal_source *s, const struct proc_snapshot *snap,
-			 const struct tty_proc *g, size_t n, struct tty_event *ev)
+			 const struct tty_proc *g, size_t n, struct tty_seen *ts)
 {
 	char *const *names = s->config->idle_agent_names;
 	const struct proc_info *leader = &snap->procs[g[0].idx];
@@ -137,15 +159,15 @@ static void sessions_who(const struct signal_source *s, const struct proc_snapsh
 		int a = proc_name_match(q->comm, strlen(q->comm), names);
 
 		if (a >= 0) {
-			snprintf(ev->who, sizeof(ev->who), "%s", names[a]);
-			ev->agent = 1;
+			snprintf(ts->who, sizeof(ts->who), "%s", names[a]);
+			ts->agent = 1;
 			return;
 		}
 		if (q->pid == q->sid)
 			leader = q;
 	}
-	snprintf(ev->who, sizeof(ev->who), "%s", leader->comm);
-	ev->agent = 0;
+	snprintf(ts->who, sizeof(ts->who), "%s", leader->comm);
+	ts->agent = 0;
 }
 
 /* Looks a host tty up in logind: "session 3, uid 1000"; 0 when found. */
@@ -180,21 +202,23 @@ static int sessions_logind(const char *tty, char *buf, size_t size)
 }
 
 /* Compares one tty's times with what we saw; records a change newer than
- * *ev in it and returns 1, else 0. A known tty's time counts when it
- * changed to a time since 'recent' (realtime usec: the previous tick), so
- * times set back by hand do not count, and times left ahead by a clock
- * stepped back do not hide new activity. A tty seen for the first time
- * shows its latest time. */
+ * *ev in it and returns 1, else 0 (-1: already looked at in this tick, or
+ * no room); *ret_ts is set to the tty's entry unless -1. A known tty's time
+ * counts when it changed to a time since 'recent' (realtime usec: the
+ * previous tick), so times set back by hand do not count, and times left
+ * ahead by a clock stepped back do not hide new activity. A tty seen for
+ * the first time shows its latest time. */
 static int sessions_check(struct sessions *ss, const struct stat *st, uint64_t seq, usec_t recent,
-			  struct tty_event *ev)
+			  struct tty_event *ev, struct tty_seen **ret_ts)
 {
 	struct tty_seen *ts = sessions_find(ss, st->st_dev, st->st_ino);
 	usec_t atime = timespec_usec(&st->st_atim), mtime = timespec_usec(&st->st_mtim);
 	usec_t input = 0, output = 0;
 
+	*ret_ts = NULL;
 	if (!ts) {
 		if (ss->n_ttys == SESSIONS_TTYS_MAX)
-			return 0;
+			return -1;
 		if (ss->n_ttys == ss->n_ttys_alloc) {
 			ss->n_ttys_alloc = ss->n_ttys_alloc ? ss->n_ttys_alloc * 2 : 16;
 			ss->ttys = xrealloc(ss->ttys, ss->n_ttys_alloc * sizeof(struct tty_seen));
@@ -203,8 +227,9 @@ static int sessions_check(struct sessions *ss, const struct stat *st, uint64_t s
 		*ts = (struct tty_seen){.dev = st->st_dev, .ino = st->st_ino};
 		recent = 0;
 	} else if (ts->seen == seq)
-		return 0; /* another session on the same tty: done */
+		return -1; /* another session on the same tty: done */
 	ts->seen = seq;
+	*ret_ts = ts;
 	if (atime != ts->atime && atime >= recent)
 		input = atime;
 	if (mtime != ts->mtime && mtime >= recent && !wall_caused(st->st_dev, st->st_ino, mtime))
@@ -232,25 +257,27 @@ static int sessions_init(struct signal_source *s)
 	return 0;
 }
 
-static int sessions_sample(struct signal_source *s, const struct monitor_tick *t)
+/* Names in ev who sits at the tty, as the last discovery found it. */
+static void sessions_event_who(struct tty_event *ev, const struct tty_seen *ts)
+{
+	ev->agent = ts->agent;
+	memcpy(ev->who, ts->who, sizeof(ev->who));
+}
+
+/* A discovery: finds the ttys in use through the /proc snapshot and checks
+ * each; 0 or -errno (after signal_degrade()). */
+static int sessions_discover(struct signal_source *s, const struct monitor_tick *t, usec_t recent,
+			     struct tty_event *ev)
 {
 	struct sessions *ss = s->data;
 	const struct proc_snapshot *snap;
-	struct tty_event ev = {0};
 	size_t n = 0, k = 0;
-	usec_t elapsed, recent;
 	int r;
 
 	r = proc_snapshot_get(t, &snap);
 	if (r < 0)
 		return signal_degrade(s, r, "cannot read %s: %s", proc_root(), strerror(-r));
 	signal_recover(s);
-	/* the previous tick on the realtime clock as it reads now */
-	elapsed = ss->prev_now > 0 && t->now > ss->prev_now ? t->now - ss->prev_now : 0;
-	recent =
-	    t->realtime > elapsed + SESSIONS_SLACK ? t->realtime - elapsed - SESSIONS_SLACK : 0;
-	ss->prev_now = t->now;
-
 	if (ss->n_procs_alloc < snap->n) {
 		ss->n_procs_alloc = MAX(snap->n, ss->n_procs_alloc * 2);
 		ss->procs = xrealloc(ss->procs, ss->n_procs_alloc * sizeof(struct tty_proc));
@@ -270,13 +297,62 @@ static int sessions_sample(struct signal_source *s, const struct monitor_tick *t
 		     k++)
 			;
 		for (size_t i = g; i < k && i < g + SESSIONS_TRIES; i++) {
-			if (stat_tty_of(ss->procs[i].pid, &st) < 0)
+			struct tty_seen *ts;
+			int fd = stat_tty_of(ss->procs[i].pid, &st);
+
+			if (fd < 0)
 				continue;
-			if (sessions_check(ss, &st, t->seq, recent, &ev))
-				sessions_who(s, snap, &ss->procs[g], k - g, &ev);
+			r = sessions_check(ss, &st, t->seq, recent, ev, &ts);
+			if (ts) {
+				ts->pid = ss->procs[i].pid;
+				ts->fd = fd;
+				sessions_who(s, snap, &ss->procs[g], k - g, ts);
+				if (r > 0)
+					sessions_event_who(ev, ts);
+			}
 			break;
 		}
 	}
+	ss->last_discovery = t->now;
+	return 0;
+}
+
+/* Between discoveries: stat()s each known tty through the link that found
+ * it; a tty no longer reached that way is not marked seen (dropped). */
+static void sessions_poll(struct sessions *ss, const struct monitor_tick *t, usec_t recent,
+			  struct tty_event *ev)
+{
+	for (size_t i = 0; i < ss->n_ttys; i++) {
+		struct tty_seen *ts;
+		struct stat st;
+
+		if (stat_tty_fd(ss->ttys[i].pid, ss->ttys[i].fd, &st) < 0 ||
+		    st.st_dev != ss->ttys[i].dev || st.st_ino != ss->ttys[i].ino)
+			continue;
+		if (sessions_check(ss, &st, t->seq, recent, ev, &ts) > 0)
+			sessions_event_who(ev, ts);
+	}
+}
+
+static int sessions_sample(struct signal_source *s, const struct monitor_tick *t)
+{
+	struct sessions *ss = s->data;
+	struct tty_event ev = {0};
+	usec_t elapsed, recent;
+	size_t k;
+	int r;
+
+	/* the previous tick on the realtime clock as it reads now */
+	elapsed = ss->prev_now > 0 && t->now > ss->prev_now ? t->now - ss->prev_now : 0;
+	recent =
+	    t->realtime > elapsed + SESSIONS_SLACK ? t->realtime - elapsed - SESSIONS_SLACK : 0;
+	if (monitor_discovery_due(s->config, ss->last_discovery, t)) {
+		r = sessions_discover(s, t, recent, &ev);
+		if (r < 0)
+			return r;
+	} else
+		sessions_poll(ss, t, recent, &ev);
+	ss->prev_now = t->now;
 
 	/* forget ttys nobody holds any more */
 	k = 0;

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "monitor-discovery.h"
 #include "monitor-proc.h"
 #include "monitor.h"
 #include "private-proc.h"
@@ -113,8 +114,17 @@ static void msleep(unsigned msec)
 		;
 }
 
+/* Makes every tick a discovery, as in the daemon tests (3 s timeout). */
+static void discover_every_tick(struct config *c)
+{
+	c->idle_timeout = 30;
+	c->idle_interval = 1;
+}
+
 /* Samples a fresh source twice, WINDOW_MSEC apart, with pid running:
- * returns the source's state after the second tick (detail copied). */
+ * returns the source's state after the second tick (detail copied). With
+ * the default config (a discovery every 60 s) the second tick is between
+ * discoveries: it reads only what the first found. */
 static struct signal_state observe(void)
 {
 	_cleanup_(config_freep) struct config *c = config_new();
@@ -317,6 +327,7 @@ TEST(new_agent_counts_from_its_start)
 	struct monitor_tick t = {0};
 	pid_t pid;
 
+	discover_every_tick(c);
 	signal_source_init(&s, signal_source_find("processes"), c);
 	s.ops->init(&s);
 	tick(&t);
@@ -372,6 +383,7 @@ TEST(cmdline_read_once_per_process)
 	uint64_t reads;
 
 	ASSERT_TRUE(pid > 0);
+	discover_every_tick(c);
 	signal_source_init(&s, signal_source_find("processes"), c);
 	s.ops->init(&s);
 	tick(&t);
@@ -409,6 +421,7 @@ TEST(ended_processes_leave_the_caches)
 	pid_t pids[20];
 	int fds_with, fds_after;
 
+	discover_every_tick(c);
 	signal_source_init(&s, signal_source_find("processes"), c);
 	s.ops->init(&s);
 	tick(&t);
@@ -448,4 +461,162 @@ TEST(unreadable_proc_degrades)
 	ASSERT_OK(s.ops->sample(&s, &t));
 	ASSERT_FALSE(s.state.degraded);
 	s.ops->done(&s);
+}
+
+/* Samples s at a new tick. */
+static void sample(struct signal_source *s, struct monitor_tick *t)
+{
+	tick(t);
+	ASSERT_OK(s->ops->sample(s, t));
+}
+
+TEST(known_busy_agent_is_seen_every_tick_between_discoveries)
+{
+	_cleanup_(config_freep) struct config *c = config_new(); /* a discovery every 60 s */
+	struct signal_source s;
+	struct monitor_tick t = {0};
+	pid_t pid = spawn("claude", (const char *[]){"claude", "--busy", NULL});
+	char want[64];
+	int seen = 0; /* ticks it was seen at */
+
+	ASSERT_TRUE(pid > 0);
+	snprintf(want, sizeof(want), "claude (pid %d) ", (int)pid);
+	signal_source_init(&s, signal_source_find("processes"), c);
+	s.ops->init(&s);
+	sample(&s, &t);
+	for (int i = 0; i < 3; i++) {
+		msleep(WINDOW_MSEC);
+		sample(&s, &t);
+		seen += s.state.last_active == t.now && strstr(s.state.detail, want);
+	}
+	stop(pid);
+	s.ops->done(&s);
+	ASSERT_INT_EQ(seen, 3);
+}
+
+TEST(known_busy_descendant_is_seen_every_tick_between_discoveries)
+{
+	_cleanup_(config_freep) struct config *c = config_new();
+	struct signal_source s;
+	struct monitor_tick t = {0};
+	pid_t pid = spawn("codex", (const char *[]){"codex", "--busy-child", NULL});
+	char want[64];
+	int seen = 0;
+
+	ASSERT_TRUE(pid > 0);
+	snprintf(want, sizeof(want), "codex (pid %d) ", (int)pid);
+	signal_source_init(&s, signal_source_find("processes"), c);
+	s.ops->init(&s);
+	sample(&s, &t);
+	for (int i = 0; i < 3; i++) {
+		msleep(WINDOW_MSEC);
+		sample(&s, &t);
+		seen += s.state.last_active == t.now && strstr(s.state.detail, want);
+	}
+	stop(pid);
+	s.ops->done(&s);
+	ASSERT_INT_EQ(seen, 3);
+}
+
+TEST(new_busy_agent_is_seen_at_the_next_discovery)
+{
+	_cleanup_(config_freep) struct config *c = config_new();
+	struct signal_source s;
+	struct monitor_tick t = {0};
+	usec_t first, early;
+	pid_t pid;
+
+	c->idle_timeout = 30 * USEC_PER_SEC; /* a discovery every second */
+	c->idle_interval = 100 * USEC_PER_MSEC;
+	ASSERT_UINT_EQ(monitor_discovery_period(c), USEC_PER_SEC);
+	signal_source_init(&s, signal_source_find("processes"), c);
+	s.ops->init(&s);
+	sample(&s, &t);
+	first = t.now;
+	pid = spawn("opencode", (const char *[]){"opencode", "--busy", NULL});
+	ASSERT_TRUE(pid > 0);
+	msleep(300);
+	sample(&s, &t); /* between discoveries: not looked for yet */
+	early = t.now - first < USEC_PER_SEC ? s.state.last_active : 0;
+	while (now_usec(CLOCK_BOOTTIME) - first < USEC_PER_SEC + 50 * USEC_PER_MSEC)
+		msleep(100);
+	sample(&s, &t); /* the next discovery: all its CPU so far */
+	stop(pid);
+	ASSERT_UINT_EQ(early, 0);
+	ASSERT_UINT_EQ(s.state.last_active, t.now);
+	ASSERT_STR_CONTAINS(s.state.detail, "opencode (pid");
+	s.ops->done(&s);
+}
+
+/* Waits (up to 2 s) until the first child of pid is named name (the
+ * helper names its child after fork); 0 or -ETIMEDOUT. */
+static int wait_child_named(pid_t pid, const char *name)
+{
+	for (int i = 0; i < 200; i++) {
+		char path[64], buf[64] = "";
+		FILE *f;
+		int child = 0;
+
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid, (int)pid);
+		f = fopen(path, "re");
+		if (f) {
+			if (fscanf(f, "%d", &child) != 1)
+				child = 0;
+			fclose(f);
+		}
+		snprintf(path, sizeof(path), "/proc/%d/comm", child);
+		f = child > 0 ? fopen(path, "re") : NULL;
+		if (f) {
+			if (!fgets(buf, sizeof(buf), f))
+				buf[0] = '\0';
+			fclose(f);
+			buf[strcspn(buf, "\n")] = '\0';
+			if (streq(buf, name))
+				return 0;
+		}
+		msleep(10);
+	}
+	return -ETIMEDOUT;
+}
+
+TEST(ticks_between_discoveries_read_only_known_processes)
+{
+	_cleanup_(config_freep) struct config *c = config_new(); /* a discovery every 60 s */
+	struct signal_source s, ss;
+	struct monitor_tick t = {0};
+	pid_t others[30], agent;
+	uint64_t reads, discovery_reads, between_reads = 0;
+
+	for (size_t i = 0; i < ELEMENTSOF(others); i++)
+		others[i] = spawn("make", (const char *[]){"make", "--sleep", NULL});
+	/* the agent and its child: the two processes known */
+	agent = spawn("codex", (const char *[]){"codex", "--busy-child", NULL});
+	ASSERT_TRUE(agent > 0);
+	ASSERT_OK(wait_child_named(agent, "cc1")); /* else it is a second "codex" */
+	signal_source_init(&s, signal_source_find("processes"), c);
+	signal_source_init(&ss, signal_source_find("sessions"), c);
+	s.ops->init(&s);
+	ss.ops->init(&ss);
+	reads = proc_stat_reads();
+	tick(&t);
+	ASSERT_OK(s.ops->sample(&s, &t));
+	ASSERT_OK(ss.ops->sample(&ss, &t));
+	discovery_reads = proc_stat_reads() - reads;
+	for (int i = 0; i < 3; i++) {
+		msleep(50);
+		reads = proc_stat_reads();
+		tick(&t);
+		(void)s.ops->sample(&s, &t);
+		(void)ss.ops->sample(&ss, &t);
+		between_reads = MAX(between_reads, proc_stat_reads() - reads);
+	}
+	s.ops->done(&s);
+	ss.ops->done(&ss);
+	stop(agent);
+	for (size_t i = 0; i < ELEMENTSOF(others); i++)
+		stop(others[i]);
+	/* the discovery read them all: this test, the 30 others, the agent and
+	 * its child; the ticks between only the agent and its child */
+	ASSERT_TRUE(discovery_reads >= ELEMENTSOF(others) + 3);
+	ASSERT_UINT_EQ(between_reads, 2);
 }

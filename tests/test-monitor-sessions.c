@@ -343,3 +343,35 @@ TEST(unreadable_proc_degrades)
 	ASSERT_FALSE(s.state.degraded);
 	s.ops->done(&s);
 }
+
+TEST(pty_opened_between_discoveries_is_found_by_the_next)
+{
+	_cleanup_(config_freep) struct config *c = config_new();
+	struct signal_source s;
+	struct monitor_tick t = {0};
+	struct pty p;
+	usec_t first;
+	char want[64];
+
+	c->idle_timeout = 30 * USEC_PER_SEC; /* a discovery every second */
+	c->idle_interval = 100 * USEC_PER_MSEC;
+	start(&s, c, &t);
+	first = t.now;
+	ASSERT_OK(pty_open(&p, "/dev/ptmx", "bash"));
+	ASSERT_OK(pty_age(&p, 100));
+	ASSERT_OK(sample(&s, &t)); /* between discoveries: not looked for */
+	if (t.now - first < USEC_PER_SEC)
+		ASSERT_UINT_EQ(s.state.last_active, 0);
+	while (now_usec(CLOCK_BOOTTIME) - first < USEC_PER_SEC + 50 * USEC_PER_MSEC)
+		usleep(100 * 1000);
+	ASSERT_OK(sample(&s, &t)); /* found: it shows its latest time */
+	ASSERT_TRUE(s.state.last_active > 0);
+	/* and from now on it is polled between discoveries */
+	ASSERT_TRUE(write(p.slave, "hello\r\n", 7) == 7);
+	ASSERT_OK(sample(&s, &t));
+	pty_close(&p);
+	snprintf(want, sizeof(want), "pts/%u (bash) output", p.n);
+	ASSERT_TRUE(s.state.last_active + 2 * USEC_PER_SEC > t.now);
+	ASSERT_STR_EQ(s.state.detail, want);
+	s.ops->done(&s);
+}
