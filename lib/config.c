@@ -57,6 +57,16 @@ static const struct conf_key conf_table[] = {
 	{"workspace.name", CONF_NAME, OFF(workspace_name), "\"default\""},
 	{"workspace.user", CONF_NAME, OFF(workspace_user), "\"agent\""},
 	{"workspace.home", CONF_PATH, OFF(workspace_home), NULL},
+	{"workspace.image", CONF_STRING, OFF(workspace_image), NULL},
+	{"workspace.registry_auth_file", CONF_STRING, OFF(workspace_registry_auth_file), NULL},
+	{"workspace.command", CONF_STRV, OFF(workspace_command), "[]"},
+	{"workspace.ports", CONF_STRV, OFF(workspace_ports), "[\"3000-3009\", \"8000-8009\"]"},
+	{"workspace.ports_address", CONF_STRING, OFF(workspace_ports_address), "\"127.0.0.1\""},
+	{"workspace.docker_socket", CONF_BOOL, OFF(workspace_docker_socket), "false"},
+	{"workspace.docker_host", CONF_PATH, OFF(workspace_docker_host),
+	 "\"/var/run/docker.sock\""},
+	{"workspace.android_emulator", CONF_BOOL, OFF(workspace_android_emulator), "false"},
+	{"workspace.pull_retries", CONF_NUMBER, OFF(workspace_pull_retries), "4", NULL, 0, 10},
 	{"runtime_dir", CONF_PATH, OFF(runtime_dir), "\"/run/agentbox\""},
 	{"state_dir", CONF_PATH, OFF(state_dir), "\"/var/lib/agentbox\""},
 	{"idle.timeout", CONF_DURATION, OFF(idle_timeout), "\"30m\"", NULL, 1, 366 * 86400},
@@ -489,9 +499,49 @@ struct config *config_free(struct config *c)
 	return NULL;
 }
 
+/* Parses workspace.ports ("8080", "3000-3009") into ranges; -EINVAL with
+ * *ret_why (static text) for a bad entry. */
+static int parse_port_ranges(char **list, struct config_port_ranges *ret, const char **ret_why)
+{
+	struct config_port_ranges r = {0};
+
+	for (char **p = list; p && *p; p++) {
+		unsigned lo, hi;
+		int n = 0;
+
+		if (sscanf(*p, "%5u-%5u%n", &lo, &hi, &n) == 2 && (size_t)n == strlen(*p))
+			;
+		else if (sscanf(*p, "%5u%n", &lo, &n) == 1 && (size_t)n == strlen(*p))
+			hi = lo;
+		else {
+			*ret_why = "expected \"PORT\" or \"FIRST-LAST\"";
+			return -EINVAL;
+		}
+		if (lo < 1 || hi > 65535 || lo > hi || hi - lo >= 1000) {
+			*ret_why = "ports go from 1 to 65535, FIRST <= LAST, at most 1000 a range";
+			return -EINVAL;
+		}
+		if (r.n == CONFIG_MAX_PORTS) {
+			*ret_why = "at most 32 entries";
+			return -EINVAL;
+		}
+		r.lo[r.n] = (uint16_t)lo;
+		r.hi[r.n++] = (uint16_t)hi;
+	}
+	*ret = r;
+	return 0;
+}
+
 int config_finish(struct config *c, char **ret_error)
 {
 	const char *origin = c->path ? c->path : "config";
+	const char *why = NULL;
+
+	if (parse_port_ranges(c->workspace_ports, &c->workspace_port_ranges, &why) < 0)
+		return set_error(ret_error, origin, "workspace.ports", "%s", why);
+	if (c->workspace_pull_retries != floor(c->workspace_pull_retries))
+		return set_error(ret_error, origin, "workspace.pull_retries",
+				 "must be a whole number");
 
 	if (c->idle_warn_before >= c->idle_timeout)
 		return set_error(ret_error, origin, "idle.warn_before",

@@ -37,6 +37,12 @@ struct config_ports {
 	uint16_t port[CONFIG_MAX_PORTS];
 };
 
+/* Inclusive ranges of ports: "8080" is 8080-8080. */
+struct config_port_ranges {
+	size_t n;
+	uint16_t lo[CONFIG_MAX_PORTS], hi[CONFIG_MAX_PORTS];
+};
+
 struct config {
 	char *path; /* the file it came from, or NULL for defaults only */
 
@@ -44,6 +50,16 @@ struct config {
 	char *workspace_name;
 	char *workspace_user;
 	char *workspace_home; /* derived from workspace.user unless set */
+	char *workspace_image; /* NULL: not set (agentbox-init refuses to start) */
+	char *workspace_registry_auth_file;
+	char **workspace_command; /* empty: the image's own command */
+	char **workspace_ports;   /* "8080" or "3000-3009", checked by config_finish */
+	struct config_port_ranges workspace_port_ranges; /* parsed from workspace_ports */
+	char *workspace_ports_address;
+	int workspace_docker_socket;
+	char *workspace_docker_host;
+	int workspace_android_emulator;
+	double workspace_pull_retries;
 
 	/* top level */
 	char *runtime_dir;
