@@ -156,11 +156,12 @@ int metadata_request(const struct config *c, const char *method, const char *pat
 			return 0;
 		if (r == 0 && i + 1 == tries)
 			return 0; /* the caller reports the 5xx */
-		if (r == -EFBIG)
-			return r;
 		http_response_done(ret);
+		if (r == -EFBIG)
+			break;
 	}
-	*ret = (struct http_response){.body = xstrdup("")};
+	/* nothing to free on failure: callers return at once */
+	*ret = (struct http_response){0};
 	return r;
 }
 

@@ -533,6 +533,20 @@ static void seq_start(struct monitor *m)
 		  2, "Idle: %sdeleting this instance: identity, final backup, verify, delete",
 		  arg_dry_run ? "dry run, not " : "");
 	seq_set_step(m, DELETE_STEP_IDENTIFY);
+	/* agentbox-init leaves this marker when the state restore at boot
+	 * failed: the bucket may then hold newer state than this box, and a
+	 * final backup would bury it. */
+	{
+		_cleanup_free_ char *marker = xasprintf("%s/restore-failed", m->config->state_dir);
+		if (access(marker, F_OK) == 0) {
+			seq_fail(m,
+				 "the state restore at boot failed (%s): this box may not hold the "
+				 "latest state, so it is not deleted; restore with 'agentbox "
+				 "restore', then remove that file",
+				 marker);
+			return;
+		}
+	}
 	if (s->job.running)
 		return; /* the start-up lookup is still running: collected as this step's */
 	r = job_start(m, JOB_IDENTIFY);

@@ -273,3 +273,31 @@ TEST(sequence_no_storage_no_delete)
 	monitor_delete_done(&m);
 	remove_dir(dir);
 }
+
+TEST(sequence_restore_failed_marker_no_delete)
+{
+	char dir[] = "/tmp/test-provider.XXXXXX";
+	_cleanup_(config_freep) struct config *c = NULL;
+	_cleanup_free_ char *marker = NULL;
+	struct monitor m = {0};
+	FILE *f;
+
+	ASSERT_NOT_NULL(mkdtemp(dir));
+	c = sequence_config(dir);
+	marker = xasprintf("%s/restore-failed", dir);
+	f = fopen(marker, "w");
+	ASSERT_NOT_NULL(f);
+	fputs("storage unreachable\n", f);
+	fclose(f);
+	m.config = c;
+	m.tick.now = 100 * USEC_PER_SEC;
+	ASSERT_OK(monitor_delete_prepare(&m));
+	m.state = IDLE_STATE_IDLE;
+	m.decision.state = IDLE_STATE_IDLE;
+	m.last_activity = USEC_PER_SEC;
+	ASSERT_STR_EQ(drive(&m, "failed"), "failed");
+	ASSERT_STR_CONTAINS(m.action_error, "the state restore at boot failed");
+	ASSERT_INT_EQ(m.state, IDLE_STATE_ACTING);
+	monitor_delete_done(&m);
+	remove_dir(dir);
+}
