@@ -56,3 +56,12 @@ private_pidns() {
 	fi
 	[ -n "${AGENTBOX_IN_PIDNS:-}" ] || { skip "needs a private pid namespace (root, unshare)"; exit 0; }
 }
+# free_port: a loopback TCP port nobody listens on now (50 tries).
+free_port() {
+	local p
+	for _ in $(seq 1 50); do
+		p=$((20000 + RANDOM % 30000))
+		ss -Hltn "sport = :$p" | grep -q . || { echo "$p"; return 0; }
+	done
+	return 1
+}

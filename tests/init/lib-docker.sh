@@ -16,15 +16,6 @@ need_docker() {
 	[ -x /bin/busybox ] || { skip "needs busybox-static"; exit 0; }
 }
 
-free_port() {
-	local p
-	for _ in $(seq 1 50); do
-		p=$((20000 + RANDOM % 30000))
-		ss -Hltn "sport = :$p" | grep -q . || { echo "$p"; return 0; }
-	done
-	return 1
-}
-
 api() {
 	local m=$1 p=$2
 	shift 2

@@ -8,15 +8,6 @@ STATE_NODE=$TOP/tests/state/node_modules
 BUCKET=bkt
 HELPERS=$BUILD/tests/helpers
 
-free_port() {
-	local p
-	for _ in $(seq 1 50); do
-		p=$((20000 + RANDOM % 30000))
-		ss -Hltn "sport = :$p" | grep -q . || { echo "$p"; return 0; }
-	done
-	return 1
-}
-
 # start_s3 [SESSION_TOKEN]
 start_s3() {
 	command -v node >/dev/null || { skip "needs node"; exit 0; }
