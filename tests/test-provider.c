@@ -298,6 +298,12 @@ TEST(sequence_restore_failed_marker_no_delete)
 	ASSERT_STR_EQ(drive(&m, "failed"), "failed");
 	ASSERT_STR_CONTAINS(m.action_error, "the state restore at boot failed");
 	ASSERT_INT_EQ(m.state, IDLE_STATE_ACTING);
+	/* the start-up identity lookup may still run: let it end and be
+	 * collected, or monitor_delete_done() leaves it to the process's end */
+	for (int i = 0; i < 40; i++) {
+		monitor_delete_poll(&m);
+		usleep(50000);
+	}
 	monitor_delete_done(&m);
 	remove_dir(dir);
 }
