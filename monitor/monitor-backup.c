@@ -47,26 +47,13 @@ static int backup_spawn(struct monitor *m)
 	const char *config = m->config->path ? m->config->path : CONFIG_DEFAULT_PATH;
 	char *argv[] = {b->agentbox, (char *)"--config", (char *)config, (char *)"backup",
 			(char *)"--json", NULL};
-	posix_spawn_file_actions_t fa;
-	char **env;
-	int pipefd[2], r;
+	int r;
 
-	if (pipe2(pipefd, O_CLOEXEC) < 0)
-		return -errno;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, pipefd[1], STDOUT_FILENO);
-	posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-	env = monitor_child_env();
-	r = posix_spawn(&b->pid, b->agentbox, &fa, NULL, argv, env);
-	posix_spawn_file_actions_destroy(&fa);
-	monitor_child_env_free(env);
-	close(pipefd[1]);
-	if (r != 0) {
-		close(pipefd[0]);
+	r = monitor_child_spawn(argv, &b->pid, NULL, &b->out_fd);
+	if (r < 0) {
 		b->pid = 0;
-		return -r;
+		return r;
 	}
-	b->out_fd = pipefd[0];
 	fcntl(b->out_fd, F_SETFL, O_NONBLOCK);
 	b->out_len = 0;
 	return 0;

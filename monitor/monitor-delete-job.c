@@ -46,43 +46,23 @@ int delete_job_spawn(const struct config *c, enum job_kind kind,
 	char *argv[] = {client, (char *)"--config", (char *)config, (char *)"internal-delete-job",
 			(char *)delete_job_kind_to_string(kind), NULL};
 	struct delete_job_in in = {.magic = DELETE_JOB_MAGIC, .size = sizeof(in), .expect = *expect};
-	posix_spawn_file_actions_t fa;
-	int to_child[2], from_child[2], status, r;
-	char **env;
+	int to_child, from_child, status, r;
 	pid_t pid;
 
 	memset(ret, 0, sizeof(*ret));
-	if (pipe2(to_child, O_CLOEXEC) < 0)
-		return -errno;
-	if (pipe2(from_child, O_CLOEXEC) < 0) {
-		r = -errno;
-		close(to_child[0]);
-		close(to_child[1]);
-		return r;
-	}
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, to_child[0], STDIN_FILENO);
-	posix_spawn_file_actions_adddup2(&fa, from_child[1], STDOUT_FILENO);
-	env = monitor_child_env();
-	r = -posix_spawn(&pid, client, &fa, NULL, argv, env);
-	posix_spawn_file_actions_destroy(&fa);
-	monitor_child_env_free(env);
-	close(to_child[0]);
-	close(from_child[1]);
+	r = monitor_child_spawn(argv, &pid, &to_child, &from_child);
 	if (r < 0) {
-		close(to_child[1]);
-		close(from_child[0]);
 		snprintf(ret->why, sizeof(ret->why), "cannot run %s: %s", client, strerror(-r));
 		return r;
 	}
 	__atomic_store_n(ret_pid, pid, __ATOMIC_RELEASE);
 	/* the record is far smaller than a pipe's buffer: no deadlock */
-	if (write(to_child[1], &in, sizeof(in)) != (ssize_t)sizeof(in)) {
+	if (write(to_child, &in, sizeof(in)) != (ssize_t)sizeof(in)) {
 		/* the child reports the short read itself */
 	}
-	close(to_child[1]);
-	r = read_full(from_child[0], ret, sizeof(*ret));
-	close(from_child[0]);
+	close(to_child);
+	r = read_full(from_child, ret, sizeof(*ret));
+	close(from_child);
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
 	__atomic_store_n(ret_pid, 0, __ATOMIC_RELEASE);
