@@ -107,8 +107,11 @@ $(BUILD)/tests/helpers/vnc-probe: LDLIBS += $(shell pkg-config --libs libvncclie
 
 tests: $(PROGRAMS) $(TEST_BINS) $(TEST_HELPERS)
 
+# make check and make demo first install what they need (idempotent, quick
+# when everything is there), then build in a sub-make so pkg-config sees the
+# libraries just installed.
 # make check: one run over both builds, one closing "N passed, N failed".
-check:
+check: deps
 	$(MAKE) tests
 	$(MAKE) tests BUILD=build-san SANITIZE=address,undefined
 	tests/run build build-san
@@ -120,7 +123,8 @@ check-fast: tests
 bench: all tests
 	bench/run
 
-demo: all tests
+demo: deps
+	$(MAKE) all tests
 	tests/demo.sh
 
 deps:

@@ -241,9 +241,7 @@ TEST(container_pty_is_activity)
 	r = mount("devpts", dir, "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666");
 	if (r < 0) {
 		rmdir(dir);
-		printf("SKIP: %s: container_pty_is_activity: devpts newinstance: %s\n",
-		       test_program, strerror(errno));
-		return;
+		TEST_SKIP("devpts newinstance: %s", strerror(errno));
 	}
 	snprintf(ptmx, sizeof(ptmx), "%s/ptmx", dir);
 	r = pty_open(&p, ptmx, "tmux: server");

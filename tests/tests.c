@@ -6,6 +6,7 @@
 #include "tests.h"
 
 int test_failed;
+int test_skipped;
 const char *test_program;
 static struct test_case *tests_head, **tests_tail = &tests_head;
 
@@ -39,8 +40,11 @@ int main(int argc, char **argv)
 		if (!selected(t->name))
 			continue;
 		test_failed = 0;
+		test_skipped = 0;
 		t->func();
-		printf("%s: %s: %s\n", test_failed ? "FAIL" : "PASS", test_program, t->name);
+		/* A block that failed before it skipped still failed. */
+		printf("%s: %s: %s\n", test_failed ? "FAIL" : test_skipped ? "SKIP" : "PASS",
+		       test_program, t->name);
 		failed += test_failed;
 	}
 	return failed ? 1 : 0;

@@ -21,6 +21,8 @@ struct test_case {
 void test_register(struct test_case *t);
 /* Set by a failed assertion in the running block. */
 extern int test_failed;
+/* Set by TEST_SKIP: the block is reported as skipped, not passed. */
+extern int test_skipped;
 extern const char *test_program;
 
 #define TEST(name)                                                                                 \
@@ -38,6 +40,16 @@ extern const char *test_program;
 		printf(__VA_ARGS__);                                                               \
 		printf("\n");                                                                      \
 		test_failed = 1;                                                                   \
+		return;                                                                            \
+	} while (0)
+
+/* Ends the running block as skipped, with the reason printed. */
+#define TEST_SKIP(...)                                                                             \
+	do {                                                                                       \
+		printf("  skipped: ");                                                             \
+		printf(__VA_ARGS__);                                                               \
+		printf("\n");                                                                      \
+		test_skipped = 1;                                                                  \
 		return;                                                                            \
 	} while (0)
 
