@@ -1,7 +1,7 @@
 /* Drives lib/s3 from the shell for the state tests:
  *   s3-tool ENDPOINT REGION BUCKET CREDENTIALS_FILE|imds:URL COMMAND ARGS...
- * commands: put KEY FILE | put-if-none-match KEY FILE | get KEY (to stdout) | head KEY | list
- * PREFIX | delete KEY | upload KEY FILE PART_SIZE (multipart from FILE) | upload-abort KEY FILE
+ * commands: mkbucket (creates BUCKET) | put KEY FILE | put-if-none-match KEY FILE | get KEY (to
+ * stdout) | head KEY | list PREFIX | delete KEY | upload KEY FILE PART_SIZE (multipart from FILE) | upload-abort KEY FILE
  * PART_SIZE (sends one part, then aborts) $S3_VHOST=1 selects virtual-host style; $S3_ATTEMPTS sets
  * the retries; $S3_LIST_PAGE the keys per LIST page. Errors go to stderr as s3_last_error();
  * exit 1. */
@@ -66,7 +66,7 @@ int main(int argc, char **argv)
 	int r = -EINVAL;
 
 	log_open("s3-tool");
-	if (argc < 7) {
+	if (argc < 6 || (argc < 7 && strcmp(argv[5], "mkbucket") != 0)) {
 		fprintf(stderr,
 			"usage: s3-tool ENDPOINT REGION BUCKET CREDENTIALS COMMAND ARGS...\n");
 		return 2;
@@ -87,7 +87,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	cmd = argv[5];
-	if (streq(cmd, "put") && argc == 8) {
+	if (streq(cmd, "mkbucket"))
+		r = s3_put(s, "", "", 0, NULL); /* PUT on the bucket's URL: CreateBucket */
+	else if (streq(cmd, "put") && argc == 8) {
 		_cleanup_free_ char *data = NULL;
 		size_t size = 0;
 		r = read_file(argv[7], 64 * 1024 * 1024, &data, &size);

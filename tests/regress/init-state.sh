@@ -55,7 +55,8 @@ at_exit "kill $!"
 wait_for 10 grep -q ready "$T/s3delay.log" || { fail "S3 delay proxy did not start"; finish; }
 jq --arg e "http://127.0.0.1:$S3HOLD" '.state.storage.endpoint = $e' "$T/c.json" >"$T/c-held.json"
 INIT "$T/c-held.json"
-check "first boot with state: exit 0" [ $? -eq 0 ]
+rc=$?; [ $rc -eq 0 ] || cat "$T/err" "$T/out"
+check "first boot with state: exit 0" [ $rc -eq 0 ]
 check "summary names the restored generation" grep -q "state      generation $gen (restored)" "$T/out"
 check "restored files in the container's view of the home" \
 	[ "$(docker exec agentbox-st cat "$H/.claude/projects/-work-app/s1.jsonl")" = '{"session": 1}' ]

@@ -7,7 +7,7 @@
 . "$TOP/tests/state/lib-state.sh"
 need_cmd jq
 need_root
-start_s3
+start_s3rver
 
 A=$T/a/home/agent B=$T/b/home/agent
 mkdir -p "$A/.claude" "$B/.claude"

@@ -8,7 +8,7 @@
 . "$TOP/tests/state/lib-state.sh"
 need_cmd jq
 need_root
-start_s3
+start_s3rver
 
 large=256
 case $BUILD in *-san) large=32 ;; esac

@@ -6,7 +6,7 @@
 . "$(dirname "$0")/../lib.sh"
 . "$TOP/tests/state/lib-state.sh"
 need_cmd jq
-start_s3
+start_s3rver
 
 printf 'hello\n' >"$T/small"
 check "PUT of a key with spaces and UTF-8" $S3 put "d/a b+c ü.txt" "$T/small"
