@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# agentbox-init with state storage: a generation in s3rver is restored
+# agentbox-init with state storage: a generation in S3 (RGW) is restored
 # while the image is pulled (each held 4 s by a proxy, so the
 # total is about the longer of the two, not their sum), the restored files
 # appear in the container's view of the home, a reboot keeps newer local
