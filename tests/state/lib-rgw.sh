@@ -27,6 +27,10 @@
 #   $S3_BACKEND=rgw, $RGW_DIR, $RGW_CONF (for ceph/radosgw-admin -c)
 # On failure it prints the daemons' logs, FAILs and exits; without ceph it
 # prints SKIP and exits 0. Every wait is bounded.
+#
+#   rgw_admin ARGS...  radosgw-admin on that cluster (bounded), e.g.
+#                      rgw_admin user suspend --uid agentbox: a real
+#                      failing store (403 UserSuspended) without a proxy
 
 RGW_TIMEOUT=${RGW_TIMEOUT:-60}
 
@@ -188,4 +192,8 @@ EOF
 	# Ready when a signed CreateBucket succeeds.
 	S3_ATTEMPTS=1 wait_for "$RGW_TIMEOUT" _rgw_in $S3 mkbucket || _rgw_fail "no bucket $BUCKET at $S3_ENDPOINT"
 	S3_BACKEND=rgw
+}
+
+rgw_admin() {
+	_rgw_in timeout "$RGW_TIMEOUT" radosgw-admin -c "$RGW_CONF" "$@"
 }
