@@ -34,7 +34,7 @@ struct s3_client {
 	char *bucket;
 	int path_style;
 	char *access_key, *secret_key, *token;
-	char *cred_source; /* for messages: "FILE [profile]" or the instance profile */
+	char *cred_source;   /* for messages: "FILE [profile]" or the instance profile */
 	char *imds_url;	     /* credentials came from the instance metadata here */
 	time_t cred_expires; /* and expire then (refreshed 5 minutes before) */
 	char *sigv4;	     /* "aws:amz:<region>:s3" */

@@ -110,7 +110,8 @@ int main(int argc, char **argv)
 	} else if (streq(cmd, "put-if-match") && argc == 9) {
 		_cleanup_free_ char *data = NULL;
 		size_t size = 0;
-		unsigned n = getenv("S3_REPEAT") ? (unsigned)strtoul(getenv("S3_REPEAT"), NULL, 10) : 1;
+		unsigned n =
+		    getenv("S3_REPEAT") ? (unsigned)strtoul(getenv("S3_REPEAT"), NULL, 10) : 1;
 		r = read_file(argv[7], 64 * 1024 * 1024, &data, &size);
 		if (r >= 0)
 			r = s3_put_if(s, argv[6], data, size, NULL, argv[8], NULL);
