@@ -811,7 +811,6 @@ static int s3_perform_once(struct s3_client *s, struct s3_request *rq, const cha
 	return 0;
 }
 
-/* Formats the one-line error of a failed request into s->error. */
 /* What a user must check when the server refused the keys (RGW, like S3,
  * checks every signature; it sends no Message with the code); NULL for
  * other codes. The access key id is not secret: S3 puts it in its answers. */
@@ -830,6 +829,7 @@ static char *credentials_hint(const struct s3_client *s, const char *code)
 	return NULL;
 }
 
+/* Formats the one-line error of a failed request into s->error. */
 static void s3_set_error(struct s3_client *s, const struct s3_request *rq, CURLcode cc,
 			 const char *code, const char *msg)
 {
