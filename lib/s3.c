@@ -25,7 +25,7 @@
 #include "s3.h"
 
 #define S3_RESPONSE_MAX (16 * 1024 * 1024) /* error documents and LIST pages */
-#define S3_ERROR_MAX 512
+#define S3_ERROR_MAX 1024
 
 struct s3_client {
 	char *scheme;	/* "https" */
@@ -34,6 +34,7 @@ struct s3_client {
 	char *bucket;
 	int path_style;
 	char *access_key, *secret_key, *token;
+	char *cred_source;   /* for messages: "FILE [profile]" or the instance profile */
 	char *imds_url;	     /* credentials came from the instance metadata here */
 	time_t cred_expires; /* and expire then (refreshed 5 minutes before) */
 	char *sigv4;	     /* "aws:amz:<region>:s3" */
@@ -350,6 +351,7 @@ struct s3_client *s3_client_free(struct s3_client *s)
 	free(s->access_key);
 	freezero_str(s->secret_key);
 	freezero_str(s->token);
+	free(s->cred_source);
 	free(s);
 	return NULL;
 }
@@ -464,6 +466,8 @@ int s3_client_load_credentials(struct s3_client *s, const char *path, const char
 		return -EINVAL;
 	}
 	s3_client_set_credentials(s, key, secret, token);
+	free(s->cred_source);
+	s->cred_source = xasprintf("%s [%s]", path, profile);
 	return 0;
 }
 
@@ -591,6 +595,8 @@ int s3_client_load_imds(struct s3_client *s, const char *base_url, const char **
 	cJSON_Delete(root);
 	free(s->imds_url);
 	s->imds_url = TAKE_PTR(base);
+	free(s->cred_source);
+	s->cred_source = xstrdup("the instance profile's role (instance metadata)");
 	return 0;
 }
 
@@ -805,6 +811,24 @@ static int s3_perform_once(struct s3_client *s, struct s3_request *rq, const cha
 	return 0;
 }
 
+/* What a user must check when the server refused the keys (RGW, like S3,
+ * checks every signature; it sends no Message with the code); NULL for
+ * other codes. The access key id is not secret: S3 puts it in its answers. */
+static char *credentials_hint(const struct s3_client *s, const char *code)
+{
+	const char *src = s->cred_source ? s->cred_source : "the credentials";
+
+	if (streq(code, "SignatureDoesNotMatch"))
+		return xasprintf("the storage rejected the secret key (it does not belong to "
+				 "access key %s): check aws_secret_access_key in %s",
+				 strempty(s->access_key), src);
+	if (streq(code, "InvalidAccessKeyId"))
+		return xasprintf("the storage does not know access key %s: check "
+				 "aws_access_key_id in %s and state.storage.endpoint",
+				 strempty(s->access_key), src);
+	return NULL;
+}
+
 /* Formats the one-line error of a failed request into s->error. */
 static void s3_set_error(struct s3_client *s, const struct s3_request *rq, CURLcode cc,
 			 const char *code, const char *msg)
@@ -821,9 +845,12 @@ static void s3_set_error(struct s3_client *s, const struct s3_request *rq, CURLc
 	else if (rq->cb_error)
 		snprintf(s->error, sizeof(s->error), "%s %s: consumer failed: %s", rq->op, target,
 			 strerror(-rq->cb_error));
-	else
-		snprintf(s->error, sizeof(s->error), "%s %s: HTTP %ld %s%s%s", rq->op, target,
-			 rq->status, code, msg && *msg ? ": " : "", msg ? msg : "");
+	else {
+		_cleanup_free_ char *hint = credentials_hint(s, code);
+		snprintf(s->error, sizeof(s->error), "%s %s: HTTP %ld %s%s%s%s%s", rq->op, target,
+			 rq->status, code, msg && *msg ? ": " : "", msg ? msg : "",
+			 hint ? ": " : "", strempty(hint));
+	}
 	for (char *p = s->error; *p; p++)
 		if (*p == '\n' || *p == '\r')
 			*p = ' ';
@@ -945,8 +972,10 @@ static int s3_perform(struct s3_client *s, struct s3_request *rq)
 
 /* ---- operations ---- */
 
-int s3_put_if(struct s3_client *s, const char *key, const void *data, size_t size,
-	      const char *content_type, const char *if_match, const char *if_none_match)
+/* One PUT; the ETag of the answer into etag (80 bytes) when given. */
+static int put_once(struct s3_client *s, const char *key, const void *data, size_t size,
+		    const char *content_type, const char *if_match, const char *if_none_match,
+		    char *etag)
 {
 	struct s3_request rq = {.op = "PUT",
 				.method = "PUT",
@@ -958,7 +987,130 @@ int s3_put_if(struct s3_client *s, const char *key, const void *data, size_t siz
 				.if_none_match = if_none_match};
 	int r = s3_perform(s, &rq);
 
+	if (r >= 0 && etag)
+		snprintf(etag, 80, "%s", rq.etag);
 	free(rq.resp);
+	return r;
+}
+
+/* The form of the ETag in If-Match that an endpoint accepts. AWS S3 takes
+ * the quoted one it sends; Ceph RGW 16 answers 412 to it and takes only the
+ * bare one. Learnt on a 412 over an unchanged ETag, kept per endpoint for
+ * the life of the process (state.c makes a client per operation). */
+enum etag_form { ETAG_QUOTED, ETAG_BARE };
+#define ETAG_FORM_SLOTS 8
+static struct {
+	char *endpoint;
+	enum etag_form form;
+} etag_forms[ETAG_FORM_SLOTS];
+static pthread_mutex_t etag_forms_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static char *endpoint_id(const struct s3_client *s)
+{
+	return xasprintf("%s://%s", s->scheme, s->hostport);
+}
+
+static enum etag_form etag_form_get(const struct s3_client *s)
+{
+	_cleanup_free_ char *id = endpoint_id(s);
+	enum etag_form f = ETAG_QUOTED; /* as S3 documents it */
+
+	pthread_mutex_lock(&etag_forms_lock);
+	for (unsigned i = 0; i < ETAG_FORM_SLOTS && etag_forms[i].endpoint; i++)
+		if (streq(etag_forms[i].endpoint, id))
+			f = etag_forms[i].form;
+	pthread_mutex_unlock(&etag_forms_lock);
+	return f;
+}
+
+static void etag_form_set(const struct s3_client *s, enum etag_form f)
+{
+	_cleanup_free_ char *id = endpoint_id(s);
+	unsigned i;
+
+	pthread_mutex_lock(&etag_forms_lock);
+	for (i = 0; i < ETAG_FORM_SLOTS && etag_forms[i].endpoint; i++)
+		if (streq(etag_forms[i].endpoint, id))
+			break;
+	if (i < ETAG_FORM_SLOTS) {
+		if (!etag_forms[i].endpoint)
+			etag_forms[i].endpoint = TAKE_PTR(id);
+		etag_forms[i].form = f;
+	}
+	pthread_mutex_unlock(&etag_forms_lock);
+}
+
+/* The ETag without its quotes (and without a weak W/ mark) into bare. */
+static void etag_bare(const char *etag, char bare[80])
+{
+	size_t n;
+
+	if (startswith(etag, "W/"))
+		etag += 2;
+	if (*etag == '"')
+		etag++;
+	snprintf(bare, 80, "%s", etag);
+	n = strlen(bare);
+	if (n > 0 && bare[n - 1] == '"')
+		bare[n - 1] = '\0';
+}
+
+/* The ETag in form f into out (84 bytes). */
+static void etag_in_form(const char *bare, enum etag_form f, char out[84])
+{
+	snprintf(out, 84, f == ETAG_QUOTED ? "\"%s\"" : "%s", bare);
+}
+
+/* 1 when HEAD shows key still at the bare ETag; 0 when it changed, is gone
+ * or cannot be read. Keeps s->error. */
+static int etag_unchanged(struct s3_client *s, const char *key, const char *bare)
+{
+	char saved[S3_ERROR_MAX], now[80];
+	struct s3_object_info info;
+	int r;
+
+	memcpy(saved, s->error, sizeof(saved));
+	r = s3_head(s, key, &info);
+	memcpy(s->error, saved, sizeof(saved));
+	if (r < 0)
+		return 0;
+	etag_bare(info.etag, now);
+	return streq(now, bare);
+}
+
+int s3_put_if(struct s3_client *s, const char *key, const void *data, size_t size,
+	      const char *content_type, const char *if_match, const char *if_none_match)
+{
+	char bare[80], cond[84];
+	enum etag_form f;
+	int r;
+
+	if (!if_match)
+		return put_once(s, key, data, size, content_type, NULL, if_none_match, NULL);
+	etag_bare(if_match, bare);
+	f = etag_form_get(s);
+	etag_in_form(bare, f, cond);
+	r = put_once(s, key, data, size, content_type, cond, if_none_match, NULL);
+	if (r != -EEXIST)
+		return r;
+	/* A 412 is a conflict only if the object really changed: else the
+	 * server did not take our form of the ETag. */
+	if (!etag_unchanged(s, key, bare))
+		return -EEXIST;
+	f = f == ETAG_QUOTED ? ETAG_BARE : ETAG_QUOTED;
+	log_debug("%s although the ETag is unchanged; retrying with the %s ETag", s->error,
+		  f == ETAG_QUOTED ? "quoted" : "bare");
+	etag_in_form(bare, f, cond);
+	r = put_once(s, key, data, size, content_type, cond, if_none_match, NULL);
+	if (r >= 0)
+		etag_form_set(s, f);
+	else if (r == -EEXIST && etag_unchanged(s, key, bare))
+		/* Not another writer winning meanwhile: the server itself. */
+		snprintf(s->error, sizeof(s->error),
+			 "PUT s3://%s/%s: HTTP 412: the server refuses If-Match with the "
+			 "unchanged ETag %s, quoted and bare: it does not support conditional "
+			 "writes",
+			 s->bucket, key, bare);
 	return r;
 }
 
@@ -1159,6 +1311,7 @@ struct s3_upload {
 	char **etags;	 /* [S3_MAX_PARTS], by part number - 1 */
 	unsigned nparts; /* parts handed out so far */
 	uint64_t bytes;
+	char etag[80]; /* the object's, once done */
 	int failed;
 	int done;
 };
@@ -1378,6 +1531,11 @@ uint64_t s3_upload_bytes(const struct s3_upload *u)
 	return u->bytes;
 }
 
+const char *s3_upload_etag(const struct s3_upload *u)
+{
+	return u->etag;
+}
+
 /* Completes the multipart upload from the recorded ETags. */
 static int upload_complete(struct s3_upload *u)
 {
@@ -1409,7 +1567,20 @@ static int upload_complete(struct s3_upload *u)
 		s3_set_error(u->s, &rq, CURLE_OK, strempty(code), "error in a 200 answer");
 		r = -EIO;
 	}
+	if (r >= 0) {
+		_cleanup_free_ char *etag =
+		    rq.resp ? xml_get(rq.resp, rq.resp + rq.resp_size, "ETag", NULL) : NULL;
+		snprintf(u->etag, sizeof(u->etag), "%s", strempty(etag));
+	}
 	free(rq.resp);
+	if (r >= 0 && !u->etag[0]) {
+		/* Ceph RGW 16 answers an empty <ETag>; HEAD has the real one. */
+		struct s3_object_info info;
+
+		r = s3_head(u->s, u->key, &info);
+		if (r >= 0)
+			snprintf(u->etag, sizeof(u->etag), "%s", info.etag);
+	}
 	return r;
 }
 
@@ -1422,7 +1593,8 @@ int s3_upload_finish(struct s3_upload *u)
 	r = upload_wait_all(u);
 	if (r >= 0 && u->nparts == 0) {
 		/* It all fitted in one part: a single PUT. */
-		r = s3_put(u->s, u->key, u->buf, u->fill, "application/octet-stream");
+		r = put_once(u->s, u->key, u->buf, u->fill, "application/octet-stream", NULL, NULL,
+			     u->etag);
 	} else if (r >= 0) {
 		if (u->fill > 0) {
 			r = check_part_count(u);
