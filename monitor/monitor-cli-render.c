@@ -60,7 +60,8 @@ static const struct {
     {"INSTALL", "deb: install the .deb from DEB_URL; baked: the VM image has agentbox (required)"},
     {"DEB_URL", "http(s) URL of agentbox_<version>_amd64.deb (INSTALL=deb)"},
     {"DEB_SHA256", "its sha256, 64 hex digits (INSTALL=deb)"},
-    {"WORKSPACE_NAME", "the workspace's name; its state is agentbox/<name>/ in the bucket (required)"},
+    {"WORKSPACE_NAME",
+     "the workspace's name; its state is agentbox/<name>/ in the bucket (required)"},
     {"WORKSPACE_IMAGE", "the workspace container's image (required)"},
     {"WORKSPACE_USER", "the user the agents run as (default agent)"},
     {"WORKSPACE_UID", "its uid, as in the image (default 1000)"},
@@ -302,8 +303,8 @@ static int check_chars(struct render *r, const char *key, const char *allowed_ex
 	const char *v = get(r, key);
 
 	for (const char *p = v; p && *p; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-		      strchr(allowed_extra, *p)))
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || strchr(allowed_extra, *p)))
 			return key_error(r, key, "'%c' is not allowed here", *p);
 	return 0;
 }
@@ -318,7 +319,8 @@ static int check_url(struct render *r, const char *key)
 		return key_error(r, key, "expected an http:// or https:// URL, got \"%s\"", v);
 	for (const char *p = v; *p; p++)
 		if (*p <= ' ' || *p >= 0x7f || *p == '"' || *p == '\\')
-			return key_error(r, key, "a URL has no blanks, quotes or non-ASCII characters");
+			return key_error(r, key,
+					 "a URL has no blanks, quotes or non-ASCII characters");
 	return 0;
 }
 
@@ -328,12 +330,15 @@ static int check_user(struct render *r, const char *key, const char *v)
 	size_t n = strlen(v);
 
 	if (n > 32 || !((v[0] >= 'a' && v[0] <= 'z') || v[0] == '_'))
-		return key_error(r, key, "\"%s\" is not a user name (a-z, 0-9, _ and -, starting "
-					 "with a letter, at most 32)",
+		return key_error(r, key,
+				 "\"%s\" is not a user name (a-z, 0-9, _ and -, starting "
+				 "with a letter, at most 32)",
 				 v);
 	for (const char *p = v; *p; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' || *p == '-'))
-			return key_error(r, key, "\"%s\" is not a user name (a-z, 0-9, _ and -)", v);
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' ||
+		      *p == '-'))
+			return key_error(r, key, "\"%s\" is not a user name (a-z, 0-9, _ and -)",
+					 v);
 	if (streq(v, "root"))
 		return key_error(r, key, "root is not allowed here");
 	return 0;
@@ -365,7 +370,8 @@ static int render_ssh_keys(struct render *r)
 	if (key && file)
 		return key_error(r, "SSH_KEY_FILE", "set SSH_KEY or SSH_KEY_FILE, not both");
 	if (!key && !file)
-		return key_error(r, "SSH_KEY", "missing; set SSH_KEY (a public key) or SSH_KEY_FILE");
+		return key_error(r, "SSH_KEY",
+				 "missing; set SSH_KEY (a public key) or SSH_KEY_FILE");
 	which = key ? "SSH_KEY" : "SSH_KEY_FILE";
 	if (key)
 		text = xstrdup(key);
@@ -377,7 +383,8 @@ static int render_ssh_keys(struct render *r)
 					 q == -EFBIG ? "larger than 64 KiB" : strerror(-q));
 	}
 	if (strstr(text, "PRIVATE KEY"))
-		return key_error(r, which, "this is a private key; give the public one (the .pub file)");
+		return key_error(r, which,
+				 "this is a private key; give the public one (the .pub file)");
 	for (char *line = text, *next; line; line = next) {
 		_cleanup_free_ char *quoted = NULL;
 		char *old = list;
@@ -556,7 +563,8 @@ static int render_extra_config(struct render *r, cJSON *config)
 	int q;
 
 	if (text && file)
-		return key_error(r, "EXTRA_CONFIG_FILE", "set EXTRA_CONFIG or EXTRA_CONFIG_FILE, not both");
+		return key_error(r, "EXTRA_CONFIG_FILE",
+				 "set EXTRA_CONFIG or EXTRA_CONFIG_FILE, not both");
 	if (file) {
 		path = env_path(r, file);
 		q = read_file(path, EXTRA_CONFIG_MAX, &buf, NULL);
@@ -572,12 +580,14 @@ static int render_extra_config(struct render *r, cJSON *config)
 	extra = cJSON_Parse(text);
 	if (!cJSON_IsObject(extra)) {
 		cJSON_Delete(extra);
-		return key_error(r, key, "not a JSON object such as {\"idle\": {\"warn_before\": \"2m\"}}");
+		return key_error(r, key,
+				 "not a JSON object such as {\"idle\": {\"warn_before\": \"2m\"}}");
 	}
 	q = expand_dotted(extra, &bad);
 	if (q < 0) {
 		cJSON_Delete(extra);
-		return key_error(r, key, "\"%s\" is given twice, or both as a value and an object", bad);
+		return key_error(r, key, "\"%s\" is given twice, or both as a value and an object",
+				 bad);
 	}
 	merge(config, extra);
 	cJSON_Delete(extra);
@@ -611,8 +621,9 @@ static int render_prepare(struct render *r)
 	for (size_t i = 0; i < r->env->n; i++) {
 		const char *k = r->env->entries[i].key;
 		if (!meaning(k)[0])
-			return key_error(r, k, "unknown key (the keys are listed by "
-					       "\"agentbox render-user-data --help\")");
+			return key_error(r, k,
+					 "unknown key (the keys are listed by "
+					 "\"agentbox render-user-data --help\")");
 		if (!utf8_valid(r->env->entries[i].value))
 			return key_error(r, k, "not UTF-8 text");
 	}
@@ -631,7 +642,8 @@ static int render_prepare(struct render *r)
 		    (q = need(r, "DEB_SHA256", &sha)) < 0)
 			return q;
 		if (strlen(sha) != 64 || strspn(sha, "0123456789abcdefABCDEF") != 64)
-			return key_error(r, "DEB_SHA256", "expected 64 hex digits (sha256sum of the .deb)");
+			return key_error(r, "DEB_SHA256",
+					 "expected 64 hex digits (sha256sum of the .deb)");
 		set_var(r, "DEB", VAR_RAW, xstrdup("1"));
 		set_var(r, "DEB_URL", VAR_QUOTED, xstrdup(url));
 		set_var(r, "DEB_SHA256", VAR_QUOTED, xstrdup(sha));
@@ -649,33 +661,38 @@ static int render_prepare(struct render *r)
 	    (q = check_user(r, "LOGIN_USER", login)) < 0)
 		return q;
 	if (streq(user, login))
-		return key_error(r, "LOGIN_USER", "must differ from WORKSPACE_USER (%s): the workspace "
-						  "user's home is writable from the container",
+		return key_error(r, "LOGIN_USER",
+				 "must differ from WORKSPACE_USER (%s): the workspace "
+				 "user's home is writable from the container",
 				 user);
 	errno = 0;
 	n = strtoul(uid, &end, 10);
 	if (errno || *end || uid[0] < '0' || uid[0] > '9' || n < 1000 || n > 59999)
-		return key_error(r, "WORKSPACE_UID", "expected a number from 1000 to 59999, got \"%s\"",
-				 uid);
+		return key_error(r, "WORKSPACE_UID",
+				 "expected a number from 1000 to 59999, got \"%s\"", uid);
 	set_var(r, "WORKSPACE_USER", VAR_QUOTED, xstrdup(user));
 	set_var(r, "LOGIN_USER", VAR_QUOTED, xstrdup(login));
 	set_var(r, "WORKSPACE_UID", VAR_RAW, xasprintf("%lu", n));
 	if ((q = render_ssh_keys(r)) < 0)
 		return q;
 
-	if ((q = need(r, "WORKSPACE_NAME", &name)) < 0 || (q = need(r, "WORKSPACE_IMAGE", &image)) < 0 ||
-	    (q = need(r, "BUCKET", &bucket)) < 0 || (q = need(r, "S3_REGION", &region)) < 0)
+	if ((q = need(r, "WORKSPACE_NAME", &name)) < 0 ||
+	    (q = need(r, "WORKSPACE_IMAGE", &image)) < 0 || (q = need(r, "BUCKET", &bucket)) < 0 ||
+	    (q = need(r, "S3_REGION", &region)) < 0)
 		return q;
 	if ((q = check_chars(r, "BUCKET", ".-")) < 0 || (q = check_url(r, "S3_ENDPOINT")) < 0 ||
-	    (q = check_url(r, "HETZNER_API_URL")) < 0 || (q = check_chars(r, "S3_REGION", "-_")) < 0)
+	    (q = check_url(r, "HETZNER_API_URL")) < 0 ||
+	    (q = check_chars(r, "S3_REGION", "-_")) < 0)
 		return q;
 	if (parse_duration(idle_timeout, &t) < 0)
-		return key_error(r, "IDLE_TIMEOUT", "expected a duration such as 30m or 2h, got \"%s\"",
-				 idle_timeout);
+		return key_error(r, "IDLE_TIMEOUT",
+				 "expected a duration such as 30m or 2h, got \"%s\"", idle_timeout);
 	if (path_style && !streq(path_style, "true") && !streq(path_style, "false"))
-		return key_error(r, "S3_PATH_STYLE", "expected true or false, got \"%s\"", path_style);
+		return key_error(r, "S3_PATH_STYLE", "expected true or false, got \"%s\"",
+				 path_style);
 	if (r->hetzner) {
-		if ((q = need(r, "S3_ENDPOINT", &v)) < 0 || (q = need(r, "S3_CREDENTIALS_FILE", &v)) < 0 ||
+		if ((q = need(r, "S3_ENDPOINT", &v)) < 0 ||
+		    (q = need(r, "S3_CREDENTIALS_FILE", &v)) < 0 ||
 		    (q = need(r, "HCLOUD_TOKEN_FILE", &v)) < 0 ||
 		    (q = refuse_with(r, "EC2_TERMINATE", "only with PROVIDER=ec2")) < 0)
 			return q;
@@ -710,9 +727,9 @@ static int render_prepare(struct render *r)
 	    (q = render_secret(r, "HCLOUD_TOKEN_FILE", "/etc/agentbox/hcloud-token", &files, config,
 			       (const char *const[]){"provider", "hetzner", "token_file", NULL},
 			       check_token)) < 0 ||
-	    (q = render_secret(r, "REGISTRY_AUTH_FILE", "/etc/agentbox/registry-auth", &files, config,
-			       (const char *const[]){"workspace", "registry_auth_file", NULL},
-			       check_text)) < 0)
+	    (q = render_secret(
+		 r, "REGISTRY_AUTH_FILE", "/etc/agentbox/registry-auth", &files, config,
+		 (const char *const[]){"workspace", "registry_auth_file", NULL}, check_text)) < 0)
 		return q;
 	if ((q = render_extra_config(r, config)) < 0)
 		return q;
@@ -802,7 +819,8 @@ static int render_template(struct render *r, const char *tmpl, char **ret)
 		}
 		if (skip)
 			continue;
-		if (strncmp(t, "@@", 2) == 0 && n - indent > 4 && strncmp(line + n - 2, "@@", 2) == 0) {
+		if (strncmp(t, "@@", 2) == 0 && n - indent > 4 &&
+		    strncmp(line + n - 2, "@@", 2) == 0) {
 			const struct var *v = find_var(r, t + 2, n - indent - 4);
 			if (!v || v->kind != VAR_BLOCK)
 				goto bad;
@@ -849,7 +867,8 @@ static int render_template(struct render *r, const char *tmpl, char **ret)
 	return 0;
 bad:
 	free(r->error);
-	r->error = xasprintf("template line %u: unknown variable or unbalanced @if (a bug)", lineno);
+	r->error =
+	    xasprintf("template line %u: unknown variable or unbalanced @if (a bug)", lineno);
 	return -EINVAL;
 }
 
