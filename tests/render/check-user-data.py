@@ -35,6 +35,7 @@ expect(doc.get("locale") == "C.UTF-8", "locale C.UTF-8 (cloud-init ends 'done' w
 expect("package_update" not in doc and "packages" not in doc and "package_upgrade" not in doc,
        "no package_update/packages: a baked image or offline VM boots without a mirror")
 expect("bootcmd" not in doc, "no bootcmd")
+expect(doc.get("ssh_pwauth") is False and doc.get("disable_root") is True, "keys only, no root login")
 
 users = doc.get("users", [])
 expect(len(users) == 2, "two users")
