@@ -931,6 +931,17 @@ int cli_render_user_data(struct config *c, int argc, char **argv)
 		fprintf(stderr, "agentbox render-user-data: %s\n", r.error);
 		return EXIT_CONFIG;
 	}
+	/* the clouds refuse larger user-data: EC2 16 KiB (before its base64), Hetzner 32 KiB */
+	if (strlen(out) > (r.hetzner ? 32 : 16) * 1024u) {
+		fprintf(
+		    stderr,
+		    "agentbox render-user-data: %s: the user-data would be %zu bytes; %s accepts "
+		    "at most %u KiB (a smaller EXTRA_CONFIG or SSH_KEY_FILE?)\n",
+		    r.env_path, strlen(out), r.hetzner ? "Hetzner Cloud" : "EC2",
+		    r.hetzner ? 32 : 16);
+		explicit_bzero(out, strlen(out));
+		return EXIT_CONFIG;
+	}
 	if (!output) {
 		fputs(out, stdout);
 		q = fflush(stdout) == 0 ? 0 : -errno;

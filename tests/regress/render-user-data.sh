@@ -200,6 +200,9 @@ expect_refused bad-uid "$(base_ec2; install_baked; echo WORKSPACE_UID=0)" \
 	"WORKSPACE_UID: expected a number from 1000"
 expect_refused newline-quote "$(base_ec2; install_baked; printf 'WORKSPACE_USER="agent\n')" \
 	"no closing \" (values cannot span lines)"
+python3 -c 'import json; print(json.dumps({"workspace": {"command": ["x" * 17000]}}))' >big.json
+expect_refused too-big "$(base_ec2; install_baked; echo EXTRA_CONFIG_FILE=big.json)" \
+	"EC2 accepts at most 16 KiB"
 check "--help lists every key" sh -c '"$1" render-user-data --help | grep -q HCLOUD_TOKEN_FILE' _ "$AB"
 check "needs no /etc/agentbox/agentbox.json: a bad --config is not read" \
 	"$AB" --config /nonexistent render-user-data -o via-config.yaml ec2-baked.env
