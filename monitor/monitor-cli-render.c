@@ -554,6 +554,29 @@ static void merge(cJSON *dst, cJSON *src)
 	}
 }
 
+/* Config keys the env file sets: EXTRA_CONFIG may not set them too (the
+ * user-data uses some of them itself, such as the user's name). */
+static const struct {
+	const char *path[4];
+	const char *key;
+} owned[] = {
+    {{"workspace", "name"}, "WORKSPACE_NAME"},
+    {{"workspace", "user"}, "WORKSPACE_USER"},
+    {{"workspace", "image"}, "WORKSPACE_IMAGE"},
+    {{"workspace", "registry_auth_file"}, "REGISTRY_AUTH_FILE"},
+    {{"idle", "timeout"}, "IDLE_TIMEOUT"},
+    {{"idle", "action"}, "IDLE_ACTION"},
+    {{"state", "storage", "bucket"}, "BUCKET"},
+    {{"state", "storage", "endpoint"}, "S3_ENDPOINT"},
+    {{"state", "storage", "region"}, "S3_REGION"},
+    {{"state", "storage", "path_style"}, "S3_PATH_STYLE"},
+    {{"state", "storage", "credentials_file"}, "S3_CREDENTIALS_FILE"},
+    {{"provider", "name"}, "PROVIDER"},
+    {{"provider", "hetzner", "token_file"}, "HCLOUD_TOKEN_FILE"},
+    {{"provider", "hetzner", "api_url"}, "HETZNER_API_URL"},
+    {{"provider", "ec2", "terminate"}, "EC2_TERMINATE"},
+};
+
 static int render_extra_config(struct render *r, cJSON *config)
 {
 	const char *text = get(r, "EXTRA_CONFIG"), *file = get(r, "EXTRA_CONFIG_FILE");
@@ -589,6 +612,19 @@ static int render_extra_config(struct render *r, cJSON *config)
 		return key_error(r, key, "\"%s\" is given twice, or both as a value and an object",
 				 bad);
 	}
+	for (size_t i = 0; i < ELEMENTSOF(owned); i++) {
+		const cJSON *o = extra;
+		const char *const *p = owned[i].path;
+		for (; *p && o; p++)
+			o = cJSON_GetObjectItemCaseSensitive(o, *p);
+		if (o) {
+			cJSON_Delete(extra);
+			return key_error(r, key, "%s.%s%s%s: set %s in the env file instead",
+					 owned[i].path[0], owned[i].path[1],
+					 owned[i].path[2] ? "." : "", strempty(owned[i].path[2]),
+					 owned[i].key);
+		}
+	}
 	merge(config, extra);
 	cJSON_Delete(extra);
 	return 0;
@@ -600,24 +636,9 @@ static cJSON *obj(cJSON *parent, const char *name)
 	return o ? o : cJSON_AddObjectToObject(parent, name);
 }
 
-/* Checks the env file and builds every template variable. */
-static int render_prepare(struct render *r)
+/* Every key known, every value UTF-8. */
+static int render_check_keys(struct render *r)
 {
-	const char *provider, *install, *name, *image, *bucket, *region, *v;
-	const char *user = get(r, "WORKSPACE_USER") ?: "agent";
-	const char *login = get(r, "LOGIN_USER") ?: "admin";
-	const char *uid = get(r, "WORKSPACE_UID") ?: "1000";
-	const char *endpoint = get(r, "S3_ENDPOINT"), *path_style = get(r, "S3_PATH_STYLE");
-	const char *idle_timeout = get(r, "IDLE_TIMEOUT") ?: "30m";
-	_cleanup_(cJSON_Deletep) cJSON *config = cJSON_CreateObject();
-	_cleanup_free_ char *files = xstrdup(""), *json = NULL, *ascii = NULL, *error = NULL;
-	_cleanup_(config_freep) struct config *check = config_new();
-	cJSON *ws, *storage, *prov;
-	usec_t t;
-	char *end;
-	unsigned long n;
-	int q;
-
 	for (size_t i = 0; i < r->env->n; i++) {
 		const char *k = r->env->entries[i].key;
 		if (!meaning(k)[0])
@@ -627,35 +648,73 @@ static int render_prepare(struct render *r)
 		if (!utf8_valid(r->env->entries[i].value))
 			return key_error(r, k, "not UTF-8 text");
 	}
+	return 0;
+}
+
+/* PROVIDER, and the keys that belong to one provider only. */
+static int render_provider(struct render *r)
+{
+	const char *provider, *v;
+	int q;
 
 	if ((q = need(r, "PROVIDER", &provider)) < 0)
 		return q;
 	if (!streq(provider, "hetzner") && !streq(provider, "ec2"))
 		return key_error(r, "PROVIDER", "expected hetzner or ec2, got \"%s\"", provider);
 	r->hetzner = streq(provider, "hetzner");
+	if (r->hetzner) {
+		if ((q = need(r, "S3_ENDPOINT", &v)) < 0 ||
+		    (q = need(r, "S3_CREDENTIALS_FILE", &v)) < 0 ||
+		    (q = need(r, "HCLOUD_TOKEN_FILE", &v)) < 0 ||
+		    (q = refuse_with(r, "EC2_TERMINATE", "only with PROVIDER=ec2")) < 0)
+			return q;
+	} else if ((q = refuse_with(r, "HCLOUD_TOKEN_FILE", "only with PROVIDER=hetzner")) < 0 ||
+		   (q = refuse_with(r, "HETZNER_API_URL", "only with PROVIDER=hetzner")) < 0)
+		return q;
+	return 0;
+}
+
+/* INSTALL: the deb's URL, sha256 and installer script, or nothing. */
+static int render_install(struct render *r)
+{
+	const char *install, *url, *sha;
+	char *lower;
+	int q;
 
 	if ((q = need(r, "INSTALL", &install)) < 0)
 		return q;
-	if (streq(install, "deb")) {
-		const char *url, *sha;
-		if ((q = need(r, "DEB_URL", &url)) < 0 || (q = check_url(r, "DEB_URL")) < 0 ||
-		    (q = need(r, "DEB_SHA256", &sha)) < 0)
-			return q;
-		if (strlen(sha) != 64 || strspn(sha, "0123456789abcdefABCDEF") != 64)
-			return key_error(r, "DEB_SHA256",
-					 "expected 64 hex digits (sha256sum of the .deb)");
-		set_var(r, "DEB", VAR_RAW, xstrdup("1"));
-		set_var(r, "DEB_URL", VAR_QUOTED, xstrdup(url));
-		set_var(r, "DEB_SHA256", VAR_QUOTED, xstrdup(sha));
-		for (char *p = r->vars[r->n_vars - 1].value; *p; p++)
-			*p = (char)(*p >= 'A' && *p <= 'F' ? *p - 'A' + 'a' : *p);
-		set_var(r, "INSTALL_DEB_SCRIPT", VAR_BLOCK, xstrdup(render_install_deb));
-	} else if (streq(install, "baked")) {
+	if (streq(install, "baked")) {
 		if ((q = refuse_with(r, "DEB_URL", "only with INSTALL=deb")) < 0 ||
 		    (q = refuse_with(r, "DEB_SHA256", "only with INSTALL=deb")) < 0)
 			return q;
-	} else
+		return 0;
+	}
+	if (!streq(install, "deb"))
 		return key_error(r, "INSTALL", "expected deb or baked, got \"%s\"", install);
+	if ((q = need(r, "DEB_URL", &url)) < 0 || (q = check_url(r, "DEB_URL")) < 0 ||
+	    (q = need(r, "DEB_SHA256", &sha)) < 0)
+		return q;
+	if (strlen(sha) != 64 || strspn(sha, "0123456789abcdefABCDEF") != 64)
+		return key_error(r, "DEB_SHA256", "expected 64 hex digits (sha256sum of the .deb)");
+	lower = xstrdup(sha); /* sha256sum -c prints lower case; either is fine */
+	for (char *p = lower; *p; p++)
+		*p = (char)(*p >= 'A' && *p <= 'F' ? *p - 'A' + 'a' : *p);
+	set_var(r, "DEB", VAR_RAW, xstrdup("1"));
+	set_var(r, "DEB_URL", VAR_QUOTED, xstrdup(url));
+	set_var(r, "DEB_SHA256", VAR_QUOTED, lower);
+	set_var(r, "INSTALL_DEB_SCRIPT", VAR_BLOCK, xstrdup(render_install_deb));
+	return 0;
+}
+
+/* The workspace user (with its uid) and the login user. */
+static int render_users(struct render *r)
+{
+	const char *user = get(r, "WORKSPACE_USER") ?: "agent";
+	const char *login = get(r, "LOGIN_USER") ?: "admin";
+	const char *uid = get(r, "WORKSPACE_UID") ?: "1000";
+	unsigned long n;
+	char *end;
+	int q;
 
 	if ((q = check_user(r, "WORKSPACE_USER", user)) < 0 ||
 	    (q = check_user(r, "LOGIN_USER", login)) < 0)
@@ -673,8 +732,18 @@ static int render_prepare(struct render *r)
 	set_var(r, "WORKSPACE_USER", VAR_QUOTED, xstrdup(user));
 	set_var(r, "LOGIN_USER", VAR_QUOTED, xstrdup(login));
 	set_var(r, "WORKSPACE_UID", VAR_RAW, xasprintf("%lu", n));
-	if ((q = render_ssh_keys(r)) < 0)
-		return q;
+	return 0;
+}
+
+/* agentbox.json from the plain keys (the secret files come after). */
+static int render_config(struct render *r, cJSON *config)
+{
+	const char *name, *image, *bucket, *region;
+	const char *endpoint = get(r, "S3_ENDPOINT"), *path_style = get(r, "S3_PATH_STYLE");
+	const char *idle_timeout = get(r, "IDLE_TIMEOUT") ?: "30m";
+	cJSON *ws, *storage, *prov;
+	usec_t t;
+	int q;
 
 	if ((q = need(r, "WORKSPACE_NAME", &name)) < 0 ||
 	    (q = need(r, "WORKSPACE_IMAGE", &image)) < 0 || (q = need(r, "BUCKET", &bucket)) < 0 ||
@@ -690,19 +759,10 @@ static int render_prepare(struct render *r)
 	if (path_style && !streq(path_style, "true") && !streq(path_style, "false"))
 		return key_error(r, "S3_PATH_STYLE", "expected true or false, got \"%s\"",
 				 path_style);
-	if (r->hetzner) {
-		if ((q = need(r, "S3_ENDPOINT", &v)) < 0 ||
-		    (q = need(r, "S3_CREDENTIALS_FILE", &v)) < 0 ||
-		    (q = need(r, "HCLOUD_TOKEN_FILE", &v)) < 0 ||
-		    (q = refuse_with(r, "EC2_TERMINATE", "only with PROVIDER=ec2")) < 0)
-			return q;
-	} else if ((q = refuse_with(r, "HCLOUD_TOKEN_FILE", "only with PROVIDER=hetzner")) < 0 ||
-		   (q = refuse_with(r, "HETZNER_API_URL", "only with PROVIDER=hetzner")) < 0)
-		return q;
 
 	ws = obj(config, "workspace");
 	cJSON_AddStringToObject(ws, "name", name);
-	cJSON_AddStringToObject(ws, "user", user);
+	cJSON_AddStringToObject(ws, "user", get(r, "WORKSPACE_USER") ?: "agent");
 	cJSON_AddStringToObject(ws, "image", image);
 	cJSON_AddStringToObject(obj(config, "idle"), "timeout", idle_timeout);
 	cJSON_AddStringToObject(obj(config, "idle"), "action", get(r, "IDLE_ACTION") ?: "delete");
@@ -711,14 +771,24 @@ static int render_prepare(struct render *r)
 		cJSON_AddStringToObject(storage, "endpoint", endpoint);
 	cJSON_AddStringToObject(storage, "region", region);
 	cJSON_AddStringToObject(storage, "bucket", bucket);
+	/* S3 itself takes virtual-host style; other endpoints (an address, R2,
+	 * a test server) path style */
 	cJSON_AddBoolToObject(storage, "path_style",
 			      path_style ? streq(path_style, "true") : endpoint != NULL);
 	prov = obj(config, "provider");
-	cJSON_AddStringToObject(prov, "name", provider);
+	cJSON_AddStringToObject(prov, "name", r->hetzner ? "hetzner" : "ec2");
 	if (get(r, "HETZNER_API_URL"))
 		cJSON_AddStringToObject(obj(prov, "hetzner"), "api_url", get(r, "HETZNER_API_URL"));
 	if (get(r, "EC2_TERMINATE"))
 		cJSON_AddStringToObject(obj(prov, "ec2"), "terminate", get(r, "EC2_TERMINATE"));
+	return 0;
+}
+
+/* The secret files into write_files entries, and their paths into the config. */
+static int render_secrets(struct render *r, cJSON *config)
+{
+	_cleanup_free_ char *files = xstrdup("");
+	int q;
 
 	if ((q = render_secret(r, "S3_CREDENTIALS_FILE", "/etc/agentbox/s3-credentials", &files,
 			       config,
@@ -731,38 +801,58 @@ static int render_prepare(struct render *r)
 		 r, "REGISTRY_AUTH_FILE", "/etc/agentbox/registry-auth", &files, config,
 		 (const char *const[]){"workspace", "registry_auth_file", NULL}, check_text)) < 0)
 		return q;
-	if ((q = render_extra_config(r, config)) < 0)
-		return q;
+	set_var(r, "SECRET_FILES", VAR_BLOCK, TAKE_PTR(files));
+	return 0;
+}
 
-	json = cJSON_Print(config);
+/* The config checked as the VM's programs will check it, and written as
+ * printable ASCII with spaces for cJSON's tabs (two where they indent;
+ * tabs inside strings are escaped). */
+static int render_config_json(struct render *r, const cJSON *config)
+{
+	_cleanup_free_ char *json = cJSON_Print(config), *ascii = NULL, *error = NULL;
+	_cleanup_(config_freep) struct config *check = config_new();
+	size_t o = 0;
+	char *out;
+	int bol = 1;
+
 	if (!json)
 		abort();
-	/* what the VM's programs will do with it, now */
 	if (config_load_string(check, json, "the agentbox.json it makes", &error) < 0) {
 		free(r->error);
 		r->error = xasprintf("%s: %s", r->env_path, error);
 		return -EINVAL;
 	}
-	/* spaces for cJSON's tabs (two where they indent; tabs in strings are escaped) */
 	ascii = json_ascii(json);
-	{
-		size_t cap = strlen(ascii) * 2 + 1, o = 0;
-		char *out = xmalloc(cap);
-		int bol = 1;
-		for (const char *p = ascii; *p; p++) {
-			if (*p == '\t') {
+	out = xmalloc(strlen(ascii) * 2 + 1);
+	for (const char *p = ascii; *p; p++) {
+		if (*p == '\t') {
+			out[o++] = ' ';
+			if (bol)
 				out[o++] = ' ';
-				if (bol)
-					out[o++] = ' ';
-				continue;
-			}
-			bol = *p == '\n';
-			out[o++] = *p;
+			continue;
 		}
-		out[o] = '\0';
-		set_var(r, "CONFIG_JSON", VAR_BLOCK, out);
+		bol = *p == '\n';
+		out[o++] = *p;
 	}
-	set_var(r, "SECRET_FILES", VAR_BLOCK, TAKE_PTR(files));
+	out[o] = '\0';
+	set_var(r, "CONFIG_JSON", VAR_BLOCK, out);
+	return 0;
+}
+
+/* Checks the env file and builds every template variable: each step one
+ * concern, the first error recorded in r->error. */
+static int render_prepare(struct render *r)
+{
+	_cleanup_(cJSON_Deletep) cJSON *config = cJSON_CreateObject();
+	int q;
+
+	if ((q = render_check_keys(r)) < 0 || (q = render_provider(r)) < 0 ||
+	    (q = render_install(r)) < 0 || (q = render_users(r)) < 0 ||
+	    (q = render_ssh_keys(r)) < 0 || (q = render_config(r, config)) < 0 ||
+	    (q = render_secrets(r, config)) < 0 || (q = render_extra_config(r, config)) < 0 ||
+	    (q = render_config_json(r, config)) < 0)
+		return q;
 	return 0;
 }
 

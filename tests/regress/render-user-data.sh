@@ -110,7 +110,8 @@ check "ec2 without S3_CREDENTIALS_FILE: no secret file, no credentials_file" \
 # Test overrides: the Hetzner API base and extra config, dotted or nested.
 render extra "$(base_hetzner; install_baked
 	echo 'HETZNER_API_URL=http://169.254.169.254:8080/v1'
-	echo "EXTRA_CONFIG='{\"idle.warn_before\": \"20s\", \"idle\": {\"timeout\": \"1m\", \"boot_grace\": \"0s\"}, \"workspace.command\": [\"sh\", \"-c\", \"echo \\\"x: y\\\" # z\"]}'")"
+	echo IDLE_TIMEOUT=1m
+	echo "EXTRA_CONFIG='{\"idle.warn_before\": \"20s\", \"idle\": {\"boot_grace\": \"0s\"}, \"workspace.command\": [\"sh\", \"-c\", \"echo \\\"x: y\\\" # z\"]}'")"
 check "extra config and HETZNER_API_URL land in agentbox.json" \
 	sh -c 'python3 "$1" extra.yaml baked hetzner-deb.secrets extra.json &&
 		jq -e ".provider.hetzner.api_url == \"http://169.254.169.254:8080/v1\" and .idle.timeout == \"1m\"
@@ -190,6 +191,10 @@ expect_refused idle "$(base_ec2; install_baked; echo 'IDLE_TIMEOUT=30 minutes')"
 	"idle.env:9: IDLE_TIMEOUT: expected a duration"
 expect_refused extra-typo "$(base_ec2; install_baked; echo 'EXTRA_CONFIG={"idle": {"timout": "5m"}}')" \
 	"idle.timout: unknown key"
+expect_refused extra-owned "$(base_ec2; install_baked; echo 'EXTRA_CONFIG={"workspace.user": "root2"}')" \
+	"extra-owned.env:9: EXTRA_CONFIG: workspace.user: set WORKSPACE_USER in the env file instead"
+expect_refused extra-owned2 "$(base_ec2; install_baked; echo 'EXTRA_CONFIG={"state": {"storage": {"bucket": "x"}}}')" \
+	"state.storage.bucket: set BUCKET in the env file instead"
 expect_refused extra-json "$(base_ec2; install_baked; echo 'EXTRA_CONFIG=[1]')" \
 	"extra-json.env:9: EXTRA_CONFIG: not a JSON object"
 expect_refused same-user "$(base_ec2; install_baked; echo LOGIN_USER=agent)" \
