@@ -85,6 +85,23 @@ for p in hetzner ec2; do
 			"$BIN/agentbox-monitor" --check-config -c "$n.j2"
 	done
 done
+# cloud-init's own write_files code writes the entries (re-rooted under
+# $T/root): each file byte for byte, with its mode and owner.
+# (Debian's python3: where cloud-init's modules are)
+check "cloud-init's write_files writes them: secrets 0600 root, byte for byte" /usr/bin/python3 - <<'PY'
+import os, stat, yaml
+from cloudinit.config import cc_write_files
+files = yaml.safe_load(open("hetzner-deb.yaml"))["write_files"]
+for f in files:
+    f["path"] = os.path.abspath("root" + f["path"])
+cc_write_files.write_files("write_files", files, "root:root")
+want = {"s3-credentials": "keys/s3", "hcloud-token": "keys/hcloud", "registry-auth": "keys/registry"}
+for name, src in want.items():
+    st = os.stat("root/etc/agentbox/" + name)
+    assert stat.S_IMODE(st.st_mode) == 0o600 and st.st_uid == 0, name
+    assert open("root/etc/agentbox/" + name, "rb").read() == open(src, "rb").read(), name
+assert stat.S_IMODE(os.stat("root/etc/agentbox/agentbox.json").st_mode) == 0o644
+PY
 "$AB" render-user-data hetzner-deb.env >stdout.yaml 2>/dev/null
 check "stdout and -o give the same text" cmp -s stdout.yaml hetzner-deb.yaml
 check "hetzner: config points at the secret files and the endpoint" \
