@@ -80,6 +80,10 @@ static const struct {
     {"IDLE_TIMEOUT", "quiet this long means idle (default 30m)"},
     {"IDLE_ACTION", "delete, poweroff or none (default delete)"},
     {"REGISTRY_AUTH_FILE", "secret: registry credentials for WORKSPACE_IMAGE"},
+    {"DISPLAY_LISTEN", "address of the screen's web port (default 127.0.0.1: SSH tunnel)"},
+    {"DISPLAY_PASSWORD_FILE", "secret: the screen's password (needed off loopback)"},
+    {"DISPLAY_TLS_CERT_FILE", "PEM certificate of the screen's web port (needed off loopback)"},
+    {"DISPLAY_TLS_KEY_FILE", "secret: its PEM private key (needed off loopback)"},
     {"EXTRA_CONFIG", "a JSON object merged into agentbox.json"},
     {"EXTRA_CONFIG_FILE", "a file holding such a JSON object"},
 };
@@ -418,48 +422,79 @@ static int render_ssh_keys(struct render *r)
 	return 0;
 }
 
-/* Reads the secret file named by key (0600, like the VM will), checks it
- * with check(), and adds its write_files entry to *files and its path on
- * the VM to the config at config_path ("state.storage.credentials_file"). */
-static int render_secret(struct render *r, const char *key, const char *dest, char **files,
-			 cJSON *config, const char *const *config_path,
-			 const char *(*check)(const char *path, const char *text))
+/* Sets a dotted key ("state.storage.credentials_file") in config. */
+static void config_set(cJSON *config, const char *dotted, const char *value)
 {
-	const char *v = get(r, key), *why = NULL;
-	_cleanup_free_ char *path = NULL, *entry = NULL, *b64 = NULL, *withnl = NULL;
-	_cleanup_secret_ char *secret = NULL;
+	_cleanup_free_ char *name = xstrdup(dotted);
+	char *part = name, *dot;
 	cJSON *o = config;
+
+	while ((dot = strchr(part, '.'))) {
+		cJSON *next;
+		*dot = '\0';
+		next = cJSON_GetObjectItemCaseSensitive(o, part);
+		o = next ? next : cJSON_AddObjectToObject(o, part);
+		part = dot + 1;
+	}
+	cJSON_AddStringToObject(o, part, value);
+}
+
+/* A file the env file names, copied onto the VM. */
+struct file_spec {
+	const char *key;	/* the env key naming it */
+	const char *dest;	/* where it goes on the VM */
+	const char *config_key; /* which names it there */
+	const char *credential; /* a systemd credential of agentbox-display, or NULL */
+	int secret;		/* 0600 and read as a secret, or 0644 */
+	const char *(*check)(const char *path, const char *text);
+};
+
+/* Reads the file of spec->key (a secret one as the VM will: 0600), checks
+ * it, adds its write_files entry (base64) to *files and its name to the
+ * config: the path, or the credential that a drop-in loads from it (the
+ * display runs as the workspace user and cannot open a root 0600 file). */
+static int render_file(struct render *r, const struct file_spec *spec, char **files, char **dropin,
+		       cJSON *config)
+{
+	const char *v = get(r, spec->key), *why = NULL;
+	_cleanup_free_ char *path = NULL, *entry = NULL, *b64 = NULL, *withnl = NULL;
+	_cleanup_secret_ char *text = NULL;
+	char *old;
 	int q;
 
 	if (!v)
 		return 0;
 	path = env_path(r, v);
-	q = read_secret(path, &secret, &why);
+	if (spec->secret)
+		q = read_secret(path, &text, &why);
+	else
+		q = read_file(path, SSH_KEY_FILE_MAX, &text, NULL);
 	if (q < 0)
-		return key_error(r, key, "%s %s", path, why ? why : strerror(-q));
-	if (!secret[0])
-		return key_error(r, key, "%s is empty", path);
-	why = check ? check(path, secret) : NULL;
+		return key_error(r, spec->key, "%s %s", path, why ? why : strerror(-q));
+	while (!spec->secret && *text && text[strlen(text) - 1] == '\n')
+		text[strlen(text) - 1] = '\0';
+	if (!text[0])
+		return key_error(r, spec->key, "%s is empty", path);
+	why = spec->check ? spec->check(path, text) : NULL;
 	if (why)
-		return key_error(r, key, "%s %s", path, why);
-	withnl = xasprintf("%s\n", secret);
+		return key_error(r, spec->key, "%s %s", path, why);
+	withnl = xasprintf("%s\n", text);
 	b64 = base64(withnl);
 	explicit_bzero(withnl, strlen(withnl));
 	entry = xasprintf("%s- path: %s\n"
 			  "  owner: root:root\n"
-			  "  permissions: \"0600\"\n"
+			  "  permissions: \"%s\"\n"
 			  "  encoding: b64\n"
 			  "  content: %s\n",
-			  *files, dest, b64);
+			  *files, spec->dest, spec->secret ? "0600" : "0644", b64);
 	free(*files);
 	*files = TAKE_PTR(entry);
-	for (; config_path[1]; config_path++) {
-		cJSON *next = cJSON_GetObjectItemCaseSensitive(o, config_path[0]);
-		if (!next)
-			next = cJSON_AddObjectToObject(o, config_path[0]);
-		o = next;
+	if (spec->credential) {
+		old = *dropin;
+		*dropin = xasprintf("%sLoadCredential=%s:%s\n", old, spec->credential, spec->dest);
+		free(old);
 	}
-	cJSON_AddStringToObject(o, config_path[0], dest);
+	config_set(config, spec->config_key, spec->credential ?: spec->dest);
 	return 0;
 }
 
@@ -482,6 +517,21 @@ static const char *check_token(const char *path, const char *text)
 		if (*p <= ' ' || *p >= 0x7f)
 			return "is not one token on one line (blanks or other characters in it)";
 	return NULL;
+}
+
+static const char *check_cert(const char *path, const char *text)
+{
+	(void)path;
+	return strstr(text, "-----BEGIN CERTIFICATE-----") ? NULL
+							   : "is not a PEM certificate (chain)";
+}
+
+static const char *check_key(const char *path, const char *text)
+{
+	(void)path;
+	return strstr(text, "-----BEGIN ") && strstr(text, "PRIVATE KEY-----")
+		   ? NULL
+		   : "is not a PEM private key";
 }
 
 static const char *check_text(const char *path, const char *text)
@@ -575,6 +625,10 @@ static const struct {
     {{"provider", "hetzner", "token_file"}, "HCLOUD_TOKEN_FILE"},
     {{"provider", "hetzner", "api_url"}, "HETZNER_API_URL"},
     {{"provider", "ec2", "terminate"}, "EC2_TERMINATE"},
+    {{"display", "listen"}, "DISPLAY_LISTEN"},
+    {{"display", "password_file"}, "DISPLAY_PASSWORD_FILE"},
+    {{"display", "tls_cert_file"}, "DISPLAY_TLS_CERT_FILE"},
+    {{"display", "tls_key_file"}, "DISPLAY_TLS_KEY_FILE"},
 };
 
 static int render_extra_config(struct render *r, cJSON *config)
@@ -781,26 +835,65 @@ static int render_config(struct render *r, cJSON *config)
 		cJSON_AddStringToObject(obj(prov, "hetzner"), "api_url", get(r, "HETZNER_API_URL"));
 	if (get(r, "EC2_TERMINATE"))
 		cJSON_AddStringToObject(obj(prov, "ec2"), "terminate", get(r, "EC2_TERMINATE"));
+	if (get(r, "DISPLAY_LISTEN"))
+		cJSON_AddStringToObject(obj(config, "display"), "listen", get(r, "DISPLAY_LISTEN"));
 	return 0;
 }
 
-/* The secret files into write_files entries, and their paths into the config. */
+/* The files the env file names: secrets (mode 0600) and the display's
+ * certificate, with the config naming them. */
 static int render_secrets(struct render *r, cJSON *config)
 {
-	_cleanup_free_ char *files = xstrdup("");
+	static const struct file_spec specs[] = {
+	    {"S3_CREDENTIALS_FILE", "/etc/agentbox/s3-credentials",
+	     "state.storage.credentials_file", NULL, 1, check_s3_credentials},
+	    {"HCLOUD_TOKEN_FILE", "/etc/agentbox/hcloud-token", "provider.hetzner.token_file", NULL,
+	     1, check_token},
+	    {"REGISTRY_AUTH_FILE", "/etc/agentbox/registry-auth", "workspace.registry_auth_file",
+	     NULL, 1, check_text},
+	    {"DISPLAY_PASSWORD_FILE", "/etc/agentbox/display-password", "display.password_file",
+	     "display-password", 1, check_text},
+	    {"DISPLAY_TLS_KEY_FILE", "/etc/agentbox/display-tls.key", "display.tls_key_file",
+	     "display-tls-key", 1, check_key},
+	    {"DISPLAY_TLS_CERT_FILE", "/etc/agentbox/display-tls.crt", "display.tls_cert_file",
+	     NULL, 0, check_cert},
+	};
+	_cleanup_free_ char *files = xstrdup(""), *dropin = xstrdup("");
+	const char *listen = get(r, "DISPLAY_LISTEN");
 	int q;
 
-	if ((q = render_secret(r, "S3_CREDENTIALS_FILE", "/etc/agentbox/s3-credentials", &files,
-			       config,
-			       (const char *const[]){"state", "storage", "credentials_file", NULL},
-			       check_s3_credentials)) < 0 ||
-	    (q = render_secret(r, "HCLOUD_TOKEN_FILE", "/etc/agentbox/hcloud-token", &files, config,
-			       (const char *const[]){"provider", "hetzner", "token_file", NULL},
-			       check_token)) < 0 ||
-	    (q = render_secret(
-		 r, "REGISTRY_AUTH_FILE", "/etc/agentbox/registry-auth", &files, config,
-		 (const char *const[]){"workspace", "registry_auth_file", NULL}, check_text)) < 0)
-		return q;
+	if (listen && !streq(listen, "127.0.0.1") && !streq(listen, "::1"))
+		for (size_t i = 3; i < ELEMENTSOF(specs); i++)
+			if (!get(r, specs[i].key))
+				return key_error(r, specs[i].key,
+						 "missing: a screen on %s (DISPLAY_LISTEN) needs "
+						 "DISPLAY_PASSWORD_FILE, DISPLAY_TLS_CERT_FILE and "
+						 "DISPLAY_TLS_KEY_FILE",
+						 listen);
+	for (size_t i = 0; i < ELEMENTSOF(specs); i++)
+		if ((q = render_file(r, &specs[i], &files, &dropin, config)) < 0)
+			return q;
+	if (dropin[0]) {
+		/* indented for the literal block of its write_files entry */
+		_cleanup_free_ char *body = xstrdup("");
+		for (char *line = dropin, *nl; (nl = strchr(line, '\n')); line = nl + 1) {
+			char *old = body;
+			body = xasprintf("%s    %.*s\n", old, (int)(nl - line), line);
+			free(old);
+		}
+		char *old = files;
+		files =
+		    xasprintf("%s- path: /etc/systemd/system/agentbox-display.service.d/"
+			      "credentials.conf\n"
+			      "  owner: root:root\n"
+			      "  permissions: \"0644\"\n"
+			      "  content: |\n"
+			      "    # rendered by agentbox render-user-data: the display's secrets\n"
+			      "    [Service]\n"
+			      "%s",
+			      old, body);
+		free(old);
+	}
 	set_var(r, "SECRET_FILES", VAR_BLOCK, TAKE_PTR(files));
 	return 0;
 }
