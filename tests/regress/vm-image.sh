@@ -73,6 +73,27 @@ else
 	skip "library coverage: needs objdump (binutils)"
 fi
 
+# The .deb's dependencies (when "make deb" has made one in this build):
+# each one, or one of its alternatives, is in the list.
+deb=$(ls "$BUILD"/agentbox_*.deb 2>/dev/null | head -1)
+if [ -n "$deb" ]; then
+	unmet=
+	while read -r group; do
+		ok=
+		IFS='|' read -ra alts <<<"$group"
+		for a in "${alts[@]}"; do
+			a=$(echo "$a" | sed 's/(.*//; s/[[:space:]]//g')
+			# essential or always present on Debian 12
+			case $a in libc6 | libgcc-s1 | passwd | systemd) ok=1 ;; esac
+			grep -qx -- "$a" "$PKG_LIST" && ok=1
+		done
+		[ -n "$ok" ] || unmet="$unmet [$group]"
+	done < <(dpkg-deb -f "$deb" Depends | tr ',' '\n' | sed 's/^ *//')
+	check "packages.txt: every dependency of $(basename "$deb")${unmet:+, missing:$unmet}" [ -z "$unmet" ]
+else
+	skip "the .deb's dependencies: no $BUILD/agentbox_*.deb (make deb)"
+fi
+
 if command -v shellcheck >/dev/null; then
 	check "provision.sh passes shellcheck" shellcheck "$VM/provision.sh"
 	check "cloud-init/install-deb.sh passes shellcheck" shellcheck -s sh "$TOP/cloud-init/install-deb.sh"
