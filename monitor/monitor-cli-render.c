@@ -469,8 +469,10 @@ static int render_file(struct render *r, const struct file_spec *spec, char **fi
 		q = read_secret(path, &text, &why);
 	else
 		q = read_file(path, SSH_KEY_FILE_MAX, &text, NULL);
+	if (q < 0 && why)
+		return key_error(r, spec->key, "%s %s (%s)", path, why, strerror(-q));
 	if (q < 0)
-		return key_error(r, spec->key, "%s %s", path, why ? why : strerror(-q));
+		return key_error(r, spec->key, "cannot read %s: %s", path, strerror(-q));
 	while (!spec->secret && *text && text[strlen(text) - 1] == '\n')
 		text[strlen(text) - 1] = '\0';
 	if (!text[0])
@@ -862,10 +864,13 @@ static int render_secrets(struct render *r, cJSON *config)
 	const char *listen = get(r, "DISPLAY_LISTEN");
 	int q;
 
+	static const char *const public_needs[] = {"DISPLAY_PASSWORD_FILE", "DISPLAY_TLS_CERT_FILE",
+						   "DISPLAY_TLS_KEY_FILE"};
+
 	if (listen && !streq(listen, "127.0.0.1") && !streq(listen, "::1"))
-		for (size_t i = 3; i < ELEMENTSOF(specs); i++)
-			if (!get(r, specs[i].key))
-				return key_error(r, specs[i].key,
+		for (size_t i = 0; i < ELEMENTSOF(public_needs); i++)
+			if (!get(r, public_needs[i]))
+				return key_error(r, public_needs[i],
 						 "missing: a screen on %s (DISPLAY_LISTEN) needs "
 						 "DISPLAY_PASSWORD_FILE, DISPLAY_TLS_CERT_FILE and "
 						 "DISPLAY_TLS_KEY_FILE",
