@@ -230,6 +230,25 @@ for doc in docs:
             continue
         result(len(calls) == want, f"{where}: ran its {want} cloud/agentbox commands ({len(calls)} ran)")
 
+# hcloud commands written inline in the prose: their subcommand and options
+# exist (hcloud SUB... --help).
+for doc in docs:
+    text = re.sub(r"^```.*?^```\n", "", open(doc).read(), flags=re.M | re.S)
+    for span in re.findall(r"`(hcloud [^`]+)`", text):
+        words = shlex.split(span)
+        sub = []
+        for w in words[1:]:
+            if w.startswith("-") or len(sub) == 2:
+                break
+            sub.append(w)
+        r = run(["hcloud"] + sub + ["--help"])
+        flags = [w.split("=")[0] for w in words if w.startswith("--")]
+        bad = [f for f in flags if not re.search(r"\s" + re.escape(f) + r"\b", r.stdout)]
+        ok = r.returncode == 0 and "Usage:" in r.stdout and not bad
+        if ok and len(sub) == 2:  # "hcloud server ip": the second word is a command of the first
+            ok = re.search(r"^\s+" + re.escape(sub[1]) + r"\s", run(["hcloud", sub[0], "--help"]).stdout, re.M) is not None
+        result(ok, f"{os.path.basename(doc)}: `{span}`" + (f" unknown {bad}" if bad else ""))
+
 # What the executed blocks left: the rendered user-data, 0600, valid.
 for y in ("hetzner.yaml", "ec2.yaml"):
     p = os.path.join(conf, y)
