@@ -787,6 +787,8 @@ static int render_users(struct render *r)
 				 "expected a number from 1000 to 59999, got \"%s\"", uid);
 	set_var(r, "WORKSPACE_USER", VAR_QUOTED, xstrdup(user));
 	set_var(r, "LOGIN_USER", VAR_QUOTED, xstrdup(login));
+	/* bare, for sshd_config in a literal block: check_user() allowed only [a-z0-9_-] */
+	set_var(r, "LOGIN_USER_NAME", VAR_RAW, xstrdup(login));
 	set_var(r, "WORKSPACE_UID", VAR_RAW, xasprintf("%lu", n));
 	return 0;
 }
