@@ -152,6 +152,14 @@ check "runcmd enabled agentbox-init" [ "$(in_vm systemctl is-enabled agentbox-in
 check "runcmd started agentbox-init, after the files were written" \
 	sh -c 'docker exec "$1" journalctl -u agentbox-init.service | grep -q "stand-in agentbox-init ran"' _ "$vm"
 
+# What the docs have the login user run, as that user.
+check "the login user reads cloud-init's status (docs/quickstart.md)" \
+	sh -c 'docker exec -u admin "$1" cloud-init status --long | grep -qx "status: done"' _ "$vm"
+check "the login user reads the journal of the agentbox units (systemd-journal)" \
+	sh -c 'docker exec -u admin "$1" journalctl -u agentbox-init.service | grep -q "stand-in agentbox-init ran"' _ "$vm"
+check "the workspace user cannot read the secrets" \
+	sh -c '! docker exec -u agent "$1" cat /etc/agentbox/s3-credentials >/dev/null 2>&1' _ "$vm"
+
 # No secret in cloud-init's logs, its runcmd script or the journal.
 in_vm sh -c 'cat /var/log/cloud-init.log /var/log/cloud-init-output.log /var/lib/cloud/instance/scripts/runcmd; journalctl -b --no-pager' >logs.txt 2>/dev/null
 leaked=
