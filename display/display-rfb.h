@@ -17,8 +17,9 @@
 struct dx;
 struct drfb;
 
-/* Sets up the screen at the X server's size; password NULL: no auth
- * (the caller only allows that on loopback). Takes over password. */
+/* Sets up the screen at the X server's size (black until drfb_read_all());
+ * password NULL: no auth (the caller only allows that on loopback). Takes
+ * over password. */
 int drfb_new(struct dx *dx, char *password, struct drfb **ret);
 /* Disconnects every client, waits for their threads (bounded), frees. */
 struct drfb *drfb_free(struct drfb *r);
@@ -39,11 +40,23 @@ int drfb_clients(struct drfb *r);
  * updates). */
 int drfb_active_clients(struct drfb *r);
 
+/* Non-zero while a client waits for its first frame: the main thread
+ * then calls drfb_read_all(), which that client's first update waits for
+ * (at most 2 s), so it never sees what the framebuffer held before. */
+int drfb_fresh_wanted(struct drfb *r);
+
+/* Reads the whole X screen into the framebuffer, tells the clients and
+ * releases the clients waiting for their first frame. Returns 0 or -errno
+ * (the framebuffer then keeps what it had). */
+int drfb_read_all(struct drfb *r);
+
 /* Reads the damaged parts of the screen (an sraRegion*, emptied) from X
  * into the framebuffer and tells the clients. Returns 0 or -errno. */
 int drfb_update(struct drfb *r, void *region);
 
-/* Follows a new X screen size: new framebuffer, clients told. */
+/* Follows a new X screen size: new framebuffer read whole from X, clients
+ * told. Returns 0, or -errno when the read failed (the size still
+ * changed). */
 int drfb_resize(struct drfb *r);
 
 /* Reads the X cursor and sends its shape to the clients. */
