@@ -25,7 +25,9 @@ struct drfb {
 	char *passwords[2];
 	uint8_t **old_fbs; /* framebuffers replaced by a resize; clients may still read */
 	size_t n_old_fbs;
-	atomic_int n_clients;
+	atomic_int n_clients; /* in libvncserver's client list */
+	atomic_int n_setup;   /* handed over, not yet in the list (drfb_client_setup) */
+	atomic_int n_dropped; /* in the list, shut down by us, not yet gone */
 	int wake_fd; /* eventfd: a client connected or wants a fresh frame */
 
 	/* A client's first frame: its input thread asks (fresh_wanted++) and
@@ -41,6 +43,8 @@ struct drfb_peer {
 	struct drfb *rfb;
 	int fd;
 	int asked; /* sent its first FramebufferUpdateRequest */
+	usec_t since; /* handed to us (CLOCK_MONOTONIC) */
+	atomic_int dropped; /* shut down before authentication by the main thread */
 	char peer[80];
 	char transport[16];
 };
@@ -134,6 +138,8 @@ static void drfb_client_gone(rfbClientPtr cl)
 	if (!p)
 		return;
 	atomic_fetch_sub(&p->rfb->n_clients, 1);
+	if (atomic_load(&p->dropped))
+		atomic_fetch_sub(&p->rfb->n_dropped, 1);
 	snprintf(n, sizeof(n), "%d", atomic_load(&p->rfb->n_clients));
 	log_event(LOG_INFO, MSGID_DISPLAY_CLIENT,
 		  LOG_FIELDS({"AGENTBOX_EVENT", "disconnect"}, {"AGENTBOX_PEER", p->peer},
@@ -193,10 +199,13 @@ static void *drfb_client_setup(void *data)
 	if (!cl) {
 		log_info("Display client %s (%s) dropped during the handshake", p->peer,
 			 p->transport);
+		atomic_fetch_sub(&r->n_setup, 1);
 		free(p);
 		return NULL;
 	}
+	/* counted in the list before it leaves the setup count */
 	atomic_fetch_add(&r->n_clients, 1);
+	atomic_fetch_sub(&r->n_setup, 1);
 	snprintf(n, sizeof(n), "%d", atomic_load(&r->n_clients));
 	log_event(LOG_INFO, MSGID_DISPLAY_CLIENT,
 		  LOG_FIELDS({"AGENTBOX_EVENT", "connect"}, {"AGENTBOX_PEER", p->peer},
@@ -222,6 +231,8 @@ void drfb_add_client(struct drfb *r, int fd, const char *peer, const char *trans
 
 	p->rfb = r;
 	p->fd = fd;
+	p->since = now_usec(CLOCK_MONOTONIC);
+	atomic_fetch_add(&r->n_setup, 1);
 	snprintf(p->peer, sizeof(p->peer), "%s", peer);
 	snprintf(p->transport, sizeof(p->transport), "%s", transport);
 	pthread_attr_init(&attr);
@@ -229,6 +240,7 @@ void drfb_add_client(struct drfb *r, int fd, const char *peer, const char *trans
 	pthread_attr_setstacksize(&attr, 256 * 1024);
 	if (pthread_create(&t, &attr, drfb_client_setup, p) != 0) {
 		log_warning("Cannot start a thread for client %s, dropping it", peer);
+		atomic_fetch_sub(&r->n_setup, 1);
 		close(fd);
 		free(p);
 	}
@@ -242,7 +254,89 @@ int drfb_wake_fd(struct drfb *r)
 
 int drfb_clients(struct drfb *r)
 {
-	return atomic_load(&r->n_clients);
+	return atomic_load(&r->n_clients) + atomic_load(&r->n_setup) -
+	       atomic_load(&r->n_dropped);
+}
+
+int drfb_unauthenticated(struct drfb *r, usec_t *ret_oldest)
+{
+	rfbClientIteratorPtr it = rfbGetClientIterator(r->screen);
+	rfbClientPtr cl;
+	usec_t oldest = USEC_INFINITY;
+	/* still in drfb_client_setup: just handed over, the newest of all */
+	int n = atomic_load(&r->n_setup);
+
+	if (n > 0)
+		oldest = now_usec(CLOCK_MONOTONIC);
+	while ((cl = rfbClientIteratorNext(it))) {
+		struct drfb_peer *p = cl->clientData;
+
+		if (!p || cl->state == RFB_NORMAL || atomic_load(&p->dropped))
+			continue;
+		n++;
+		oldest = MIN(oldest, p->since);
+	}
+	rfbReleaseClientIterator(it);
+	if (ret_oldest)
+		*ret_oldest = oldest;
+	return n;
+}
+
+/* Shuts a client down: shutdown, not close, so that its own threads see
+ * the end and close the fd, and its number is never reused under them. */
+static void drfb_drop(struct drfb *r, rfbClientPtr cl, const char *why)
+{
+	struct drfb_peer *p = cl->clientData;
+
+	atomic_store(&p->dropped, 1);
+	atomic_fetch_add(&r->n_dropped, 1);
+	shutdown(cl->sock, SHUT_RDWR);
+	log_info("Display client %s (%s) dropped before authentication: %s", p->peer,
+		 p->transport, why);
+}
+
+/* Can the main thread drop cl (not authenticated, handed over by
+ * older_than at the latest, not dropped yet)? */
+static int drfb_droppable(rfbClientPtr cl, usec_t older_than)
+{
+	struct drfb_peer *p = cl->clientData;
+
+	return p && cl->state != RFB_NORMAL && !atomic_load(&p->dropped) && cl->sock >= 0 &&
+	       p->since <= older_than;
+}
+
+int drfb_drop_unauthenticated(struct drfb *r, usec_t older_than, int only_oldest,
+			      const char *why)
+{
+	rfbClientIteratorPtr it = rfbGetClientIterator(r->screen);
+	rfbClientPtr cl, oldest = NULL;
+	int n = 0;
+
+	while ((cl = rfbClientIteratorNext(it))) {
+		if (!drfb_droppable(cl, older_than))
+			continue;
+		if (!only_oldest) {
+			drfb_drop(r, cl, why);
+			n++;
+		} else if (!oldest || ((struct drfb_peer *)cl->clientData)->since <
+					      ((struct drfb_peer *)oldest->clientData)->since) {
+			/* the iterator holds only the current client: keep our own
+			 * reference, so oldest and its peer stay while we look on */
+			rfbIncrClientRef(cl);
+			if (oldest)
+				rfbDecrClientRef(oldest);
+			oldest = cl;
+		}
+	}
+	rfbReleaseClientIterator(it);
+	if (oldest) {
+		if (oldest->sock >= 0) {
+			drfb_drop(r, oldest, why);
+			n++;
+		}
+		rfbDecrClientRef(oldest);
+	}
+	return n;
 }
 
 int drfb_fresh_wanted(struct drfb *r)

@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "time-util.h"
+
 struct dx;
 struct drfb;
 
@@ -33,8 +35,19 @@ void drfb_add_client(struct drfb *r, int fd, const char *peer, const char *trans
 /* Readable (an eventfd; read it to clear) when a client connected. */
 int drfb_wake_fd(struct drfb *r);
 
-/* Number of connected clients. */
+/* Number of clients handed over and not gone (those dropped by
+ * drfb_drop_unauthenticated() no longer count). */
 int drfb_clients(struct drfb *r);
+
+/* Clients not past authentication yet (not dropped); *ret_oldest (may be
+ * NULL): when the oldest of them was handed over, USEC_INFINITY for none. */
+int drfb_unauthenticated(struct drfb *r, usec_t *ret_oldest);
+
+/* Shuts down clients not past authentication that were handed over at
+ * older_than or before: all of them, or only the oldest one. Logs each
+ * with why. Returns how many. */
+int drfb_drop_unauthenticated(struct drfb *r, usec_t older_than, int only_oldest,
+			      const char *why);
 
 /* Clients past the handshake and authentication (the ones that take
  * updates). */

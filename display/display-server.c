@@ -204,7 +204,7 @@ int display_run(const struct config *c, int spawn_xvfb)
 	for (;;) {
 		struct pollfd p[4 + 2 + 2 * DWEB_MAX_CONNS];
 		size_t n = 3;
-		int timeout = -1;
+		int timeout = -1, t;
 		usec_t now;
 
 		p[0] = (struct pollfd){.fd = sfd, .events = POLLIN};
@@ -220,6 +220,10 @@ int display_run(const struct config *c, int spawn_xvfb)
 		 * tell us about them */
 		if (dx_has_queued(dx))
 			timeout = 0;
+		/* connections waiting for authentication have a deadline */
+		t = dweb_timeout(web);
+		if (t >= 0 && (timeout < 0 || t < timeout))
+			timeout = t;
 		r = poll(p, n, timeout);
 		if (r < 0 && errno != EINTR) {
 			r = log_error_errno(errno, "poll: %m");
@@ -260,6 +264,7 @@ int display_run(const struct config *c, int spawn_xvfb)
 			last_read = now;
 		}
 		dweb_dispatch(web, p + 3, n - 3);
+		dweb_expire(web, now);
 	}
 out:
 	sd_notify(0, "STOPPING=1");
