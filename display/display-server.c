@@ -184,7 +184,8 @@ int display_run(const struct config *c, int spawn_xvfb)
 					    .rfb_port = c->display_port,
 					    .novnc_dir = c->display_novnc_dir,
 					    .tls_cert_file = c->display_tls_cert_file,
-					    .tls_key_file = c->display_tls_key_file},
+					    .tls_key_file = c->display_tls_key_file,
+					    .allowed_hosts = c->display_allowed_hosts},
 		     rfb, &web);
 	if (r < 0)
 		goto out;

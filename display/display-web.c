@@ -50,6 +50,8 @@ struct dweb {
 	struct drfb *rfb;
 	int web_fd, rfb_fd;
 	int dir_fd;
+	char *listen;               /* the web port's address */
+	char *const *allowed_hosts; /* the config's */
 	gnutls_certificate_credentials_t cred;
 	struct conn *conns[DWEB_MAX_CONNS];
 	uint64_t next_serial;
@@ -383,6 +385,14 @@ static int http_process(struct dweb *w, struct conn *c)
 		if (!req || sscanf(req, "%7s %2047s %15s", method, target, proto) != 3 ||
 		    !startswith(proto, "HTTP/1."))
 			return http_error(c, 400, "Bad Request");
+		/* a DNS-rebinding page sends its own name: serve only ours */
+		host = http_header(req, "Host");
+		if (!display_host_allowed(host, w->listen, w->allowed_hosts)) {
+			log_notice("Refused a request from %s for Host \"%.80s\": not a name of "
+				   "this display (add it to display.allowed_hosts if it is)",
+				   c->peer, strempty(host));
+			return http_error(c, 403, "Forbidden");
+		}
 		connection = http_header(req, "Connection");
 		keep_alive = streq(proto, "HTTP/1.1") ? !has_token(connection, "close")
 						      : has_token(connection, "keep-alive");
@@ -392,7 +402,6 @@ static int http_process(struct dweb *w, struct conn *c)
 			version = http_header(req, "Sec-WebSocket-Version");
 			protocols = http_header(req, "Sec-WebSocket-Protocol");
 			origin = http_header(req, "Origin");
-			host = http_header(req, "Host");
 			if (!streq(method, "GET") || !key || !version || !streq(version, "13"))
 				return http_error(c, 400, "Bad Request");
 			if (!origin_ok(origin, host)) {
@@ -794,6 +803,8 @@ int dweb_new(const struct dweb_options *o, struct drfb *rfb, struct dweb **ret)
 
 	w->rfb = rfb;
 	w->web_fd = w->rfb_fd = w->dir_fd = -1;
+	w->listen = xstrdup(o->web_addr);
+	w->allowed_hosts = o->allowed_hosts;
 	w->dir_fd = open(o->novnc_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (w->dir_fd < 0)
 		log_warning_errno(errno, "Cannot open display.novnc_dir %s, serving no files: %m",
@@ -836,6 +847,7 @@ struct dweb *dweb_free(struct dweb *w)
 		close(w->dir_fd);
 	if (w->cred)
 		gnutls_certificate_free_credentials(w->cred);
+	free(w->listen);
 	free(w);
 	return NULL;
 }

@@ -41,6 +41,7 @@ struct dweb_options {
 	const char *novnc_dir;
 	const char *tls_cert_file; /* NULL: plain http/ws */
 	const char *tls_key_file;
+	char *const *allowed_hosts; /* display.allowed_hosts; kept, not copied */
 };
 
 /* Opens the listening sockets and loads TLS credentials. */
