@@ -375,10 +375,13 @@ static int http_process(struct dweb *w, struct conn *c)
 
 		if (!end) {
 			if (c->in.len > HTTP_MAX_HEADER)
-				http_error(c, 431, "Request Header Fields Too Large");
+				return http_error(c, 431, "Request Header Fields Too Large");
 			return 0;
 		}
 		hlen = (size_t)(end - c->in.data) + 4;
+		/* the same limit as for a header still coming */
+		if (hlen > HTTP_MAX_HEADER)
+			return http_error(c, 431, "Request Header Fields Too Large");
 		c->since = now_usec(CLOCK_MONOTONIC);
 		req = strndup((char *)c->in.data, hlen);
 		buf_consume(&c->in, hlen);
