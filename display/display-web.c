@@ -391,9 +391,16 @@ static int http_process(struct dweb *w, struct conn *c)
 		/* a DNS-rebinding page sends its own name: serve only ours */
 		host = http_header(req, "Host");
 		if (!display_host_allowed(host, w->listen, w->allowed_hosts)) {
-			log_notice("Refused a request from %s for Host \"%.80s\": not a name of "
-				   "this display (add it to display.allowed_hosts if it is)",
-				   c->peer, strempty(host));
+			char shown[81];
+
+			/* the client's bytes: printable ones only into the log */
+			snprintf(shown, sizeof(shown), "%s", strempty(host));
+			for (char *q = shown; *q; q++)
+				if ((unsigned char)*q < 0x20 || (unsigned char)*q >= 0x7f)
+					*q = '?';
+			log_notice("Refused a request from %s for Host \"%s\": not a name of this "
+				   "display (add it to display.allowed_hosts if it is)",
+				   c->peer, shown);
 			return http_error(c, 403, "Forbidden");
 		}
 		connection = http_header(req, "Connection");
