@@ -7,6 +7,7 @@
  * trusts and the next backup deletes. */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <inttypes.h>
 #include <libgen.h>
 #include <pthread.h>
@@ -849,6 +850,41 @@ static int swap_in(const char *staging, char *const *paths)
 	return r;
 }
 
+/* Who restored files belong to (root restores only): the workspace user
+ * with its groups; where no such user exists (a test, an odd image), the
+ * owner of workspace.home, else the caller. *ret_groups is freed by the
+ * caller. */
+static void restore_owner(const struct config *c, struct tarball_owner *ret, gid_t **ret_groups)
+{
+	struct passwd *pw = getpwnam(c->workspace_user);
+	struct stat st;
+	int n = 16;
+	gid_t *g;
+
+	*ret_groups = NULL;
+	if (!pw) {
+		if (stat(c->workspace_home, &st) < 0) {
+			st.st_uid = geteuid();
+			st.st_gid = getegid();
+		}
+		*ret = (struct tarball_owner){.uid = st.st_uid, .gid = st.st_gid};
+		log_debug("No user %s here: restored files belong to %u:%u (the owner of %s)",
+			  c->workspace_user, (unsigned)st.st_uid, (unsigned)st.st_gid,
+			  c->workspace_home);
+		return;
+	}
+	*ret = (struct tarball_owner){.uid = pw->pw_uid, .gid = pw->pw_gid};
+	g = xcalloc((size_t)n, sizeof(gid_t));
+	if (getgrouplist(pw->pw_name, pw->pw_gid, g, &n) < 0) {
+		g = xrealloc(g, (size_t)n * sizeof(gid_t));
+		if (getgrouplist(pw->pw_name, pw->pw_gid, g, &n) < 0)
+			n = 0;
+	}
+	ret->groups = g;
+	ret->n_groups = (size_t)MAX(n, 0);
+	*ret_groups = g;
+}
+
 /* Picks the generation to restore: the one asked for, else "latest",
  * else (with a warning) the newest complete one. */
 static int pick_generation(struct s3_client *s, const struct config *c, const char *want,
@@ -909,6 +945,8 @@ int state_restore_full(const struct config *c, const char *generation, int take_
 	struct manifest m = {0};
 	struct s3_object_info info;
 	struct tarball_stats st = {0};
+	struct tarball_owner owner = {0};
+	_cleanup_free_ gid_t *groups = NULL;
 	struct download d = {0};
 	struct stat sst;
 	pthread_t th;
@@ -1013,7 +1051,10 @@ int state_restore_full(const struct config *c, const char *generation, int take_
 		log_error_errno(r, "Cannot start the download: %m");
 		goto fail;
 	}
-	k = tarball_extract_fd(sv[0], staging, c->state_paths, geteuid() == 0, &st, &error);
+	if (geteuid() == 0)
+		restore_owner(c, &owner, &groups);
+	k = tarball_extract_fd(sv[0], staging, c->state_paths, geteuid() == 0 ? &owner : NULL, &st,
+			       &error);
 	if (k >= 0) {
 		/* the rest of the stream (zstd's end) still counts for the hash */
 		char buf[65536];

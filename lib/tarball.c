@@ -570,6 +570,80 @@ static int check_entry(struct archive_entry *e, char *const *allowed, uint64_t *
 	return 0;
 }
 
+/* Names resolved while extracting, the last of each kind cached: an
+ * archive is mostly one owner. */
+struct id_cache {
+	char *uname, *gname;
+	uid_t uid;
+	gid_t gid;
+};
+
+/* The entry's owner on this machine: its user name when it exists here,
+ * else its numeric id. */
+static uid_t entry_uid(struct archive_entry *e, struct id_cache *ic)
+{
+	const char *name = archive_entry_uname(e);
+	struct passwd *pw;
+
+	if (!name || !*name)
+		return (uid_t)archive_entry_uid(e);
+	if (ic->uname && streq(ic->uname, name))
+		return ic->uid;
+	pw = getpwnam(name);
+	free(ic->uname);
+	ic->uname = xstrdup(name);
+	ic->uid = pw ? pw->pw_uid : (uid_t)archive_entry_uid(e);
+	return ic->uid;
+}
+
+/* The same for the entry's group. */
+static gid_t entry_gid(struct archive_entry *e, struct id_cache *ic)
+{
+	const char *name = archive_entry_gname(e);
+	struct group *gr;
+
+	if (!name || !*name)
+		return (gid_t)archive_entry_gid(e);
+	if (ic->gname && streq(ic->gname, name))
+		return ic->gid;
+	gr = getgrnam(name);
+	free(ic->gname);
+	ic->gname = xstrdup(name);
+	ic->gid = gr ? gr->gr_gid : (gid_t)archive_entry_gid(e);
+	return ic->gid;
+}
+
+/* A bucket writer must not be able to plant a set-id program or a file
+ * of another user: set-id bits (and sticky on non-directories) go, and
+ * the owner becomes the workspace user unless the entry is already its. */
+static void entry_sanitize(struct archive_entry *e, const struct tarball_owner *owner,
+			   struct id_cache *ic)
+{
+	mode_t perm = archive_entry_perm(e) & ~(mode_t)(S_ISUID | S_ISGID);
+	uid_t uid;
+	gid_t gid;
+	int member = 0;
+
+	if (archive_entry_filetype(e) != AE_IFDIR)
+		perm &= ~(mode_t)S_ISVTX;
+	archive_entry_set_perm(e, perm);
+	if (!owner)
+		return;
+	uid = entry_uid(e, ic);
+	gid = entry_gid(e, ic);
+	for (size_t i = 0; i < owner->n_groups && !member; i++)
+		member = owner->groups[i] == gid;
+	if (uid != owner->uid || (gid != owner->gid && !member)) {
+		uid = owner->uid;
+		gid = owner->gid;
+	}
+	/* numeric ids from here on: libarchive looks no name up again */
+	archive_entry_set_uid(e, uid);
+	archive_entry_set_gid(e, gid);
+	archive_entry_copy_uname(e, NULL);
+	archive_entry_copy_gname(e, NULL);
+}
+
 /* Copies an entry's data blocks (holes stay holes). */
 static int copy_data(struct archive *in, struct archive *out, char **ret_error)
 {
@@ -594,10 +668,11 @@ static int copy_data(struct archive *in, struct archive *out, char **ret_error)
 	}
 }
 
-int tarball_extract_fd(int fd, const char *staging, char *const *allowed, int restore_owner,
-		       struct tarball_stats *ret, char **ret_error)
+int tarball_extract_fd(int fd, const char *staging, char *const *allowed,
+		       const struct tarball_owner *owner, struct tarball_stats *ret, char **ret_error)
 {
 	struct tarball_stats stats = {0};
+	struct id_cache ic = {0};
 	struct archive *in = archive_read_new(), *out = archive_write_disk_new();
 	_cleanup_close_ int cwd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	int flags = ARCHIVE_EXTRACT_SECURE_NODOTDOT | ARCHIVE_EXTRACT_SECURE_SYMLINKS |
@@ -610,12 +685,11 @@ int tarball_extract_fd(int fd, const char *staging, char *const *allowed, int re
 	*ret_error = NULL;
 	if (statvfs(staging, &vfs) == 0)
 		free_bytes = (uint64_t)vfs.f_bavail * vfs.f_frsize;
-	if (restore_owner)
+	if (owner)
 		flags |= ARCHIVE_EXTRACT_OWNER;
 	archive_read_support_filter_zstd(in);
 	archive_read_support_format_tar(in);
 	archive_write_disk_set_options(out, flags);
-	archive_write_disk_set_standard_lookup(out);
 	if (cwd < 0 || chdir(staging) < 0) {
 		r = -errno;
 		*ret_error = xasprintf("cannot enter %s: %s", staging, strerror(-r));
@@ -642,6 +716,7 @@ int tarball_extract_fd(int fd, const char *staging, char *const *allowed, int re
 		r = check_entry(e, allowed, &free_bytes, ret_error);
 		if (r < 0)
 			goto out;
+		entry_sanitize(e, owner, &ic);
 		if (archive_write_header(out, e) < ARCHIVE_WARN) {
 			*ret_error = xasprintf("entry '%s' refused: %s", archive_entry_pathname(e),
 					       strempty(archive_error_string(out)));
@@ -675,6 +750,8 @@ out:
 		log_warning_errno(errno, "Cannot return to the working directory, ignoring: %m");
 	archive_read_free(in);
 	archive_write_free(out);
+	free(ic.uname);
+	free(ic.gname);
 	if (r < 0)
 		return r;
 	*ret = stats;

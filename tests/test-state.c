@@ -178,7 +178,7 @@ TEST(archive_round_trip)
 	ASSERT_STR_EQ(st.tree_digest, dg.tree_digest);
 
 	fd = open(arc, O_RDONLY);
-	ASSERT_OK(tarball_extract_fd(fd, stage, paths, 0, &st2, &err));
+	ASSERT_OK(tarball_extract_fd(fd, stage, paths, NULL, &st2, &err));
 	close(fd);
 	ASSERT_INT_EQ(st2.files, 4);
 	back = xasprintf("%s%s/hello", stage, src);
@@ -190,7 +190,7 @@ TEST(archive_round_trip)
 		char *other[] = {"/nowhere", NULL};
 		_cleanup_free_ char *e2 = NULL;
 		fd = open(arc, O_RDONLY);
-		ASSERT_ERR(tarball_extract_fd(fd, stage, other, 0, &st2, &e2), -EPERM);
+		ASSERT_ERR(tarball_extract_fd(fd, stage, other, NULL, &st2, &e2), -EPERM);
 		close(fd);
 		ASSERT_STR_CONTAINS(e2, "outside the state paths");
 	}

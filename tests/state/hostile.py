@@ -2,6 +2,8 @@
 # hostile.py CASE STATE_DIR OUTSIDE OUT.tar: writes an uncompressed tar that
 # a restore must refuse (the test compresses it with zstd).
 #   dotdot | absolute | symlink | device | outside | huge | hardlink
+# and one a restore takes, but defused (no set-id bits, no foreign owners):
+#   setid
 import io, sys, tarfile
 
 case, state, outside, out = sys.argv[1:5]
@@ -33,6 +35,15 @@ with tarfile.open(out, 'w', format=tarfile.PAX_FORMAT) as t:
         add(t, outside.lstrip('/') + '/outside-evil')
     elif case == 'huge':
         add(t, rel + '/huge', size=1 << 50)
+    elif case == 'setid':
+        root = dict(uid=0, gid=0, uname='root', gname='root')
+        add(t, rel + '/suid', b'#!/bin/sh\nid\n', mode=0o4755, **root)
+        add(t, rel + '/sgid', mode=0o2755, **root)
+        add(t, rel + '/sgid-dir', type=tarfile.DIRTYPE, mode=0o2775, **root)
+        add(t, rel + '/sticky', mode=0o1644)
+        add(t, rel + '/theirs', mode=0o644, uid=4321, gid=4321, uname='', gname='')
+        add(t, rel + '/mine-rootgroup', mode=0o640, uid=65534, gid=0, uname='nobody',
+            gname='root')
     elif case == 'hardlink':
         add(t, rel + '/hl', type=tarfile.LNKTYPE, linkname='etc/passwd')
     else:
