@@ -1085,7 +1085,9 @@ int state_restore_full(const struct config *c, const char *generation, int take_
 	r = swap_in(staging, c->state_paths);
 	if (r < 0)
 		goto fail;
-	rm_rf(staging);
+	k = rm_rf(staging);
+	if (k < 0)
+		log_warning_errno(k, "Cannot remove the old state in %s, ignoring: %m", staging);
 	snprintf(res.generation, sizeof(res.generation), "%s", id);
 	res.size = m.size;
 	res.files = st.files;
@@ -1096,8 +1098,9 @@ int state_restore_full(const struct config *c, const char *generation, int take_
 	r = 0;
 	goto out;
 fail:
-	if (staging)
-		rm_rf(staging);
+	if (staging && (k = rm_rf(staging)) < 0)
+		log_error_errno(k, "Cannot remove the staging directory %s: %m; remove it by hand",
+				staging);
 	log_event(LOG_ERR, MSGID_RESTORE_FAILED, NULL, 0,
 		  "Restore failed; the local state is unchanged");
 out:

@@ -8,7 +8,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
-#include <ftw.h>
 #include <grp.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -760,24 +759,159 @@ out:
 
 /* ---- rm -rf ---- */
 
-static int rm_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
+/* One directory on the way down: what identifies it, its name in its
+ * parent, and its subdirectories still to remove. */
+struct rm_level {
+	dev_t dev;
+	ino_t ino;
+	char *name;
+	char **subdirs;
+	size_t n, next;
+};
+
+/* Unlinks every non-directory in the directory fd and lists its
+ * subdirectories into l; the first error, or 0. */
+static int rm_scan(int fd, struct rm_level *l)
 {
-	(void)st;
-	(void)ftw;
-	if (type == FTW_DP)
-		return rmdir(path) < 0 && errno != ENOENT ? -1 : 0;
-	return unlink(path) < 0 && errno != ENOENT ? -1 : 0;
+	size_t cap = 0;
+	struct dirent *de;
+	DIR *d;
+	int dfd = dup(fd), r = 0;
+
+	if (dfd < 0)
+		return -errno;
+	d = fdopendir(dfd);
+	if (!d) {
+		close(dfd);
+		return -errno;
+	}
+	while ((de = readdir(d))) {
+		struct stat st;
+		int is_dir = de->d_type == DT_DIR;
+
+		if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+			continue;
+		if (de->d_type == DT_UNKNOWN)
+			is_dir = fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+				 S_ISDIR(st.st_mode);
+		if (!is_dir) {
+			if (unlinkat(fd, de->d_name, 0) < 0 && errno != ENOENT && r == 0)
+				r = -errno;
+			continue;
+		}
+		if (l->n == cap) {
+			cap = cap ? cap * 2 : 16;
+			l->subdirs = xrealloc(l->subdirs, cap * sizeof(char *));
+		}
+		l->subdirs[l->n++] = xstrdup(de->d_name);
+	}
+	closedir(d);
+	return r;
+}
+
+/* Frees a level's names. */
+static void rm_level_done(struct rm_level *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->subdirs[i]);
+	free(l->subdirs);
+	free(l->name);
+}
+
+/* Removes the tree below the directory path, relative to one directory fd
+ * at a time: no path is ever built, so there is no PATH_MAX limit and no
+ * fd per level. Going back up through ".." is checked against the inode
+ * recorded on the way down, so a directory moved meanwhile stops us
+ * (-ESTALE) instead of leading us elsewhere. */
+static int rm_tree(const char *path)
+{
+	struct rm_level *stack = NULL;
+	size_t depth = 0, cap = 0;
+	struct stat st;
+	int fd, r = 0, k;
+
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (fstat(fd, &st) < 0) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	cap = 16;
+	stack = xcalloc(cap, sizeof(*stack));
+	stack[0] = (struct rm_level){.dev = st.st_dev, .ino = st.st_ino};
+	r = rm_scan(fd, &stack[0]);
+	for (;;) {
+		struct rm_level *top = &stack[depth];
+
+		if (top->next < top->n) {
+			char *name = top->subdirs[top->next++];
+			int cfd = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+			if (cfd < 0) {
+				/* gone, or no longer a directory: unlink what is there */
+				if (errno != ENOENT && unlinkat(fd, name, 0) < 0 && errno != ENOENT &&
+				    r == 0)
+					r = -errno;
+				continue;
+			}
+			if (fstat(cfd, &st) < 0) {
+				if (r == 0)
+					r = -errno;
+				close(cfd);
+				continue;
+			}
+			if (depth + 1 == cap) {
+				cap *= 2;
+				stack = xrealloc(stack, cap * sizeof(*stack));
+			}
+			stack[++depth] = (struct rm_level){
+			    .dev = st.st_dev, .ino = st.st_ino, .name = xstrdup(name)};
+			close(fd);
+			fd = cfd;
+			k = rm_scan(fd, &stack[depth]);
+			if (k < 0 && r == 0)
+				r = k;
+			continue;
+		}
+		if (depth == 0)
+			break;
+		{
+			int pfd = openat(fd, "..", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (pfd < 0 || fstat(pfd, &st) < 0 || st.st_dev != stack[depth - 1].dev ||
+			    st.st_ino != stack[depth - 1].ino) {
+				if (pfd >= 0)
+					close(pfd);
+				r = -ESTALE;
+				break;
+			}
+			close(fd);
+			fd = pfd;
+		}
+		if (unlinkat(fd, top->name, AT_REMOVEDIR) < 0 && errno != ENOENT && r == 0)
+			r = -errno;
+		rm_level_done(top);
+		depth--;
+	}
+	close(fd);
+	for (size_t i = 0; i <= depth; i++)
+		rm_level_done(&stack[i]);
+	free(stack);
+	return r;
 }
 
 int rm_rf(const char *path)
 {
 	struct stat st;
+	int r;
 
 	if (lstat(path, &st) < 0)
 		return errno == ENOENT ? 0 : -errno;
 	if (!S_ISDIR(st.st_mode))
-		return unlink(path) < 0 ? -errno : 0;
-	if (nftw(path, rm_one, 32, FTW_DEPTH | FTW_PHYS) < 0)
-		return negative_errno();
-	return 0;
+		return unlink(path) < 0 && errno != ENOENT ? -errno : 0;
+	r = rm_tree(path);
+	if (r < 0)
+		return r;
+	return rmdir(path) < 0 && errno != ENOENT ? -errno : 0;
 }

@@ -61,7 +61,8 @@ int tarball_extract_fd(int fd, const char *staging, char *const *allowed,
  * against the last component; a match on a directory covers its subtree. */
 int tarball_excluded(char *const *excludes, const char *path);
 
-/* rm -rf, not following symlinks; a missing path is success. */
+/* rm -rf, not following symlinks, at any depth (relative to one directory
+ * fd at a time, no PATH_MAX limit); a missing path is success. */
 int rm_rf(const char *path);
 
 #endif

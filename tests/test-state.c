@@ -220,6 +220,35 @@ TEST(archive_round_trip)
 	ASSERT_TRUE(access(d, F_OK) < 0);
 }
 
+/* rm_rf at any depth: a tree longer than PATH_MAX and deeper than the
+ * fd limit would allow with one fd a level. */
+TEST(rm_rf_deep)
+{
+	_cleanup_free_ char *d = make_tmpdir();
+	int fd;
+
+	ASSERT_NOT_NULL(d);
+	fd = open(d, O_RDONLY | O_DIRECTORY);
+	ASSERT_TRUE(fd >= 0);
+	for (int i = 0; i < 1500; i++) {
+		int cfd, ffd;
+		ASSERT_OK(mkdirat(fd, "dd", 0700));
+		ffd = openat(fd, "f", O_WRONLY | O_CREAT, 0600);
+		ASSERT_TRUE(ffd >= 0);
+		close(ffd);
+		ASSERT_OK(symlinkat("/etc", fd, "l"));
+		cfd = openat(fd, "dd", O_RDONLY | O_DIRECTORY);
+		ASSERT_TRUE(cfd >= 0);
+		close(fd);
+		fd = cfd;
+	}
+	close(fd);
+	ASSERT_OK(rm_rf(d));
+	ASSERT_TRUE(access(d, F_OK) < 0);
+	ASSERT_TRUE(access("/etc/passwd", F_OK) == 0);
+	ASSERT_OK(rm_rf(d)); /* gone: success */
+}
+
 TEST(config_state_keys)
 {
 	_cleanup_(config_freep) struct config *c = config_new();

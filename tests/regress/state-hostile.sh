@@ -49,7 +49,7 @@ refused() {
 	! ls -a "$H" | grep -q agentbox-restore || { echo "staging left"; return 1; }
 }
 
-for c in dotdot absolute symlink device outside huge hardlink; do
+for c in dotdot absolute symlink device outside huge hardlink deep; do
 	python3 "$TOP/tests/state/hostile.py" "$c" "$H/.claude" "$O" "$T/$c.tar" &&
 		zstd -q -f "$T/$c.tar" -o "$T/$c.tar.zst" && put_generation "$c/" "$T/$c.tar.zst" ||
 		fail "building case $c"
@@ -61,6 +61,7 @@ check "device refused" refused device "is a device, fifo or socket"
 check "entry outside the state paths refused" refused outside "outside the state paths"
 check "huge declared size refused" refused huge "more than the disk has free"
 check "hard link refused" refused hardlink "is a hard link"
+check "refused after extracting below PATH_MAX depth: staging removed" refused deep "is a device"
 MPATHS="\"$H/.claude\", \"$O\"" put_generation manifestpaths/ "$T/outside.tar.zst"
 check "a manifest naming other paths cannot widen what is written" refused manifestpaths "outside the state paths"
 

@@ -4,6 +4,8 @@
 #   dotdot | absolute | symlink | device | outside | huge | hardlink
 # and one a restore takes, but defused (no set-id bits, no foreign owners):
 #   setid
+# deep: a file below a path longer than PATH_MAX, then a refused entry, so
+# that the clean-up must remove what was already extracted at that depth
 import io, sys, tarfile
 
 case, state, outside, out = sys.argv[1:5]
@@ -44,6 +46,13 @@ with tarfile.open(out, 'w', format=tarfile.PAX_FORMAT) as t:
         add(t, rel + '/theirs', mode=0o644, uid=4321, gid=4321, uname='', gname='')
         add(t, rel + '/mine-rootgroup', mode=0o640, uid=65534, gid=0, uname='nobody',
             gname='root')
+    elif case == 'deep':
+        d = rel
+        for k in range(24):
+            d += '/' + ('%02d' % k) * 100
+            add(t, d, type=tarfile.DIRTYPE, mode=0o755)
+        add(t, d + '/deep-evil')
+        add(t, rel + '/null', type=tarfile.CHRTYPE, devmajor=1, devminor=3)
     elif case == 'hardlink':
         add(t, rel + '/hl', type=tarfile.LNKTYPE, linkname='etc/passwd')
     else:
