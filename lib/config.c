@@ -532,6 +532,70 @@ static int parse_port_ranges(char **list, struct config_port_ranges *ret, const 
 	return 0;
 }
 
+/* Path order in which a directory's descendants follow it at once: '/'
+ * sorts before every other byte. */
+static int path_cmp(const void *a, const void *b)
+{
+	const unsigned char *x = *(const unsigned char *const *)a, *y = *(const unsigned char *const *)b;
+
+	for (; *x && *x == *y; x++, y++)
+		;
+	return (*x == '/' ? 1 : *x ? *x + 1 : 0) - (*y == '/' ? 1 : *y ? *y + 1 : 0);
+}
+
+/* Is b the path a, or below it? Both normalized. */
+static int path_covers(const char *a, const char *b)
+{
+	size_t l = strlen(a);
+
+	if (streq(a, "/"))
+		return 1;
+	return strncmp(a, b, l) == 0 && (b[l] == '\0' || b[l] == '/');
+}
+
+/* Normalizes state.paths in place (no "//", no trailing '/') and refuses
+ * "." and ".." components and any path given twice or inside another:
+ * each would be archived and swapped in twice, and a restore would
+ * report success while leaving newer local content. Sorted, an overlap
+ * always shows between neighbours, so this is O(n log n). */
+static int check_state_paths(char **paths, const char *origin, char **ret_error)
+{
+	_cleanup_free_ char **v = NULL;
+	size_t n = 0;
+
+	for (char **p = paths; p && *p; p++) {
+		char *o = *p;
+		for (const char *i = *p; *i; i++)
+			if (*i != '/' || o == *p || o[-1] != '/')
+				*o++ = *i;
+		if (o > *p + 1 && o[-1] == '/')
+			o--;
+		*o = '\0';
+		for (const char *s = *p; s; s = strchr(s + 1, '/'))
+			if (streq(s, "/.") || startswith(s, "/./") || streq(s, "/..") ||
+			    startswith(s, "/../"))
+				return set_error(ret_error, origin, "state.paths",
+						 "\"%s\" has a '.' or '..' component; give it plainly",
+						 *p);
+		n++;
+	}
+	if (n < 2)
+		return 0;
+	v = xcalloc(n, sizeof(char *));
+	memcpy(v, paths, n * sizeof(char *));
+	qsort(v, n, sizeof(char *), path_cmp);
+	for (size_t i = 0; i + 1 < n; i++) {
+		if (streq(v[i], v[i + 1]))
+			return set_error(ret_error, origin, "state.paths",
+					 "\"%s\" is given twice; list each path once", v[i]);
+		if (path_covers(v[i], v[i + 1]))
+			return set_error(ret_error, origin, "state.paths",
+					 "\"%s\" is inside \"%s\"; list only \"%s\"", v[i + 1],
+					 v[i], v[i]);
+	}
+	return 0;
+}
+
 int config_finish(struct config *c, char **ret_error)
 {
 	const char *origin = c->path ? c->path : "config";
@@ -580,6 +644,8 @@ int config_finish(struct config *c, char **ret_error)
 		c->state_paths[0] = xasprintf("%s/.claude", c->workspace_home);
 		c->state_paths[1] = xasprintf("%s/.claude.json", c->workspace_home);
 	}
+	if (check_state_paths(c->state_paths, origin, ret_error) < 0)
+		return -EINVAL;
 	if (c->state_keep != floor(c->state_keep))
 		return set_error(ret_error, origin, "state.keep", "must be a whole number");
 	if (c->state_compression_level != floor(c->state_compression_level))

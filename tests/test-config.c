@@ -144,6 +144,55 @@ TEST(finish_unknown_user)
 	config_free(c);
 }
 
+/* finish() on json: the error line, or NULL (the config is freed). */
+static char *finish(const char *json)
+{
+	struct config *c;
+	char *error = load(json, &c);
+
+	if (!error && config_finish(c, &error) >= 0)
+		error = NULL;
+	config_free(c);
+	return error;
+}
+
+TEST(state_paths_overlap)
+{
+	_cleanup_free_ char *e1 = NULL, *e2 = NULL, *e3 = NULL, *e4 = NULL, *e5 = NULL, *e6 = NULL;
+	struct config *c;
+
+	e1 = finish("{\"workspace\": {\"home\": \"/h\"}, \"state\": {\"paths\": "
+		    "[\"/h/a\", \"/h/b\", \"/h/a\"]}}");
+	ASSERT_STR_CONTAINS(e1, "state.paths: \"/h/a\" is given twice");
+	e2 = finish("{\"workspace\": {\"home\": \"/h\"}, \"state\": {\"paths\": "
+		    "[\"/h/a/deep/x\", \"/h/b\", \"/h/a.json\", \"/h/a\"]}}");
+	ASSERT_STR_CONTAINS(e2, "\"/h/a/deep/x\" is inside \"/h/a\"");
+	/* spelled differently, still the same path */
+	e3 = finish("{\"workspace\": {\"home\": \"/h\"}, \"state\": {\"paths\": "
+		    "[\"/h//a/\", \"/h/a\"]}}");
+	ASSERT_STR_CONTAINS(e3, "\"/h/a\" is given twice");
+	e4 = finish("{\"workspace\": {\"home\": \"/h\"}, \"state\": {\"paths\": "
+		    "[\"/h/x\", \"/\"]}}");
+	ASSERT_STR_CONTAINS(e4, "\"/h/x\" is inside \"/\"");
+	e5 = finish("{\"workspace\": {\"home\": \"/h\"}, \"state\": {\"paths\": "
+		    "[\"/h/a/../b\"]}}");
+	ASSERT_STR_CONTAINS(e5, "'..' component");
+	/* neighbours by name are not inside each other */
+	e6 = finish("{\"workspace\": {\"home\": \"/h\"}, \"state\": {\"paths\": "
+		    "[\"/h/.claude\", \"/h/.claude.json\", \"/h/.claude-x/y\", \"/h/.claude0\"]}}");
+	ASSERT_TRUE(e6 == NULL);
+	/* the defaults pass, and a trailing '/' is dropped */
+	ASSERT_TRUE(load("{\"workspace\": {\"home\": \"/h\"}, \"state\": {\"paths\": "
+			 "[\"/h/d/\"]}}",
+			 &c) == NULL);
+	{
+		_cleanup_free_ char *error = NULL;
+		ASSERT_OK(config_finish(c, &error));
+		ASSERT_STR_EQ(c->state_paths[0], "/h/d");
+	}
+	config_free(c);
+}
+
 TEST(to_json_round_trips)
 {
 	_cleanup_(config_freep) struct config *c = config_new();
