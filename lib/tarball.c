@@ -73,7 +73,10 @@ int tarball_excluded(char *const *excludes, const char *path)
 	return 0;
 }
 
-/* Adds one entry to the tree digest. */
+/* Adds one entry to the tree digest. Besides size and mtime, which a
+ * writer can put back (touch -r, utimensat), the ctime and the inode,
+ * which it cannot (as restic compares them): a same-size rewrite with the
+ * old mtime restored must not make a backup "unchanged". */
 static void digest_entry(struct walker *w, int dirfd, const char *name, const char *path,
 			 const struct stat *st)
 {
@@ -81,10 +84,12 @@ static void digest_entry(struct walker *w, int dirfd, const char *name, const ch
 	ssize_t n = 0;
 	int l;
 
-	l = snprintf(line, sizeof(line), "%o %u %u %" PRIu64 " %lld.%09ld ", (unsigned)st->st_mode,
-		     (unsigned)st->st_uid, (unsigned)st->st_gid,
+	l = snprintf(line, sizeof(line),
+		     "%o %u %u %" PRIu64 " %lld.%09ld %lld.%09ld %" PRIu64 " ",
+		     (unsigned)st->st_mode, (unsigned)st->st_uid, (unsigned)st->st_gid,
 		     S_ISREG(st->st_mode) ? (uint64_t)st->st_size : 0,
-		     (long long)st->st_mtim.tv_sec, st->st_mtim.tv_nsec);
+		     (long long)st->st_mtim.tv_sec, st->st_mtim.tv_nsec,
+		     (long long)st->st_ctim.tv_sec, st->st_ctim.tv_nsec, (uint64_t)st->st_ino);
 	sha256_update(w->digest, line, (size_t)l);
 	sha256_update(w->digest, path, strlen(path) + 1);
 	if (S_ISLNK(st->st_mode)) {

@@ -18,7 +18,7 @@ struct tarball_stats {
 	uint64_t files;	      /* entries stored or extracted */
 	uint64_t bytes;	      /* file content, uncompressed */
 	uint64_t skipped;     /* sockets, fifos, devices */
-	char tree_digest[65]; /* digest of paths, types, modes, owners, sizes, mtimes */
+	char tree_digest[65]; /* of paths, types, modes, owners, sizes, m/ctimes, inodes */
 };
 
 /* Who restored entries belong to: the workspace user. An entry keeps its

@@ -203,6 +203,34 @@ TEST(archive_round_trip)
 		ASSERT_FALSE(streq(st2.tree_digest, dg.tree_digest));
 	}
 
+	/* a same-size rewrite with the old mtime put back still moves it */
+	{
+		_cleanup_free_ char *f = xasprintf("%s/hello", src);
+		struct tarball_stats a, b;
+		struct stat before;
+		struct timespec ts[2];
+		ASSERT_OK(tarball_tree_digest(paths, NULL, &a));
+		ASSERT_OK(stat(f, &before));
+		usleep(20 * 1000); /* a ctime tick apart even on coarse clocks */
+		ASSERT_OK(write_str(f, "HELLO WORLD\n", 0640)); /* same size, new inode */
+		ts[0] = before.st_atim;
+		ts[1] = before.st_mtim;
+		ASSERT_OK(utimensat(AT_FDCWD, f, ts, 0));
+		ASSERT_OK(tarball_tree_digest(paths, NULL, &b));
+		ASSERT_FALSE(streq(a.tree_digest, b.tree_digest));
+		/* in place too: same inode, only the ctime tells */
+		{
+			int wfd = open(f, O_WRONLY);
+			ASSERT_TRUE(wfd >= 0);
+			usleep(20 * 1000);
+			ASSERT_INT_EQ(pwrite(wfd, "h", 1, 0), 1);
+			close(wfd);
+		}
+		ASSERT_OK(utimensat(AT_FDCWD, f, ts, 0));
+		ASSERT_OK(tarball_tree_digest(paths, NULL, &a));
+		ASSERT_FALSE(streq(a.tree_digest, b.tree_digest));
+	}
+
 	/* a file that grows while archived fails the archive, naming it */
 	{
 		_cleanup_free_ char *bad = NULL;

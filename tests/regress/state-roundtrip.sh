@@ -74,6 +74,15 @@ for i in 1 2 3; do echo "$i" >"$H/.claude/rot"; AB backup >/dev/null 2>&1 || fai
 check "retention keeps state.keep generations" [ "$($S3 list ws1/generations/ | grep -c '\.json$')" = 2 ]
 check "retention deleted archives with their manifests" [ "$($S3 list ws1/generations/ | grep -c '\.tar\.zst$')" = 2 ]
 
+# a same-size rewrite with the old mtime put back is still a change
+AB backup >"$T/out" 2>&1
+check "nothing changed since: skipped" grep -q "backup skipped" "$T/out"
+touch -r "$H/.claude/rot" "$T/rot.ref"
+echo 9 >"$H/.claude/rot"
+touch -r "$T/rot.ref" "$H/.claude/rot"
+AB backup >"$T/out" 2>&1
+check "same size, mtime put back: backed up, not skipped" grep -q "^generation " "$T/out"
+
 # no credentials_file and no ~/.aws/credentials: the EC2 instance profile
 ip=$(free_port)
 node "$TOP/tests/state/imds-mock.js" "$ip" S3RVER S3RVER sometoken 3600 >"$T/imds.log" 2>&1 &
