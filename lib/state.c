@@ -756,6 +756,90 @@ int state_list(const struct config *c, struct state_generation **ret, size_t *re
 	return 0;
 }
 
+/* ---- verify ---- */
+
+struct hash_sink {
+	struct sha256_ctx *h;
+	uint64_t size;
+};
+
+/* Download consumer of state_verify(): hashes, keeps nothing. */
+static int hash_write(const void *data, size_t size, void *userdata)
+{
+	struct hash_sink *k = userdata;
+
+	sha256_update(k->h, data, size);
+	k->size += size;
+	return 0;
+}
+
+/* state_verify() with its message in why. */
+static int state_verify_one(const struct config *c, const char *generation, char *why,
+			    size_t why_size)
+{
+	_cleanup_(s3_client_freep) struct s3_client *s = NULL;
+	_cleanup_free_ char *key = NULL;
+	char id[STATE_GENERATION_MAX], sha[65] = "";
+	struct manifest m = {0};
+	struct hash_sink k = {0};
+	int r;
+
+	r = state_client(c, &s);
+	if (r < 0) {
+		snprintf(why, why_size, "no client for the state storage");
+		return r;
+	}
+	if (generation)
+		snprintf(id, sizeof(id), "%s", generation);
+	else if ((r = read_latest(s, c, id)) < 0) {
+		snprintf(why, why_size, "%s",
+			 r == -EBADMSG ? "\"latest\" is not readable" : s3_last_error(s));
+		return log_error_errno(r, "Cannot verify the latest generation: %s", why);
+	}
+	r = read_manifest(s, c, id, &m);
+	if (r < 0) {
+		snprintf(why, why_size, "manifest of generation %s: %s", id,
+			 r == -EBADMSG ? "not a valid manifest" : s3_last_error(s));
+		return log_error_errno(r, "Cannot verify: %s", why);
+	}
+	key = gen_key(c, id, "tar.zst");
+	for (int attempt = 1; attempt <= 2; attempt++) {
+		k.h = sha256_new();
+		k.size = 0;
+		r = s3_get(s, key, hash_write, &k, NULL);
+		sha256_finish_hex(k.h, sha);
+		if (r < 0) {
+			snprintf(why, why_size, "%s", s3_last_error(s));
+			break;
+		}
+		if (k.size == m.size && streq(sha, m.sha256))
+			break;
+		r = -EBADMSG;
+		snprintf(why, why_size,
+			 "generation %s reads back as %" PRIu64 " bytes with SHA-256 %s, but %" PRIu64
+			 " bytes with SHA-256 %s were stored",
+			 id, k.size, sha, m.size, m.sha256);
+		if (attempt == 1)
+			log_warning("%s; reading it once more", why);
+	}
+	manifest_done(&m);
+	if (r < 0)
+		return log_error_errno(r, "Verification of generation %s failed: %s", id, why);
+	log_info("Generation %s read back: %" PRIu64 " bytes, SHA-256 as stored", id, k.size);
+	return 0;
+}
+
+int state_verify(const struct config *c, const char *generation, char *why, size_t why_size)
+{
+	char msg[512] = "";
+	int r;
+
+	r = state_verify_one(c, generation, msg, sizeof(msg));
+	if (why && why_size > 0)
+		snprintf(why, why_size, "%s", r < 0 ? msg : "");
+	return r;
+}
+
 /* ---- restore ---- */
 
 struct download {
