@@ -415,10 +415,10 @@ static int conf_walk(struct config *c, const cJSON *obj, const char *prefix, con
 
 	cJSON_ArrayForEach(m, obj)
 	{
-		_cleanup_free_ char *key = prefix ? xasprintf("%s.%s", prefix, m->string)
-						  : xstrdup(m->string);
-		_cleanup_free_ char *spelled = xasprintf("%s%s\"%s\"", strempty(spelling),
-							 spelling ? " > " : "", m->string);
+		_cleanup_free_ char *key =
+		    prefix ? xasprintf("%s.%s", prefix, m->string) : xstrdup(m->string);
+		_cleanup_free_ char *spelled =
+		    xasprintf("%s%s\"%s\"", strempty(spelling), spelling ? " > " : "", m->string);
 		const struct conf_key *k = conf_find(key);
 		int r;
 
@@ -575,7 +575,8 @@ static int parse_port_ranges(char **list, struct config_port_ranges *ret, const 
  * sorts before every other byte. */
 static int path_cmp(const void *a, const void *b)
 {
-	const unsigned char *x = *(const unsigned char *const *)a, *y = *(const unsigned char *const *)b;
+	const unsigned char *x = *(const unsigned char *const *)a,
+			    *y = *(const unsigned char *const *)b;
 
 	for (; *x && *x == *y; x++, y++)
 		;
@@ -613,9 +614,9 @@ static int check_state_paths(char **paths, const char *origin, char **ret_error)
 		for (const char *s = *p; s; s = strchr(s + 1, '/'))
 			if (streq(s, "/.") || startswith(s, "/./") || streq(s, "/..") ||
 			    startswith(s, "/../"))
-				return set_error(ret_error, origin, "state.paths",
-						 "\"%s\" has a '.' or '..' component; give it plainly",
-						 *p);
+				return set_error(
+				    ret_error, origin, "state.paths",
+				    "\"%s\" has a '.' or '..' component; give it plainly", *p);
 		n++;
 	}
 	if (n < 2)

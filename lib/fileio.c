@@ -130,9 +130,9 @@ int read_secret(const char *name_or_path, char **ret, const char **ret_why)
 	if (fstat(fd, &st) < 0)
 		return -errno;
 	if (!S_ISREG(st.st_mode)) {
-		*ret_why = S_ISFIFO(st.st_mode)	  ? "is a FIFO, not a regular file"
-			   : S_ISDIR(st.st_mode)  ? "is a directory, not a regular file"
-						  : "is not a regular file";
+		*ret_why = S_ISFIFO(st.st_mode)	 ? "is a FIFO, not a regular file"
+			   : S_ISDIR(st.st_mode) ? "is a directory, not a regular file"
+						 : "is not a regular file";
 		return -EINVAL;
 	}
 	/* systemd makes credentials private itself; a plain file must be. */

@@ -956,7 +956,8 @@ static int s3_perform(struct s3_client *s, struct s3_request *rq)
 			retry = rq->status >= 500 || rq->status == 429 || rq->status == 408 ||
 				streq(code, "SlowDown") || streq(code, "RequestTimeout") ||
 				/* bytes damaged on the way: a resend may arrive whole */
-				streq(code, "BadDigest") || streq(code, "XAmzContentSHA256Mismatch");
+				streq(code, "BadDigest") ||
+				streq(code, "XAmzContentSHA256Mismatch");
 		s3_set_error(s, rq, cc, code, msg);
 		if (!retry || attempt >= s->attempts) {
 			if (cc != CURLE_OK && (!rq->status || rq->status / 100 == 2))

@@ -816,7 +816,8 @@ static int state_verify_one(const struct config *c, const char *generation, char
 			break;
 		r = -EBADMSG;
 		snprintf(why, why_size,
-			 "generation %s reads back as %" PRIu64 " bytes with SHA-256 %s, but %" PRIu64
+			 "generation %s reads back as %" PRIu64
+			 " bytes with SHA-256 %s, but %" PRIu64
 			 " bytes with SHA-256 %s were stored",
 			 id, k.size, sha, m.size, m.sha256);
 		if (attempt == 1)

@@ -84,8 +84,7 @@ static void digest_entry(struct walker *w, int dirfd, const char *name, const ch
 	ssize_t n = 0;
 	int l;
 
-	l = snprintf(line, sizeof(line),
-		     "%o %u %u %" PRIu64 " %lld.%09ld %lld.%09ld %" PRIu64 " ",
+	l = snprintf(line, sizeof(line), "%o %u %u %" PRIu64 " %lld.%09ld %lld.%09ld %" PRIu64 " ",
 		     (unsigned)st->st_mode, (unsigned)st->st_uid, (unsigned)st->st_gid,
 		     S_ISREG(st->st_mode) ? (uint64_t)st->st_size : 0,
 		     (long long)st->st_mtim.tv_sec, st->st_mtim.tv_nsec,
@@ -673,7 +672,8 @@ static int copy_data(struct archive *in, struct archive *out, char **ret_error)
 }
 
 int tarball_extract_fd(int fd, const char *staging, char *const *allowed,
-		       const struct tarball_owner *owner, struct tarball_stats *ret, char **ret_error)
+		       const struct tarball_owner *owner, struct tarball_stats *ret,
+		       char **ret_error)
 {
 	struct tarball_stats stats = {0};
 	struct id_cache ic = {0};
@@ -856,8 +856,8 @@ static int rm_tree(const char *path)
 
 			if (cfd < 0) {
 				/* gone, or no longer a directory: unlink what is there */
-				if (errno != ENOENT && unlinkat(fd, name, 0) < 0 && errno != ENOENT &&
-				    r == 0)
+				if (errno != ENOENT && unlinkat(fd, name, 0) < 0 &&
+				    errno != ENOENT && r == 0)
 					r = -errno;
 				continue;
 			}

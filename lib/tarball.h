@@ -54,7 +54,8 @@ int tarball_create(char *const *paths, char *const *excludes, int level, tarball
  * or symlink, lies outside every one of the allowed paths, or declares
  * more bytes than the disk has free. The caller discards staging on error. */
 int tarball_extract_fd(int fd, const char *staging, char *const *allowed,
-		       const struct tarball_owner *owner, struct tarball_stats *ret, char **ret_error);
+		       const struct tarball_owner *owner, struct tarball_stats *ret,
+		       char **ret_error);
 
 /* Does path (absolute) match one of the exclude globs? A glob with a '/'
  * is matched against the whole path (fnmatch FNM_PATHNAME), one without

@@ -79,8 +79,9 @@ int cli_backup(struct config *c, int argc, char **argv)
 	/* The final backup is what the next VM restores: read it back first,
 	 * and keep the lease (and fail) when it does not hash as stored. */
 	if (final && state_verify(c, res.generation, NULL, 0) < 0) {
-		fprintf(stderr, "agentbox: generation %s does not read back as stored; the lease is "
-				"kept\n",
+		fprintf(stderr,
+			"agentbox: generation %s does not read back as stored; the lease is "
+			"kept\n",
 			res.generation);
 		return 1;
 	}
@@ -164,15 +165,14 @@ int cli_restore(struct config *c, int argc, char **argv)
 			verify = 1;
 			break;
 		default:
-			fprintf(
-			    stderr,
-			    "Usage: agentbox restore [--generation ID] [--list] [--take-over] [--verify]\n");
+			fprintf(stderr, "Usage: agentbox restore [--generation ID] [--list] "
+					"[--take-over] [--verify]\n");
 			return EXIT_CONFIG;
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr,
-			"Usage: agentbox restore [--generation ID] [--list] [--take-over] [--verify]\n");
+		fprintf(stderr, "Usage: agentbox restore [--generation ID] [--list] [--take-over] "
+				"[--verify]\n");
 		return EXIT_CONFIG;
 	}
 	if (no_storage(c))
@@ -183,7 +183,8 @@ int cli_restore(struct config *c, int argc, char **argv)
 		/* read back and check only: nothing local changes, no lease taken */
 		if (state_verify(c, generation, why, sizeof(why)) < 0)
 			return 1;
-		printf("generation %s reads back as stored\n", generation ? generation : "(latest)");
+		printf("generation %s reads back as stored\n",
+		       generation ? generation : "(latest)");
 		return 0;
 	}
 	r = state_restore_full(c, generation, take_over, &res);

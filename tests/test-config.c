@@ -197,8 +197,9 @@ TEST(state_paths_overlap)
 
 TEST(dotted_beside_nested_refused)
 {
-	ASSERT_REFUSED("{\"idle.timeout\": \"1h\", \"idle\": {\"timeout\": \"2h\"}}",
-		       "idle.timeout: given twice (as \"idle.timeout\" and as \"idle\" > \"timeout\")");
+	ASSERT_REFUSED(
+	    "{\"idle.timeout\": \"1h\", \"idle\": {\"timeout\": \"2h\"}}",
+	    "idle.timeout: given twice (as \"idle.timeout\" and as \"idle\" > \"timeout\")");
 	ASSERT_REFUSED("{\"state\": {\"storage\": {\"bucket\": \"a\"}},"
 		       " \"state.storage.bucket\": \"b\"}",
 		       "state.storage.bucket: given twice");
