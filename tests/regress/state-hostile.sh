@@ -102,4 +102,8 @@ check "another user's file belongs to the workspace user" [ "$(modes | grep '^th
 check "a group the workspace user is not in is replaced" \
 	[ "$(modes | grep '^mine-rootgroup ')" = "mine-rootgroup 640 $nobody" ]
 check "no set-id file anywhere in the state" [ -z "$(find "$H/.claude" -perm /6000)" ]
+check "no file capability or other extended attribute restored" python3 -c "
+import os, sys
+p = sys.argv[1]
+sys.exit(1 if not os.path.exists(p) or os.listxattr(p) else 0)" "$H/.claude/capable"
 finish

@@ -46,6 +46,10 @@ with tarfile.open(out, 'w', format=tarfile.PAX_FORMAT) as t:
         add(t, rel + '/theirs', mode=0o644, uid=4321, gid=4321, uname='', gname='')
         add(t, rel + '/mine-rootgroup', mode=0o640, uid=65534, gid=0, uname='nobody',
             gname='root')
+        # a file capability (cap_setuid+ep) is a set-id bit by other means
+        cap = '\x01\x00\x00\x02\udc80' + '\x00' * 15
+        add(t, rel + '/capable', mode=0o755,
+            pax_headers={'SCHILY.xattr.security.capability': cap, 'SCHILY.xattr.user.x': 'y'})
     elif case == 'deep':
         d = rel
         for k in range(24):
