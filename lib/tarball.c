@@ -775,10 +775,12 @@ struct rm_level {
 };
 
 /* Unlinks every non-directory in the directory fd and lists its
- * subdirectories into l; the first error, or 0. */
+ * subdirectories into l; the first error, or 0. Names are unlinked after
+ * the directory was read to its end, so no entry is skipped. */
 static int rm_scan(int fd, struct rm_level *l)
 {
-	size_t cap = 0;
+	_cleanup_free_ char **files = NULL;
+	size_t cap = 0, nf = 0, fcap = 0;
 	struct dirent *de;
 	DIR *d;
 	int dfd = dup(fd), r = 0;
@@ -800,8 +802,11 @@ static int rm_scan(int fd, struct rm_level *l)
 			is_dir = fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 				 S_ISDIR(st.st_mode);
 		if (!is_dir) {
-			if (unlinkat(fd, de->d_name, 0) < 0 && errno != ENOENT && r == 0)
-				r = -errno;
+			if (nf == fcap) {
+				fcap = fcap ? fcap * 2 : 16;
+				files = xrealloc(files, fcap * sizeof(char *));
+			}
+			files[nf++] = xstrdup(de->d_name);
 			continue;
 		}
 		if (l->n == cap) {
@@ -811,6 +816,11 @@ static int rm_scan(int fd, struct rm_level *l)
 		l->subdirs[l->n++] = xstrdup(de->d_name);
 	}
 	closedir(d);
+	for (size_t i = 0; i < nf; i++) {
+		if (unlinkat(fd, files[i], 0) < 0 && errno != ENOENT && r == 0)
+			r = -errno;
+		free(files[i]);
+	}
 	return r;
 }
 
