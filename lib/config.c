@@ -376,30 +376,79 @@ static int conf_is_section(const char *prefix)
 	return 0;
 }
 
-static int conf_walk(struct config *c, const cJSON *obj, const char *prefix, const char *origin,
-		     char **ret_error)
+/* What one document set so far, to refuse a key given twice in any
+ * spelling ({"idle.timeout": …} beside {"idle": {"timeout": …}}): per
+ * table row the spelling that set it, and the sections entered. A
+ * document is refused at its first unknown or repeated key, so a walk is
+ * linear in its size. */
+struct conf_seen {
+	char *leaf[ELEMENTSOF(conf_table)];
+	char *section_key[ELEMENTSOF(conf_table) * 4];
+	char *section_spelling[ELEMENTSOF(conf_table) * 4];
+	size_t n_sections;
+};
+
+static void conf_seen_done(struct conf_seen *s)
+{
+	for (size_t i = 0; i < ELEMENTSOF(s->leaf); i++)
+		free(s->leaf[i]);
+	for (size_t i = 0; i < s->n_sections; i++) {
+		free(s->section_key[i]);
+		free(s->section_spelling[i]);
+	}
+}
+
+/* "key: given twice", and both spellings when they differ. */
+static int conf_twice(char **ret_error, const char *origin, const char *key, const char *first,
+		      const char *again)
+{
+	if (streq(first, again))
+		return set_error(ret_error, origin, key, "given twice");
+	return set_error(ret_error, origin, key, "given twice (as %s and as %s); give it once",
+			 first, again);
+}
+
+/* spelling: how the members leading to obj were written, e.g. "idle" >. */
+static int conf_walk(struct config *c, const cJSON *obj, const char *prefix, const char *spelling,
+		     struct conf_seen *seen, const char *origin, char **ret_error)
 {
 	const cJSON *m;
 
 	cJSON_ArrayForEach(m, obj)
 	{
-		_cleanup_free_ char *key = prefix ? xasprintf("%s.%s", prefix, m->string)
-						  : xstrdup(m->string);
+		_cleanup_free_ char *key =
+		    prefix ? xasprintf("%s.%s", prefix, m->string) : xstrdup(m->string);
+		_cleanup_free_ char *spelled =
+		    xasprintf("%s%s\"%s\"", strempty(spelling), spelling ? " > " : "", m->string);
 		const struct conf_key *k = conf_find(key);
 		int r;
 
 		if (k) {
+			size_t i = (size_t)(k - conf_table);
+			if (seen->leaf[i])
+				return conf_twice(ret_error, origin, key, seen->leaf[i], spelled);
 			r = conf_parse_value(c, k, m, origin, ret_error);
 			if (r < 0)
 				return r;
+			seen->leaf[i] = TAKE_PTR(spelled);
 			continue;
 		}
 		if (conf_is_section(key)) {
+			size_t i;
 			if (!cJSON_IsObject(m))
 				return set_error(ret_error, origin, key,
 						 "expected an object (a section), got %s",
 						 json_type_name(m));
-			r = conf_walk(c, m, key, origin, ret_error);
+			for (i = 0; i < seen->n_sections; i++)
+				if (streq(seen->section_key[i], key))
+					return conf_twice(ret_error, origin, key,
+							  seen->section_spelling[i], spelled);
+			if (i < ELEMENTSOF(seen->section_key)) {
+				seen->section_key[i] = xstrdup(key);
+				seen->section_spelling[i] = xstrdup(spelled);
+				seen->n_sections++;
+			}
+			r = conf_walk(c, m, key, spelled, seen, origin, ret_error);
 			if (r < 0)
 				return r;
 			continue;
@@ -410,25 +459,16 @@ static int conf_walk(struct config *c, const cJSON *obj, const char *prefix, con
 	return 0;
 }
 
-/* Duplicate keys are refused: cJSON keeps both and we would read one. */
-static int conf_check_duplicates(const cJSON *obj, const char *origin, char **ret_error)
-{
-	for (const cJSON *a = obj->child; a; a = a->next) {
-		for (const cJSON *b = a->next; b; b = b->next)
-			if (a->string && b->string && streq(a->string, b->string))
-				return set_error(ret_error, origin, a->string, "given twice");
-		if (cJSON_IsObject(a) && conf_check_duplicates(a, origin, ret_error) < 0)
-			return -EINVAL;
-	}
-	return 0;
-}
-
 int config_load_string(struct config *c, const char *json, const char *origin, char **ret_error)
 {
+	struct conf_seen seen = {0};
 	const char *end = NULL;
 	cJSON *root;
 	int r;
 
+	/* the same cap as a file's, whatever the source */
+	if (strnlen(json, CONFIG_MAX_SIZE + 1) > CONFIG_MAX_SIZE)
+		return set_error(ret_error, origin, NULL, "larger than 1 MiB");
 	root = cJSON_ParseWithOpts(json, &end, 1);
 	if (!root) {
 		int line = 1;
@@ -441,9 +481,8 @@ int config_load_string(struct config *c, const char *json, const char *origin, c
 		cJSON_Delete(root);
 		return set_error(ret_error, origin, NULL, "expected a JSON object at the top");
 	}
-	r = conf_check_duplicates(root, origin, ret_error);
-	if (r >= 0)
-		r = conf_walk(c, root, NULL, origin, ret_error);
+	r = conf_walk(c, root, NULL, NULL, &seen, origin, ret_error);
+	conf_seen_done(&seen);
 	cJSON_Delete(root);
 	return r;
 }
@@ -533,6 +572,71 @@ static int parse_port_ranges(char **list, struct config_port_ranges *ret, const 
 	return 0;
 }
 
+/* Path order in which a directory's descendants follow it at once: '/'
+ * sorts before every other byte. */
+static int path_cmp(const void *a, const void *b)
+{
+	const unsigned char *x = *(const unsigned char *const *)a,
+			    *y = *(const unsigned char *const *)b;
+
+	for (; *x && *x == *y; x++, y++)
+		;
+	return (*x == '/' ? 1 : *x ? *x + 1 : 0) - (*y == '/' ? 1 : *y ? *y + 1 : 0);
+}
+
+/* Is b the path a, or below it? Both normalized. */
+static int path_covers(const char *a, const char *b)
+{
+	size_t l = strlen(a);
+
+	if (streq(a, "/"))
+		return 1;
+	return strncmp(a, b, l) == 0 && (b[l] == '\0' || b[l] == '/');
+}
+
+/* Normalizes state.paths in place (no "//", no trailing '/') and refuses
+ * "." and ".." components and any path given twice or inside another:
+ * each would be archived and swapped in twice, and a restore would
+ * report success while leaving newer local content. Sorted, an overlap
+ * always shows between neighbours, so this is O(n log n). */
+static int check_state_paths(char **paths, const char *origin, char **ret_error)
+{
+	_cleanup_free_ char **v = NULL;
+	size_t n = 0;
+
+	for (char **p = paths; p && *p; p++) {
+		char *o = *p;
+		for (const char *i = *p; *i; i++)
+			if (*i != '/' || o == *p || o[-1] != '/')
+				*o++ = *i;
+		if (o > *p + 1 && o[-1] == '/')
+			o--;
+		*o = '\0';
+		for (const char *s = *p; s; s = strchr(s + 1, '/'))
+			if (streq(s, "/.") || startswith(s, "/./") || streq(s, "/..") ||
+			    startswith(s, "/../"))
+				return set_error(
+				    ret_error, origin, "state.paths",
+				    "\"%s\" has a '.' or '..' component; give it plainly", *p);
+		n++;
+	}
+	if (n < 2)
+		return 0;
+	v = xcalloc(n, sizeof(char *));
+	memcpy(v, paths, n * sizeof(char *));
+	qsort(v, n, sizeof(char *), path_cmp);
+	for (size_t i = 0; i + 1 < n; i++) {
+		if (streq(v[i], v[i + 1]))
+			return set_error(ret_error, origin, "state.paths",
+					 "\"%s\" is given twice; list each path once", v[i]);
+		if (path_covers(v[i], v[i + 1]))
+			return set_error(ret_error, origin, "state.paths",
+					 "\"%s\" is inside \"%s\"; list only \"%s\"", v[i + 1],
+					 v[i], v[i]);
+	}
+	return 0;
+}
+
 int config_finish(struct config *c, char **ret_error)
 {
 	const char *origin = c->path ? c->path : "config";
@@ -581,6 +685,8 @@ int config_finish(struct config *c, char **ret_error)
 		c->state_paths[0] = xasprintf("%s/.claude", c->workspace_home);
 		c->state_paths[1] = xasprintf("%s/.claude.json", c->workspace_home);
 	}
+	if (check_state_paths(c->state_paths, origin, ret_error) < 0)
+		return -EINVAL;
 	if (c->state_keep != floor(c->state_keep))
 		return set_error(ret_error, origin, "state.keep", "must be a whole number");
 	if (c->state_compression_level != floor(c->state_compression_level))

@@ -119,7 +119,9 @@ int read_secret(const char *name_or_path, char **ret, const char **ret_why)
 		name_or_path = credpath;
 		is_credential = 1;
 	}
-	fd = open(name_or_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+	/* O_NONBLOCK: opening a FIFO must not wait for a writer; it is then
+	 * refused as not a regular file. */
+	fd = open(name_or_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
 		r = -errno;
 		*ret_why = r == -ELOOP ? "is a symbolic link" : "cannot be opened";
@@ -128,7 +130,9 @@ int read_secret(const char *name_or_path, char **ret, const char **ret_why)
 	if (fstat(fd, &st) < 0)
 		return -errno;
 	if (!S_ISREG(st.st_mode)) {
-		*ret_why = "is not a regular file";
+		*ret_why = S_ISFIFO(st.st_mode)	 ? "is a FIFO, not a regular file"
+			   : S_ISDIR(st.st_mode) ? "is a directory, not a regular file"
+						 : "is not a regular file";
 		return -EINVAL;
 	}
 	/* systemd makes credentials private itself; a plain file must be. */

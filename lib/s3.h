@@ -9,8 +9,10 @@
  *
  * Requests are retried with exponential backoff and full jitter on
  * timeouts, connection errors, 5xx, SlowDown, 429 and 408; never on other
- * 4xx. Every request carries the real SHA-256 of its payload in
- * x-amz-content-sha256 (libcurl 7.88 would sign an upload as empty). */
+ * 4xx but BadDigest and XAmzContentSHA256Mismatch (damaged on the way).
+ * Every request carries the real SHA-256 of its payload in
+ * x-amz-content-sha256 (libcurl 7.88 would sign an upload as empty), and
+ * every PUT its Content-MD5, which every S3 store checks. */
 #ifndef AGENTBOX_S3_H
 #define AGENTBOX_S3_H
 

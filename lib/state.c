@@ -7,6 +7,7 @@
  * trusts and the next backup deletes. */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <inttypes.h>
 #include <libgen.h>
 #include <pthread.h>
@@ -757,6 +758,91 @@ int state_list(const struct config *c, struct state_generation **ret, size_t *re
 	return 0;
 }
 
+/* ---- verify ---- */
+
+struct hash_sink {
+	struct sha256_ctx *h;
+	uint64_t size;
+};
+
+/* Download consumer of state_verify(): hashes, keeps nothing. */
+static int hash_write(const void *data, size_t size, void *userdata)
+{
+	struct hash_sink *k = userdata;
+
+	sha256_update(k->h, data, size);
+	k->size += size;
+	return 0;
+}
+
+/* state_verify() with its message in why. */
+static int state_verify_one(const struct config *c, const char *generation, char *why,
+			    size_t why_size)
+{
+	_cleanup_(s3_client_freep) struct s3_client *s = NULL;
+	_cleanup_free_ char *key = NULL;
+	char id[STATE_GENERATION_MAX], sha[65] = "";
+	struct manifest m = {0};
+	struct hash_sink k = {0};
+	int r;
+
+	r = state_client(c, &s);
+	if (r < 0) {
+		snprintf(why, why_size, "no client for the state storage");
+		return r;
+	}
+	if (generation)
+		snprintf(id, sizeof(id), "%s", generation);
+	else if ((r = read_latest(s, c, id)) < 0) {
+		snprintf(why, why_size, "%s",
+			 r == -EBADMSG ? "\"latest\" is not readable" : s3_last_error(s));
+		return log_error_errno(r, "Cannot verify the latest generation: %s", why);
+	}
+	r = read_manifest(s, c, id, &m);
+	if (r < 0) {
+		snprintf(why, why_size, "manifest of generation %s: %s", id,
+			 r == -EBADMSG ? "not a valid manifest" : s3_last_error(s));
+		return log_error_errno(r, "Cannot verify: %s", why);
+	}
+	key = gen_key(c, id, "tar.zst");
+	for (int attempt = 1; attempt <= 2; attempt++) {
+		k.h = sha256_new();
+		k.size = 0;
+		r = s3_get(s, key, hash_write, &k, NULL);
+		sha256_finish_hex(k.h, sha);
+		if (r < 0) {
+			snprintf(why, why_size, "%s", s3_last_error(s));
+			break;
+		}
+		if (k.size == m.size && streq(sha, m.sha256))
+			break;
+		r = -EBADMSG;
+		snprintf(why, why_size,
+			 "generation %s reads back as %" PRIu64
+			 " bytes with SHA-256 %s, but %" PRIu64
+			 " bytes with SHA-256 %s were stored",
+			 id, k.size, sha, m.size, m.sha256);
+		if (attempt == 1)
+			log_warning("%s; reading it once more", why);
+	}
+	manifest_done(&m);
+	if (r < 0)
+		return log_error_errno(r, "Verification of generation %s failed: %s", id, why);
+	log_info("Generation %s read back: %" PRIu64 " bytes, SHA-256 as stored", id, k.size);
+	return 0;
+}
+
+int state_verify(const struct config *c, const char *generation, char *why, size_t why_size)
+{
+	char msg[512] = "";
+	int r;
+
+	r = state_verify_one(c, generation, msg, sizeof(msg));
+	if (why && why_size > 0)
+		snprintf(why, why_size, "%s", r < 0 ? msg : "");
+	return r;
+}
+
 /* ---- restore ---- */
 
 struct download {
@@ -851,6 +937,41 @@ static int swap_in(const char *staging, char *const *paths)
 	return r;
 }
 
+/* Who restored files belong to (root restores only): the workspace user
+ * with its groups; where no such user exists (a test, an odd image), the
+ * owner of workspace.home, else the caller. *ret_groups is freed by the
+ * caller. */
+static void restore_owner(const struct config *c, struct tarball_owner *ret, gid_t **ret_groups)
+{
+	struct passwd *pw = getpwnam(c->workspace_user);
+	struct stat st;
+	int n = 16;
+	gid_t *g;
+
+	*ret_groups = NULL;
+	if (!pw) {
+		if (stat(c->workspace_home, &st) < 0) {
+			st.st_uid = geteuid();
+			st.st_gid = getegid();
+		}
+		*ret = (struct tarball_owner){.uid = st.st_uid, .gid = st.st_gid};
+		log_debug("No user %s here: restored files belong to %u:%u (the owner of %s)",
+			  c->workspace_user, (unsigned)st.st_uid, (unsigned)st.st_gid,
+			  c->workspace_home);
+		return;
+	}
+	*ret = (struct tarball_owner){.uid = pw->pw_uid, .gid = pw->pw_gid};
+	g = xcalloc((size_t)n, sizeof(gid_t));
+	if (getgrouplist(pw->pw_name, pw->pw_gid, g, &n) < 0) {
+		g = xrealloc(g, (size_t)n * sizeof(gid_t));
+		if (getgrouplist(pw->pw_name, pw->pw_gid, g, &n) < 0)
+			n = 0;
+	}
+	ret->groups = g;
+	ret->n_groups = (size_t)MAX(n, 0);
+	*ret_groups = g;
+}
+
 /* Picks the generation to restore: the one asked for, else "latest",
  * else (with a warning) the newest complete one. */
 static int pick_generation(struct s3_client *s, const struct config *c, const char *want,
@@ -911,6 +1032,8 @@ int state_restore_full(const struct config *c, const char *generation, int take_
 	struct manifest m = {0};
 	struct s3_object_info info;
 	struct tarball_stats st = {0};
+	struct tarball_owner owner = {0};
+	_cleanup_free_ gid_t *groups = NULL;
 	struct download d = {0};
 	struct stat sst;
 	pthread_t th;
@@ -1015,7 +1138,10 @@ int state_restore_full(const struct config *c, const char *generation, int take_
 		log_error_errno(r, "Cannot start the download: %m");
 		goto fail;
 	}
-	k = tarball_extract_fd(sv[0], staging, c->state_paths, geteuid() == 0, &st, &error);
+	if (geteuid() == 0)
+		restore_owner(c, &owner, &groups);
+	k = tarball_extract_fd(sv[0], staging, c->state_paths, geteuid() == 0 ? &owner : NULL, &st,
+			       &error);
 	if (k >= 0) {
 		/* the rest of the stream (zstd's end) still counts for the hash */
 		char buf[65536];
@@ -1046,7 +1172,9 @@ int state_restore_full(const struct config *c, const char *generation, int take_
 	r = swap_in(staging, c->state_paths);
 	if (r < 0)
 		goto fail;
-	rm_rf(staging);
+	k = rm_rf(staging);
+	if (k < 0)
+		log_warning_errno(k, "Cannot remove the old state in %s, ignoring: %m", staging);
 	snprintf(res.generation, sizeof(res.generation), "%s", id);
 	res.size = m.size;
 	res.files = st.files;
@@ -1057,8 +1185,9 @@ int state_restore_full(const struct config *c, const char *generation, int take_
 	r = 0;
 	goto out;
 fail:
-	if (staging)
-		rm_rf(staging);
+	if (staging && (k = rm_rf(staging)) < 0)
+		log_error_errno(k, "Cannot remove the staging directory %s: %m; remove it by hand",
+				staging);
 	log_event(LOG_ERR, MSGID_RESTORE_FAILED, NULL, 0,
 		  "Restore failed; the local state is unchanged");
 out:

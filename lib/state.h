@@ -57,6 +57,13 @@ int state_backup(const struct config *c, struct state_backup_result *ret);
 /* Same, with force: back up even when nothing changed. */
 int state_backup_full(const struct config *c, int force, struct state_backup_result *ret);
 
+/* Reads generation (NULL: the one "latest" names) back from the bucket,
+ * streamed and hashed, nothing written to disk, and checks its size and
+ * SHA-256 against its manifest, the hashes recorded at upload. A mismatch
+ * is read once more (a damaged transfer), then -EBADMSG. What it decided
+ * goes to the log and, on failure, to why (one line) when given. */
+int state_verify(const struct config *c, const char *generation, char *why, size_t why_size);
+
 /* The generations in the bucket, oldest first (*ret freed by caller). */
 int state_list(const struct config *c, struct state_generation **ret, size_t *ret_n);
 

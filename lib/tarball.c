@@ -8,7 +8,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
-#include <ftw.h>
 #include <grp.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -74,7 +73,10 @@ int tarball_excluded(char *const *excludes, const char *path)
 	return 0;
 }
 
-/* Adds one entry to the tree digest. */
+/* Adds one entry to the tree digest. Besides size and mtime, which a
+ * writer can put back (touch -r, utimensat), the ctime and the inode,
+ * which it cannot (as restic compares them): a same-size rewrite with the
+ * old mtime restored must not make a backup "unchanged". */
 static void digest_entry(struct walker *w, int dirfd, const char *name, const char *path,
 			 const struct stat *st)
 {
@@ -82,10 +84,11 @@ static void digest_entry(struct walker *w, int dirfd, const char *name, const ch
 	ssize_t n = 0;
 	int l;
 
-	l = snprintf(line, sizeof(line), "%o %u %u %" PRIu64 " %lld.%09ld ", (unsigned)st->st_mode,
-		     (unsigned)st->st_uid, (unsigned)st->st_gid,
+	l = snprintf(line, sizeof(line), "%o %u %u %" PRIu64 " %lld.%09ld %lld.%09ld %" PRIu64 " ",
+		     (unsigned)st->st_mode, (unsigned)st->st_uid, (unsigned)st->st_gid,
 		     S_ISREG(st->st_mode) ? (uint64_t)st->st_size : 0,
-		     (long long)st->st_mtim.tv_sec, st->st_mtim.tv_nsec);
+		     (long long)st->st_mtim.tv_sec, st->st_mtim.tv_nsec,
+		     (long long)st->st_ctim.tv_sec, st->st_ctim.tv_nsec, (uint64_t)st->st_ino);
 	sha256_update(w->digest, line, (size_t)l);
 	sha256_update(w->digest, path, strlen(path) + 1);
 	if (S_ISLNK(st->st_mode)) {
@@ -570,6 +573,80 @@ static int check_entry(struct archive_entry *e, char *const *allowed, uint64_t *
 	return 0;
 }
 
+/* Names resolved while extracting, the last of each kind cached: an
+ * archive is mostly one owner. */
+struct id_cache {
+	char *uname, *gname;
+	uid_t uid;
+	gid_t gid;
+};
+
+/* The entry's owner on this machine: its user name when it exists here,
+ * else its numeric id. */
+static uid_t entry_uid(struct archive_entry *e, struct id_cache *ic)
+{
+	const char *name = archive_entry_uname(e);
+	struct passwd *pw;
+
+	if (!name || !*name)
+		return (uid_t)archive_entry_uid(e);
+	if (ic->uname && streq(ic->uname, name))
+		return ic->uid;
+	pw = getpwnam(name);
+	free(ic->uname);
+	ic->uname = xstrdup(name);
+	ic->uid = pw ? pw->pw_uid : (uid_t)archive_entry_uid(e);
+	return ic->uid;
+}
+
+/* The same for the entry's group. */
+static gid_t entry_gid(struct archive_entry *e, struct id_cache *ic)
+{
+	const char *name = archive_entry_gname(e);
+	struct group *gr;
+
+	if (!name || !*name)
+		return (gid_t)archive_entry_gid(e);
+	if (ic->gname && streq(ic->gname, name))
+		return ic->gid;
+	gr = getgrnam(name);
+	free(ic->gname);
+	ic->gname = xstrdup(name);
+	ic->gid = gr ? gr->gr_gid : (gid_t)archive_entry_gid(e);
+	return ic->gid;
+}
+
+/* A bucket writer must not be able to plant a set-id program or a file
+ * of another user: set-id bits (and sticky on non-directories) go, and
+ * the owner becomes the workspace user unless the entry is already its. */
+static void entry_sanitize(struct archive_entry *e, const struct tarball_owner *owner,
+			   struct id_cache *ic)
+{
+	mode_t perm = archive_entry_perm(e) & ~(mode_t)(S_ISUID | S_ISGID);
+	uid_t uid;
+	gid_t gid;
+	int member = 0;
+
+	if (archive_entry_filetype(e) != AE_IFDIR)
+		perm &= ~(mode_t)S_ISVTX;
+	archive_entry_set_perm(e, perm);
+	if (!owner)
+		return;
+	uid = entry_uid(e, ic);
+	gid = entry_gid(e, ic);
+	for (size_t i = 0; i < owner->n_groups && !member; i++)
+		member = owner->groups[i] == gid;
+	if (uid != owner->uid || (gid != owner->gid && !member)) {
+		uid = owner->uid;
+		gid = owner->gid;
+	}
+	/* numeric ids from here on: libarchive looks no name up again */
+	archive_entry_set_uid(e, uid);
+	archive_entry_set_gid(e, gid);
+	archive_entry_copy_uname(e, NULL);
+	archive_entry_copy_gname(e, NULL);
+}
+
 /* Copies an entry's data blocks (holes stay holes). */
 static int copy_data(struct archive *in, struct archive *out, char **ret_error)
 {
@@ -594,10 +671,12 @@ static int copy_data(struct archive *in, struct archive *out, char **ret_error)
 	}
 }
 
-int tarball_extract_fd(int fd, const char *staging, char *const *allowed, int restore_owner,
-		       struct tarball_stats *ret, char **ret_error)
+int tarball_extract_fd(int fd, const char *staging, char *const *allowed,
+		       const struct tarball_owner *owner, struct tarball_stats *ret,
+		       char **ret_error)
 {
 	struct tarball_stats stats = {0};
+	struct id_cache ic = {0};
 	struct archive *in = archive_read_new(), *out = archive_write_disk_new();
 	_cleanup_close_ int cwd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	int flags = ARCHIVE_EXTRACT_SECURE_NODOTDOT | ARCHIVE_EXTRACT_SECURE_SYMLINKS |
@@ -610,12 +689,11 @@ int tarball_extract_fd(int fd, const char *staging, char *const *allowed, int re
 	*ret_error = NULL;
 	if (statvfs(staging, &vfs) == 0)
 		free_bytes = (uint64_t)vfs.f_bavail * vfs.f_frsize;
-	if (restore_owner)
+	if (owner)
 		flags |= ARCHIVE_EXTRACT_OWNER;
 	archive_read_support_filter_zstd(in);
 	archive_read_support_format_tar(in);
 	archive_write_disk_set_options(out, flags);
-	archive_write_disk_set_standard_lookup(out);
 	if (cwd < 0 || chdir(staging) < 0) {
 		r = -errno;
 		*ret_error = xasprintf("cannot enter %s: %s", staging, strerror(-r));
@@ -642,6 +720,7 @@ int tarball_extract_fd(int fd, const char *staging, char *const *allowed, int re
 		r = check_entry(e, allowed, &free_bytes, ret_error);
 		if (r < 0)
 			goto out;
+		entry_sanitize(e, owner, &ic);
 		if (archive_write_header(out, e) < ARCHIVE_WARN) {
 			*ret_error = xasprintf("entry '%s' refused: %s", archive_entry_pathname(e),
 					       strempty(archive_error_string(out)));
@@ -675,6 +754,8 @@ out:
 		log_warning_errno(errno, "Cannot return to the working directory, ignoring: %m");
 	archive_read_free(in);
 	archive_write_free(out);
+	free(ic.uname);
+	free(ic.gname);
 	if (r < 0)
 		return r;
 	*ret = stats;
@@ -683,24 +764,169 @@ out:
 
 /* ---- rm -rf ---- */
 
-static int rm_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
+/* One directory on the way down: what identifies it, its name in its
+ * parent, and its subdirectories still to remove. */
+struct rm_level {
+	dev_t dev;
+	ino_t ino;
+	char *name;
+	char **subdirs;
+	size_t n, next;
+};
+
+/* Unlinks every non-directory in the directory fd and lists its
+ * subdirectories into l; the first error, or 0. Names are unlinked after
+ * the directory was read to its end, so no entry is skipped. */
+static int rm_scan(int fd, struct rm_level *l)
 {
-	(void)st;
-	(void)ftw;
-	if (type == FTW_DP)
-		return rmdir(path) < 0 && errno != ENOENT ? -1 : 0;
-	return unlink(path) < 0 && errno != ENOENT ? -1 : 0;
+	_cleanup_free_ char **files = NULL;
+	size_t cap = 0, nf = 0, fcap = 0;
+	struct dirent *de;
+	DIR *d;
+	int dfd = dup(fd), r = 0;
+
+	if (dfd < 0)
+		return -errno;
+	d = fdopendir(dfd);
+	if (!d) {
+		close(dfd);
+		return -errno;
+	}
+	while ((de = readdir(d))) {
+		struct stat st;
+		int is_dir = de->d_type == DT_DIR;
+
+		if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+			continue;
+		if (de->d_type == DT_UNKNOWN)
+			is_dir = fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+				 S_ISDIR(st.st_mode);
+		if (!is_dir) {
+			if (nf == fcap) {
+				fcap = fcap ? fcap * 2 : 16;
+				files = xrealloc(files, fcap * sizeof(char *));
+			}
+			files[nf++] = xstrdup(de->d_name);
+			continue;
+		}
+		if (l->n == cap) {
+			cap = cap ? cap * 2 : 16;
+			l->subdirs = xrealloc(l->subdirs, cap * sizeof(char *));
+		}
+		l->subdirs[l->n++] = xstrdup(de->d_name);
+	}
+	closedir(d);
+	for (size_t i = 0; i < nf; i++) {
+		if (unlinkat(fd, files[i], 0) < 0 && errno != ENOENT && r == 0)
+			r = -errno;
+		free(files[i]);
+	}
+	return r;
+}
+
+/* Frees a level's names. */
+static void rm_level_done(struct rm_level *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->subdirs[i]);
+	free(l->subdirs);
+	free(l->name);
+}
+
+/* Removes the tree below the directory path, relative to one directory fd
+ * at a time: no path is ever built, so there is no PATH_MAX limit and no
+ * fd per level. Going back up through ".." is checked against the inode
+ * recorded on the way down, so a directory moved meanwhile stops us
+ * (-ESTALE) instead of leading us elsewhere. */
+static int rm_tree(const char *path)
+{
+	struct rm_level *stack = NULL;
+	size_t depth = 0, cap = 0;
+	struct stat st;
+	int fd, r = 0, k;
+
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (fstat(fd, &st) < 0) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	cap = 16;
+	stack = xcalloc(cap, sizeof(*stack));
+	stack[0] = (struct rm_level){.dev = st.st_dev, .ino = st.st_ino};
+	r = rm_scan(fd, &stack[0]);
+	for (;;) {
+		struct rm_level *top = &stack[depth];
+
+		if (top->next < top->n) {
+			char *name = top->subdirs[top->next++];
+			int cfd = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+			if (cfd < 0) {
+				/* gone, or no longer a directory: unlink what is there */
+				if (errno != ENOENT && unlinkat(fd, name, 0) < 0 &&
+				    errno != ENOENT && r == 0)
+					r = -errno;
+				continue;
+			}
+			if (fstat(cfd, &st) < 0) {
+				if (r == 0)
+					r = -errno;
+				close(cfd);
+				continue;
+			}
+			if (depth + 1 == cap) {
+				cap *= 2;
+				stack = xrealloc(stack, cap * sizeof(*stack));
+			}
+			stack[++depth] = (struct rm_level){
+			    .dev = st.st_dev, .ino = st.st_ino, .name = xstrdup(name)};
+			close(fd);
+			fd = cfd;
+			k = rm_scan(fd, &stack[depth]);
+			if (k < 0 && r == 0)
+				r = k;
+			continue;
+		}
+		if (depth == 0)
+			break;
+		{
+			int pfd = openat(fd, "..", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (pfd < 0 || fstat(pfd, &st) < 0 || st.st_dev != stack[depth - 1].dev ||
+			    st.st_ino != stack[depth - 1].ino) {
+				if (pfd >= 0)
+					close(pfd);
+				r = -ESTALE;
+				break;
+			}
+			close(fd);
+			fd = pfd;
+		}
+		if (unlinkat(fd, top->name, AT_REMOVEDIR) < 0 && errno != ENOENT && r == 0)
+			r = -errno;
+		rm_level_done(top);
+		depth--;
+	}
+	close(fd);
+	for (size_t i = 0; i <= depth; i++)
+		rm_level_done(&stack[i]);
+	free(stack);
+	return r;
 }
 
 int rm_rf(const char *path)
 {
 	struct stat st;
+	int r;
 
 	if (lstat(path, &st) < 0)
 		return errno == ENOENT ? 0 : -errno;
 	if (!S_ISDIR(st.st_mode))
-		return unlink(path) < 0 ? -errno : 0;
-	if (nftw(path, rm_one, 32, FTW_DEPTH | FTW_PHYS) < 0)
-		return negative_errno();
-	return 0;
+		return unlink(path) < 0 && errno != ENOENT ? -errno : 0;
+	r = rm_tree(path);
+	if (r < 0)
+		return r;
+	return rmdir(path) < 0 && errno != ENOENT ? -errno : 0;
 }

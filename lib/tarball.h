@@ -12,12 +12,23 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 struct tarball_stats {
 	uint64_t files;	      /* entries stored or extracted */
 	uint64_t bytes;	      /* file content, uncompressed */
 	uint64_t skipped;     /* sockets, fifos, devices */
-	char tree_digest[65]; /* digest of paths, types, modes, owners, sizes, mtimes */
+	char tree_digest[65]; /* of paths, types, modes, owners, sizes, m/ctimes, inodes */
+};
+
+/* Who restored entries belong to: the workspace user. An entry keeps its
+ * group only when it is owned by that user and the group is one of the
+ * user's (gid or groups); any other entry becomes uid:gid. */
+struct tarball_owner {
+	uid_t uid;
+	gid_t gid;
+	const gid_t *groups;
+	size_t n_groups;
 };
 
 /* Consumes compressed bytes; 0 or -errno (which then fails the archive). */
@@ -35,20 +46,24 @@ int tarball_create(char *const *paths, char *const *excludes, int level, tarball
 		   void *userdata, struct tarball_stats *ret, char **ret_error_path);
 
 /* Extracts the archive read from fd into the directory staging (entries
- * land at staging/<entry>). Refuses, with -EPERM (hostile) or -EBADMSG
+ * land at staging/<entry>). Set-user-ID and set-group-ID bits are never
+ * restored, nor the sticky bit of a non-directory; owner NULL: entries
+ * belong to the caller. Refuses, with -EPERM (hostile) or -EBADMSG
  * (corrupt) and a message in *ret_error, any entry that is absolute, has a
  * ".." component, goes through a symlink, is not a regular file, directory
  * or symlink, lies outside every one of the allowed paths, or declares
  * more bytes than the disk has free. The caller discards staging on error. */
-int tarball_extract_fd(int fd, const char *staging, char *const *allowed, int restore_owner,
-		       struct tarball_stats *ret, char **ret_error);
+int tarball_extract_fd(int fd, const char *staging, char *const *allowed,
+		       const struct tarball_owner *owner, struct tarball_stats *ret,
+		       char **ret_error);
 
 /* Does path (absolute) match one of the exclude globs? A glob with a '/'
  * is matched against the whole path (fnmatch FNM_PATHNAME), one without
  * against the last component; a match on a directory covers its subtree. */
 int tarball_excluded(char *const *excludes, const char *path);
 
-/* rm -rf, not following symlinks; a missing path is success. */
+/* rm -rf, not following symlinks, at any depth (relative to one directory
+ * fd at a time, no PATH_MAX limit); a missing path is success. */
 int rm_rf(const char *path);
 
 #endif

@@ -54,7 +54,7 @@ static const struct command commands[] = {
 	 "backup [--force] [--final] [--json]\n"
 	 "                                   back up the state now (skipped when unchanged)"},
 	{"restore", cli_restore, 1,
-	 "restore [--generation ID] [--list] [--take-over]\n"
+	 "restore [--generation ID] [--list] [--take-over] [--verify]\n"
 	 "                                   restore the state (latest by default), or list generations"},
 	{"identity", cmd_identity, 0,
 	 "identity [--json]        this instance's provider and id (metadata service)"},

@@ -32,8 +32,6 @@ static void delete_job_work(const struct config *c, enum job_kind kind,
 	case JOB_BACKUP: {
 		usec_t t0 = now_usec(CLOCK_MONOTONIC);
 		struct state_backup_result b = {0};
-		struct state_generation *gens = NULL;
-		size_t n = 0;
 
 		out->r = state_backup(c, &b);
 		if (out->r >= 0 && !b.generation[0]) {
@@ -41,22 +39,11 @@ static void delete_job_work(const struct config *c, enum job_kind kind,
 			out->r = -EBADMSG;
 		}
 		if (out->r >= 0) {
-			/* Verify: the generation is listed, with its manifest and size. */
-			out->r = state_list(c, &gens, &n);
-			if (out->r < 0)
-				snprintf(out->why, sizeof(out->why), "cannot list the generations: %s",
-					 strerror(-out->r));
-			else {
-				out->r = -ENOENT;
-				for (size_t i = 0; i < n; i++)
-					if (streq(gens[i].id, b.generation) && gens[i].valid)
-						out->r = 0;
-				if (out->r < 0)
-					snprintf(out->why, sizeof(out->why),
-						 "generation %s is not listed as valid",
-						 b.generation);
-			}
-			free(gens);
+			/* Verify: the generation read back, streamed, must hash to
+			 * what its manifest recorded at upload. A skipped backup
+			 * verifies the generation it names: the one to restore. */
+			out->r = state_verify(c, b.generation, out->why, sizeof(out->why));
+			out->verify_failed = out->r < 0;
 			snprintf(out->generation, sizeof(out->generation), "%s", b.generation);
 		} else if (!out->why[0])
 			snprintf(out->why, sizeof(out->why), "%s",

@@ -76,6 +76,15 @@ int cli_backup(struct config *c, int argc, char **argv)
 			strerror(-r));
 		return 1;
 	}
+	/* The final backup is what the next VM restores: read it back first,
+	 * and keep the lease (and fail) when it does not hash as stored. */
+	if (final && state_verify(c, res.generation, NULL, 0) < 0) {
+		fprintf(stderr,
+			"agentbox: generation %s does not read back as stored; the lease is "
+			"kept\n",
+			res.generation);
+		return 1;
+	}
 	if (final && state_lease_release(c) < 0) {
 		fprintf(stderr, "agentbox: the backup is stored, but the lease was not released\n");
 		return 1;
@@ -132,12 +141,13 @@ int cli_restore(struct config *c, int argc, char **argv)
 	    {"generation", required_argument, NULL, 'g'},
 	    {"list", no_argument, NULL, 'l'},
 	    {"take-over", no_argument, NULL, 't'},
+	    {"verify", no_argument, NULL, 'v'},
 	    {},
 	};
 	struct state_restore_result res;
 	const char *generation = NULL;
-	char size[32], dur[FORMAT_DURATION_MAX];
-	int list = 0, take_over = 0, o, r;
+	char size[32], dur[FORMAT_DURATION_MAX], why[512];
+	int list = 0, take_over = 0, verify = 0, o, r;
 
 	optind = 0;
 	while ((o = getopt_long(argc, argv, "g:l", options, NULL)) >= 0) {
@@ -151,22 +161,32 @@ int cli_restore(struct config *c, int argc, char **argv)
 		case 't':
 			take_over = 1;
 			break;
+		case 'v':
+			verify = 1;
+			break;
 		default:
-			fprintf(
-			    stderr,
-			    "Usage: agentbox restore [--generation ID] [--list] [--take-over]\n");
+			fprintf(stderr, "Usage: agentbox restore [--generation ID] [--list] "
+					"[--take-over] [--verify]\n");
 			return EXIT_CONFIG;
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr,
-			"Usage: agentbox restore [--generation ID] [--list] [--take-over]\n");
+		fprintf(stderr, "Usage: agentbox restore [--generation ID] [--list] [--take-over] "
+				"[--verify]\n");
 		return EXIT_CONFIG;
 	}
 	if (no_storage(c))
 		return 1;
 	if (list)
 		return list_generations(c);
+	if (verify) {
+		/* read back and check only: nothing local changes, no lease taken */
+		if (state_verify(c, generation, why, sizeof(why)) < 0)
+			return 1;
+		printf("generation %s reads back as stored\n",
+		       generation ? generation : "(latest)");
+		return 0;
+	}
 	r = state_restore_full(c, generation, take_over, &res);
 	if (r < 0) {
 		fprintf(stderr, "agentbox: restore failed (%s); nothing local was changed\n",

@@ -42,6 +42,7 @@ struct delete_job_out {
 	int shutdown_terminates; /* 1, 0, or -errno: unknown */
 	char shutdown_why[DELETE_JOB_TEXT_MAX];
 	char generation[64];
+	int verify_failed; /* JOB_BACKUP: stored, but the read-back failed (r says how) */
 	usec_t duration;
 	struct provider_result result;
 	int poweroff; /* JOB_DELETE: identity confirmed, poweroff is the delete */

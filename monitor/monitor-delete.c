@@ -91,6 +91,7 @@ struct delete_job {
 	int shutdown_terminates; /* 1, 0, or -errno: unknown */
 	char shutdown_why[DELETE_TEXT_MAX];
 	char generation[64];
+	int verify_failed; /* JOB_BACKUP: stored, but not read back as stored */
 	usec_t duration;
 	struct provider_result result;
 	int poweroff; /* JOB_DELETE: identity confirmed, poweroff is the delete */
@@ -224,6 +225,7 @@ static void *job_main(void *userdata)
 		j->shutdown_terminates = out.shutdown_terminates;
 		memcpy(j->shutdown_why, out.shutdown_why, sizeof(j->shutdown_why));
 		memcpy(j->generation, out.generation, sizeof(j->generation));
+		j->verify_failed = out.verify_failed;
 		j->duration = out.duration;
 		j->result = out.result;
 		j->poweroff = out.poweroff;
@@ -414,6 +416,14 @@ static void seq_backed_up(struct monitor *m, struct delete_job *j)
 			 j->why);
 		return;
 	}
+	if (j->r < 0 && j->verify_failed) {
+		seq_fail(m,
+			 j->r == -EBADMSG
+			     ? "the final backup %s does not read back as it was stored: %s"
+			     : "the final backup %s could not be read back to verify it: %s",
+			 j->generation, j->why);
+		return;
+	}
 	if (j->r < 0) {
 		seq_fail(m, "the final backup failed after %s: %s", took, j->why);
 		return;
@@ -421,7 +431,8 @@ static void seq_backed_up(struct monitor *m, struct delete_job *j)
 	snprintf(s->generation, sizeof(s->generation), "%s", j->generation);
 	log_event(LOG_NOTICE, MSGID_BACKUP_DONE,
 		  LOG_FIELDS({"AGENTBOX_GENERATION", s->generation}, {"AGENTBOX_ACTION", "delete"}),
-		  2, "Final backup verified: generation %s (%s)", s->generation, took);
+		  2, "Final backup verified: generation %s read back as stored (%s)", s->generation,
+		  took);
 	seq_set_step(m, DELETE_STEP_VERIFY);
 }
 

@@ -1,7 +1,9 @@
 /* Config parsing: defaults, every type, and the promised error lines. */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
+#include <time.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -142,6 +144,138 @@ TEST(finish_unknown_user)
 	ASSERT_TRUE(config_finish(c, &error) < 0);
 	ASSERT_STR_CONTAINS(error, "workspace.user 'no-such-user-xyz' has no home");
 	config_free(c);
+}
+
+/* finish() on json: the error line, or NULL (the config is freed). */
+static char *finish(const char *json)
+{
+	struct config *c;
+	char *error = load(json, &c);
+
+	if (!error && config_finish(c, &error) >= 0)
+		error = NULL;
+	config_free(c);
+	return error;
+}
+
+TEST(state_paths_overlap)
+{
+	_cleanup_free_ char *e1 = NULL, *e2 = NULL, *e3 = NULL, *e4 = NULL, *e5 = NULL, *e6 = NULL;
+	struct config *c;
+
+	e1 = finish("{\"workspace\": {\"home\": \"/h\"}, \"state\": {\"paths\": "
+		    "[\"/h/a\", \"/h/b\", \"/h/a\"]}}");
+	ASSERT_STR_CONTAINS(e1, "state.paths: \"/h/a\" is given twice");
+	e2 = finish("{\"workspace\": {\"home\": \"/h\"}, \"state\": {\"paths\": "
+		    "[\"/h/a/deep/x\", \"/h/b\", \"/h/a.json\", \"/h/a\"]}}");
+	ASSERT_STR_CONTAINS(e2, "\"/h/a/deep/x\" is inside \"/h/a\"");
+	/* spelled differently, still the same path */
+	e3 = finish("{\"workspace\": {\"home\": \"/h\"}, \"state\": {\"paths\": "
+		    "[\"/h//a/\", \"/h/a\"]}}");
+	ASSERT_STR_CONTAINS(e3, "\"/h/a\" is given twice");
+	e4 = finish("{\"workspace\": {\"home\": \"/h\"}, \"state\": {\"paths\": "
+		    "[\"/h/x\", \"/\"]}}");
+	ASSERT_STR_CONTAINS(e4, "\"/h/x\" is inside \"/\"");
+	e5 = finish("{\"workspace\": {\"home\": \"/h\"}, \"state\": {\"paths\": "
+		    "[\"/h/a/../b\"]}}");
+	ASSERT_STR_CONTAINS(e5, "'..' component");
+	/* neighbours by name are not inside each other */
+	e6 = finish("{\"workspace\": {\"home\": \"/h\"}, \"state\": {\"paths\": "
+		    "[\"/h/.claude\", \"/h/.claude.json\", \"/h/.claude-x/y\", \"/h/.claude0\"]}}");
+	ASSERT_TRUE(e6 == NULL);
+	/* the defaults pass, and a trailing '/' is dropped */
+	ASSERT_TRUE(load("{\"workspace\": {\"home\": \"/h\"}, \"state\": {\"paths\": "
+			 "[\"/h/d/\"]}}",
+			 &c) == NULL);
+	{
+		_cleanup_free_ char *error = NULL;
+		ASSERT_OK(config_finish(c, &error));
+		ASSERT_STR_EQ(c->state_paths[0], "/h/d");
+	}
+	config_free(c);
+}
+
+TEST(dotted_beside_nested_refused)
+{
+	ASSERT_REFUSED(
+	    "{\"idle.timeout\": \"1h\", \"idle\": {\"timeout\": \"2h\"}}",
+	    "idle.timeout: given twice (as \"idle.timeout\" and as \"idle\" > \"timeout\")");
+	ASSERT_REFUSED("{\"state\": {\"storage\": {\"bucket\": \"a\"}},"
+		       " \"state.storage.bucket\": \"b\"}",
+		       "state.storage.bucket: given twice");
+	ASSERT_REFUSED("{\"state\": {\"storage.bucket\": \"a\", \"storage\": {\"bucket\": \"b\"}}}",
+		       "state.storage.bucket: given twice");
+	ASSERT_REFUSED("{\"idle\": {\"timeout\": \"1h\", \"timeout\": \"2h\"}}",
+		       "idle.timeout: given twice");
+	ASSERT_REFUSED("{\"state.storage\": {\"bucket\": \"a\"}, \"state\": {\"storage\": {}}}",
+		       "state.storage: given twice");
+}
+
+/* 80,000 keys in 0.9 MiB took 10 s with the pairwise duplicate check;
+ * and a document over 1 MiB is refused whatever its source. */
+TEST(large_configs_fast_and_capped)
+{
+	size_t cap = CONFIG_MAX_SIZE + 64, len = 0;
+	_cleanup_free_ char *big = xmalloc(cap + 1), *dup = xmalloc(cap + 1);
+	struct timespec a, b;
+	struct config *c;
+
+	len += (size_t)snprintf(big + len, cap - len, "{");
+	for (int i = 0; i < 80000; i++)
+		len += (size_t)snprintf(big + len, cap - len, "%s\"%x\":0", i ? "," : "", i);
+	len += (size_t)snprintf(big + len, cap - len, "}");
+	ASSERT_TRUE(len < CONFIG_MAX_SIZE);
+	/* the same valid key 80,000 times */
+	len = (size_t)snprintf(dup, cap, "{\"idle\": {");
+	for (int i = 0; i < 80000; i++)
+		len += (size_t)snprintf(dup + len, cap - len, "%s\"wall\":true", i ? "," : "");
+	len += (size_t)snprintf(dup + len, cap - len, "}}");
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	{
+		_cleanup_free_ char *e1 = load(big, &c), *e2 = load(dup, &c);
+		ASSERT_STR_CONTAINS(e1, "unknown key");
+		ASSERT_STR_CONTAINS(e2, "idle.wall: given twice");
+	}
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	ASSERT_TRUE((b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000 < 2000);
+
+	memset(big, ' ', cap);
+	big[0] = '{';
+	big[cap - 1] = '}';
+	big[cap] = '\0';
+	{
+		_cleanup_free_ char *e = load(big, &c);
+		ASSERT_STR_CONTAINS(e, "larger than 1 MiB");
+	}
+}
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+}
+
+/* A FIFO where a secret file should be: refused at once, not waited on. */
+TEST(secret_fifo_refused)
+{
+	char dir[] = "/tmp/agentbox-test-XXXXXX";
+	_cleanup_free_ char *path = NULL, *secret = NULL;
+	struct sigaction sa = {.sa_handler = on_alarm}, old;
+	const char *why = NULL;
+	int r;
+
+	ASSERT_NOT_NULL(mkdtemp(dir));
+	path = xasprintf("%s/fifo", dir);
+	ASSERT_OK(mkfifo(path, 0600));
+	/* without SA_RESTART: a blocking open fails with EINTR after 3 s */
+	sigaction(SIGALRM, &sa, &old);
+	alarm(3);
+	r = read_secret(path, &secret, &why);
+	alarm(0);
+	sigaction(SIGALRM, &old, NULL);
+	unlink(path);
+	rmdir(dir);
+	ASSERT_ERR(r, -EINVAL);
+	ASSERT_STR_CONTAINS(why, "is a FIFO");
 }
 
 TEST(to_json_round_trips)

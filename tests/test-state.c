@@ -178,7 +178,7 @@ TEST(archive_round_trip)
 	ASSERT_STR_EQ(st.tree_digest, dg.tree_digest);
 
 	fd = open(arc, O_RDONLY);
-	ASSERT_OK(tarball_extract_fd(fd, stage, paths, 0, &st2, &err));
+	ASSERT_OK(tarball_extract_fd(fd, stage, paths, NULL, &st2, &err));
 	close(fd);
 	ASSERT_INT_EQ(st2.files, 4);
 	back = xasprintf("%s%s/hello", stage, src);
@@ -190,7 +190,7 @@ TEST(archive_round_trip)
 		char *other[] = {"/nowhere", NULL};
 		_cleanup_free_ char *e2 = NULL;
 		fd = open(arc, O_RDONLY);
-		ASSERT_ERR(tarball_extract_fd(fd, stage, other, 0, &st2, &e2), -EPERM);
+		ASSERT_ERR(tarball_extract_fd(fd, stage, other, NULL, &st2, &e2), -EPERM);
 		close(fd);
 		ASSERT_STR_CONTAINS(e2, "outside the state paths");
 	}
@@ -201,6 +201,34 @@ TEST(archive_round_trip)
 		ASSERT_OK(utimensat(AT_FDCWD, big, ts, AT_SYMLINK_NOFOLLOW));
 		ASSERT_OK(tarball_tree_digest(paths, NULL, &st2));
 		ASSERT_FALSE(streq(st2.tree_digest, dg.tree_digest));
+	}
+
+	/* a same-size rewrite with the old mtime put back still moves it */
+	{
+		_cleanup_free_ char *f = xasprintf("%s/hello", src);
+		struct tarball_stats a, b;
+		struct stat before;
+		struct timespec ts[2];
+		ASSERT_OK(tarball_tree_digest(paths, NULL, &a));
+		ASSERT_OK(stat(f, &before));
+		usleep(20 * 1000); /* a ctime tick apart even on coarse clocks */
+		ASSERT_OK(write_str(f, "HELLO WORLD\n", 0640)); /* same size, new inode */
+		ts[0] = before.st_atim;
+		ts[1] = before.st_mtim;
+		ASSERT_OK(utimensat(AT_FDCWD, f, ts, 0));
+		ASSERT_OK(tarball_tree_digest(paths, NULL, &b));
+		ASSERT_FALSE(streq(a.tree_digest, b.tree_digest));
+		/* in place too: same inode, only the ctime tells */
+		{
+			int wfd = open(f, O_WRONLY);
+			ASSERT_TRUE(wfd >= 0);
+			usleep(20 * 1000);
+			ASSERT_INT_EQ(pwrite(wfd, "h", 1, 0), 1);
+			close(wfd);
+		}
+		ASSERT_OK(utimensat(AT_FDCWD, f, ts, 0));
+		ASSERT_OK(tarball_tree_digest(paths, NULL, &a));
+		ASSERT_FALSE(streq(a.tree_digest, b.tree_digest));
 	}
 
 	/* a file that grows while archived fails the archive, naming it */
@@ -218,6 +246,35 @@ TEST(archive_round_trip)
 
 	ASSERT_OK(rm_rf(d));
 	ASSERT_TRUE(access(d, F_OK) < 0);
+}
+
+/* rm_rf at any depth: a tree longer than PATH_MAX and deeper than the
+ * fd limit would allow with one fd a level. */
+TEST(rm_rf_deep)
+{
+	_cleanup_free_ char *d = make_tmpdir();
+	int fd;
+
+	ASSERT_NOT_NULL(d);
+	fd = open(d, O_RDONLY | O_DIRECTORY);
+	ASSERT_TRUE(fd >= 0);
+	for (int i = 0; i < 1500; i++) {
+		int cfd, ffd;
+		ASSERT_OK(mkdirat(fd, "dd", 0700));
+		ffd = openat(fd, "f", O_WRONLY | O_CREAT, 0600);
+		ASSERT_TRUE(ffd >= 0);
+		close(ffd);
+		ASSERT_OK(symlinkat("/etc", fd, "l"));
+		cfd = openat(fd, "dd", O_RDONLY | O_DIRECTORY);
+		ASSERT_TRUE(cfd >= 0);
+		close(fd);
+		fd = cfd;
+	}
+	close(fd);
+	ASSERT_OK(rm_rf(d));
+	ASSERT_TRUE(access(d, F_OK) < 0);
+	ASSERT_TRUE(access("/etc/passwd", F_OK) == 0);
+	ASSERT_OK(rm_rf(d)); /* gone: success */
 }
 
 TEST(config_state_keys)

@@ -279,6 +279,16 @@ else
 	check "backup failing: no delete" no_delete
 	check "backup failing: says so" logged backupfail 'Delete stopped, nothing deleted.*the final backup failed'
 
+	# The bucket stores uploads but returns damaged bytes on GET: the final
+	# backup does not read back as stored, so nothing is deleted.
+	echo "changed again" >>"$T/home/notes.txt"
+	fault '^GET .*[.]tar[.]zst' corrupt 200
+	run corruptget
+	faults_clear
+	check "damaged read-back: no delete" no_delete
+	check "damaged read-back: says so" logged corruptget 'Delete stopped, nothing deleted.*does not read back as it was stored.*SHA-256'
+	check "damaged read-back: never called verified" sh -c "! grep -q 'Final backup verified' $T/corruptget.log"
+
 	# Something happens while the final backup runs (a keepalive): no delete.
 	echo "more work" >>"$T/home/notes.txt"
 	fault '^PUT .*[.]tar[.]zst' hold 1

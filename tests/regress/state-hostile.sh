@@ -49,7 +49,7 @@ refused() {
 	! ls -a "$H" | grep -q agentbox-restore || { echo "staging left"; return 1; }
 }
 
-for c in dotdot absolute symlink device outside huge hardlink; do
+for c in dotdot absolute symlink device outside huge hardlink deep; do
 	python3 "$TOP/tests/state/hostile.py" "$c" "$H/.claude" "$O" "$T/$c.tar" &&
 		zstd -q -f "$T/$c.tar" -o "$T/$c.tar.zst" && put_generation "$c/" "$T/$c.tar.zst" ||
 		fail "building case $c"
@@ -61,6 +61,7 @@ check "device refused" refused device "is a device, fifo or socket"
 check "entry outside the state paths refused" refused outside "outside the state paths"
 check "huge declared size refused" refused huge "more than the disk has free"
 check "hard link refused" refused hardlink "is a hard link"
+check "refused after extracting below PATH_MAX depth: staging removed" refused deep "is a device"
 MPATHS="\"$H/.claude\", \"$O\"" put_generation manifestpaths/ "$T/outside.tar.zst"
 check "a manifest naming other paths cannot widen what is written" refused manifestpaths "outside the state paths"
 
@@ -80,4 +81,29 @@ put_generation junk/ "$T/junk"
 check "garbage object refused" refused junk "refused"
 $S3 put "nomanifest/generations/20260101T000000Z-000001.tar.zst" "$T/good.tar.zst"
 check "archive without manifest is not trusted" refused nomanifest "No generation"
+
+# Taken, but defused: a set-id root program and files of other users come
+# back without set-id bits and owned by the workspace user (here nobody).
+python3 "$TOP/tests/state/hostile.py" setid "$H/.claude" "$O" "$T/setid.tar" &&
+	zstd -q -f "$T/setid.tar" -o "$T/setid.tar.zst" && put_generation setid/ "$T/setid.tar.zst" ||
+	fail "building case setid"
+write_config "$T/c.json" "$H" "setid/"
+jq '.workspace.user = "nobody"' "$T/c.json" >"$T/c2.json"
+"$BIN/agentbox" -c "$T/c2.json" restore >"$T/out" 2>&1 || cat "$T/out"
+modes() { (cd "$H/.claude" && stat -c '%n %a %u:%g' suid sgid sgid-dir sticky theirs mine-rootgroup); }
+modes | sed 's/^/  setid: /'
+nobody=$(id -u nobody):$(id -g nobody)
+check "setuid root file restored without the bit, owned by the workspace user" \
+	[ "$(modes | grep '^suid ')" = "suid 755 $nobody" ]
+check "setgid file and directory restored without the bit" \
+	bash -c "[ \"\$(stat -c %a '$H/.claude/sgid' '$H/.claude/sgid-dir' | tr '\n' ' ')\" = '755 775 ' ]"
+check "sticky bit of a file dropped" [ "$(stat -c %a "$H/.claude/sticky")" = 644 ]
+check "another user's file belongs to the workspace user" [ "$(modes | grep '^theirs ')" = "theirs 644 $nobody" ]
+check "a group the workspace user is not in is replaced" \
+	[ "$(modes | grep '^mine-rootgroup ')" = "mine-rootgroup 640 $nobody" ]
+check "no set-id file anywhere in the state" [ -z "$(find "$H/.claude" -perm /6000)" ]
+check "no file capability or other extended attribute restored" python3 -c "
+import os, sys
+p = sys.argv[1]
+sys.exit(1 if not os.path.exists(p) or os.listxattr(p) else 0)" "$H/.claude/capable"
 finish

@@ -16,9 +16,15 @@
 // Conditional PUTs (If-Match: <etag>, If-None-Match: *), which s3rver
 // ignores, are decided here with a HEAD first, answering 412 like S3.
 // Faults, set by the test and bounded by a count:
-//   POST /__fault?match=<regex on "METHOD url">&action=<500|503|reset|truncate|hold>&count=N
+//   POST /__fault?match=<regex on "METHOD url">&action=<500|503|reset|truncate|hold|corrupt|corrupt-upload>&count=N
 //   (hold: keeps the request 5 s, then drops the connection without
-//   forwarding: a test kills the client meanwhile)
+//   forwarding: a test kills the client meanwhile; corrupt: the answer's
+//   body has one byte flipped, its length unchanged, as a bucket that
+//   returns damaged bytes; corrupt-upload: one byte of a request body is
+//   flipped after the signature and payload-hash check, as a store that
+//   took damaged bytes without checking)
+// A Content-MD5 header is checked against the body as S3 does (400
+// BadDigest): with it, a corrupt-upload is refused instead of stored.
 //   POST /__fault/clear
 //   GET  /__stats          JSON: requests, rejected, faults injected
 // The address prints "ready" on stdout once listening.
@@ -81,10 +87,10 @@ function check(req, body) {
 	return null;
 }
 
-function takeFault(req) {
+function takeFault(req, only) {
 	const what = `${req.method} ${req.url}`;
 	for (const f of faults) {
-		if (f.count > 0 && f.re.test(what)) {
+		if (f.count > 0 && (only ? f.action === only : f.action !== 'corrupt-upload') && f.re.test(what)) {
 			f.count--;
 			stats.injected++;
 			return f.action;
@@ -121,6 +127,14 @@ const server = http.createServer((req, res) => {
 			stats.rejected++;
 			process.stderr.write(`proxy: refused ${req.method} ${req.url}: ${bad[0]}: ${bad[1]}\n`);
 			s3error(res, 403, bad[0], bad[1]);
+			return;
+		}
+		if (body.length > 0 && takeFault(req, 'corrupt-upload'))
+			body[body.length >> 1] ^= 0xff;
+		const md5 = req.headers['content-md5'];
+		if (md5 !== undefined && md5 !== crypto.createHash('md5').update(body).digest('base64')) {
+			stats.badDigest = (stats.badDigest || 0) + 1;
+			s3error(res, 400, 'BadDigest', 'The Content-MD5 you specified did not match what we received.');
 			return;
 		}
 		// Cloudflare R2 refuses a multipart upload whose non-final parts
@@ -180,6 +194,18 @@ function forward(req, res, body, fault) {
 		const up = http.request({host: '127.0.0.1', port: upstreamPort, method: req.method, path: req.url,
 			headers: req.headers}, ures => {
 			stats.forwarded++;
+			if (fault === 'corrupt') {
+				// Same status and length, one byte flipped in the middle.
+				res.writeHead(ures.statusCode, ures.headers);
+				const got = [];
+				ures.on('data', c => got.push(c));
+				ures.on('end', () => {
+					const all = Buffer.concat(got);
+					if (all.length > 0) all[all.length >> 1] ^= 0xff;
+					res.end(all);
+				});
+				return;
+			}
 			if (fault === 'truncate') {
 				// Announce the full length, send half, then cut the connection.
 				res.writeHead(ures.statusCode, ures.headers);
