@@ -27,6 +27,7 @@
 #include "log.h"
 #include "macro.h"
 #include "s3.h"
+#include "state-internal.h"
 #include "state.h"
 #include "tarball.h"
 
@@ -35,18 +36,7 @@
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(cJSON *, cJSON_Delete)
 
-struct manifest {
-	char id[STATE_GENERATION_MAX];
-	uint64_t size, files, bytes;
-	char sha256[65];
-	char tree_digest[65];
-	char created[32];
-	char host[128];
-	char **paths;
-};
-
-/* Frees what a manifest owns. */
-static void manifest_done(struct manifest *m)
+void manifest_done(struct manifest *m)
 {
 	for (char **p = m->paths; p && *p; p++)
 		free(*p);
@@ -241,15 +231,22 @@ static int read_manifest(struct s3_client *s, const struct config *c, const char
 			 struct manifest *ret)
 {
 	_cleanup_free_ char *key = gen_key(c, id, "json"), *text = NULL;
-	_cleanup_(cJSON_Deletep) cJSON *root = NULL;
-	struct manifest m = {0};
-	const cJSON *paths, *e;
-	const char *v;
-	int r, i = 0;
+	int r;
 
 	r = s3_get_buffer(s, key, MANIFEST_MAX, &text, NULL);
 	if (r < 0)
 		return r;
+	return manifest_parse(text, id, ret);
+}
+
+int manifest_parse(const char *text, const char *id, struct manifest *ret)
+{
+	_cleanup_(cJSON_Deletep) cJSON *root = NULL;
+	struct manifest m = {0};
+	const cJSON *paths, *e;
+	const char *v;
+	int i = 0;
+
 	root = cJSON_Parse(text);
 	v = root ? json_str(root, "sha256") : NULL;
 	paths = root ? cJSON_GetObjectItemCaseSensitive(root, "paths") : NULL;
