@@ -502,9 +502,10 @@ static void pull_line(struct pull_state *s, const char *text)
 	if (streq(st, "Downloading")) {
 		const cJSON *cur = cJSON_GetObjectItemCaseSensitive(detail, "current");
 		const cJSON *tot = cJSON_GetObjectItemCaseSensitive(detail, "total");
-		if (cJSON_IsNumber(cur) && cur->valuedouble >= 0)
+		/* below 2^64: converting a larger double is undefined */
+		if (cJSON_IsNumber(cur) && cur->valuedouble >= 0 && cur->valuedouble < 0x1p64)
 			l->current = (uint64_t)cur->valuedouble;
-		if (cJSON_IsNumber(tot) && tot->valuedouble > 0)
+		if (cJSON_IsNumber(tot) && tot->valuedouble > 0 && tot->valuedouble < 0x1p64)
 			l->total = (uint64_t)tot->valuedouble;
 	} else if (streq(st, "Download complete") || streq(st, "Verifying Checksum")) {
 		if (l->total)

@@ -219,11 +219,14 @@ static const char *json_str(const cJSON *o, const char *k)
 	return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
-/* A non-negative number member, or 0. */
+/* A non-negative number member below 2^64, or 0 (converting a larger
+ * double, which a bucket's writer may put there, is undefined). */
 static uint64_t json_u64(const cJSON *o, const char *k)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-	return cJSON_IsNumber(v) && v->valuedouble >= 0 ? (uint64_t)v->valuedouble : 0;
+	return cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble < 0x1p64
+		   ? (uint64_t)v->valuedouble
+		   : 0;
 }
 
 /* Reads and checks a manifest; -EBADMSG when it is not one for id. */
