@@ -132,13 +132,18 @@ $(BUILD)/fuzzers/%: $(BUILD)/tests/fuzz/%.o $(TEST_LINK)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
 
+# The harnesses' objects are kept (not removed as intermediates), so that
+# a second make fuzz or make tests does not rebuild them.
+.SECONDARY: $(FUZZ_SRC:%.c=$(BUILD)/%.o) $(BUILD)/tests/fuzz/replay.o
+
 tests: $(PROGRAMS) $(TEST_BINS) $(TEST_HELPERS) $(FUZZ_BINS)
 
 fuzzers: $(FUZZERS)
 
-# Builds into build-fuzz/ with clang, libFuzzer, ASan and UBSan, then runs
-# every harness for FUZZ_SECONDS (FUZZ="regex" picks harnesses).
-fuzz:
+# Installs clang (.ci/deps.d/fuzz.apt), builds into build-fuzz/ with
+# libFuzzer, ASan and UBSan, then runs every harness for FUZZ_SECONDS
+# (FUZZ="regex" picks harnesses).
+fuzz: deps
 	$(MAKE) fuzzers BUILD=build-fuzz CC=clang SANITIZE=address,undefined FUZZ_ENGINE=libfuzzer
 	tests/fuzz/run build-fuzz $(FUZZ_SECONDS)
 
