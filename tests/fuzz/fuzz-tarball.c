@@ -64,6 +64,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct tarball_stats st;
 	_cleanup_free_ char *err = NULL;
 	_cleanup_close_ int fd = -1;
+	int r;
 
 	if (!staging)
 		setup();
@@ -72,8 +73,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_ASSERT(fd >= 0);
 	FUZZ_ASSERT(write(fd, data, size) == (ssize_t)size);
 	FUZZ_ASSERT(lseek(fd, 0, SEEK_SET) == 0);
-	if (tarball_extract_fd(fd, staging, allowed, geteuid() == 0, &st, &err) < 0)
+	r = tarball_extract_fd(fd, staging, allowed, geteuid() == 0, &st, &err);
+	if (r < 0)
 		FUZZ_ASSERT(err);
+	if (getenv("FUZZ_VERBOSE"))
+		fprintf(stderr, "%d %s\n", r, r < 0 ? err : "extracted");
 	FUZZ_ASSERT(escaped() == 0);
 	FUZZ_ASSERT(rm_rf(staging) == 0);
 	return 0;
