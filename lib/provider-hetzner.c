@@ -211,7 +211,7 @@ static void hetzner_error_text(const struct http_response *resp, char *buf, size
 }
 
 int hetzner_action_state(const char *body, char *id_buf, size_t id_size, char *detail,
-				size_t detail_size)
+			 size_t detail_size)
 {
 	_cleanup_(cjson_deletep) cJSON *root = cJSON_Parse(body);
 	const cJSON *a = cJSON_GetObjectItemCaseSensitive(root, "action");

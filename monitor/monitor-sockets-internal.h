@@ -23,7 +23,7 @@ int sockets_lookup_answer(struct sockets *k, const struct config_ports *ports,
 			  const struct nlmsghdr *h, uint32_t first, size_t n);
 
 /* Takes one line (NUL-terminated) of /proc/net/tcp (family AF_INET) or tcp6. */
-void sockets_take_proc_line(struct sockets *k, const struct config_ports *ports,
-			    const char *line, int family);
+void sockets_take_proc_line(struct sockets *k, const struct config_ports *ports, const char *line,
+			    int family);
 
 #endif

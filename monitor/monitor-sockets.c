@@ -413,7 +413,7 @@ static void sockets_build_lookup(uint8_t *buf, const struct sock_entry *e, uint3
  * left: ENOENT, or ESTALE: the same ports and addresses now belong to
  * another socket), 0 for a message that is no answer, or -errno. */
 int sockets_lookup_answer(struct sockets *k, const struct config_ports *ports,
-				 const struct nlmsghdr *h, uint32_t first, size_t n)
+			  const struct nlmsghdr *h, uint32_t first, size_t n)
 {
 	if ((uint32_t)(h->nlmsg_seq - first) >= n)
 		return 0; /* left over from an earlier request */
@@ -530,8 +530,8 @@ static int parse_proc_addr(const char *s, size_t n, uint8_t *out)
 /* Takes one line of /proc/net/tcp{,6}:
  *   sl: LOCAL:PORT REMOTE:PORT ST TXQ:RXQ TR:WHEN RETR UID TIMEOUT INODE ...
  * (addresses and numbers in hex, inode decimal). */
-void sockets_take_proc_line(struct sockets *k, const struct config_ports *ports,
-				   const char *line, int family)
+void sockets_take_proc_line(struct sockets *k, const struct config_ports *ports, const char *line,
+			    int family)
 {
 	char la[40], ra[40];
 	unsigned lport, rport, st, txq, rxq;

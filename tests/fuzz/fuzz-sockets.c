@@ -1,7 +1,8 @@
 /* The sockets signal's parsers (monitor/monitor-sockets.c): the first
  * byte picks what the rest is: 0 a sock_diag dump datagram (sequence 1),
  * 1 answers to 32 lookups (sequences 1..32), 2 /proc/net/tcp, 3
- * /proc/net/tcp6 (lines). Watched ports: 22 and 37001 (the corpus was taken from connections on 37001). */
+ * /proc/net/tcp6 (lines). Watched ports: 22 and 37001 (the corpus was taken from connections on
+ * 37001). */
 #include <stdio.h>
 #include <sys/socket.h>
 

@@ -9,9 +9,13 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const char *const headers[] = {"Connection", "Upgrade", "Sec-WebSocket-Key",
-					      "Sec-WebSocket-Version", "Sec-WebSocket-Protocol",
-					      "Origin", "Host"};
+	static const char *const headers[] = {"Connection",
+					      "Upgrade",
+					      "Sec-WebSocket-Key",
+					      "Sec-WebSocket-Version",
+					      "Sec-WebSocket-Protocol",
+					      "Origin",
+					      "Host"};
 	_cleanup_free_ char *req = fuzz_strndup(data, size), *path = NULL, *origin = NULL,
 			    *host = NULL;
 	char method[8], target[2048], proto[16];

@@ -41,7 +41,7 @@ static inline void fuzz_quiet(void)
 #define FUZZ_ASSERT(e)                                                                             \
 	do {                                                                                       \
 		if (!(e)) {                                                                        \
-			fprintf(stderr, "%s:%d: invariant broken: %s\n", __FILE__, __LINE__, #e); \
+			fprintf(stderr, "%s:%d: invariant broken: %s\n", __FILE__, __LINE__, #e);  \
 			abort();                                                                   \
 		}                                                                                  \
 	} while (0)
