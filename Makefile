@@ -2,6 +2,8 @@
 #
 #   make                 build every program into build/bin
 #   make check           build and run all tests, then again under ASan+UBSan
+#   make fuzz            build tests/fuzz/ with libFuzzer (clang) and run each
+#                        harness for FUZZ_SECONDS (default 60)
 #   make bench           run the benchmarks under bench/ (writes bench/out/)
 #   make demo            show what exists, against local servers
 #   make install         install binaries, units and docs (DESTDIR, PREFIX)
@@ -9,7 +11,8 @@
 #
 # Sources are discovered: lib/*.c go into libagentbox.a; each program
 # directory lists its programs in PROGRAMS below; tests/test-*.c are unit
-# tests, tests/regress/*.sh are daemon tests.
+# tests, tests/regress/*.sh are daemon tests, tests/fuzz/fuzz-*.c fuzz
+# harnesses.
 
 PREFIX     ?= /usr
 SYSCONFDIR ?= /etc
@@ -29,6 +32,14 @@ CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonl
            -fno-strict-aliasing -D_GNU_SOURCE -DAGENTBOX_VERSION='"$(VERSION)"' \
            -Ilib -Imonitor -Iinitd -Idisplay -Itests $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
+
+# make fuzz: clang with libFuzzer's coverage. clang lacks some of gcc's
+# warning options, warns on unused _cleanup_ variables (lock guards) and
+# on the sign compare inside glibc's NLMSG_OK(); gcc's builds keep those.
+ifneq ($(FUZZ_ENGINE),)
+CFLAGS  += -Wno-unknown-warning-option -Wno-unused-variable -Wno-sign-compare \
+           -fsanitize=fuzzer-no-link
+endif
 
 ifneq ($(SANITIZE),)
 CFLAGS  += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all -O1
@@ -66,7 +77,7 @@ TEST_HELPERS := $(TEST_HELPER_SRC:tests/helpers/%.c=$(BUILD)/tests/helpers/%)
 
 all: $(PROGRAMS)
 
-$(BUILD)/%.o: %.c $(wildcard lib/*.h monitor/*.h initd/*.h display/*.h tests/*.h)
+$(BUILD)/%.o: %.c $(wildcard lib/*.h monitor/*.h initd/*.h display/*.h tests/*.h tests/fuzz/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
@@ -108,7 +119,40 @@ $(BUILD)/tests/helpers/%: $(BUILD)/tests/helpers/%.o $(LIBA)
 # The display tests' RFB client links libvncclient (libvncserver-dev).
 $(BUILD)/tests/helpers/vnc-probe: LDLIBS += $(shell pkg-config --libs libvncclient 2>/dev/null)
 
-tests: $(PROGRAMS) $(TEST_BINS) $(TEST_HELPERS)
+# Fuzz harnesses: in every build, linked with tests/fuzz/replay.c into a
+# program that feeds its committed corpus once (tests/run, make check); in
+# make fuzz, linked with libFuzzer into $(BUILD)/fuzzers/.
+FUZZ_SRC     := $(sort $(wildcard tests/fuzz/fuzz-*.c))
+FUZZ_BINS    := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/tests/fuzz/%)
+FUZZERS      := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzzers/%)
+FUZZ_SECONDS ?= 60
+
+$(BUILD)/tests/fuzz/%: $(BUILD)/tests/fuzz/%.o $(BUILD)/tests/fuzz/replay.o $(TEST_LINK)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/fuzzers/%: $(BUILD)/tests/fuzz/%.o $(TEST_LINK)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+
+# The harnesses' objects are kept (not removed as intermediates), so that
+# a second make fuzz or make tests does not rebuild them.
+.SECONDARY: $(FUZZ_SRC:%.c=$(BUILD)/%.o) $(BUILD)/tests/fuzz/replay.o
+
+tests: $(PROGRAMS) $(TEST_BINS) $(TEST_HELPERS) $(FUZZ_BINS)
+
+fuzzers: $(FUZZERS)
+
+# Installs clang (.ci/deps.d/fuzz.apt), builds into build-fuzz/ with
+# libFuzzer, ASan and UBSan, then runs every harness for FUZZ_SECONDS
+# (FUZZ="regex" picks harnesses).
+fuzz: deps
+	$(MAKE) fuzzers BUILD=build-fuzz CC=clang SANITIZE=address,undefined FUZZ_ENGINE=libfuzzer
+	tests/fuzz/run build-fuzz $(FUZZ_SECONDS)
+
+# gcc's "undefined" leaves out float-cast-overflow (a double too big for
+# an integer, as a hostile JSON number makes): clang's fuzz builds have it.
+CHECK_SANITIZE ?= address,undefined,float-cast-overflow
 
 # make check and make demo first install what they need (idempotent, quick
 # when everything is there), then build in a sub-make so pkg-config sees the
@@ -116,7 +160,7 @@ tests: $(PROGRAMS) $(TEST_BINS) $(TEST_HELPERS)
 # make check: one run over both builds, one closing "N passed, N failed".
 check: deps
 	$(MAKE) tests
-	$(MAKE) tests BUILD=build-san SANITIZE=address,undefined
+	$(MAKE) tests BUILD=build-san SANITIZE=$(CHECK_SANITIZE)
 	tests/run build build-san
 
 # Only the plain build, for a quick loop while developing.
@@ -147,15 +191,15 @@ install: all
 	[ -e $(DESTDIR)$(SYSCONFDIR)/agentbox/agentbox.json ] || install -m 0644 docs/agentbox.example.json $(DESTDIR)$(SYSCONFDIR)/agentbox/agentbox.json
 
 format:
-	clang-format -i $(wildcard lib/*.[ch] monitor/*.[ch] initd/*.[ch] display/*.[ch] tests/*.[ch] tests/helpers/*.c)
+	clang-format -i $(wildcard lib/*.[ch] monitor/*.[ch] initd/*.[ch] display/*.[ch] tests/*.[ch] tests/helpers/*.c tests/fuzz/*.[ch])
 
 # Banned functions (curl's checksrc idea): unbounded or unchecked.
 checkstyle:
 	@! grep -nE '\b(atoi|atol|sprintf|strcpy|strcat|gets|strtok)\s*\(' \
-		lib/*.[ch] monitor/*.[ch] initd/*.[ch] display/*.[ch] tests/*.c tests/helpers/*.c 2>/dev/null \
+		lib/*.[ch] monitor/*.[ch] initd/*.[ch] display/*.[ch] tests/*.c tests/helpers/*.c tests/fuzz/*.[ch] 2>/dev/null \
 		|| { echo "checkstyle: banned function above"; exit 1; }
 
 clean:
-	rm -rf build build-san bench/out
+	rm -rf build build-san build-fuzz bench/out
 
-.PHONY: all tests check check-fast bench demo deps install format checkstyle clean
+.PHONY: all tests fuzzers fuzz check check-fast bench demo deps install format checkstyle clean

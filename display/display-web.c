@@ -14,6 +14,7 @@
 
 #include "display-conf.h"
 #include "display-rfb.h"
+#include "display-web-internal.h"
 #include "display-web.h"
 #include "display-ws.h"
 #include "fileio.h"
@@ -213,7 +214,7 @@ static const char *content_type(const char *path)
 
 /* Decodes the path of a request target into a relative file name under
  * the noVNC directory; NULL for anything that could leave it. */
-static char *http_path(const char *target)
+char *http_path(const char *target)
 {
 	size_t n = strcspn(target, "?#");
 	char *p = xmalloc(n + 1), *q = p;
@@ -256,7 +257,7 @@ static char *http_path(const char *target)
 }
 
 /* The value of header name in the header block, or NULL; copied. */
-static char *http_header(const char *headers, const char *name)
+char *http_header(const char *headers, const char *name)
 {
 	size_t l = strlen(name);
 
@@ -278,7 +279,7 @@ static char *http_header(const char *headers, const char *name)
 }
 
 /* Does the comma-separated list contain token (case-insensitive)? */
-static int has_token(const char *list, const char *token)
+int has_token(const char *list, const char *token)
 {
 	size_t l = strlen(token);
 
@@ -292,7 +293,7 @@ static int has_token(const char *list, const char *token)
 }
 
 /* A browser's Origin must name the host the page came from. */
-static int origin_ok(const char *origin, const char *host)
+int origin_ok(const char *origin, const char *host)
 {
 	if (!origin)
 		return 1; /* not a browser */

@@ -18,6 +18,7 @@
 
 #include <curl/curl.h>
 
+#include "docker-internal.h"
 #include "docker.h"
 #include "macro.h"
 
@@ -501,9 +502,10 @@ static void pull_line(struct pull_state *s, const char *text)
 	if (streq(st, "Downloading")) {
 		const cJSON *cur = cJSON_GetObjectItemCaseSensitive(detail, "current");
 		const cJSON *tot = cJSON_GetObjectItemCaseSensitive(detail, "total");
-		if (cJSON_IsNumber(cur) && cur->valuedouble >= 0)
+		/* below 2^64: converting a larger double is undefined */
+		if (cJSON_IsNumber(cur) && cur->valuedouble >= 0 && cur->valuedouble < 0x1p64)
 			l->current = (uint64_t)cur->valuedouble;
-		if (cJSON_IsNumber(tot) && tot->valuedouble > 0)
+		if (cJSON_IsNumber(tot) && tot->valuedouble > 0 && tot->valuedouble < 0x1p64)
 			l->total = (uint64_t)tot->valuedouble;
 	} else if (streq(st, "Download complete") || streq(st, "Verifying Checksum")) {
 		if (l->total)
@@ -666,6 +668,33 @@ int docker_image_pull(struct docker *d, const char *image, const char *registry_
 	if (auth)
 		explicit_bzero(auth, strlen(auth));
 	ret->duration = now_usec(CLOCK_MONOTONIC) - start;
+	return r;
+}
+
+int docker_pull_stream_parse(const char *data, size_t size, docker_progress_fn fn, void *userdata,
+			     struct docker_pull_result *ret, char **ret_error)
+{
+	struct pull_state s = {.start = now_usec(CLOCK_MONOTONIC), .fn = fn, .userdata = userdata};
+	struct docker_pull_progress p = {0};
+	int r = 0;
+
+	memset(ret, 0, sizeof(*ret));
+	*ret_error = NULL;
+	if (pull_write((char *)data, 1, size, &s) != size)
+		r = -EMSGSIZE;
+	else if (s.line.size) /* a last line without newline */
+		pull_line(&s, s.line.data);
+	pull_progress_compute(&s, &p);
+	snprintf(ret->digest, sizeof(ret->digest), "%s", s.digest);
+	ret->layers = p.layers;
+	ret->bytes = p.bytes_done;
+	if (r == 0 && s.error) {
+		r = docker_pull_error_class(s.error);
+		*ret_error = TAKE_PTR(s.error);
+	}
+	free(s.layers);
+	buf_done(&s.line);
+	free(s.error);
 	return r;
 }
 

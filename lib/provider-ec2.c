@@ -20,13 +20,7 @@
 #define EC2_API_VERSION "2016-11-15"
 #define IMDS_TOKEN_TTL "300"
 
-struct ec2_credentials {
-	char *access_key_id;
-	char *secret_access_key; /* secret */
-	char *token;		 /* secret */
-};
-
-static void ec2_credentials_done(struct ec2_credentials *k)
+void ec2_credentials_done(struct ec2_credentials *k)
 {
 	freezero_str(k->access_key_id);
 	freezero_str(k->secret_access_key);
@@ -122,10 +116,8 @@ static int valid_region(const char *s)
 int ec2_identity(const struct config *c, struct provider_identity *ret, char *why, size_t why_size)
 {
 	_cleanup_secret_ char *token = NULL;
-	_cleanup_(cjson_deletep) cJSON *doc = NULL;
 	struct provider_identity id = {.kind = PROVIDER_EC2};
 	struct http_response resp = {0};
-	const cJSON *v;
 	long status;
 	int r;
 
@@ -158,36 +150,47 @@ int ec2_identity(const struct config *c, struct provider_identity *ret, char *wh
 	r = ec2_get(c, token, "/latest/dynamic/instance-identity/document", &resp, why, why_size);
 	if (r < 0)
 		return r;
-	doc = cJSON_Parse(resp.body);
+	r = ec2_identity_document_check(resp.body, &id, why, why_size);
 	http_response_done(&resp);
+	if (r < 0)
+		return r;
+	*ret = id;
+	return 0;
+}
+
+int ec2_identity_document_check(const char *body, struct provider_identity *id, char *why,
+				size_t why_size)
+{
+	_cleanup_(cjson_deletep) cJSON *doc = cJSON_Parse(body);
+	const cJSON *v;
+
 	v = cJSON_GetObjectItemCaseSensitive(doc, "instanceId");
 	if (!cJSON_IsString(v)) {
 		snprintf(why, why_size,
 			 "EC2 instance-identity document: malformed (no instanceId)");
 		return -EBADMSG;
 	}
-	if (!streq(v->valuestring, id.instance_id)) {
+	if (!streq(v->valuestring, id->instance_id)) {
 		snprintf(why, why_size,
 			 "EC2 metadata: instance-id changed between two reads (%s, then %.40s)",
-			 id.instance_id, v->valuestring);
+			 id->instance_id, v->valuestring);
 		return -ESTALE;
 	}
 	v = cJSON_GetObjectItemCaseSensitive(doc, "region");
-	if (!cJSON_IsString(v) || !streq(v->valuestring, id.region)) {
+	if (!cJSON_IsString(v) || !streq(v->valuestring, id->region)) {
 		snprintf(why, why_size,
 			 "EC2 metadata: the region of the identity document differs from "
 			 "placement/region (%s)",
-			 id.region);
+			 id->region);
 		return -ESTALE;
 	}
 	v = cJSON_GetObjectItemCaseSensitive(doc, "availabilityZone");
 	if (cJSON_IsString(v))
-		copy_printable(id.zone, sizeof(id.zone), v->valuestring, strlen(v->valuestring));
+		copy_printable(id->zone, sizeof(id->zone), v->valuestring, strlen(v->valuestring));
 	v = cJSON_GetObjectItemCaseSensitive(doc, "accountId");
 	if (cJSON_IsString(v))
-		copy_printable(id.account, sizeof(id.account), v->valuestring,
+		copy_printable(id->account, sizeof(id->account), v->valuestring,
 			       strlen(v->valuestring));
-	*ret = id;
 	return 0;
 }
 
@@ -197,9 +200,7 @@ static int ec2_get_credentials(const struct config *c, struct ec2_credentials *r
 {
 	_cleanup_secret_ char *token = NULL;
 	_cleanup_free_ char *path = NULL;
-	_cleanup_(cjson_deletep) cJSON *doc = NULL;
 	struct http_response resp = {0};
-	const cJSON *akid, *secret, *session, *code;
 	char role[128];
 	size_t n;
 	long status;
@@ -227,9 +228,19 @@ static int ec2_get_credentials(const struct config *c, struct ec2_credentials *r
 	r = ec2_get(c, token, path, &resp, why, why_size);
 	if (r < 0)
 		return r;
-	doc = cJSON_Parse(resp.body);
+	r = ec2_credentials_parse(resp.body, role, ret, why, why_size);
 	explicit_bzero(resp.body, resp.size);
 	http_response_done(&resp);
+	return r;
+}
+
+int ec2_credentials_parse(const char *body, const char *role, struct ec2_credentials *ret,
+			  char *why, size_t why_size)
+{
+	_cleanup_(cjson_deletep) cJSON *doc = cJSON_Parse(body);
+	const cJSON *akid, *secret, *session, *code;
+	int r;
+
 	code = cJSON_GetObjectItemCaseSensitive(doc, "Code");
 	akid = cJSON_GetObjectItemCaseSensitive(doc, "AccessKeyId");
 	secret = cJSON_GetObjectItemCaseSensitive(doc, "SecretAccessKey");

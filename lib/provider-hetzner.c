@@ -210,9 +210,8 @@ static void hetzner_error_text(const struct http_response *resp, char *buf, size
 		snprintf(buf, size, "%.120s", resp->size ? resp->body : "(empty answer)");
 }
 
-/* Reads the action object of an answer: 0 when running or success. */
-static int hetzner_action_state(const char *body, char *id_buf, size_t id_size, char *detail,
-				size_t detail_size)
+int hetzner_action_state(const char *body, char *id_buf, size_t id_size, char *detail,
+			 size_t detail_size)
 {
 	_cleanup_(cjson_deletep) cJSON *root = cJSON_Parse(body);
 	const cJSON *a = cJSON_GetObjectItemCaseSensitive(root, "action");

@@ -64,6 +64,26 @@ int hetzner_identity(const struct config *c, struct provider_identity *ret, char
 int hetzner_check_token(const struct config *c, char *why, size_t why_size);
 int ec2_identity(const struct config *c, struct provider_identity *ret, char *why, size_t why_size);
 int ec2_check_credentials(const struct config *c, char *why, size_t why_size);
+/* Reads the action object of a Hetzner answer: 0 when running or success,
+ * -EIO when it failed, -EBADMSG for anything else; detail[] says which. */
+int hetzner_action_state(const char *body, char *id_buf, size_t id_size, char *detail,
+			 size_t detail_size);
+
+struct ec2_credentials {
+	char *access_key_id;
+	char *secret_access_key; /* secret */
+	char *token;		 /* secret */
+};
+void ec2_credentials_done(struct ec2_credentials *k);
+/* Parses IMDS's security-credentials/<role> document into *ret; -EBADMSG
+ * (why[] filled) when it lacks a key, secret or token, or says no Success. */
+int ec2_credentials_parse(const char *body, const char *role, struct ec2_credentials *ret,
+			  char *why, size_t why_size);
+/* Checks the instance-identity document against the instance-id and region
+ * already in *id (read separately) and fills its zone and account; -EBADMSG
+ * or -ESTALE (why[] filled) when it is malformed or disagrees. */
+int ec2_identity_document_check(const char *body, struct provider_identity *id, char *why,
+				size_t why_size);
 /* Asks for an IMDSv2 token (PUT /latest/api/token). Status in *ret_status. */
 int ec2_imds_token(const struct config *c, char **ret, long *ret_status, char *why,
 		   size_t why_size);

@@ -22,6 +22,7 @@
 #include "fileio.h"
 #include "log.h"
 #include "macro.h"
+#include "s3-internal.h"
 #include "s3.h"
 
 #define S3_RESPONSE_MAX (16 * 1024 * 1024) /* error documents and LIST pages */
@@ -240,9 +241,7 @@ static void xml_unescape(char *s)
 	*o = '\0';
 }
 
-/* The text of the first <tag> in [xml, end), decoded; NULL when absent.
- * *ret_after (optional) points past its closing tag. */
-static char *xml_get(const char *xml, const char *end, const char *tag, const char **ret_after)
+char *xml_get(const char *xml, const char *end, const char *tag, const char **ret_after)
 {
 	_cleanup_free_ char *open = xasprintf("<%s>", tag), *close = xasprintf("</%s>", tag);
 	const char *a, *b;
@@ -1246,9 +1245,8 @@ int s3_list(struct s3_client *s, const char *prefix, s3_list_fn cb, void *userda
 	_cleanup_free_ char *token = NULL, *eprefix = s3_uri_encode(prefix, 0);
 
 	for (unsigned page = 0; page < 100000; page++) {
-		_cleanup_free_ char *query = NULL, *etoken = NULL, *truncated = NULL, *mk = NULL;
+		_cleanup_free_ char *query = NULL, *etoken = NULL, *mk = NULL;
 		struct s3_request rq = {.op = "LIST", .method = "GET", .key = ""};
-		const char *p, *end;
 		int r;
 
 		/* canonical order: continuation-token, list-type, max-keys, prefix */
@@ -1271,42 +1269,53 @@ int s3_list(struct s3_client *s, const char *prefix, s3_list_fn cb, void *userda
 				 s->bucket, prefix, rq.resp ? "too large" : "empty");
 			return -EPROTO;
 		}
-		p = rq.resp;
-		end = rq.resp + rq.resp_size;
-		for (;;) {
-			_cleanup_free_ char *contents = NULL, *key = NULL, *size = NULL;
-			const char *after;
-
-			contents = xml_get(p, end, "Contents", &after);
-			if (!contents)
-				break;
-			/* Contents holds no entities of its own: decode its fields again
-			 * from the raw text between the tags. */
-			{
-				const char *raw = memmem(p, (size_t)(end - p), "<Contents>", 10);
-				const char *rawend = after;
-				key = xml_get(raw, rawend, "Key", NULL);
-				size = xml_get(raw, rawend, "Size", NULL);
-			}
-			p = after;
-			if (!key)
-				continue;
-			r = cb(key, size ? strtoull(size, NULL, 10) : 0, userdata);
-			if (r < 0) {
-				free(rq.resp);
-				return r;
-			}
-		}
-		truncated = xml_get(rq.resp, end, "IsTruncated", NULL);
 		free(token);
-		token = truncated && streq(truncated, "true")
-			    ? xml_get(rq.resp, end, "NextContinuationToken", NULL)
-			    : NULL;
+		token = NULL;
+		r = s3_list_parse_page(rq.resp, rq.resp_size, cb, userdata, &token);
 		free(rq.resp);
+		if (r < 0)
+			return r;
 		if (!token)
 			return 0;
 	}
 	return -ELOOP;
+}
+
+int s3_list_parse_page(const char *xml, size_t size, s3_list_fn cb, void *userdata,
+		       char **ret_token)
+{
+	_cleanup_free_ char *truncated = NULL;
+	const char *p = xml, *end = xml + size;
+	int r;
+
+	*ret_token = NULL;
+	for (;;) {
+		_cleanup_free_ char *contents = NULL, *key = NULL, *osize = NULL;
+		const char *after;
+
+		contents = xml_get(p, end, "Contents", &after);
+		if (!contents)
+			break;
+		/* Contents holds no entities of its own: decode its fields again
+		 * from the raw text between the tags. */
+		{
+			const char *raw = memmem(p, (size_t)(end - p), "<Contents>", 10);
+			const char *rawend = after;
+			key = xml_get(raw, rawend, "Key", NULL);
+			osize = xml_get(raw, rawend, "Size", NULL);
+		}
+		p = after;
+		if (!key)
+			continue;
+		r = cb(key, osize ? strtoull(osize, NULL, 10) : 0, userdata);
+		if (r < 0)
+			return r;
+	}
+	truncated = xml_get(xml, end, "IsTruncated", NULL);
+	*ret_token = truncated && streq(truncated, "true")
+			 ? xml_get(xml, end, "NextContinuationToken", NULL)
+			 : NULL;
+	return 0;
 }
 
 /* ---- multipart upload ---- */

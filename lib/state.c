@@ -28,6 +28,7 @@
 #include "log.h"
 #include "macro.h"
 #include "s3.h"
+#include "state-internal.h"
 #include "state.h"
 #include "tarball.h"
 
@@ -36,18 +37,7 @@
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(cJSON *, cJSON_Delete)
 
-struct manifest {
-	char id[STATE_GENERATION_MAX];
-	uint64_t size, files, bytes;
-	char sha256[65];
-	char tree_digest[65];
-	char created[32];
-	char host[128];
-	char **paths;
-};
-
-/* Frees what a manifest owns. */
-static void manifest_done(struct manifest *m)
+void manifest_done(struct manifest *m)
 {
 	for (char **p = m->paths; p && *p; p++)
 		free(*p);
@@ -230,11 +220,14 @@ static const char *json_str(const cJSON *o, const char *k)
 	return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
-/* A non-negative number member, or 0. */
+/* A non-negative number member below 2^64, or 0 (converting a larger
+ * double, which a bucket's writer may put there, is undefined). */
 static uint64_t json_u64(const cJSON *o, const char *k)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-	return cJSON_IsNumber(v) && v->valuedouble >= 0 ? (uint64_t)v->valuedouble : 0;
+	return cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble < 0x1p64
+		   ? (uint64_t)v->valuedouble
+		   : 0;
 }
 
 /* Reads and checks a manifest; -EBADMSG when it is not one for id. */
@@ -242,15 +235,22 @@ static int read_manifest(struct s3_client *s, const struct config *c, const char
 			 struct manifest *ret)
 {
 	_cleanup_free_ char *key = gen_key(c, id, "json"), *text = NULL;
-	_cleanup_(cJSON_Deletep) cJSON *root = NULL;
-	struct manifest m = {0};
-	const cJSON *paths, *e;
-	const char *v;
-	int r, i = 0;
+	int r;
 
 	r = s3_get_buffer(s, key, MANIFEST_MAX, &text, NULL);
 	if (r < 0)
 		return r;
+	return manifest_parse(text, id, ret);
+}
+
+int manifest_parse(const char *text, const char *id, struct manifest *ret)
+{
+	_cleanup_(cJSON_Deletep) cJSON *root = NULL;
+	struct manifest m = {0};
+	const cJSON *paths, *e;
+	const char *v;
+	int i = 0;
+
 	root = cJSON_Parse(text);
 	v = root ? json_str(root, "sha256") : NULL;
 	paths = root ? cJSON_GetObjectItemCaseSensitive(root, "paths") : NULL;

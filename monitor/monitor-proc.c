@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "monitor-proc-internal.h"
 #include "monitor-proc.h"
 #include "monitor.h"
 
@@ -115,7 +116,7 @@ int proc_name_match(const char *name, size_t len, char *const *names)
 }
 
 /* Parses one stat line into *p; 0 or -EINVAL. */
-static int proc_parse_stat(char *buf, size_t size, struct proc_info *p)
+int proc_parse_stat(char *buf, size_t size, struct proc_info *p)
 {
 	char *open = memchr(buf, '(', size), *close = memrchr(buf, ')', size), *s, *end;
 	long long v[20]; /* fields 4 (ppid) to 22 (starttime) */

@@ -33,6 +33,7 @@
 
 #include "monitor-discovery.h"
 #include "monitor-proc.h"
+#include "monitor-processes-internal.h"
 #include "monitor.h"
 
 #define CMDLINE_MAX 4096
@@ -108,7 +109,7 @@ static int path_match(const char *path, char *const *names)
 }
 
 /* Classifies an interpreter by its argv (see the top); index or -1. */
-static int argv_match(const char *cmdline, size_t size, char *const *names)
+int argv_match(const char *cmdline, size_t size, char *const *names)
 {
 	const char *arg = cmdline, *end = cmdline + size;
 	int n_args = 0, module_next = 0, more = 0;

@@ -56,6 +56,7 @@
 
 #include "log.h"
 #include "monitor-discovery.h"
+#include "monitor-sockets-internal.h"
 #include "monitor-sockets.h"
 #include "monitor.h"
 
@@ -308,9 +309,8 @@ static int sockets_dump_family(struct sockets *k, const struct config_ports *por
 	for (;;) {
 		struct iovec iov = {.iov_base = k->nl_buf, .iov_len = SOCKETS_NL_BUF};
 		struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
-		const struct nlmsghdr *h;
 		ssize_t n;
-		int len;
+		int r;
 
 		n = recvmsg(k->nl_fd, &msg, 0);
 		if (n < 0 && errno == EINTR)
@@ -321,24 +321,34 @@ static int sockets_dump_family(struct sockets *k, const struct config_ports *por
 			return -EIO;
 		if (msg.msg_flags & MSG_TRUNC)
 			return -EMSGSIZE;
-		len = (int)n;
-		for (h = (const struct nlmsghdr *)k->nl_buf; NLMSG_OK(h, len);
-		     h = NLMSG_NEXT(h, len)) {
-			if (h->nlmsg_seq != seq)
-				continue; /* left over from an earlier dump */
-			if (h->nlmsg_type == NLMSG_DONE)
-				return 0;
-			if (h->nlmsg_type == NLMSG_ERROR) {
-				const struct nlmsgerr *err = NLMSG_DATA(h);
-
-				if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*err)) || err->error >= 0)
-					return -EIO;
-				return err->error;
-			}
-			if (h->nlmsg_type == SOCK_DIAG_BY_FAMILY)
-				sockets_take_diag(k, ports, h);
-		}
+		r = sockets_take_dump(k, ports, k->nl_buf, (size_t)n, seq);
+		if (r <= 0)
+			return r;
 	}
+}
+
+int sockets_take_dump(struct sockets *k, const struct config_ports *ports, const void *buf,
+		      size_t size, uint32_t seq)
+{
+	const struct nlmsghdr *h;
+	int len = (int)size;
+
+	for (h = buf; NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
+		if (h->nlmsg_seq != seq)
+			continue; /* left over from an earlier dump */
+		if (h->nlmsg_type == NLMSG_DONE)
+			return 0;
+		if (h->nlmsg_type == NLMSG_ERROR) {
+			const struct nlmsgerr *err = NLMSG_DATA(h);
+
+			if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*err)) || err->error >= 0)
+				return -EIO;
+			return err->error;
+		}
+		if (h->nlmsg_type == SOCK_DIAG_BY_FAMILY)
+			sockets_take_diag(k, ports, h);
+	}
+	return 1;
 }
 
 /* Reads every watched established socket with sock_diag into k->cur.
@@ -402,8 +412,8 @@ static void sockets_build_lookup(uint8_t *buf, const struct sock_entry *e, uint3
  * first..first+n-1. Returns 1 for an answer (a connection, or none
  * left: ENOENT, or ESTALE: the same ports and addresses now belong to
  * another socket), 0 for a message that is no answer, or -errno. */
-static int sockets_lookup_answer(struct sockets *k, const struct config_ports *ports,
-				 const struct nlmsghdr *h, uint32_t first, size_t n)
+int sockets_lookup_answer(struct sockets *k, const struct config_ports *ports,
+			  const struct nlmsghdr *h, uint32_t first, size_t n)
 {
 	if ((uint32_t)(h->nlmsg_seq - first) >= n)
 		return 0; /* left over from an earlier request */
@@ -520,8 +530,8 @@ static int parse_proc_addr(const char *s, size_t n, uint8_t *out)
 /* Takes one line of /proc/net/tcp{,6}:
  *   sl: LOCAL:PORT REMOTE:PORT ST TXQ:RXQ TR:WHEN RETR UID TIMEOUT INODE ...
  * (addresses and numbers in hex, inode decimal). */
-static void sockets_take_proc_line(struct sockets *k, const struct config_ports *ports,
-				   const char *line, int family)
+void sockets_take_proc_line(struct sockets *k, const struct config_ports *ports, const char *line,
+			    int family)
 {
 	char la[40], ra[40];
 	unsigned lport, rport, st, txq, rxq;

@@ -1,0 +1,84 @@
+/* Archive restore (lib/tarball.c): any byte stream as a state archive
+ * (tar, optionally zstd) through tarball_extract_fd() into a staging
+ * directory, as a restore does with a download. Nothing may appear
+ * outside the staging directory, whatever the archive holds; the staging
+ * directory is removed after each input. File sizes are capped
+ * (RLIMIT_FSIZE) so that a decompression bomb fails instead of filling
+ * the disk. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fuzz.h"
+#include "tarball.h"
+
+#define FUZZ_FILE_MAX (32 * 1024 * 1024)
+
+static char root[] = "/tmp/agentbox-fuzz-tarball.XXXXXX";
+static char *staging;
+
+static void cleanup(void)
+{
+	rm_rf(root);
+}
+
+static void setup(void)
+{
+	struct rlimit rl = {FUZZ_FILE_MAX, FUZZ_FILE_MAX};
+
+	FUZZ_ASSERT(mkdtemp(root));
+	staging = xasprintf("%s/staging", root);
+	atexit(cleanup);
+	signal(SIGXFSZ, SIG_IGN);
+	setrlimit(RLIMIT_FSIZE, &rl);
+	fuzz_quiet();
+}
+
+/* Entries in root besides "staging". */
+static int escaped(void)
+{
+	DIR *d = opendir(root);
+	struct dirent *e;
+	int n = 0;
+
+	FUZZ_ASSERT(d);
+	while ((e = readdir(d)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") &&
+		    strcmp(e->d_name, "staging")) {
+			fprintf(stderr, "escaped the staging directory: %s\n", e->d_name);
+			n++;
+		}
+	closedir(d);
+	return n;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static char *const allowed[] = {"/home/agent/.claude", "/a", NULL};
+	struct tarball_stats st;
+	_cleanup_free_ char *err = NULL;
+	_cleanup_close_ int fd = -1;
+	int r;
+
+	if (!staging)
+		setup();
+	FUZZ_ASSERT(mkdir(staging, 0700) == 0);
+	fd = memfd_create("archive", MFD_CLOEXEC);
+	FUZZ_ASSERT(fd >= 0);
+	FUZZ_ASSERT(write(fd, data, size) == (ssize_t)size);
+	FUZZ_ASSERT(lseek(fd, 0, SEEK_SET) == 0);
+	r = tarball_extract_fd(fd, staging, allowed, geteuid() == 0, &st, &err);
+	if (r < 0)
+		FUZZ_ASSERT(err);
+	if (getenv("FUZZ_VERBOSE"))
+		fprintf(stderr, "%d %s\n", r, r < 0 ? err : "extracted");
+	FUZZ_ASSERT(escaped() == 0);
+	FUZZ_ASSERT(rm_rf(staging) == 0);
+	return 0;
+}

@@ -1,0 +1,43 @@
+/* The display web front's request parsing (display/display-web.c): the
+ * input is a request head (up to "\r\n\r\n"); its target goes through
+ * http_path() (which must never leave the noVNC directory), its headers
+ * through http_header(), has_token() and origin_ok(). */
+#include <stdio.h>
+
+#include "display-web-internal.h"
+#include "fuzz.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static const char *const headers[] = {"Connection",
+					      "Upgrade",
+					      "Sec-WebSocket-Key",
+					      "Sec-WebSocket-Version",
+					      "Sec-WebSocket-Protocol",
+					      "Origin",
+					      "Host"};
+	_cleanup_free_ char *req = fuzz_strndup(data, size), *path = NULL, *origin = NULL,
+			    *host = NULL;
+	char method[8], target[2048], proto[16];
+
+	fuzz_quiet();
+	for (size_t i = 0; i < ELEMENTSOF(headers); i++) {
+		_cleanup_free_ char *v = http_header(req, headers[i]);
+
+		if (v) {
+			has_token(v, "close");
+			has_token(v, "binary");
+		}
+	}
+	origin = http_header(req, "Origin");
+	host = http_header(req, "Host");
+	origin_ok(origin, host);
+	if (sscanf(req, "%7s %2047s %15s", method, target, proto) != 3)
+		return 0;
+	path = http_path(target);
+	if (path) {
+		FUZZ_ASSERT(path[0] != '/' && path[0] != '.');
+		FUZZ_ASSERT(!strstr(path, "/.") && !strstr(path, "//"));
+	}
+	return 0;
+}
