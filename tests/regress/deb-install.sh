@@ -192,6 +192,18 @@ for u in agentbox-init agentbox-monitor agentbox-display agentbox-xvfb; do
 	check "$u: security exposure computed" [ -n "$score" ]
 done
 
+# --- reinstall (the upgrade path): the admin's choices are kept ---------------------
+printf '{"workspace": {"name": "default", "user": "agent"}, "idle": {"timeout": "45m"}}\n' \
+	>"$R/etc/agentbox/agentbox.json"
+in_root deb-systemd-helper disable agentbox-display.service >/dev/null 2>&1
+apt_q install --reinstall "/tmp/$debname" >"$T/reinstall.log" 2>&1
+check "apt-get install --reinstall" [ $? -eq 0 ]
+check "reinstall: the edited config kept" grep -q 45m "$R/etc/agentbox/agentbox.json"
+check "reinstall: a unit the admin disabled stays disabled" \
+	[ ! -e "$R/etc/systemd/system/multi-user.target.wants/agentbox-display.service" ]
+check "reinstall: the others stay enabled" \
+	[ -L "$R/etc/systemd/system/multi-user.target.wants/agentbox-monitor.service" ]
+
 # --- remove: config kept, units masked, user kept ---------------------------------
 apt_q remove agentbox >"$T/remove.log" 2>&1
 check "apt-get remove" [ $? -eq 0 ]
