@@ -154,8 +154,8 @@ static int services_systemd(struct initd *i)
 	if (changed) {
 		r = run_wait(reload);
 		if (r != 0) {
-			log_error("systemctl daemon-reload failed (%s %d); the display would run as "
-				  "the wrong user: see journalctl -b -u init.scope",
+			log_error("systemctl daemon-reload failed (%s %d), so the display would "
+				  "run as the wrong user; see journalctl -b -u init.scope",
 				  r < 0 ? "error" : "status", r);
 			return INITD_EXIT_SERVICES;
 		}

@@ -41,9 +41,9 @@ TEST(dropins_written_then_unchanged)
 	char dir[] = "/tmp/agentbox-test-dropins.XXXXXX";
 	_cleanup_(config_freep) struct config *alice =
 	    config_of("{\"workspace\": {\"user\": \"alice\"}}");
-	_cleanup_(config_freep) struct config *bob = config_of(
-	    "{\"workspace\": {\"user\": \"bob\"}, \"runtime_dir\": \"/run/ab-2\", "
-	    "\"state_dir\": \"/srv/agentbox.state\"}");
+	_cleanup_(config_freep) struct config *bob =
+	    config_of("{\"workspace\": {\"user\": \"bob\"}, \"runtime_dir\": \"/run/ab-2\", "
+		      "\"state_dir\": \"/srv/agentbox.state\"}");
 	_cleanup_free_ char *text = NULL, *path = NULL, *cmd = NULL;
 	struct stat st;
 	int changed = -1;
