@@ -2,7 +2,8 @@
 # Each shipped unit's SystemCallFilter= allows every system call its
 # program really makes: the programs run their main paths under strace -f
 # (the monitor with fanotify on a real filesystem, a periodic backup child
-# and the idle warning written to a terminal; Xvfb with the display
+# and the idle warning written to another user's terminal, under the
+# unit's CapabilityBoundingSet= and SupplementaryGroups=; Xvfb with the display
 # reading it through MIT-SHM, an RFB client and the noVNC page), and every
 # call seen must be in the unit's list as systemd expands it
 # (systemd-analyze syscall-filter). A call outside the list is what kills
@@ -67,19 +68,23 @@ cat >"$T/m.json" <<JSON
            "storage": {"endpoint": "$S3_ENDPOINT", "bucket": "$BUCKET", "path_style": true,
                        "credentials_file": "$CREDS", "prefix": "us/"}}}
 JSON
-# a terminal for the idle warning: a pty held by a process, as a login has
+# a terminal for the idle warning, as a login has it: a pty of another
+# user, group tty, mode 0620, held by that user's process
+tty_gid=$(getent group tty | cut -d: -f3)
 python3 -c '
 import os, sys, time
 m, s = os.openpty()
 os.set_blocking(m, False)
+os.fchown(s, 65534, int(sys.argv[2])); os.fchmod(s, 0o620)
 os.dup2(s, 0); os.dup2(s, 1)
 out = open(sys.argv[1], "ab", buffering=0)
+os.setgroups([]); os.setgid(65534); os.setuid(65534)
 end = time.time() + 120
 while time.time() < end:
     time.sleep(0.2)
     try: out.write(os.read(m, 65536))
     except BlockingIOError: pass
-' "$T/pty.out" 2>/dev/null </dev/null >/dev/null &
+' "$T/pty.out" "$tty_gid" 2>/dev/null </dev/null >/dev/null &
 ptyholder=$!
 at_exit "kill $ptyholder"
 # The warning (at 2 s idle) is walled only when there is an action; the
@@ -88,7 +93,30 @@ at_exit "kill $ptyholder"
 mkdir -p "$T/fakebin"
 printf '#!/bin/sh\necho "$*" >>%s/systemctl.calls\n' "$T" >"$T/fakebin/systemctl"
 chmod 755 "$T/fakebin/systemctl"
-PATH=$T/fakebin:$PATH strace -f -qq -o "$T/monitor.trace" "$BIN/agentbox-monitor" -c "$T/m.json" 2>"$T/monitor.log" &
+# With the unit's capability bounding set and supplementary groups (as
+# root, like the unit): without CAP_DAC_OVERRIDE only group tty opens the
+# terminal.
+unit_bset() {
+	local caps c out=-all
+	caps=$(sed -n 's/^CapabilityBoundingSet=//p' "$TOP/systemd/$1.service.in")
+	for c in $caps; do
+		c=${c#CAP_}
+		out="$out,+${c,,}"
+	done
+	echo "$out"
+}
+unit_groups() {
+	local g out=
+	for g in $(sed -n 's/^SupplementaryGroups=//p' "$TOP/systemd/$1.service.in"); do
+		out="$out${out:+,}$(getent group "$g" | cut -d: -f3)"
+	done
+	echo "${out:-0}"
+}
+check "monitor: the pty is another user's, group tty, 0620" \
+	wait_for 5 sh -c "stat -L -c '%u %g %a' /proc/$ptyholder/fd/0 | grep -qx '65534 $tty_gid 620'"
+PATH=$T/fakebin:$PATH setpriv --bounding-set="$(unit_bset agentbox-monitor)" \
+	--groups="$(unit_groups agentbox-monitor)" \
+	strace -f -qq -o "$T/monitor.trace" "$BIN/agentbox-monitor" -c "$T/m.json" 2>"$T/monitor.log" &
 st=$!
 at_exit "kill -9 $st"
 status() { "$BIN/agentbox" -c "$T/m.json" status --json 2>/dev/null; }
