@@ -3,8 +3,9 @@
 # program really makes: the programs run their main paths under strace -f
 # (the monitor with fanotify on a real filesystem, a periodic backup child
 # and the idle warning written to another user's terminal, under the
-# unit's CapabilityBoundingSet= and SupplementaryGroups=; Xvfb with the display
-# reading it through MIT-SHM, an RFB client and the noVNC page), and every
+# unit's CapabilityBoundingSet= and SupplementaryGroups=; Xvfb with the
+# display reading it through MIT-SHM, an RFB client and the noVNC page,
+# both as an unprivileged user with their units' bounding sets), and every
 # call seen must be in the unit's list as systemd expands it
 # (systemd-analyze syscall-filter). A call outside the list is what kills
 # a program with SIGSYS under its unit (open_by_handle_at did, for the
@@ -148,11 +149,21 @@ cat >"$T/d.json" <<JSON
 {"workspace": {"home": "$T/home"},
  "display": {"x_display": ":$xd", "geometry": "640x480x24", "port": $rp, "web_port": $wp}}
 JSON
-strace -f -qq -o "$T/xvfb.trace" "$BIN/agentbox-display" --config "$T/d.json" --exec-xvfb >"$T/xvfb.log" 2>&1 &
+# as their units run them: another user (User=), no capabilities
+chmod 0755 "$T" "$T/home"
+chmod 0644 "$T/d.json"
+mkdir "$T/tr"
+chown 65534:65534 "$T/tr"
+as_unit_user() { # unit command...
+	local u=$1
+	shift
+	setpriv --reuid=65534 --regid=65534 --clear-groups --bounding-set="$(unit_bset "$u")" "$@"
+}
+as_unit_user agentbox-xvfb strace -f -qq -o "$T/tr/xvfb.trace" "$BIN/agentbox-display" --config "$T/d.json" --exec-xvfb >"$T/xvfb.log" 2>&1 &
 xs=$!
 at_exit "kill -9 $xs; pkill -9 -f 'Xvfb :$xd '"
 check "xvfb: the X socket appears" wait_for 30 test -S "/tmp/.X11-unix/X$xd"
-strace -f -qq -o "$T/display.trace" "$BIN/agentbox-display" --config "$T/d.json" >"$T/display.log" 2>&1 &
+as_unit_user agentbox-display strace -f -qq -o "$T/tr/display.trace" "$BIN/agentbox-display" --config "$T/d.json" >"$T/display.log" 2>&1 &
 ds=$!
 at_exit "kill -9 $ds"
 check "display: the RFB port listens" wait_for 30 sh -c "ss -Hltn 'sport = :$rp' | grep -q ."
@@ -168,6 +179,6 @@ for s in $ds $xs; do
 	[ -n "$p" ] && kill -TERM "$p"
 done
 wait_for 20 sh -c "! kill -0 $ds && ! kill -0 $xs"
-compare agentbox-display "$T/display.trace"
-compare agentbox-xvfb "$T/xvfb.trace"
+compare agentbox-display "$T/tr/display.trace"
+compare agentbox-xvfb "$T/tr/xvfb.trace"
 finish
