@@ -69,8 +69,8 @@ key=$(printf '%s\n' "debootstrap --variant=minbase --include=$INCLUDE $SUITE" "$
 ROOTCACHE=$CACHE/debroot-$SUITE-$key
 mkdir -p "$CACHE"
 exec 9>"$ROOTCACHE.lock"
-if ! flock -w 900 9; then
-	fail "another run holds $ROOTCACHE.lock for more than 15 minutes"
+if ! flock -w 400 9; then
+	fail "another run holds $ROOTCACHE.lock for more than 400 s"
 	finish
 fi
 if [ ! -e "$ROOTCACHE/.complete" ]; then
