@@ -4,7 +4,14 @@
  * ordered after agentbox-init.service, so waiting for them here would wait
  * for ourselves). Without systemd (a laptop, a test) they run as our
  * children in the foreground, and agentbox-init stays to supervise them
- * until SIGTERM or SIGINT, which it passes on. */
+ * until SIGTERM or SIGINT, which it passes on.
+ *
+ * The display and Xvfb run as the workspace user (the X socket, MIT-SHM),
+ * and the monitor writes runtime_dir and state_dir, which the config names:
+ * before starting them, runtime drop-ins (/run/systemd/system/<unit>.d/,
+ * gone at reboot) set User= and ReadWritePaths= from it, and systemd
+ * reloads when one changed. */
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
@@ -15,10 +22,16 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "fileio.h"
 #include "initd.h"
 #include "log.h"
 
 static const char *const services[] = {"agentbox-display", "agentbox-monitor"};
+
+/* Units that run as the workspace user. */
+static const char *const user_units[] = {"agentbox-xvfb", "agentbox-display"};
+
+#define INITD_DROPIN_NAME "50-agentbox-user.conf"
 
 /* How long a child has to stop after SIGTERM. */
 #define SERVICES_STOP_USEC (10 * USEC_PER_SEC)
@@ -53,15 +66,108 @@ static int unit_installed(const char *name)
 	return 0;
 }
 
+/* Is path safe to write into a unit file as it is: no space, quote,
+ * backslash, control character or '%' (a specifier)? */
+static int unit_path_ok(const char *path)
+{
+	if (path[0] != '/')
+		return 0;
+	for (const char *p = path; *p; p++)
+		if (!isalnum((unsigned char)*p) && !strchr("/._+-@", *p))
+			return 0;
+	return 1;
+}
+
+/* Writes text to <unit_dir>/<unit>.service.d/INITD_DROPIN_NAME unless it is
+ * there already; sets *changed when it wrote. */
+static int dropin_write(const char *unit_dir, const char *unit, const char *text, int *changed)
+{
+	_cleanup_free_ char *dir = xasprintf("%s/%s.service.d", unit_dir, unit);
+	_cleanup_free_ char *path = xasprintf("%s/" INITD_DROPIN_NAME, dir);
+	_cleanup_free_ char *old = NULL;
+	int r;
+
+	if (read_file(path, 4096, &old, NULL) == 0 && streq(old, text))
+		return 0;
+	r = mkdir_p(dir, 0755);
+	if (r < 0)
+		return r;
+	r = write_file_atomic(path, text, strlen(text), 0644);
+	if (r < 0)
+		return r;
+	*changed = 1;
+	return 0;
+}
+
+int initd_services_write_dropins(const char *unit_dir, const struct config *c, int *ret_changed)
+{
+	_cleanup_free_ char *user_text =
+	    xasprintf("# Written by agentbox-init from workspace.user; gone at reboot.\n"
+		      "[Service]\nUser=%s\n",
+		      c->workspace_user);
+	_cleanup_free_ char *paths_text = NULL;
+	int changed = 0, r;
+
+	/* the monitor's unit is read-only but for these (ProtectSystem=strict) */
+	if (!unit_path_ok(c->runtime_dir) || !unit_path_ok(c->state_dir))
+		return -EINVAL;
+	paths_text = xasprintf("# Written by agentbox-init from runtime_dir and state_dir; gone at "
+			       "reboot.\n[Service]\nReadWritePaths=%s %s\n",
+			       c->runtime_dir, c->state_dir);
+	for (size_t k = 0; k < ELEMENTSOF(user_units); k++) {
+		r = dropin_write(unit_dir, user_units[k], user_text, &changed);
+		if (r < 0)
+			return r;
+	}
+	r = dropin_write(unit_dir, "agentbox-monitor", paths_text, &changed);
+	if (r < 0)
+		return r;
+	*ret_changed = changed;
+	return 0;
+}
+
 static int services_systemd(struct initd *i)
 {
-	int started = 0;
+	char *reload[] = {(char *)"systemctl", (char *)"daemon-reload", NULL};
+	int started = 0, changed, r;
+
+	/* ReadWritePaths= of a missing directory fails the monitor's start */
+	r = mkdir_p(i->config->runtime_dir, 0755);
+	if (r >= 0)
+		r = mkdir_p(i->config->state_dir, 0700);
+	if (r < 0) {
+		log_error_errno(r, "Cannot create runtime_dir %s or state_dir %s: %m",
+				i->config->runtime_dir, i->config->state_dir);
+		return INITD_EXIT_SERVICES;
+	}
+	r = initd_services_write_dropins("/run/systemd/system", i->config, &changed);
+	if (r == -EINVAL) {
+		log_error("runtime_dir %s or state_dir %s holds a character a unit file cannot "
+			  "take as it is (space, quote, backslash, %%); choose plain paths",
+			  i->config->runtime_dir, i->config->state_dir);
+		return INITD_EXIT_CONFIG;
+	}
+	if (r < 0) {
+		log_error_errno(r, "Cannot write the drop-ins under /run/systemd/system: %m");
+		return INITD_EXIT_SERVICES;
+	}
+	if (changed) {
+		r = run_wait(reload);
+		if (r != 0) {
+			log_error("systemctl daemon-reload failed (%s %d), so the display would "
+				  "run as the wrong user; see journalctl -b -u init.scope",
+				  r < 0 ? "error" : "status", r);
+			return INITD_EXIT_SERVICES;
+		}
+		log_info("agentbox-xvfb and agentbox-display run as %s (workspace.user); the "
+			 "monitor may write %s and %s",
+			 i->config->workspace_user, i->config->runtime_dir, i->config->state_dir);
+	}
 
 	for (size_t k = 0; k < ELEMENTSOF(services); k++) {
 		_cleanup_free_ char *unit = xasprintf("%s.service", services[k]);
 		char *argv[] = {(char *)"systemctl", (char *)"start", (char *)"--no-block", unit,
 				NULL};
-		int r;
 
 		if (!unit_installed(services[k])) {
 			log_warning("%s is not installed, not starting it", unit);
