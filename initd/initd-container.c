@@ -300,10 +300,22 @@ int initd_container(struct initd *i)
 	if (r != 0)
 		return r;
 	/* also when it runs already: the rules do not survive a reboot, and
-	 * Docker restarts the container by itself */
+	 * Docker restarts the container by itself; one that runs unprotected
+	 * is stopped */
 	r = initd_firewall(i);
-	if (r != 0)
+	if (r != 0) {
+		if (i->container_running) {
+			int k = docker_container_stop(i->docker, i->container_id, 10);
+			if (k < 0)
+				log_error_errno(k, "Stopping container %s failed too: %m; stop it "
+						   "by hand (docker stop %s)",
+						i->container_name, i->container_name);
+			else
+				log_error("Stopped container %s, which ran without the block",
+					  i->container_name);
+		}
 		return r;
+	}
 	if (i->container_running) {
 		i->container_outcome = "already running";
 		log_info("Container %s already running", i->container_name);

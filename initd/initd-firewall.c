@@ -78,9 +78,9 @@ int initd_firewall(struct initd *i)
 	if (r < 0) {
 		log_error_errno(r,
 				"Cannot block the metadata service for container %s (nftables: %s); "
-				"not starting it. agentbox-init needs root with CAP_NET_ADMIN and a "
+				"not running it. agentbox-init needs root with CAP_NET_ADMIN and a "
 				"kernel with nf_tables (modprobe nf_tables); or set "
-				"workspace.block_metadata: false to start it unprotected",
+				"workspace.block_metadata: false to run it unprotected",
 				i->container_name, error ? error : strerror(-r));
 		return INITD_EXIT_CONTAINER;
 	}

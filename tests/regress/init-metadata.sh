@@ -118,16 +118,25 @@ INIT blocked
 check "rules gone: agentbox-init puts them back for the running container" \
 	bash -c "grep -q 'already running' '$T/out' && [ -z \"\$(docker exec agentbox-md sh -c \"printf 'GET / HTTP/1.0\r\n\r\n' | nc -w 3 169.254.169.254 80\" 2>/dev/null)\" ]"
 
-# cannot put it in place: the container is not started
+# at boot, before dockerd: --firewall-only puts the table in place, alone
 nft delete table inet agentbox
-docker stop -t 1 agentbox-md >/dev/null
+"$BIN/agentbox-init" --firewall-only -c "$T/blocked.json" >"$T/out" 2>"$T/err"
+check "--firewall-only: exit 0, the two rules, nothing else done" \
+	bash -c "[ $? -eq 0 ] && [ \"\$(nft -a list chain inet agentbox metadata | grep -c reject)\" = 2 ] && ! grep -q Pulling '$T/err'"
+
+# cannot put it in place: a running container is stopped, none is started
+nft delete table inet agentbox
 setpriv --inh-caps=-net_admin --bounding-set=-net_admin \
 	"$BIN/agentbox-init" --services=none -c "$T/blocked.json" >"$T/out" 2>"$T/err"
 rc=$?
 check "no CAP_NET_ADMIN: exit 7 and one line saying what to do" \
-	bash -c "[ $rc -eq 7 ] && grep -q 'Cannot block the metadata service for container agentbox-md (nftables: .*); not starting it' '$T/err'"
-check "no CAP_NET_ADMIN: the container stays stopped" \
-	[ "$(api GET /containers/agentbox-md/json | jq -r .State.Running)" = false ]
+	bash -c "[ $rc -eq 7 ] && grep -q 'Cannot block the metadata service for container agentbox-md (nftables: .*); not running it' '$T/err'"
+check "no CAP_NET_ADMIN: the running container is stopped, and says so" \
+	bash -c "[ \"\$(curl -s --unix-socket '$DOCKER_SOCK' http://docker/containers/agentbox-md/json | jq -r .State.Running)\" = false ] && grep -q 'Stopped container agentbox-md, which ran without the block' '$T/err'"
+setpriv --inh-caps=-net_admin --bounding-set=-net_admin \
+	"$BIN/agentbox-init" --services=none -c "$T/blocked.json" >"$T/out" 2>"$T/err"
+check "no CAP_NET_ADMIN: a stopped container is not started (exit 7)" \
+	bash -c "[ $? -eq 7 ] && [ \"\$(curl -s --unix-socket '$DOCKER_SOCK' http://docker/containers/agentbox-md/json | jq -r .State.Running)\" = false ]"
 
 # keepalive from inside, with the monitor running (foreground services)
 "$BIN/agentbox-init" --services=foreground -c "$T/blocked.json" >"$T/fg.out" 2>"$T/fg.err" &
