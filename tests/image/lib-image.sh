@@ -66,12 +66,15 @@ image_debian_base() {
 
 # image_workspace REF BASE_REF [BUILD ARGS...]: builds images/workspace as
 # REF, or loads the cached build of the same inputs (Dockerfile and files,
-# base tarball, build arguments).
+# base tarball, build arguments). The host's extra CA certificates go into
+# the build's ca-certificates/: where the egress re-signs TLS, npm needs them.
 image_workspace() {
-	local ref=$1 base=$2 key out start rc
+	local ref=$1 base=$2 key out start rc ctx=$T/image-context
 	shift 2
+	rm -rf "$ctx" && cp -r "$TOP/images/workspace" "$ctx"
+	cp /usr/local/share/ca-certificates/*.crt "$ctx/ca-certificates/" 2>/dev/null
 	key=$({
-		tar -C "$TOP/images/workspace" --sort=name --mtime=@0 --owner=0 --group=0 -cf - .
+		tar -C "$ctx" --sort=name --mtime=@0 --owner=0 --group=0 -cf - .
 		echo "$base" "$*"
 		docker image inspect -f '{{.Id}}' "$base"
 	} | sha256sum | cut -c1-16)
@@ -85,7 +88,7 @@ image_workspace() {
 	echo "image: building images/workspace on $base (a few minutes; log in $T/build.log)" >&2
 	# One progress line per Dockerfile step.
 	DOCKER_BUILDKIT=0 timeout 1500 docker build --network host --build-arg "BASE=$base" "$@" \
-		-t "image-cache:$key" "$TOP/images/workspace" 2>&1 | tee "$T/build.log" |
+		-t "image-cache:$key" "$ctx" 2>&1 | tee "$T/build.log" |
 		grep --line-buffered '^Step ' | sed -u 's/^/image: /' >&2
 	rc=${PIPESTATUS[0]}
 	if [ "$rc" -ne 0 ]; then
