@@ -2,9 +2,11 @@
 # tests/init/lib-docker.sh, with start_dockerd done):
 #   image_debian_base REF     a debootstrapped Debian 12 minbase root,
 #                             imported as REF (the tarball is cached)
-#   image_workspace REF       images/workspace built on that base as REF;
-#                             the built image is cached (docker save) under
-#                             the hash of its inputs and loaded when unchanged
+#   image_workspace REF BASE_REF [MAKE VARIABLES...]
+#                             images/workspace built on BASE_REF by `make
+#                             image` as REF (e.g. WORKSPACE_UID=1000); the
+#                             built image is cached (docker save) under the
+#                             hash of its inputs and loaded when unchanged
 # Cache: /var/cache/agentbox-tests (AGENTBOX_TEST_CACHE). Ubuntu's archive
 # is not reachable here, so the test base is Debian 12 (gh, tini and nodejs
 # are in its archive too); apt inside the build uses Debian's mirror and
