@@ -19,7 +19,7 @@ IMAGE_MIRROR=${AGENTBOX_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 _image_lock() {
 	mkdir -p "$IMAGE_CACHE"
 	exec {_image_lockfd}>"$IMAGE_CACHE/.image.lock"
-	flock -w 1500 "$_image_lockfd" || { echo "image: cache lock held for 25 min" >&2; return 1; }
+	flock -w 600 "$_image_lockfd" || { echo "image: cache lock held for 10 min" >&2; return 1; }
 }
 _image_unlock() { exec {_image_lockfd}>&-; }
 
@@ -43,7 +43,7 @@ image_base_tarball() {
 		start=$(date +%s)
 		tmp=$(mktemp -d "$IMAGE_CACHE/image-build.XXXXXX")
 		echo "image: debootstrap of a Debian 12 minbase root (cached in $out; about 1-2 min)" >&2
-		if ! timeout 900 debootstrap --variant=minbase bookworm "$tmp/root" "$IMAGE_MIRROR" \
+		if ! timeout 600 debootstrap --variant=minbase bookworm "$tmp/root" "$IMAGE_MIRROR" \
 			>"$tmp/debootstrap.log" 2>&1; then
 			echo "image: debootstrap failed:" >&2
 			tail -5 "$tmp/debootstrap.log" >&2
@@ -93,7 +93,7 @@ image_workspace() {
 	start=$(date +%s)
 	echo "image: building images/workspace on $base (a few minutes; log in $T/build.log)" >&2
 	# One progress line per Dockerfile step (the legacy builder's "Step N/M").
-	timeout 1500 make -s -C "$TOP" image IMAGE="image-cache:$key" IMAGE_BASE="$base" \
+	timeout 1200 make -s -C "$TOP" image IMAGE="image-cache:$key" IMAGE_BASE="$base" \
 		IMAGE_CONTEXT="$ctx" "$@" 2>&1 | tee "$T/build.log" |
 		grep --line-buffered '^Step ' | sed -u 's/^/image: /' >&2
 	rc=${PIPESTATUS[0]}
