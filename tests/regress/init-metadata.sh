@@ -146,6 +146,9 @@ wait_for 30 grep -q "is ready" "$T/fg.out"
 check "keepalive.d is mounted at the same path" \
 	bash -c "docker exec agentbox-md sh -c 'echo \$AGENTBOX_KEEPALIVE_DIR' | grep -qx '$T/run/keepalive.d'"
 wait_for 10 bash -c "[ \"\$(stat -c %a '$T/run/keepalive.d')\" = 1777 ]"
+docker exec -u 2345 agentbox-md agentbox keepalive 2x >"$T/ka.out" 2>&1
+check "agentbox keepalive inside: a bad duration is refused (exit 2), no file" \
+	bash -c "[ $? -eq 2 ] && grep -q \"'2x' is not a duration\" '$T/ka.out' && [ ! -e '$T/run/keepalive.d/agent' ]"
 docker exec -u 2345 agentbox-md agentbox keepalive 2h --reason "long build" >"$T/ka.out" 2>&1
 check "agentbox keepalive inside: accepted" grep -q "Workspace held for 2h by agent" "$T/ka.out"
 status() { "$BIN/agentbox" -c "$T/blocked.json" status; }
