@@ -54,6 +54,7 @@ image_base_tarball() {
 		_image_configure_root "$tmp/root"
 		tar -C "$tmp/root" --numeric-owner -cf "$tmp/root.tar" . && mv "$tmp/root.tar" "$out"
 		rm -rf "$tmp"
+		find "$IMAGE_CACHE" -maxdepth 1 -name 'image-debian12-*.tar' ! -name "${out##*/}" -delete
 		echo "image: base root built in $(($(date +%s) - start)) s, $(du -m "$out" | cut -f1) MB" >&2
 	fi
 	_image_unlock
