@@ -36,7 +36,9 @@ SRC
 # Prints the cached tarball of the base root, building it on first use.
 image_base_tarball() {
 	local key out tmp start
-	key=$(declare -f _image_configure_root image_base_tarball | sha256sum | cut -c1-16)
+	# what makes the root: the suite, the variant, the mirror and the configuration
+	key=$({ echo "bookworm minbase $IMAGE_MIRROR"; declare -f _image_configure_root; } |
+		sha256sum | cut -c1-16)
 	out=$IMAGE_CACHE/image-debian12-$key.tar
 	_image_lock || return 1
 	if [ ! -s "$out" ]; then
