@@ -159,6 +159,8 @@ for u in agentbox-init agentbox-monitor agentbox-display; do
 	check "$u enabled (multi-user.target.wants symlink)" \
 		[ "$(readlink "$R/etc/systemd/system/multi-user.target.wants/$u.service")" = "/lib/systemd/system/$u.service" ]
 done
+check "agentbox-firewall enabled before dockerd (docker.service.wants symlink)" \
+	[ "$(readlink "$R/etc/systemd/system/docker.service.wants/agentbox-firewall.service")" = "/lib/systemd/system/agentbox-firewall.service" ]
 check "agentbox-xvfb not enabled on its own (pulled in by the display)" \
 	sh -c "! ls '$R'/etc/systemd/system/*.wants/agentbox-xvfb.service 2>/dev/null"
 # processes whose root is the chroot
