@@ -639,6 +639,8 @@ static int check_state_paths(char **paths, const char *origin, char **ret_error)
 					 "\"%s\" is inside \"%s\"; list only \"%s\"", v[i + 1],
 					 v[i], v[i]);
 	}
+	return 0;
+}
 
 int config_memory_limit(const char *s, uint64_t ram, uint64_t *ret_bytes)
 {
