@@ -70,7 +70,8 @@ cloud_bucket_start() {
 	BUCKET=agentbox-e2e
 	command -v node >/dev/null && [ -x "$STATE_NODE/.bin/s3rver" ] ||
 		{ skip "needs node and tests/state's npm packages (make deps)"; exit 0; }
-	S3_ACCESS_KEY=E2EACCESSKEY S3_SECRET_KEY=e2e-secret-key-$$-$RANDOM
+	# s3rver knows one key pair only
+	S3_ACCESS_KEY=S3RVER S3_SECRET_KEY=S3RVER
 	BUCKET_PORT=34011
 	_cloud_bg s3rver node --openssl-legacy-provider "$STATE_NODE/s3rver/bin/s3rver.js" \
 		-d "$CLOUD_DIR/s3data" -a 127.0.0.1 -p 34010 --silent --allow-mismatched-signatures \
