@@ -5,6 +5,7 @@
 #   make bench           run the benchmarks under bench/ (writes bench/out/)
 #   make demo            show what exists, against local servers
 #   make install         install binaries, units and docs (DESTDIR, PREFIX)
+#   make deb             build/agentbox_<version>_<arch>.deb (packaging/deb/)
 #   make deps            install the Debian and npm packages build and tests need
 #
 # Sources are discovered: lib/*.c go into libagentbox.a; each program
@@ -139,6 +140,11 @@ install: all
 	for m in docs/man/*.8; do [ -e "$$m" ] && install -m 0644 $$m $(DESTDIR)$(PREFIX)/share/man/man8/; done; true
 	[ -e $(DESTDIR)$(SYSCONFDIR)/agentbox/agentbox.json ] || install -m 0644 docs/agentbox.example.json $(DESTDIR)$(SYSCONFDIR)/agentbox/agentbox.json
 
+# The package: compiled again with Debian's hardening flags under
+# $(BUILD)/deb/obj, staged by "make install" (packaging/deb/mkdeb).
+deb:
+	packaging/deb/mkdeb $(BUILD) $(VERSION)
+
 format:
 	clang-format -i $(wildcard lib/*.[ch] monitor/*.[ch] initd/*.[ch] display/*.[ch] tests/*.[ch] tests/helpers/*.c)
 
@@ -151,4 +157,4 @@ checkstyle:
 clean:
 	rm -rf build build-san bench/out
 
-.PHONY: all tests check check-fast bench demo deps install format checkstyle clean
+.PHONY: all tests check check-fast bench demo deps install deb format checkstyle clean

@@ -4,7 +4,12 @@
  * ordered after agentbox-init.service, so waiting for them here would wait
  * for ourselves). Without systemd (a laptop, a test) they run as our
  * children in the foreground, and agentbox-init stays to supervise them
- * until SIGTERM or SIGINT, which it passes on. */
+ * until SIGTERM or SIGINT, which it passes on.
+ *
+ * The display and Xvfb run as the workspace user (the X socket, MIT-SHM),
+ * which the config names: before starting them, a runtime drop-in
+ * (/run/systemd/system/<unit>.d/, gone at reboot) sets User= from
+ * workspace.user, and systemd reloads when one changed. */
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
@@ -15,10 +20,16 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "fileio.h"
 #include "initd.h"
 #include "log.h"
 
 static const char *const services[] = {"agentbox-display", "agentbox-monitor"};
+
+/* Units that run as the workspace user. */
+static const char *const user_units[] = {"agentbox-xvfb", "agentbox-display"};
+
+#define INITD_DROPIN_NAME "50-agentbox-user.conf"
 
 /* How long a child has to stop after SIGTERM. */
 #define SERVICES_STOP_USEC (10 * USEC_PER_SEC)
@@ -53,15 +64,61 @@ static int unit_installed(const char *name)
 	return 0;
 }
 
+int initd_services_write_dropins(const char *unit_dir, const char *user, int *ret_changed)
+{
+	_cleanup_free_ char *text =
+	    xasprintf("# Written by agentbox-init from workspace.user; gone at reboot.\n"
+		      "[Service]\nUser=%s\n",
+		      user);
+	int changed = 0;
+
+	for (size_t k = 0; k < ELEMENTSOF(user_units); k++) {
+		_cleanup_free_ char *dir = xasprintf("%s/%s.service.d", unit_dir, user_units[k]);
+		_cleanup_free_ char *path = xasprintf("%s/" INITD_DROPIN_NAME, dir);
+		_cleanup_free_ char *old = NULL;
+		int r;
+
+		if (read_file(path, 4096, &old, NULL) == 0 && streq(old, text))
+			continue;
+		r = mkdir_p(dir, 0755);
+		if (r < 0)
+			return r;
+		r = write_file_atomic(path, text, strlen(text), 0644);
+		if (r < 0)
+			return r;
+		changed = 1;
+	}
+	*ret_changed = changed;
+	return 0;
+}
+
 static int services_systemd(struct initd *i)
 {
-	int started = 0;
+	char *reload[] = {(char *)"systemctl", (char *)"daemon-reload", NULL};
+	int started = 0, changed, r;
+
+	r = initd_services_write_dropins("/run/systemd/system", i->config->workspace_user,
+					 &changed);
+	if (r < 0) {
+		log_error_errno(r, "Cannot write the User= drop-ins under /run/systemd/system: %m");
+		return INITD_EXIT_SERVICES;
+	}
+	if (changed) {
+		r = run_wait(reload);
+		if (r != 0) {
+			log_error("systemctl daemon-reload failed (%s %d); the display would run as "
+				  "the wrong user: see journalctl -b -u init.scope",
+				  r < 0 ? "error" : "status", r);
+			return INITD_EXIT_SERVICES;
+		}
+		log_info("agentbox-xvfb and agentbox-display run as %s (workspace.user)",
+			 i->config->workspace_user);
+	}
 
 	for (size_t k = 0; k < ELEMENTSOF(services); k++) {
 		_cleanup_free_ char *unit = xasprintf("%s.service", services[k]);
 		char *argv[] = {(char *)"systemctl", (char *)"start", (char *)"--no-block", unit,
 				NULL};
-		int r;
 
 		if (!unit_installed(services[k])) {
 			log_warning("%s is not installed, not starting it", unit);

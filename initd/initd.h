@@ -113,6 +113,11 @@ int initd_container(struct initd *i);
 /* Starts agentbox-display and agentbox-monitor (systemd or children). */
 int initd_services(struct initd *i, int use_systemd, const char *config_path);
 
+/* Writes <unit_dir>/agentbox-{xvfb,display}.service.d/ drop-ins setting
+ * User=user; *ret_changed is 1 when one was new or different (systemd must
+ * reload). Returns 0 or -errno. */
+int initd_services_write_dropins(const char *unit_dir, const char *user, int *ret_changed);
+
 /* Waits for the children started by initd_services until a signal. */
 int initd_services_wait(struct initd *i);
 
