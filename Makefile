@@ -71,6 +71,9 @@ $(BUILD)/%.o: %.c $(wildcard lib/*.h monitor/*.h initd/*.h display/*.h tests/*.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
+# The user-data templates are compiled into agentbox (.incbin).
+$(BUILD)/monitor/monitor-cli-render.o: $(wildcard cloud-init/*)
+
 $(LIBA): $(LIB_OBJ)
 	@rm -f $@
 	$(AR) rcs $@ $^

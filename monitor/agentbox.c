@@ -4,6 +4,7 @@
  *   agentbox config
  *   agentbox backup [--force] [--final]
  *   agentbox restore [--generation ID] [--list] [--take-over]
+ *   agentbox render-user-data [-o FILE] ENV_FILE
  * It reads what the daemon publishes under runtime_dir, so it needs no
  * privileges beyond reading /run/agentbox. */
 #include <errno.h>
@@ -20,6 +21,7 @@
 #include "config.h"
 #include "fileio.h"
 #include "log.h"
+#include "monitor-cli-render.h"
 #include "monitor-cli-state.h"
 #include "monitor-cli-identity.h"
 #include "monitor-delete-job.h"
@@ -33,6 +35,7 @@ struct command {
 	int (*run)(struct config *c, int argc, char **argv);
 	int needs_finish; /* needs values derived from the system (the user's home) */
 	const char *usage;
+	int no_config; /* runs on the user's machine: no agentbox.json read */
 };
 
 static int cmd_status(struct config *c, int argc, char **argv);
@@ -53,6 +56,10 @@ static const struct command commands[] = {
 	 "                                   restore the state (latest by default), or list generations"},
 	{"identity", cmd_identity, 0,
 	 "identity [--json]        this instance's provider and id (metadata service)"},
+	{"render-user-data", cli_render_user_data, 0,
+	 "render-user-data [-o FILE] ENV_FILE\n"
+	 "                                   cloud-init user-data for a new workspace VM",
+	 1},
 	/* run by agentbox-monitor; not listed */
 	{"internal-delete-job", cli_delete_job, 1, NULL},
 };
@@ -356,6 +363,8 @@ int main(int argc, char **argv)
 			argv[optind]);
 		return EXIT_CONFIG;
 	}
+	if (cmd->no_config)
+		return cmd->run(c, argc - optind, argv + optind);
 	if (config_load_file(c, config_path ? config_path : CONFIG_DEFAULT_PATH, config_path != NULL,
 			     &error) < 0 ||
 	    (cmd->needs_finish && config_finish(c, &error) < 0)) {
