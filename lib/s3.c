@@ -945,8 +945,10 @@ static int s3_perform(struct s3_client *s, struct s3_request *rq)
 
 /* ---- operations ---- */
 
-int s3_put_if(struct s3_client *s, const char *key, const void *data, size_t size,
-	      const char *content_type, const char *if_match, const char *if_none_match)
+/* One PUT; the ETag of the answer into etag (80 bytes) when given. */
+static int put_once(struct s3_client *s, const char *key, const void *data, size_t size,
+		    const char *content_type, const char *if_match, const char *if_none_match,
+		    char *etag)
 {
 	struct s3_request rq = {.op = "PUT",
 				.method = "PUT",
@@ -958,7 +960,130 @@ int s3_put_if(struct s3_client *s, const char *key, const void *data, size_t siz
 				.if_none_match = if_none_match};
 	int r = s3_perform(s, &rq);
 
+	if (r >= 0 && etag)
+		snprintf(etag, 80, "%s", rq.etag);
 	free(rq.resp);
+	return r;
+}
+
+/* The form of the ETag in If-Match that an endpoint accepts. AWS S3 takes
+ * the quoted one it sends; Ceph RGW 16 answers 412 to it and takes only the
+ * bare one. Learnt on a 412 over an unchanged ETag, kept per endpoint for
+ * the life of the process (state.c makes a client per operation). */
+enum etag_form { ETAG_QUOTED, ETAG_BARE };
+#define ETAG_FORM_SLOTS 8
+static struct {
+	char *endpoint;
+	enum etag_form form;
+} etag_forms[ETAG_FORM_SLOTS];
+static pthread_mutex_t etag_forms_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static char *endpoint_id(const struct s3_client *s)
+{
+	return xasprintf("%s://%s", s->scheme, s->hostport);
+}
+
+static enum etag_form etag_form_get(const struct s3_client *s)
+{
+	_cleanup_free_ char *id = endpoint_id(s);
+	enum etag_form f = ETAG_QUOTED; /* as S3 documents it */
+
+	pthread_mutex_lock(&etag_forms_lock);
+	for (unsigned i = 0; i < ETAG_FORM_SLOTS && etag_forms[i].endpoint; i++)
+		if (streq(etag_forms[i].endpoint, id))
+			f = etag_forms[i].form;
+	pthread_mutex_unlock(&etag_forms_lock);
+	return f;
+}
+
+static void etag_form_set(const struct s3_client *s, enum etag_form f)
+{
+	_cleanup_free_ char *id = endpoint_id(s);
+	unsigned i;
+
+	pthread_mutex_lock(&etag_forms_lock);
+	for (i = 0; i < ETAG_FORM_SLOTS && etag_forms[i].endpoint; i++)
+		if (streq(etag_forms[i].endpoint, id))
+			break;
+	if (i < ETAG_FORM_SLOTS) {
+		if (!etag_forms[i].endpoint)
+			etag_forms[i].endpoint = TAKE_PTR(id);
+		etag_forms[i].form = f;
+	}
+	pthread_mutex_unlock(&etag_forms_lock);
+}
+
+/* The ETag without its quotes (and without a weak W/ mark) into bare. */
+static void etag_bare(const char *etag, char bare[80])
+{
+	size_t n;
+
+	if (startswith(etag, "W/"))
+		etag += 2;
+	if (*etag == '"')
+		etag++;
+	snprintf(bare, 80, "%s", etag);
+	n = strlen(bare);
+	if (n > 0 && bare[n - 1] == '"')
+		bare[n - 1] = '\0';
+}
+
+/* The ETag in form f into out (84 bytes). */
+static void etag_in_form(const char *bare, enum etag_form f, char out[84])
+{
+	snprintf(out, 84, f == ETAG_QUOTED ? "\"%s\"" : "%s", bare);
+}
+
+/* 1 when HEAD shows key still at the bare ETag; 0 when it changed, is gone
+ * or cannot be read. Keeps s->error. */
+static int etag_unchanged(struct s3_client *s, const char *key, const char *bare)
+{
+	char saved[S3_ERROR_MAX], now[80];
+	struct s3_object_info info;
+	int r;
+
+	memcpy(saved, s->error, sizeof(saved));
+	r = s3_head(s, key, &info);
+	memcpy(s->error, saved, sizeof(saved));
+	if (r < 0)
+		return 0;
+	etag_bare(info.etag, now);
+	return streq(now, bare);
+}
+
+int s3_put_if(struct s3_client *s, const char *key, const void *data, size_t size,
+	      const char *content_type, const char *if_match, const char *if_none_match)
+{
+	char bare[80], cond[84];
+	enum etag_form f;
+	int r;
+
+	if (!if_match)
+		return put_once(s, key, data, size, content_type, NULL, if_none_match, NULL);
+	etag_bare(if_match, bare);
+	f = etag_form_get(s);
+	etag_in_form(bare, f, cond);
+	r = put_once(s, key, data, size, content_type, cond, if_none_match, NULL);
+	if (r != -EEXIST)
+		return r;
+	/* A 412 is a conflict only if the object really changed: else the
+	 * server did not take our form of the ETag. */
+	if (!etag_unchanged(s, key, bare))
+		return -EEXIST;
+	f = f == ETAG_QUOTED ? ETAG_BARE : ETAG_QUOTED;
+	log_debug("%s although the ETag is unchanged; retrying with the %s ETag", s->error,
+		  f == ETAG_QUOTED ? "quoted" : "bare");
+	etag_in_form(bare, f, cond);
+	r = put_once(s, key, data, size, content_type, cond, if_none_match, NULL);
+	if (r >= 0)
+		etag_form_set(s, f);
+	else if (r == -EEXIST && etag_unchanged(s, key, bare))
+		/* Not another writer winning meanwhile: the server itself. */
+		snprintf(s->error, sizeof(s->error),
+			 "PUT s3://%s/%s: HTTP 412: the server refuses If-Match with the "
+			 "unchanged ETag %s, quoted and bare: it does not support conditional "
+			 "writes",
+			 s->bucket, key, bare);
 	return r;
 }
 
@@ -1159,6 +1284,7 @@ struct s3_upload {
 	char **etags;	 /* [S3_MAX_PARTS], by part number - 1 */
 	unsigned nparts; /* parts handed out so far */
 	uint64_t bytes;
+	char etag[80]; /* the object's, once done */
 	int failed;
 	int done;
 };
@@ -1378,6 +1504,11 @@ uint64_t s3_upload_bytes(const struct s3_upload *u)
 	return u->bytes;
 }
 
+const char *s3_upload_etag(const struct s3_upload *u)
+{
+	return u->etag;
+}
+
 /* Completes the multipart upload from the recorded ETags. */
 static int upload_complete(struct s3_upload *u)
 {
@@ -1409,7 +1540,20 @@ static int upload_complete(struct s3_upload *u)
 		s3_set_error(u->s, &rq, CURLE_OK, strempty(code), "error in a 200 answer");
 		r = -EIO;
 	}
+	if (r >= 0) {
+		_cleanup_free_ char *etag =
+		    rq.resp ? xml_get(rq.resp, rq.resp + rq.resp_size, "ETag", NULL) : NULL;
+		snprintf(u->etag, sizeof(u->etag), "%s", strempty(etag));
+	}
 	free(rq.resp);
+	if (r >= 0 && !u->etag[0]) {
+		/* Ceph RGW 16 answers an empty <ETag>; HEAD has the real one. */
+		struct s3_object_info info;
+
+		r = s3_head(u->s, u->key, &info);
+		if (r >= 0)
+			snprintf(u->etag, sizeof(u->etag), "%s", info.etag);
+	}
 	return r;
 }
 
@@ -1422,7 +1566,8 @@ int s3_upload_finish(struct s3_upload *u)
 	r = upload_wait_all(u);
 	if (r >= 0 && u->nparts == 0) {
 		/* It all fitted in one part: a single PUT. */
-		r = s3_put(u->s, u->key, u->buf, u->fill, "application/octet-stream");
+		r = put_once(u->s, u->key, u->buf, u->fill, "application/octet-stream", NULL, NULL,
+			     u->etag);
 	} else if (r >= 0) {
 		if (u->fill > 0) {
 			r = check_part_count(u);

@@ -77,8 +77,11 @@ char *s3_url(const struct s3_client *s, const char *key, const char *query);
 
 int s3_put(struct s3_client *s, const char *key, const void *data, size_t size,
 	   const char *content_type);
-/* A conditional PUT: if_match (an ETag) or if_none_match ("*"), either may
- * be NULL; -EEXIST when the condition failed (412). */
+/* A conditional PUT: if_match (an ETag, quoted or not) or if_none_match
+ * ("*"), either may be NULL; -EEXIST when the condition failed (412). A 412
+ * on If-Match while HEAD still shows that ETag is the server refusing our
+ * form of it (RGW 16 takes only the bare form): the PUT is repeated once in
+ * the other form, which is then used for that endpoint. */
 int s3_put_if(struct s3_client *s, const char *key, const void *data, size_t size,
 	      const char *content_type, const char *if_match, const char *if_none_match);
 /* Streams an object into cb; a retry after partial data resumes with a
@@ -113,6 +116,8 @@ static inline void s3_upload_freep(struct s3_upload **u)
 	s3_upload_free(*u);
 }
 uint64_t s3_upload_bytes(const struct s3_upload *u);
+/* The stored object's ETag once s3_upload_finish() succeeded ("" before). */
+const char *s3_upload_etag(const struct s3_upload *u);
 
 /* Percent-encodes per SigV4 (unreserved kept; '/' kept when keep_slash). */
 char *s3_uri_encode(const char *s, int keep_slash);

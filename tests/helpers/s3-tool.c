@@ -1,10 +1,10 @@
 /* Drives lib/s3 from the shell for the state tests:
  *   s3-tool ENDPOINT REGION BUCKET CREDENTIALS_FILE|imds:URL COMMAND ARGS...
- * commands: put KEY FILE | put-if-none-match KEY FILE | get KEY (to stdout) | head KEY | list
- * PREFIX | delete KEY | upload KEY FILE PART_SIZE (multipart from FILE) | upload-abort KEY FILE
- * PART_SIZE (sends one part, then aborts) $S3_VHOST=1 selects virtual-host style; $S3_ATTEMPTS sets
+ * commands: mkbucket (creates BUCKET) | put KEY FILE | put-if-none-match KEY FILE |
+ * put-if-match KEY FILE ETAG | get KEY (to stdout) | head KEY | list PREFIX | delete KEY | upload KEY FILE PART_SIZE (multipart from FILE) | upload-abort KEY FILE
+ * PART_SIZE (sends one part, then aborts; upload prints the object's ETag) $S3_VHOST=1 selects virtual-host style; $S3_ATTEMPTS sets
  * the retries; $S3_LIST_PAGE the keys per LIST page. Errors go to stderr as s3_last_error();
- * exit 1. */
+ * exit 1, or 3 when a condition failed (-EEXIST). */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -56,7 +56,10 @@ static int upload_file(struct s3_client *s, const char *key, const char *path, u
 		if (abort_after_one && s3_upload_bytes(u) > part)
 			return 0; /* the cleanup aborts it */
 	}
-	return s3_upload_finish(u);
+	r = s3_upload_finish(u);
+	if (r >= 0 && !abort_after_one)
+		printf("%s\n", s3_upload_etag(u));
+	return r;
 }
 
 int main(int argc, char **argv)
@@ -66,7 +69,7 @@ int main(int argc, char **argv)
 	int r = -EINVAL;
 
 	log_open("s3-tool");
-	if (argc < 7) {
+	if (argc < 6 || (argc < 7 && strcmp(argv[5], "mkbucket") != 0)) {
 		fprintf(stderr,
 			"usage: s3-tool ENDPOINT REGION BUCKET CREDENTIALS COMMAND ARGS...\n");
 		return 2;
@@ -87,7 +90,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	cmd = argv[5];
-	if (streq(cmd, "put") && argc == 8) {
+	if (streq(cmd, "mkbucket"))
+		r = s3_put(s, "", "", 0, NULL); /* PUT on the bucket's URL: CreateBucket */
+	else if (streq(cmd, "put") && argc == 8) {
 		_cleanup_free_ char *data = NULL;
 		size_t size = 0;
 		r = read_file(argv[7], 64 * 1024 * 1024, &data, &size);
@@ -99,6 +104,12 @@ int main(int argc, char **argv)
 		r = read_file(argv[7], 64 * 1024 * 1024, &data, &size);
 		if (r >= 0)
 			r = s3_put_if(s, argv[6], data, size, NULL, NULL, "*");
+	} else if (streq(cmd, "put-if-match") && argc == 9) {
+		_cleanup_free_ char *data = NULL;
+		size_t size = 0;
+		r = read_file(argv[7], 64 * 1024 * 1024, &data, &size);
+		if (r >= 0)
+			r = s3_put_if(s, argv[6], data, size, NULL, argv[8], NULL);
 	} else if (streq(cmd, "get"))
 		r = s3_get(s, argv[6], write_stdout, NULL, NULL);
 	else if (streq(cmd, "head")) {
@@ -120,7 +131,7 @@ int main(int argc, char **argv)
 	if (r < 0) {
 		fprintf(stderr, "%s (%s)\n", *s3_last_error(s) ? s3_last_error(s) : "error",
 			strerror(-r));
-		return 1;
+		return r == -EEXIST ? 3 : 1;
 	}
 	return 0;
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# agentbox-init with state storage: a generation in s3rver is restored
+# agentbox-init with state storage: a generation in S3 (RGW) is restored
 # while the image is pulled (each held 4 s by a proxy, so the
 # total is about the longer of the two, not their sum), the restored files
 # appear in the container's view of the home, a reboot keeps newer local
@@ -55,7 +55,8 @@ at_exit "kill $!"
 wait_for 10 grep -q ready "$T/s3delay.log" || { fail "S3 delay proxy did not start"; finish; }
 jq --arg e "http://127.0.0.1:$S3HOLD" '.state.storage.endpoint = $e' "$T/c.json" >"$T/c-held.json"
 INIT "$T/c-held.json"
-check "first boot with state: exit 0" [ $? -eq 0 ]
+rc=$?; [ $rc -eq 0 ] || cat "$T/err" "$T/out"
+check "first boot with state: exit 0" [ $rc -eq 0 ]
 check "summary names the restored generation" grep -q "state      generation $gen (restored)" "$T/out"
 check "restored files in the container's view of the home" \
 	[ "$(docker exec agentbox-st cat "$H/.claude/projects/-work-app/s1.jsonl")" = '{"session": 1}' ]

@@ -7,7 +7,7 @@
 private_pidns "$@"
 need_cmd jq
 . "$TOP/tests/state/lib-state.sh"
-start_s3
+start_s3rver
 
 mkdir -p "$T/home/.claude/projects"
 echo '{"theme": "dark"}' >"$T/home/.claude.json"

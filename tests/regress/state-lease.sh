@@ -2,7 +2,9 @@
 # Two VMs never run on the same state: the lease <prefix>lease.json.
 # VM "a" backs up and holds the lease; VM "b" refuses to restore or back up
 # until told --take-over; then "a" is refused; an expired lease is taken;
-# backup --final gives the lease back; the lease write is conditional.
+# backup --final gives the lease back; the lease write is conditional, and
+# of two VMs racing for a free or an expired lease exactly one wins (on RGW,
+# which checks If-Match / If-None-Match itself).
 . "$(dirname "$0")/../lib.sh"
 . "$TOP/tests/state/lib-state.sh"
 need_cmd jq
@@ -50,10 +52,48 @@ check "backup --final releases the lease" VMA backup --final
 check "no lease left" not $S3 head shared/lease.json
 check "vm-b restores at once after a final backup" VMB restore
 
-# the write is conditional: a stale ETag loses (412 from the proxy)
+# the write is conditional: the server refuses it (s3-tool exits 3: 412)
 echo '{"instance": "x"}' >"$T/l.json"
-before=$(proxy_stat preconditionFailed)
-check "If-None-Match: * on an existing lease fails" \
-	not "$HELPERS/s3-tool" "$S3_ENDPOINT" us-east-1 "$BUCKET" "$CREDS" put-if-none-match shared/lease.json "$T/l.json"
-check "the conditional write was refused by the server" [ "$(proxy_stat preconditionFailed)" != "$before" ]
+$S3 put-if-none-match shared/lease.json "$T/l.json" 2>"$T/err"
+check "If-None-Match: * on an existing lease is refused by the server (412)" [ $? -eq 3 ]
+etag=$($S3 head shared/lease.json | cut -d' ' -f2)
+$S3 put-if-match shared/lease.json "$T/l.json" '"0123456789abcdef0123456789abcdef"' 2>"$T/err"
+check "If-Match with a stale ETag is refused (412)" [ $? -eq 3 ]
+check "the refusal is the server's 412" grep -q 'HTTP 412' "$T/err"
+check "If-Match with the current ETag succeeds" $S3 put-if-match shared/lease.json "$T/l.json" "$etag"
+
+# Two VMs race for the lease, ROUNDS times each way: both start at once on
+# a free lease (If-None-Match: *), then on an expired one (If-Match over the
+# same ETag). Exactly one backup succeeds; the other is refused.
+ROUNDS=4
+# s3rver's proxy decides conditions with a HEAD before forwarding: not atomic.
+[ "$S3_BACKEND" = rgw ] || { skip "the lease race: needs RGW (S3_BACKEND=$S3_BACKEND)"; finish; }
+write_config "$T/a.json" "$A" "race/" '"lease_ttl": "1s"'
+write_config "$T/b.json" "$B" "race/" '"lease_ttl": "1s"'
+sed -i "s|\"state\": {|\"state\": {\"paths\": [\"$A/.claude\", \"$A/.claude.json\"], |" "$T/b.json"
+race() { # round: starts both, prints "A-status B-status"
+	VMA backup --force >"$T/race-a.$1" 2>&1 &
+	local a=$!
+	VMB backup --force >"$T/race-b.$1" 2>&1 &
+	local b=$!
+	wait $a
+	local ra=$?
+	wait $b
+	echo "$ra $?"
+}
+one_won() { [ "$1" = "0 1" ] || [ "$1" = "1 0" ]; }
+won_free=0 won_expired=0 refusal_ok=1
+for i in $(seq 1 $ROUNDS); do
+	$S3 delete race/lease.json
+	res=$(race "free$i")
+	one_won "$res" && won_free=$((won_free + 1))
+	sleep 1.2 # the winner's 1 s lease expires
+	res=$(race "exp$i")
+	one_won "$res" && won_expired=$((won_expired + 1))
+	sleep 1.2
+done
+check "free lease: exactly one of two racing VMs won, each of $ROUNDS rounds" [ "$won_free" = $ROUNDS ]
+check "expired lease: exactly one of two racing VMs won, each of $ROUNDS rounds" [ "$won_expired" = $ROUNDS ]
+check "every loser was refused for the lease" \
+	[ "$(cat "$T"/race-* | grep -c -e 'held by instance' -e 'changed the lease')" -ge $((2 * ROUNDS)) ]
 finish

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# agentbox backup / restore round trip against s3rver (behind the aws4
-# signature checker): ~10,000 files, odd names, symlinks, empty dirs,
-# modes, owners and mtimes, a sparse and a large file (256 MiB; 32 MiB in
-# the sanitizer build, to keep its time), skipped unchanged backups,
-# older generations, excludes, retention.
+# agentbox backup / restore round trip against the test's S3 server (RGW,
+# which checks signatures and conditions): ~10,000 files, odd names,
+# symlinks, empty dirs, modes, owners and mtimes, a sparse and a large file
+# (256 MiB; 32 MiB in the sanitizer build, to keep its time), skipped
+# unchanged backups, older generations, excludes, retention; repeated:
+# backup, change, backup, restore, backup, restore, byte for byte each time.
 . "$(dirname "$0")/../lib.sh"
 . "$TOP/tests/state/lib-state.sh"
 need_cmd jq
@@ -25,7 +26,6 @@ AB backup >"$T/out" 2>"$T/err"
 check "first backup succeeds" [ $? -eq 0 ]
 check "backup prints generation, size and speed" grep -qE '^generation [0-9]{8}T[0-9]{6}Z-000001: [0-9]+ files, .* stored as .* in .* MiB/s' "$T/out"
 check "fifo skipped with a log line" grep -q "a-fifo: a fifo is not backed up" "$T/err"
-check "every request passed the signature check" [ "$(proxy_stat rejected)" = 0 ]
 gen1=$(sed -n 's/^generation \([^:]*\):.*/\1/p' "$T/out")
 listing >"$T/l1"
 
@@ -64,24 +64,28 @@ check "older generation identical to the tree it was taken from" diff "$T/l1" "$
 AB restore --generation 20000101T000000Z-000099 >"$T/out" 2>&1
 check "unknown generation refused" [ $? -eq 1 ]
 
+# again and again on the same lease: change, backup, restore, each
+# restore identical to what was backed up (the lease is renewed each time)
+for round in 1 2 3; do
+	echo "round $round" >"$H/.claude/projects/p1/round"
+	head -c $((round * 100000)) /dev/urandom >"$H/.claude/projects/p1/blob"
+	touch -d "2020-01-0$round 12:00" "$H/.claude/projects/p1/round"
+	AB backup >"$T/out" 2>&1
+	check "round $round: backup" grep -q "^generation " "$T/out"
+	listing | grep -v -e "b'x.tmp'" -e "b'cache" >"$T/lr$round"
+	echo "lost" >"$H/.claude/projects/p1/round"
+	rm -f "$H/.claude/projects/p1/blob"
+	AB restore >"$T/out" 2>&1
+	check "round $round: restore" grep -q "restored generation" "$T/out"
+	listing | grep -v -e "b'x.tmp'" -e "b'cache" >"$T/rr$round"
+	check "round $round: restored tree identical, byte for byte" diff "$T/lr$round" "$T/rr$round"
+done
+
 # retention: keep 2
 write_config "$T/c.json" "$H" "ws1/" '"keep": 2'
 for i in 1 2 3; do echo "$i" >"$H/.claude/rot"; AB backup >/dev/null 2>&1 || fail "backup $i"; done
 check "retention keeps state.keep generations" [ "$($S3 list ws1/generations/ | grep -c '\.json$')" = 2 ]
 check "retention deleted archives with their manifests" [ "$($S3 list ws1/generations/ | grep -c '\.tar\.zst$')" = 2 ]
-
-# no credentials_file and no ~/.aws/credentials: the EC2 instance profile
-ip=$(free_port)
-node "$TOP/tests/state/imds-mock.js" "$ip" S3RVER S3RVER sometoken 3600 >"$T/imds.log" 2>&1 &
-at_exit "kill $!"
-check "IMDS stand-in started" wait_for 20 grep -q ready "$T/imds.log"
-sed 's|"credentials_file": "[^"]*", ||' "$T/c.json" >"$T/imds.json"
-mkdir -p "$T/nohome"
-HOME=$T/nohome AGENTBOX_IMDS_URL=http://127.0.0.1:$ip "$BIN/agentbox" -c "$T/imds.json" backup --force >"$T/out" 2>&1
-check "instance-profile credentials used when no file is configured" grep -q "^generation " "$T/out"
-grep -q "^generation " "$T/out" || cat "$T/out"
-HOME=$T/nohome AGENTBOX_IMDS_URL=http://127.0.0.1:1 "$BIN/agentbox" -c "$T/imds.json" backup >"$T/out" 2>&1
-check "no credentials at all: one actionable line" grep -q "No credentials for the state storage: state.storage.credentials_file is not set" "$T/out"
 
 # no storage configured: a valid config, and backup says so
 echo "{\"workspace\": {\"home\": \"$H\"}}" >"$T/none.json"

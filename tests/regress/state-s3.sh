@@ -6,7 +6,7 @@
 . "$(dirname "$0")/../lib.sh"
 . "$TOP/tests/state/lib-state.sh"
 need_cmd jq
-start_s3
+start_s3rver
 
 printf 'hello\n' >"$T/small"
 check "PUT of a key with spaces and UTF-8" $S3 put "d/a b+c ü.txt" "$T/small"
@@ -128,4 +128,21 @@ check "credentials about to expire are refreshed before a request" \
 	[ "$(curl -sf "http://127.0.0.1:$ip2/__stats" | jq .credentials)" -ge 2 ]
 "$HELPERS/s3-tool" "http://127.0.0.1:$pp" us-east-1 "$BUCKET" "imds:http://127.0.0.1:1" get x 2>"$T/err"
 check "no metadata service: says so" grep -q "IMDSv2" "$T/err"
+# agentbox backup with no credentials_file and no ~/.aws/credentials: the
+# EC2 instance profile (the stand-in hands out s3rver's keys)
+H=$T/home/agent
+mkdir -p "$H/.claude" && echo data >"$H/.claude/f"
+write_config "$T/c.json" "$H" "imds/"
+ip=$(free_port)
+node "$TOP/tests/state/imds-mock.js" "$ip" S3RVER S3RVER sometoken 3600 >"$T/imds.log" 2>&1 &
+at_exit "kill $!"
+check "IMDS stand-in started" wait_for 20 grep -q ready "$T/imds.log"
+sed 's|"credentials_file": "[^"]*", ||' "$T/c.json" >"$T/imds.json"
+mkdir -p "$T/nohome"
+HOME=$T/nohome AGENTBOX_IMDS_URL=http://127.0.0.1:$ip "$BIN/agentbox" -c "$T/imds.json" backup --force >"$T/out" 2>&1
+check "instance-profile credentials used when no file is configured" grep -q "^generation " "$T/out"
+grep -q "^generation " "$T/out" || cat "$T/out"
+HOME=$T/nohome AGENTBOX_IMDS_URL=http://127.0.0.1:1 "$BIN/agentbox" -c "$T/imds.json" backup >"$T/out" 2>&1
+check "no credentials at all: one actionable line" grep -q "No credentials for the state storage: state.storage.credentials_file is not set" "$T/out"
+
 finish

@@ -1,15 +1,43 @@
 # Helpers for tests/regress/state-*.sh and bench/state.sh (source after
-# tests/lib.sh): start_s3 runs s3rver on 127.0.0.1 behind the aws4
-# signature-checking proxy (tests/state/sigv4-proxy.js) and sets
-#   $S3_ENDPOINT (the proxy), $S3_DIRECT (s3rver itself), $CREDS (a 0600
-#   shared-credentials file), $S3 (s3-tool with those), $BUCKET
+# tests/lib.sh). start_s3 starts the S3 server of $S3_BACKEND:
+#   rgw     Ceph's RADOS Gateway (tests/state/lib-rgw.sh): a real server
+#           that checks signatures and conditional writes; the default
+#           where ceph is installed (where not, start_s3 prints a SKIP
+#           line and uses s3rver)
+#   s3rver  start_s3rver: s3rver on 127.0.0.1 behind the aws4
+#           signature-checking, fault-injecting proxy
+#           (tests/state/sigv4-proxy.js); for fault injection (fault,
+#           faults_clear, proxy_stat), session tokens and speed
+# Either sets $S3_ENDPOINT, $S3_DIRECT (the server itself, no proxy),
+# $CREDS (a 0600 shared-credentials file), $S3 (s3-tool with those),
+# $BUCKET and $S3_BACKEND.
 # write_config FILE HOME PREFIX [EXTRA_JSON] writes an agentbox config.
 STATE_NODE=$TOP/tests/state/node_modules
 BUCKET=bkt
 HELPERS=$BUILD/tests/helpers
 
-# start_s3 [SESSION_TOKEN]
+# shellcheck source=tests/state/lib-rgw.sh
+. "$TOP/tests/state/lib-rgw.sh"
+
+# start_s3 [SESSION_TOKEN] (a token: s3rver only)
 start_s3() {
+	local backend=${S3_BACKEND:-}
+	if [ -z "$backend" ]; then
+		backend=s3rver
+		if [ -n "${1:-}" ]; then :
+		elif have_rgw; then backend=rgw
+		else skip "RGW: ceph is not installed (make deps); this run is against s3rver only"
+		fi
+	fi
+	case $backend in
+	rgw) start_rgw ;;
+	s3rver) start_s3rver "$@" ;;
+	*) fail "S3_BACKEND=$backend: rgw or s3rver"; exit 1 ;;
+	esac
+}
+
+# start_s3rver [SESSION_TOKEN]
+start_s3rver() {
 	command -v node >/dev/null || { skip "needs node"; exit 0; }
 	[ -x "$STATE_NODE/.bin/s3rver" ] || { skip "needs npm packages: make deps (tests/state)"; exit 0; }
 	local sp pp spid ppid attempt
@@ -40,16 +68,20 @@ start_s3() {
 	[ -n "${1:-}" ] && printf 'aws_session_token = %s\n' "$1" >>"$CREDS"
 	chmod 600 "$CREDS"
 	S3="$HELPERS/s3-tool $S3_ENDPOINT us-east-1 $BUCKET $CREDS"
+	S3_BACKEND=s3rver
 }
 
 not() { ! "$@"; }
+# The proxy's controls (s3rver only).
+_need_proxy() { [ "$S3_BACKEND" = s3rver ] || { fail "$1 needs start_s3rver (the proxy), not $S3_BACKEND"; exit 1; }; }
 # fault REGEX ACTION [COUNT]: the proxy answers matching "METHOD url" requests so
 fault() {
+	_need_proxy fault
 	curl -sfG --data-urlencode "match=$1" --data "action=$2" --data "count=${3:-1}" \
 		"$S3_ENDPOINT/__fault" >/dev/null
 }
-faults_clear() { curl -sf -XPOST "$S3_ENDPOINT/__fault/clear" >/dev/null; }
-proxy_stat() { curl -sf "$S3_ENDPOINT/__stats" | jq -r ".$1"; }
+faults_clear() { _need_proxy faults_clear; curl -sf -XPOST "$S3_ENDPOINT/__fault/clear" >/dev/null; }
+proxy_stat() { _need_proxy proxy_stat; curl -sf "$S3_ENDPOINT/__stats" | jq -r ".$1"; }
 
 write_config() { # file home prefix [extra members of "state"]
 	cat >"$1" <<JSON
