@@ -7,6 +7,7 @@
 #   make install         install binaries, units and docs (DESTDIR, PREFIX)
 #   make deb             build/agentbox_<version>_<arch>.deb (packaging/deb/)
 #   make deps            install the Debian and npm packages build and tests need
+#   make image           build the workspace image (images/workspace) on $DOCKER_HOST
 #
 # Sources are discovered: lib/*.c go into libagentbox.a; each program
 # directory lists its programs in PROGRAMS below; tests/test-*.c are unit
@@ -19,7 +20,7 @@ DESTDIR    ?=
 BUILD      ?= build
 SANITIZE   ?=
 
-PKGS := libcurl libcjson libsystemd libarchive libcrypto xcb xcb-shm xcb-damage xcb-xtest xcb-xfixes libvncserver gnutls nettle
+PKGS := libcurl libcjson libsystemd libarchive libcrypto xcb xcb-shm xcb-damage xcb-xtest xcb-xfixes libvncserver gnutls nettle libnftables
 
 CC      ?= cc
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
@@ -130,6 +131,27 @@ demo: all tests
 deps:
 	.ci/deps
 
+# The workspace image. The user's numbers default to those of the
+# workspace user on this machine (agent), else 1000. BuildKit when buildx
+# is installed, else the legacy builder (the Dockerfile needs nothing more).
+IMAGE          ?= agentbox-workspace:$(VERSION)
+IMAGE_BASE     ?= ubuntu:24.04
+WORKSPACE_USER ?= agent
+WORKSPACE_UID  ?= $(shell id -u $(WORKSPACE_USER) 2>/dev/null || echo 1000)
+WORKSPACE_GID  ?= $(shell id -g $(WORKSPACE_USER) 2>/dev/null || echo 1000)
+WORKSPACE_HOME ?= $(shell getent passwd $(WORKSPACE_USER) | cut -d: -f6 | grep . || echo /home/$(WORKSPACE_USER))
+IMAGE_BUILD_FLAGS ?= --network host
+
+image:
+	DOCKER_BUILDKIT=$$(docker buildx version >/dev/null 2>&1 && echo 1 || echo 0) \
+	docker build $(IMAGE_BUILD_FLAGS) -t $(IMAGE) \
+		--build-arg BASE=$(IMAGE_BASE) \
+		--build-arg WORKSPACE_USER=$(WORKSPACE_USER) \
+		--build-arg WORKSPACE_UID=$(WORKSPACE_UID) \
+		--build-arg WORKSPACE_GID=$(WORKSPACE_GID) \
+		--build-arg WORKSPACE_HOME=$(WORKSPACE_HOME) \
+		images/workspace
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/agentbox $(DESTDIR)$(UNITDIR) \
 		$(DESTDIR)$(PREFIX)/share/doc/agentbox $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man8 \
@@ -160,4 +182,4 @@ checkstyle:
 clean:
 	rm -rf build build-san bench/out
 
-.PHONY: all tests check check-fast bench demo deps install deb format checkstyle clean
+.PHONY: all tests check check-fast bench demo deps image install deb format checkstyle clean

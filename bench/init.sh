@@ -31,7 +31,7 @@ done
 echo '{"numStartups": 1}' >"$H/.claude.json"
 write_config "$T/c.base" "$H" "bench/"
 jq --arg img "$IMG" --arg sock "$DOCKER_SOCK" --arg sd "$T/state" --arg e "$S3_DIRECT" \
-	'.workspace += {name: "bench", image: $img, command: ["sleep", "100000"], ports: [],
+	'.workspace += {name: "bench", block_metadata: false, image: $img, command: ["sleep", "100000"], ports: [],
 	 docker_host: $sock} | .state_dir = $sd | .state.storage.endpoint = $e |
 	 .provider.name = "none"' \
 	"$T/c.base" >"$T/c.json"

@@ -24,6 +24,7 @@ enum services_mode {
 
 static const char *arg_config;
 static int arg_services = SERVICES_AUTO;
+static int arg_firewall_only;
 
 static void help(void)
 {
@@ -37,6 +38,9 @@ static void help(void)
 	       "      --services=MODE      auto (systemd when it runs, else foreground),\n"
 	       "                           systemd, foreground (children; stay and supervise\n"
 	       "                           them), none\n"
+	       "      --firewall-only      only keep containers from the metadata service\n"
+	       "                           (workspace.block_metadata), then exit; run before\n"
+	       "                           dockerd at boot (agentbox-firewall.service)\n"
 	       "  -h, --help               show this help\n"
 	       "      --version            show the version\n"
 	       "\n"
@@ -48,10 +52,11 @@ static void help(void)
 /* Returns 1 to go on, 0 to exit successfully, or -1 on a usage error. */
 static int parse_argv(int argc, char **argv)
 {
-	enum { ARG_VERSION = 0x100, ARG_SERVICES };
+	enum { ARG_VERSION = 0x100, ARG_SERVICES, ARG_FIREWALL_ONLY };
 	static const struct option options[] = {
 	    {"config", required_argument, NULL, 'c'},
 	    {"services", required_argument, NULL, ARG_SERVICES},
+	    {"firewall-only", no_argument, NULL, ARG_FIREWALL_ONLY},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, ARG_VERSION},
 	    {},
@@ -76,6 +81,9 @@ static int parse_argv(int argc, char **argv)
 					optarg);
 				return -1;
 			}
+			break;
+		case ARG_FIREWALL_ONLY:
+			arg_firewall_only = 1;
 			break;
 		case 'h':
 			help();
@@ -196,6 +204,12 @@ static int run(void)
 	i.config = config_load_for_program(arg_config);
 	if (!i.config)
 		return initd_failed(INITD_STEP_CONFIG, INITD_EXIT_CONFIG);
+	/* At boot before dockerd, which restarts the container by itself
+	 * before the bring-up below could put the block in place. */
+	if (arg_firewall_only) {
+		i.container_name = xasprintf("agentbox-%s", i.config->workspace_name);
+		return initd_firewall(&i);
+	}
 	if (!i.config->workspace_image) {
 		log_event(LOG_ERR, MSGID_CONFIG_ERROR, NULL, 0,
 			  "%s: workspace.image: not set; agentbox-init needs the image of the "

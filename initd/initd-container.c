@@ -6,6 +6,7 @@
  * working directory, so a path must mean the same thing on the host, in
  * the container and in the backups. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -20,6 +21,9 @@
 #include "log.h"
 
 #define KVM_DEVICE "/dev/kvm"
+/* The X server's sockets: the display's clients inside draw on the VM's
+ * Xvfb (display.x_display). */
+#define X11_SOCKET_DIR "/tmp/.X11-unix"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(cJSON *, cJSON_Delete)
 
@@ -59,6 +63,36 @@ static void add_state_binds(const struct initd *i, cJSON *binds)
 	}
 }
 
+/* The sandbox: agents run untrusted code in the container. Every
+ * capability dropped (the workspace user is not root and needs none; a
+ * root image gets back only workspace.cap_add), no-new-privileges (setuid
+ * binaries do not raise anyone), and limits so that a runaway build or a
+ * fork bomb hits the container's cgroup, not dockerd, sshd or the monitor
+ * that must delete the idle VM. */
+static void add_sandbox(const struct config *c, cJSON *host)
+{
+	cJSON *drop = cJSON_AddArrayToObject(host, "CapDrop");
+	cJSON *add = cJSON_AddArrayToObject(host, "CapAdd");
+	cJSON *sec = cJSON_AddArrayToObject(host, "SecurityOpt");
+	long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+	uint64_t mem = 0;
+
+	cJSON_AddItemToArray(drop, cJSON_CreateString("ALL"));
+	for (char **p = c->workspace_cap_add; p && *p; p++)
+		cJSON_AddItemToArray(add, cJSON_CreateString(*p));
+	cJSON_AddItemToArray(sec, cJSON_CreateString("no-new-privileges:true"));
+	if (c->workspace_cpus > 0)
+		cJSON_AddNumberToObject(host, "NanoCpus", (double)(int64_t)(c->workspace_cpus * 1e9));
+	/* checked by config_finish; the machine's size decides a share */
+	if (config_memory_limit(c->workspace_memory,
+				pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page : 0,
+				&mem) == 0 &&
+	    mem > 0)
+		cJSON_AddNumberToObject(host, "Memory", (double)mem);
+	if (c->workspace_pids_limit > 0)
+		cJSON_AddNumberToObject(host, "PidsLimit", c->workspace_pids_limit);
+}
+
 cJSON *initd_container_spec(const struct initd *i)
 {
 	const struct config *c = i->config;
@@ -66,6 +100,9 @@ cJSON *initd_container_spec(const struct initd *i)
 	_cleanup_free_ char *e_home = xasprintf("HOME=%s", c->workspace_home);
 	_cleanup_free_ char *e_user = xasprintf("USER=%s", c->workspace_user);
 	_cleanup_free_ char *e_ws = xasprintf("AGENTBOX_WORKSPACE=%s", c->workspace_name);
+	_cleanup_free_ char *e_display = xasprintf("DISPLAY=%s", c->display_x_display);
+	_cleanup_free_ char *keepalive = xasprintf("%s/keepalive.d", c->runtime_dir);
+	_cleanup_free_ char *e_keepalive = xasprintf("AGENTBOX_KEEPALIVE_DIR=%s", keepalive);
 
 	cJSON_AddStringToObject(spec, "Image", c->workspace_image);
 	if (c->workspace_command && c->workspace_command[0]) {
@@ -78,6 +115,8 @@ cJSON *initd_container_spec(const struct initd *i)
 	cJSON_AddItemToArray(env, cJSON_CreateString(e_home));
 	cJSON_AddItemToArray(env, cJSON_CreateString(e_user));
 	cJSON_AddItemToArray(env, cJSON_CreateString(e_ws));
+	cJSON_AddItemToArray(env, cJSON_CreateString(e_display));
+	cJSON_AddItemToArray(env, cJSON_CreateString(e_keepalive));
 
 	labels = cJSON_AddObjectToObject(spec, "Labels");
 	cJSON_AddStringToObject(labels, "agentbox.workspace", c->workspace_name);
@@ -89,11 +128,18 @@ cJSON *initd_container_spec(const struct initd *i)
 	binds = cJSON_AddArrayToObject(host, "Binds");
 	add_bind(binds, c->workspace_home, "rw");
 	add_state_binds(i, binds);
+	/* Read-only: clients connect (sockets are exempt from EROFS), but
+	 * cannot plant a socket of another display there. */
+	add_bind(binds, X11_SOCKET_DIR, "ro");
+	/* `agentbox keepalive` inside writes its file here (the monitor's
+	 * keepalive.d, created by it with mode 1777). */
+	add_bind(binds, keepalive, "rw");
 	if (c->workspace_docker_socket)
 		add_bind(binds, c->workspace_docker_host, "rw");
 	cJSON_AddStringToObject(cJSON_AddObjectToObject(host, "RestartPolicy"), "Name",
 				"unless-stopped");
 	cJSON_AddBoolToObject(host, "Init", 1);
+	add_sandbox(c, host);
 
 	exposed = cJSON_AddObjectToObject(spec, "ExposedPorts");
 	bindings = cJSON_AddObjectToObject(host, "PortBindings");
@@ -253,6 +299,23 @@ int initd_container(struct initd *i)
 	r = initd_container_prepare(i);
 	if (r != 0)
 		return r;
+	/* also when it runs already: the rules do not survive a reboot, and
+	 * Docker restarts the container by itself; one that runs unprotected
+	 * is stopped */
+	r = initd_firewall(i);
+	if (r != 0) {
+		if (i->container_running) {
+			int k = docker_container_stop(i->docker, i->container_id, 10);
+			if (k < 0)
+				log_error_errno(k, "Stopping container %s failed too: %m; stop it "
+						   "by hand (docker stop %s)",
+						i->container_name, i->container_name);
+			else
+				log_error("Stopped container %s, which ran without the block",
+					  i->container_name);
+		}
+		return r;
+	}
 	if (i->container_running) {
 		i->container_outcome = "already running";
 		log_info("Container %s already running", i->container_name);

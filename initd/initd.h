@@ -107,6 +107,15 @@ int initd_container_prepare(struct initd *i);
  * state path lies outside the home (those are mounted only if they exist). */
 int initd_container_early_ok(const struct config *c);
 
+/* The nftables table and chain that keep containers from the metadata
+ * service (initd-firewall.c). */
+#define INITD_FIREWALL_TABLE "agentbox"
+#define INITD_FIREWALL_CHAIN "metadata"
+
+/* Puts the metadata block in place (workspace.block_metadata), idempotent;
+ * 0 or INITD_EXIT_CONTAINER after logging why. */
+int initd_firewall(struct initd *i);
+
 /* Creates the workspace container if absent, starts it unless it runs. */
 int initd_container(struct initd *i);
 

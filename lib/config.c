@@ -67,6 +67,11 @@ static const struct conf_key conf_table[] = {
 	 "\"/var/run/docker.sock\""},
 	{"workspace.android_emulator", CONF_BOOL, OFF(workspace_android_emulator), "false"},
 	{"workspace.pull_retries", CONF_NUMBER, OFF(workspace_pull_retries), "4", NULL, 0, 10},
+	{"workspace.cpus", CONF_NUMBER, OFF(workspace_cpus), "0", NULL, 0, 1024},
+	{"workspace.memory", CONF_STRING, OFF(workspace_memory), "\"90%\""},
+	{"workspace.pids_limit", CONF_NUMBER, OFF(workspace_pids_limit), "8192", NULL, 0, 4194304},
+	{"workspace.cap_add", CONF_STRV, OFF(workspace_cap_add), "[]"},
+	{"workspace.block_metadata", CONF_BOOL, OFF(workspace_block_metadata), "true"},
 	{"runtime_dir", CONF_PATH, OFF(runtime_dir), "\"/run/agentbox\""},
 	{"state_dir", CONF_PATH, OFF(state_dir), "\"/var/lib/agentbox\""},
 	{"idle.timeout", CONF_DURATION, OFF(idle_timeout), "\"30m\"", NULL, 1, 366 * 86400},
@@ -532,16 +537,61 @@ static int parse_port_ranges(char **list, struct config_port_ranges *ret, const 
 	return 0;
 }
 
+int config_memory_limit(const char *s, uint64_t ram, uint64_t *ret_bytes)
+{
+	static const char units[] = "kmgt";
+	const char *u;
+	double v, mult = 1;
+	char *end;
+
+	if (streq(s, "none")) {
+		*ret_bytes = 0;
+		return 0;
+	}
+	if (!isdigit((unsigned char)s[0]))
+		return -EINVAL;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno != 0 || end == s)
+		return -EINVAL;
+	if (streq(end, "%")) {
+		if (v <= 0 || v > 100)
+			return -EINVAL;
+		v = v / 100 * (double)ram;
+	} else if (*end) {
+		u = strchr(units, tolower((unsigned char)*end));
+		if (!u || end[1] != '\0')
+			return -EINVAL;
+		for (long i = 0; i <= u - units; i++)
+			mult *= 1024;
+		v *= mult;
+	}
+	/* Docker refuses less than 6 MiB; a workspace with 4 MiB is a typo anyway */
+	if (v < 4.0 * 1024 * 1024 || v > 1e18)
+		return -EINVAL;
+	*ret_bytes = (uint64_t)v;
+	return 0;
+}
+
 int config_finish(struct config *c, char **ret_error)
 {
 	const char *origin = c->path ? c->path : "config";
 	const char *why = NULL;
+	uint64_t mem;
 
 	if (parse_port_ranges(c->workspace_ports, &c->workspace_port_ranges, &why) < 0)
 		return set_error(ret_error, origin, "workspace.ports", "%s", why);
 	if (c->workspace_pull_retries != floor(c->workspace_pull_retries))
 		return set_error(ret_error, origin, "workspace.pull_retries",
 				 "must be a whole number");
+	if (c->workspace_pids_limit != floor(c->workspace_pids_limit))
+		return set_error(ret_error, origin, "workspace.pids_limit",
+				 "must be a whole number");
+	if (config_memory_limit(c->workspace_memory, 1ULL << 40, &mem) < 0)
+		return set_error(ret_error, origin, "workspace.memory",
+				 "expected a share of the machine's memory (\"90%%\"), a size "
+				 "of at least 4m (\"512m\", \"8g\") or \"none\", got \"%s\"",
+				 c->workspace_memory);
 
 	if (c->idle_warn_before >= c->idle_timeout)
 		return set_error(ret_error, origin, "idle.warn_before",

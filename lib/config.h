@@ -60,6 +60,12 @@ struct config {
 	char *workspace_docker_host;
 	int workspace_android_emulator;
 	double workspace_pull_retries;
+	/* the container as a sandbox (initd-container.c, initd-firewall.c) */
+	double workspace_cpus;	    /* 0: no limit */
+	char *workspace_memory;	    /* "90%", "8g", "none"; see config_memory_limit() */
+	double workspace_pids_limit; /* 0: no limit */
+	char **workspace_cap_add;   /* capabilities given back after dropping all */
+	int workspace_block_metadata;
 
 	/* top level */
 	char *runtime_dir;
@@ -138,6 +144,11 @@ int config_load_file(struct config *c, const char *path, int explicit, char **re
 /* Fills values derived from others (the home of workspace.user, the
  * default watch path); fails with a message when one cannot be derived. */
 int config_finish(struct config *c, char **ret_error);
+
+/* workspace.memory in bytes for a machine of ram bytes: "N%" of it, a size
+ * ("512m", "8g", "1.5g", "1048576"; k/m/g/t are powers of 1024) or "none"
+ * (0: no limit). -EINVAL for anything else or below 4 MiB. */
+int config_memory_limit(const char *s, uint64_t ram, uint64_t *ret_bytes);
 
 /* The effective config as JSON text (for "agentbox config"). */
 char *config_to_json(const struct config *c);

@@ -802,6 +802,23 @@ int docker_container_start(struct docker *d, const char *id, char **ret_error)
 	return docker_pull_error_class(*ret_error) == -ENOSPC ? -ENOSPC : -EIO;
 }
 
+int docker_container_stop(struct docker *d, const char *id, unsigned timeout_sec)
+{
+	_cleanup_free_ char *e = escape(id), *path = NULL;
+	struct buf body = {0};
+	long status = 0;
+	int r;
+
+	path = xasprintf("/containers/%s/stop?t=%u", e, timeout_sec);
+	r = docker_call(d, "POST", path, NULL, &status, &body);
+	buf_done(&body);
+	if (r < 0)
+		return r;
+	if (status == 404)
+		return -ENOENT;
+	return status == 204 || status == 304 ? 0 : -EIO;
+}
+
 int docker_container_remove(struct docker *d, const char *id, int force)
 {
 	_cleanup_free_ char *e = escape(id), *path = NULL;

@@ -97,6 +97,10 @@ int docker_container_create(struct docker *d, const char *name, const cJSON *spe
 /* POST /containers/<id>/start; 0 also when it already runs. */
 int docker_container_start(struct docker *d, const char *id, char **ret_error);
 
+/* POST /containers/<id>/stop?t=<timeout_sec>; 0 also when it is stopped
+ * already, -ENOENT when absent. */
+int docker_container_stop(struct docker *d, const char *id, unsigned timeout_sec);
+
 /* DELETE /containers/<id>?force=1&v=<volumes>. -ENOENT when absent. */
 int docker_container_remove(struct docker *d, const char *id, int force);
 

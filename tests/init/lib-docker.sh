@@ -3,6 +3,7 @@
 # socket under $T, no bridge, no iptables) and real docker-registry
 # instances on 127.0.0.1.
 #   start_dockerd            sets $DOCKER_SOCK and exports DOCKER_HOST
+#                            (DOCKERD_NETWORK: the bridge options, default --bridge=none)
 #   start_registry NAME [HTPASSWD]   sets $REG_PORT
 #   make_image REF [MIB]     imports a busybox-static rootfs (plus MIB of
 #                            random data) as REF and pushes it
@@ -45,7 +46,7 @@ start_dockerd() {
 	export DOCKER_HOST=unix://$DOCKER_SOCK
 	at_exit _stop_dockerd
 	dockerd --data-root "$T/docker" --exec-root "$T/exec" --pidfile "$T/docker.pid" \
-		--host "unix://$DOCKER_SOCK" --bridge=none --iptables=false --ip6tables=false \
+		--host "unix://$DOCKER_SOCK" ${DOCKERD_NETWORK:---bridge=none} --iptables=false --ip6tables=false \
 		--ip-masq=false ${DOCKERD_STORAGE:+--storage-driver=$DOCKERD_STORAGE} \
 		>"$T/dockerd.log" 2>&1 &
 	if ! wait_for 40 curl -sf --unix-socket "$DOCKER_SOCK" http://docker/_ping; then

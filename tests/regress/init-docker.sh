@@ -25,10 +25,14 @@ export AGENTBOX_LOG_FIELDS=1
 config() {
 	jq -n --arg name "$1" --arg image "$2" --arg home "$H" --arg sock "$DOCKER_SOCK" \
 		--arg state "$T/state-$1" --argjson extra "{${3:-}}" \
+		--arg run "$T/run-$1" \
 		'{workspace: ({name: $name, home: $home, image: $image, command: ["sleep", "100000"],
-		  ports: ["3000-3002", "8080"], docker_host: $sock, pull_retries: 1} + $extra),
-		  state_dir: $state, provider: {name: "none"}}' >"$T/$1.json"
+		  ports: ["3000-3002", "8080"], docker_host: $sock, pull_retries: 1,
+		  block_metadata: false} + $extra),
+		  state_dir: $state, runtime_dir: $run, provider: {name: "none"}}' >"$T/$1.json"
 }
+# (block_metadata: in the host's network namespace here; init-metadata.sh
+# tests it in namespaces of its own)
 INIT() { "$BIN/agentbox-init" --services=none -c "$T/$1.json" >"$T/out" 2>"$T/err"; }
 not_grep() { ! grep -q "$@"; }
 not_cmd() { ! "$@"; }
@@ -52,7 +56,23 @@ check "container from the image" [ "$(j .Config.Image)" = "$IMG" ]
 check "label agentbox.workspace" [ "$(j '.Config.Labels["agentbox.workspace"]')" = ws ]
 check "restart policy unless-stopped" [ "$(j .HostConfig.RestartPolicy.Name)" = unless-stopped ]
 check "home bind-mounted at the same path" [ "$(j '.HostConfig.Binds[0]')" = "$H:$H:rw" ]
-check "no Docker socket unless asked" [ "$(j '.HostConfig.Binds | length')" = 1 ]
+check "the X socket directory mounted read-only, keepalive.d at the same path" \
+	[ "$(j '.HostConfig.Binds[1:] | join(" ")')" = "/tmp/.X11-unix:/tmp/.X11-unix:ro $T/run-ws/keepalive.d:$T/run-ws/keepalive.d:rw" ]
+check "no Docker socket unless asked" \
+	[ "$(jq --arg s "$DOCKER_SOCK" '[.HostConfig.Binds[] | select(startswith($s))] | length' "$T/c.json")" = 0 ]
+check "DISPLAY and AGENTBOX_KEEPALIVE_DIR set" \
+	bash -c "jq -r '.Config.Env[]' '$T/c.json' | grep -qx 'DISPLAY=:1' && jq -r '.Config.Env[]' '$T/c.json' | grep -qx 'AGENTBOX_KEEPALIVE_DIR=$T/run-ws/keepalive.d'"
+# the sandbox: no capabilities, no new privileges, limits
+check "sandbox: every capability dropped, none added" \
+	[ "$(j '.HostConfig.CapDrop | join(",")'):$(j '.HostConfig.CapAdd // [] | length')" = "ALL:0" ]
+check "sandbox: no-new-privileges" [ "$(j '.HostConfig.SecurityOpt | join(",")')" = "no-new-privileges:true" ]
+ram=$(($(awk '/^MemTotal:/ {print $2}' /proc/meminfo) * 1024))
+check "sandbox: memory limited to 90% of the machine's by default" \
+	bash -c "m=\$(jq .HostConfig.Memory '$T/c.json'); [ \$((m * 100 / $ram)) -ge 89 ] && [ \$((m * 100 / $ram)) -le 90 ]"
+check "sandbox: 8192 pids by default, no CPU limit" \
+	[ "$(j .HostConfig.PidsLimit):$(j .HostConfig.NanoCpus)" = "8192:0" ]
+check "sandbox: inside, no effective or bounding capability and no_new_privs" \
+	bash -c "docker exec agentbox-ws cat /proc/self/status | grep -E '^(CapEff|CapBnd|NoNewPrivs):' | tr -s '\t ' ' ' | sort | tr '\n' ' ' | grep -qx 'CapBnd: 0000000000000000 CapEff: 0000000000000000 NoNewPrivs: 1 '"
 check "ports 3000-3002 and 8080 published on 127.0.0.1" \
 	[ "$(j '[.HostConfig.PortBindings | to_entries[] | "\(.key)=\(.value[0].HostIp):\(.value[0].HostPort)"] | sort | join(",")')" = \
 	"3000/tcp=127.0.0.1:3000,3001/tcp=127.0.0.1:3001,3002/tcp=127.0.0.1:3002,8080/tcp=127.0.0.1:8080" ]
@@ -143,7 +163,25 @@ config sock "$IMG" '"docker_socket": true, "ports": []'
 INIT sock
 inspect sock >"$T/c.json"
 check "docker_socket: true mounts the socket" \
-	[ "$(j '.HostConfig.Binds[1]')" = "$DOCKER_SOCK:$DOCKER_SOCK:rw" ]
+	[ "$(j '.HostConfig.Binds[-1]')" = "$DOCKER_SOCK:$DOCKER_SOCK:rw" ]
+
+# -- configured limits and capabilities
+config lim "$IMG" '"ports": [], "cpus": 1.5, "memory": "256m", "pids_limit": 100, "cap_add": ["NET_BIND_SERVICE"]'
+INIT lim
+check "limits: exit 0" [ $? -eq 0 ]
+inspect lim >"$T/c.json"
+check "limits: cpus 1.5, memory 256m, 100 pids, NET_BIND_SERVICE given back" \
+	[ "$(j '[.HostConfig.NanoCpus, .HostConfig.Memory, .HostConfig.PidsLimit, (.HostConfig.CapAdd | join(","))] | join(" ")')" = \
+	"1500000000 268435456 100 NET_BIND_SERVICE" ]
+if [ -e /sys/fs/cgroup/pids ] || [ -e /sys/fs/cgroup/cgroup.controllers ]; then
+	check "limits: the pids limit holds inside (a 150-process burst is cut short)" \
+		bash -c "docker exec agentbox-lim sh -c 'i=0; while [ \$i -lt 150 ]; do sleep 5 & i=\$((i+1)); done' 2>&1 | grep -qi 'fork\|resource\|again'"
+fi
+config nolim "$IMG" '"ports": [], "memory": "none", "pids_limit": 0'
+INIT nolim
+inspect nolim >"$T/c.json"
+check "limits: memory none and pids_limit 0 set no limit" \
+	[ "$(j '[.HostConfig.Memory, (.HostConfig.PidsLimit // 0)] | join(" ")')" = "0 0" ]
 
 # -- a name taken by someone else's container
 docker create --name agentbox-foreign "$IMG" sleep 1 >/dev/null
@@ -244,5 +282,10 @@ rc=$?
 check "no workspace.image: exit 2 naming the key" \
 	bash -c "[ $rc -eq 2 ] && grep -q 'workspace.image: not set' '$T/err'"
 check "bad config: journal says step config" failed_step config 2
+echo '{"workspace": {"image": "x", "memory": "lots"}}' >"$T/bad3.json"
+INIT bad3
+rc=$?
+check "bad workspace.memory: exit 2 naming the key and the forms" \
+	bash -c "[ $rc -eq 2 ] && grep -q 'workspace.memory: expected a share .*\"lots\"' '$T/err'"
 
 finish

@@ -21,7 +21,7 @@ mkdir -p "$BIG"
 export DOCKER_HOST=unix://$DOCKER_SOCK AGENTBOX_LOG_FIELDS=1
 jq -n --arg img "127.0.0.1:$REG_PORT/test/big:1" --arg sock "$DOCKER_SOCK" --arg h "$T/home" \
 	--arg sd "$T/state" \
-	'{workspace: {name: "ns", home: $h, image: $img, command: ["sleep", "100000"], ports: [],
+	'{workspace: {name: "ns", block_metadata: false, home: $h, image: $img, command: ["sleep", "100000"], ports: [],
 	  docker_host: $sock, pull_retries: 0}, state_dir: $sd, provider: {name: "none"}}' >"$T/c.json"
 "$BIN/agentbox-init" --services=none -c "$T/c.json" >"$T/out" 2>"$T/err"
 rc=$?

@@ -32,7 +32,7 @@ not() { ! "$@"; }
 cfg() {
 	write_config "$1.base" "$2" "$3" "${5:-}"
 	jq --arg img "$IMG" --arg sock "$DOCKER_SOCK" --arg sd "$4" \
-		'.workspace += {name: "st", image: $img, command: ["sleep", "100000"], ports: [],
+		'.workspace += {name: "st", block_metadata: false, image: $img, command: ["sleep", "100000"], ports: [],
 		 docker_host: $sock} | .state_dir = $sd | .provider.name = "none"' "$1.base" >"$1"
 }
 INIT() { "$BIN/agentbox-init" --services=none -c "$1" >"$T/out" 2>"$T/err"; }
