@@ -64,29 +64,34 @@ _cloud_wait() {
 	exit 1
 }
 
-# The bucket: sets $S3_ENDPOINT (as the VMs reach it), $BUCKET, $S3_ACCESS_KEY,
-# $S3_SECRET_KEY, $BUCKET_PORT (the port to cut for "unreachable").
+# The bucket: sets $S3_ENDPOINT (as the VMs reach it), $BUCKET, $CREDS (a
+# shared-credentials file of its keys), $BUCKET_PORT (the port to cut for
+# "unreachable"), $BUCKET_KIND. Ceph RGW (tests/state/lib-rgw.sh) on
+# $CLOUD_ADDR in the namespace where it is installed, or with
+# E2E_BUCKET=s3rver, s3rver behind the SigV4-checking proxy.
 cloud_bucket_start() {
 	BUCKET=agentbox-e2e
-	command -v node >/dev/null && [ -x "$STATE_NODE/.bin/s3rver" ] ||
-		{ skip "needs node and tests/state's npm packages (make deps)"; exit 0; }
-	# s3rver knows one key pair only
-	S3_ACCESS_KEY=S3RVER S3_SECRET_KEY=S3RVER
-	BUCKET_PORT=34011
-	_cloud_bg s3rver node --openssl-legacy-provider "$STATE_NODE/s3rver/bin/s3rver.js" \
-		-d "$CLOUD_DIR/s3data" -a 127.0.0.1 -p 34010 --silent --allow-mismatched-signatures \
-		--configure-bucket "$BUCKET" --service-endpoint agentbox.test
-	LISTEN_ADDR=$CLOUD_ADDR _cloud_bg s3proxy node "$TOP/tests/state/sigv4-proxy.js" "$BUCKET_PORT" 34010 \
-		"$S3_ACCESS_KEY" "$S3_SECRET_KEY"
-	S3_ENDPOINT=http://$CLOUD_ADDR:$BUCKET_PORT
-	BUCKET_KIND="s3rver behind the SigV4-checking proxy"
-	_cloud_wait 20 "s3rver" curl -sf -o /dev/null http://127.0.0.1:34010/
-	_cloud_wait 20 "the S3 proxy" curl -sf -o /dev/null "$S3_ENDPOINT/__stats"
-	# the test's own view of the bucket (s3-tool, run in the namespace)
-	CREDS=$CLOUD_DIR/credentials
-	printf '[default]\naws_access_key_id = %s\naws_secret_access_key = %s\n' \
-		"$S3_ACCESS_KEY" "$S3_SECRET_KEY" >"$CREDS"
-	chmod 600 "$CREDS"
+	if [ "${E2E_BUCKET:-rgw}" = rgw ] && have_rgw; then
+		start_rgw "$CLOUD_ADDR" "$CLOUD_NS"
+		BUCKET_KIND="Ceph RGW (memstore)"
+	else
+		command -v node >/dev/null && [ -x "$STATE_NODE/.bin/s3rver" ] ||
+			{ skip "needs node and tests/state's npm packages (make deps)"; exit 0; }
+		_cloud_bg s3rver node --openssl-legacy-provider "$STATE_NODE/s3rver/bin/s3rver.js" \
+			-d "$CLOUD_DIR/s3data" -a 127.0.0.1 -p 34010 --silent --allow-mismatched-signatures \
+			--configure-bucket "$BUCKET" --service-endpoint agentbox.test
+		# s3rver knows one key pair only
+		LISTEN_ADDR=$CLOUD_ADDR _cloud_bg s3proxy node "$TOP/tests/state/sigv4-proxy.js" 34011 34010 \
+			S3RVER S3RVER
+		S3_ENDPOINT=http://$CLOUD_ADDR:34011
+		BUCKET_KIND="s3rver behind the SigV4-checking proxy"
+		_cloud_wait 20 "s3rver" curl -sf -o /dev/null http://127.0.0.1:34010/
+		_cloud_wait 20 "the S3 proxy" curl -sf -o /dev/null "$S3_ENDPOINT/__stats"
+		CREDS=$CLOUD_DIR/credentials
+		printf '[default]\naws_access_key_id = S3RVER\naws_secret_access_key = S3RVER\n' >"$CREDS"
+		chmod 600 "$CREDS"
+	fi
+	BUCKET_PORT=${S3_ENDPOINT##*:}
 }
 
 # bucket_cut / bucket_restore: the bucket unreachable from the VMs (refused).

@@ -2,6 +2,12 @@
 # file, booting a VM to a ready workspace, and failure reports that name
 # the step and show the journal lines that matter.
 E2E_T0=$SECONDS
+# What is kept after the test: the screenshot, the exported journals, the
+# cloud's call log, the timeline.
+ART=${E2E_ARTIFACTS:-$BUILD/e2e}
+rm -rf "$ART" && mkdir -p "$ART"
+PROJECT=/home/agent/project
+SESSION_DIR=/home/agent/.claude/projects/-home-agent-project
 TIMELINE=$T/timeline.txt
 CURRENT_PHASE=
 
@@ -32,14 +38,14 @@ step_fail() {
 	echo "----"
 }
 
-# write_env FILE IDLE_TIMEOUT WARN_BEFORE: what a user writes before the
-# render step (secrets in files of their own, mode 0600).
+# write_env FILE NAME IDLE_TIMEOUT WARN_BEFORE: what a user writes before the
+# render step (secrets in files of their own, mode 0600). The idle
+# settings the test shortens go in through EXTRA_CONFIG, as a user's would.
 write_env() {
 	local f=$1
 	mkdir -p "$T/secrets"
-	printf '%s' "$(cat "$CLOUD_DIR/token")" >"$T/secrets/hcloud-token"
-	printf '%s' "$S3_ACCESS_KEY" >"$T/secrets/s3-access-key"
-	printf '%s' "$S3_SECRET_KEY" >"$T/secrets/s3-secret-key"
+	cp "$CLOUD_DIR/token" "$T/secrets/hcloud-token"
+	cp "$CREDS" "$T/secrets/s3-credentials"
 	chmod 600 "$T"/secrets/*
 	cat >"$f" <<-EOF
 		PROVIDER=hetzner
@@ -48,26 +54,23 @@ write_env() {
 		DEB_SHA256=$DEB_SHA256
 		HETZNER_API_URL=$CLOUD_API
 		HCLOUD_TOKEN_FILE=$T/secrets/hcloud-token
-		WORKSPACE_NAME=ws
+		WORKSPACE_NAME=$2
 		WORKSPACE_IMAGE=$WORKSPACE_IMAGE
-		IDLE_TIMEOUT=$2
-		IDLE_WARN_BEFORE=$3
-		IDLE_BOOT_GRACE=0s
-		BACKUP_INTERVAL=off
+		SSH_KEY=ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE2eTestKeyOfTheEndToEndTestOnlyXXXXXXXXXX e2e@test
+		BUCKET=$BUCKET
 		S3_ENDPOINT=$S3_ENDPOINT
 		S3_REGION=us-east-1
-		S3_BUCKET=$BUCKET
-		S3_ACCESS_KEY_FILE=$T/secrets/s3-access-key
-		S3_SECRET_KEY_FILE=$T/secrets/s3-secret-key
-		SSH_AUTHORIZED_KEY="ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE2eTestKeyOfTheEndToEndTestOnly e2e@test"
+		S3_CREDENTIALS_FILE=$T/secrets/s3-credentials
+		IDLE_TIMEOUT=$3
+		EXTRA_CONFIG={"idle": {"warn_before": "$4", "boot_grace": "0s", "interval": "1s"}, "state": {"backup_interval": "off", "paths": ["/home/agent/.claude", "/home/agent/.claude.json", "/home/agent/project"]}}
 	EOF
 }
 
-# boot_vm N: VM N from $T/user-data to a ready workspace, with the checks of
+# boot_vm N [USER_DATA]: VM N from $T/user-data to a ready workspace, with the checks of
 # step 1. Sets BOOT_SECONDS (docker run to agentbox-init READY).
 boot_vm() {
 	local n=$1 t0=$SECONDS st
-	vm_start "$n" "$T/user-data"
+	vm_start "$n" "${2:-$T/user-data}"
 	note "VM $n: container $(vm_name "$n"), server id $(vm_id "$n"), address $(vm_addr "$n")"
 	if vm_wait_cloudinit "$n" 300; then
 		pass "VM $n: cloud-init status done ($((SECONDS - t0))s)"
@@ -112,3 +115,215 @@ boot_vm() {
 }
 _init_done() { [ "$(vm_exec "$1" systemctl is-active agentbox-init 2>/dev/null)" = active ]; }
 _journal_has() { vm_journal "$1" -o cat "$2" | grep -q .; }
+
+# ws N CMD...: CMD as the workspace user in VM N's workspace container.
+ws() {
+	local n=$1
+	shift
+	vm_exec "$n" docker exec -u 1000:1000 agentbox-ws "$@"
+}
+ws_in() { # ws with stdin
+	local n=$1
+	shift
+	docker exec -i "$(vm_name "$n")" docker exec -i -u 1000:1000 agentbox-ws "$@"
+}
+
+# step_screen N: an X client of the workspace paints the root window once,
+# before any browser connects; noVNC in headless Chromium, through the
+# VM's display port (in the VM's network namespace, as an SSH tunnel
+# would), must show it.
+step_screen() {
+	local n=$1 out
+	[ -x "$TOP/tests/display/node_modules/.bin/playwright-core" ] || [ -d "$TOP/tests/display/node_modules/playwright-core" ] ||
+		{ skip "step 2 needs tests/display's npm packages (make deps)"; return 0; }
+	need_cmd chromium
+	if ! vm_exec "$n" docker exec agentbox-ws xsetroot -solid '#3366cc' 2>"$T/xsetroot.err"; then
+		step_fail "xsetroot in the workspace container failed: $(cat "$T/xsetroot.err")" "$n" -u agentbox-xvfb -u agentbox-display
+		return 1
+	fi
+	out=$(nsenter -t "$(vm_pid "$n")" -n env PORT=6080 OUT="$ART" \
+		timeout 90 node "$TOP/tests/display/novnc.js" pixel 3366cc 2>&1)
+	cp "$ART/novnc.png" "$ART/step2-novnc.png" 2>/dev/null
+	if grep -q '^OK' <<<"$out"; then
+		pass "VM $n: the workspace's X client is on the noVNC page ($out)"
+		note "screenshot: $ART/step2-novnc.png"
+	else
+		step_fail "noVNC does not show the X client's colour: $out (screenshot $ART/step2-novnc.png)" "$n" -u agentbox-display
+	fi
+}
+
+# step_work N: what Claude Code leaves behind, written in the container as
+# the workspace user; a busy agent; a logged-in terminal of the VM.
+step_work() {
+	local n=$1 st
+	head -c 3000 /dev/urandom | base64 >"$T/session.jsonl"
+	printf '{"type":"user","cwd":"%s","sessionId":"e2e"}\n' "$PROJECT" >>"$T/session.jsonl"
+	printf 'int main(void) { return 42; }\n/* %s */\n' "$(head -c 600 /dev/urandom | base64 -w0)" >"$T/main.c"
+	ws "$n" mkdir -p "$SESSION_DIR" "$PROJECT"
+	ws_in "$n" sh -c "cat >$SESSION_DIR/e2e-session.jsonl" <"$T/session.jsonl"
+	ws_in "$n" sh -c "cat >$PROJECT/main.c" <"$T/main.c"
+	check "VM $n: session and project files written in the container" \
+		[ "$(ws "$n" sha256sum "$PROJECT/main.c" | cut -d' ' -f1)" = "$(sha256sum <"$T/main.c" | cut -d' ' -f1)" ]
+	# A login user's terminal: a pty held by script(1), as an SSH login
+	# would; what reaches it is in the typescript.
+	vm_exec "$n" sh -c 'setsid runuser -u admin -- script -q -f -c "sleep 900" /tmp/admin-tty.log </dev/null >/dev/null 2>&1 &'
+	wait_for 10 vm_exec "$n" pgrep -u admin -x sleep || fail "VM $n: no terminal of the login user"
+	# A busy agent named claude (tests/helpers/spin; ends within 60 s)
+	vm_exec "$n" docker exec -d -u 1000:1000 agentbox-ws claude --busy
+	if wait_for 20 _status_has "$n" 'processes.*claude'; then
+		pass "VM $n: agentbox status shows the busy agent"
+	else
+		step_fail "agentbox status does not show the agent: $(vm_exec "$n" agentbox status 2>&1 | tr '\n' '|')" "$n" -u agentbox-monitor
+	fi
+	vm_exec "$n" agentbox status 2>&1 | sed 's/^/   | /'
+	st=$(vm_exec "$n" agentbox status --json | jq -r .signals.files.detail)
+	note "files signal: $st"
+}
+_status_has() { vm_exec "$1" agentbox status 2>&1 | grep -Eq "$2"; }
+
+# step_idle_delete N: the agent stops; the monitor warns (journal and the
+# terminal), backs up, verifies, deletes; the fake cloud exports the
+# journal and removes the VM.
+step_idle_delete() {
+	local n=$1 name j t_idle t_del gens
+	name=$(vm_name "$n")
+	vm_exec "$n" pkill -x claude
+	if wait_for 120 _journal_has "$n" MESSAGE_ID=f8581b0691c74d929090d04b920e3474; then
+		pass "VM $n: idle warning in the journal"
+	else
+		step_fail "no idle warning within 120 s of the work stopping" "$n" -u agentbox-monitor
+		return 1
+	fi
+	if wait_for 10 vm_exec "$n" grep -q "has been idle for" /tmp/admin-tty.log; then
+		pass "VM $n: the login user's terminal received the warning"
+	else
+		step_fail "the warning did not reach the login user's terminal ($(vm_exec "$n" cat /tmp/admin-tty.log | head -c 300))" "$n" -u agentbox-monitor
+	fi
+	if wait_for 150 vm_gone "$n"; then
+		pass "VM $n: deleted by the fake cloud ($(cat "$CLOUD_DIR/$name.deleted"))"
+	else
+		step_fail "VM $n was not deleted within 150 s of the warning; calls: $(cloud_calls 'select(.server == "api")' | tail -n 3)" "$n" -u agentbox-monitor
+		return 1
+	fi
+	j=$CLOUD_DIR/$name.journal.json
+	cp "$j" "$CLOUD_DIR/$name.journal.txt" "$ART/" 2>/dev/null
+	check "VM $n: exactly one DELETE /v1/servers/$(vm_id "$n")" \
+		[ "$(cloud_calls "select(.method == \"DELETE\" and .path == \"/v1/servers/$(vm_id "$n")\")" | grep -c .)" = 1 ]
+	for id in f8581b0691c74d929090d04b920e3474:warning 4ec1b1bd19a14d40a471443587b15bfd:idle \
+		77f6faadb712487d9e8eb8337b4117f6:final-backup 8e3fa1c08b6848ab897cbf26c2a81b1d:deleting \
+		56524f973ac349869ef4caa74aabf0d4:action; do
+		if jq -e --arg m "${id%%:*}" 'select(.MESSAGE_ID == $m)' "$j" >/dev/null 2>&1; then
+			pass "VM $n: exported journal shows ${id#*:}"
+		else
+			fail "step '$CURRENT_PHASE': the exported journal has no ${id#*:} (MESSAGE_ID=${id%%:*})"
+		fi
+	done
+	echo "   the monitor's lines of the delete, from the exported journal ($ART/$name.journal.txt):"
+	jq -r 'select(._SYSTEMD_UNIT == "agentbox-monitor.service") | .MESSAGE' "$j" | tail -n 12 | sed 's/^/   | /'
+	t_idle=$(jq -r 'select(.MESSAGE_ID == "4ec1b1bd19a14d40a471443587b15bfd") | .__REALTIME_TIMESTAMP' "$j" | tail -n 1)
+	t_del=$(cloud_calls "select(.method == \"DELETE\" and .path == \"/v1/servers/$(vm_id "$n")\") | .time" | head -n 1)
+	[ -n "$t_idle" ] && [ -n "$t_del" ] && FIG_IDLE_TO_DELETE=$(python3 -c "print('%.1f' % ($t_del - $t_idle / 1e6))")
+	note "idle confirmed -> DELETE sent: ${FIG_IDLE_TO_DELETE:-?} s"
+	gens=$(jq -r 'select(.MESSAGE_ID == "77f6faadb712487d9e8eb8337b4117f6") | .AGENTBOX_GENERATION // empty' "$j" | tail -n 1)
+	LAST_GENERATION=$gens
+	note "final generation: ${gens:-?}"
+	return 0
+}
+
+# step_relaunch N OLD: VM N from the same user-data restores what VM OLD
+# backed up: same bytes, same absolute paths, same owner.
+step_relaunch() {
+	local n=$1 old=$2 f gen
+	boot_vm "$n" || return 1
+	FIG_RELAUNCH=$BOOT_SECONDS
+	gen=$(vm_exec "$n" cat /var/lib/agentbox/restored-generation 2>/dev/null)
+	if [ -n "${LAST_GENERATION:-}" ]; then
+		check "VM $n: restored generation $gen is VM $old's final one ($LAST_GENERATION)" [ "$gen" = "$LAST_GENERATION" ]
+	else
+		check "VM $n: restored a generation ($gen)" [ -n "$gen" ] && [ "$gen" != none ]
+	fi
+	for f in "$SESSION_DIR/e2e-session.jsonl:$T/session.jsonl" "$PROJECT/main.c:$T/main.c"; do
+		check "VM $n: ${f%%:*} byte for byte" \
+			[ "$(vm_exec "$n" sha256sum "${f%%:*}" | cut -d' ' -f1)" = "$(sha256sum <"${f#*:}" | cut -d' ' -f1)" ]
+		check "VM $n: ${f%%:*} owned by agent (1000:1000)" \
+			[ "$(vm_exec "$n" stat -c %u:%g "${f%%:*}")" = 1000:1000 ]
+	done
+	check "VM $n: the container sees the session at the same path" ws "$n" test -s "$SESSION_DIR/e2e-session.jsonl"
+}
+
+report() {
+	{
+		echo "VM boot to workspace ready:            ${FIG_BOOT:-?} s"
+		echo "idle confirmed to DELETE sent:         ${FIG_IDLE_TO_DELETE:-?} s"
+		echo "relaunch (VM 2 start) to state restored: ${FIG_RELAUNCH:-?} s"
+		echo "total:                                 $((SECONDS - E2E_T0)) s"
+	} >>"$TIMELINE"
+	cp "$TIMELINE" "$CLOUD_DIR/calls.jsonl" "$ART/" 2>/dev/null
+	echo
+	echo "== timeline"
+	cat "$TIMELINE"
+	echo "artifacts (screenshot, exported journals, cloud calls): $ART"
+}
+
+# step_quick KEEP CUT KILL: three VMs (own workspaces, idle after 30 s):
+#   KEEP  holds a keepalive: never deleted
+#   CUT   loses the bucket before idle: no delete, the journal says why
+#   KILL  its monitor is SIGKILLed during the final backup: systemd restarts
+#         it, and there is still exactly one DELETE, after a verified
+#         generation of the restarted monitor
+step_quick() {
+	local keep=$1 cut=$2 kill=$3 n name j out t_del t_gen
+	for n in "$keep" "$cut" "$kill"; do
+		write_env "$T/quick$n.env" "ws$n" 30s 10s
+		render_user_data "$T/quick$n.env" "$T/user-data-$n"
+	done
+	boot_vm "$keep" "$T/user-data-$keep" || return 1
+	vm_exec "$keep" agentbox keepalive 10m >/dev/null || fail "VM $keep: agentbox keepalive 10m"
+	boot_vm "$cut" "$T/user-data-$cut" || return 1
+	in_cloud iptables -I INPUT -s "$(vm_addr "$cut")" -p tcp --dport "$BUCKET_PORT" -j REJECT --reject-with tcp-reset
+	boot_vm "$kill" "$T/user-data-$kill" || return 1
+	# a state big enough that the final backup takes a moment
+	ws "$kill" sh -c "head -c 100000000 /dev/urandom >/home/agent/.claude/big.bin"
+	out=$(vm_exec "$kill" sh -c 'for i in $(seq 1200); do
+		if pgrep -f "internal-delete-job backup" >/dev/null; then
+			kill -9 "$(systemctl show -p MainPID --value agentbox-monitor)" && echo killed && exit 0
+		fi
+		sleep 0.05
+	done; exit 1')
+	if [ "$out" = killed ]; then
+		pass "VM $kill: monitor SIGKILLed during its final backup"
+		KILL_TIME=$(date +%s.%N)
+	else
+		step_fail "the final backup never started within 60 s" "$kill" -u agentbox-monitor
+		return 1
+	fi
+	if wait_for 150 vm_gone "$kill"; then
+		pass "VM $kill: deleted after the restart"
+	else
+		step_fail "VM $kill was not deleted within 150 s of the kill" "$kill" -u agentbox-monitor
+	fi
+	name=$(vm_name "$kill")
+	j=$CLOUD_DIR/$name.journal.json
+	cp "$j" "$CLOUD_DIR/$name.journal.txt" "$ART/" 2>/dev/null
+	check "VM $kill: exactly one DELETE" \
+		[ "$(cloud_calls "select(.method == \"DELETE\" and .path == \"/v1/servers/$(vm_id "$kill")\")" | grep -c .)" = 1 ]
+	check "VM $kill: systemd restarted the killed monitor" \
+		jq -e 'select(.MESSAGE | test("agentbox-monitor.service: Main process exited, code=killed, status=9/KILL"))' "$j"
+	t_del=$(cloud_calls "select(.method == \"DELETE\" and .path == \"/v1/servers/$(vm_id "$kill")\") | .time" | head -n 1)
+	t_gen=$(jq -r 'select(.MESSAGE_ID == "77f6faadb712487d9e8eb8337b4117f6") | .__REALTIME_TIMESTAMP' "$j" | tail -n 1)
+	check "VM $kill: a generation verified after the kill, before the DELETE" \
+		python3 -c "import sys; sys.exit(0 if $KILL_TIME < ${t_gen:-0} / 1e6 < ${t_del:-0} else 1)"
+	# KEEP and CUT have been idle long enough by now
+	check "VM $keep: held by its keepalive, not deleted" \
+		[ "$(cloud_calls "select(.method == \"DELETE\" and .path == \"/v1/servers/$(vm_id "$keep")\")" | grep -c .)" = 0 ]
+	check "VM $keep: still running, state held" [ "$(vm_exec "$keep" agentbox status --json | jq -r .state)" = held ]
+	if wait_for 60 _journal_has "$cut" MESSAGE_ID=d2e2cabf8554475988889bab43a4b4a8; then
+		pass "VM $cut: the delete failed, and the journal says why"
+		vm_journal "$cut" -o cat MESSAGE_ID=d2e2cabf8554475988889bab43a4b4a8 | tail -n 2 | sed 's/^/   | /'
+	else
+		step_fail "no action-failed line (MESSAGE_ID=d2e2cabf…) with the bucket cut" "$cut" -u agentbox-monitor
+	fi
+	check "VM $cut: not deleted" \
+		[ "$(cloud_calls "select(.method == \"DELETE\" and .path == \"/v1/servers/$(vm_id "$cut")\")" | grep -c .)" = 0 ]
+	check "VM $cut: still running" vm_exec "$cut" true
+}

@@ -23,6 +23,8 @@ set -u
 . "$TOP/tests/e2e/lib-workspace.sh"
 . "$TOP/tests/e2e/lib-e2e.sh"
 
+# a timeout or ^C still tears everything down (the EXIT trap of tests/lib.sh)
+trap "exit 143" TERM INT
 need_docker
 need_cmd debootstrap
 need_cmd nsenter
@@ -39,15 +41,50 @@ release_deb
 vm_image
 note "VM root: $(basename "$(vmroot_tarball)") imported in ${VM_IMPORT_SECONDS}s"
 note "bucket: $BUCKET_KIND at $S3_ENDPOINT; workspace image: $WORKSPACE_KIND"
-note "package: $DEB_URL (sha256 $DEB_SHA256)"
-write_env "$T/launch.env" 60s 20s
+note "package: $DEB_URL ($DEB_KB KiB, sha256 $DEB_SHA256)"
+write_env "$T/launch.env" ws 60s 20s
 render_user_data "$T/launch.env" "$T/user-data"
-note "user-data: ${RENDER_KIND:-agentbox render-user-data} -> $T/user-data"
+note "user-data: agentbox render-user-data $T/launch.env -> $T/user-data"
 done_phase
 
 # ---- 1: VM 1 boots to a ready workspace -----------------------------------
 phase "1: VM 1 boots; cloud-init installs the .deb; agentbox-init brings the workspace up"
 boot_vm 1 || finish
+FIG_BOOT=$BOOT_SECONDS
 done_phase
 
+# ---- 2: an X program of the workspace on the noVNC page ------------------
+if want 2; then
+	phase "2: an X program in the workspace container, seen through noVNC in headless Chromium"
+	step_screen 1
+	done_phase
+fi
+
+# ---- 3: work as Claude Code does it ----------------------------------------
+phase "3: a session, a project file and a busy agent in the container; a logged-in terminal"
+step_work 1
+done_phase
+
+# ---- 4: idle -> warning -> final backup -> verify -> DELETE -----------------
+if want 4; then
+	phase "4: work stops; warning, final backup, verify, DELETE; the fake cloud removes VM 1"
+	step_idle_delete 1 || finish
+	done_phase
+fi
+
+# ---- 5: VM 2 from the same user-data restores the state --------------------
+if want 5; then
+	phase "5: VM 2 boots from the same user-data and restores VM 1's state"
+	step_relaunch 2 1
+	done_phase
+fi
+
+# ---- 6: the quicker scenarios, three VMs at once ---------------------------
+if want 6; then
+	phase "6: keepalive (no delete), bucket unreachable (no delete), monitor SIGKILLed in the final backup"
+	step_quick 3 4 5
+	done_phase
+fi
+
+report
 finish
