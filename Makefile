@@ -3,7 +3,7 @@
 #   make                 build every program into build/bin
 #   make check           build and run all tests, then again under ASan+UBSan
 #   make bench           run the benchmarks under bench/ (writes bench/out/)
-#   make demo            show what exists, against local servers
+#   make demo            a workspace VM's whole life in a simulated cloud (tests/e2e/)
 #   make install         install binaries, units and docs (DESTDIR, PREFIX)
 #   make deb             build/agentbox_<version>_<arch>.deb (packaging/deb/)
 #   make deps            install the Debian and npm packages build and tests need
@@ -125,7 +125,12 @@ check-fast: tests
 bench: all tests
 	bench/run
 
+# The life of a workspace VM in a simulated cloud (tests/e2e/demo.sh);
+# demo-monitor: the idle monitor alone against local servers.
 demo: all tests
+	tests/e2e/demo.sh
+
+demo-monitor: all tests
 	tests/demo.sh
 
 deps:
@@ -182,4 +187,4 @@ checkstyle:
 clean:
 	rm -rf build build-san bench/out
 
-.PHONY: all tests check check-fast bench demo deps image install deb format checkstyle clean
+.PHONY: all tests check check-fast bench demo demo-monitor deps image install deb format checkstyle clean
