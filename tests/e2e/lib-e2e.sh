@@ -212,7 +212,7 @@ step_idle_delete() {
 	for id in f8581b0691c74d929090d04b920e3474:warning 4ec1b1bd19a14d40a471443587b15bfd:idle \
 		77f6faadb712487d9e8eb8337b4117f6:final-backup 8e3fa1c08b6848ab897cbf26c2a81b1d:deleting \
 		56524f973ac349869ef4caa74aabf0d4:action; do
-		if jq -e --arg m "${id%%:*}" 'select(.MESSAGE_ID == $m)' "$j" >/dev/null 2>&1; then
+		if jq -se --arg m "${id%%:*}" 'any(.[]; .MESSAGE_ID == $m)' "$j" >/dev/null 2>&1; then
 			pass "VM $n: exported journal shows ${id#*:}"
 		else
 			fail "step '$CURRENT_PHASE': the exported journal has no ${id#*:} (MESSAGE_ID=${id%%:*})"
@@ -308,7 +308,7 @@ step_quick() {
 	check "VM $kill: exactly one DELETE" \
 		[ "$(cloud_calls "select(.method == \"DELETE\" and .path == \"/v1/servers/$(vm_id "$kill")\")" | grep -c .)" = 1 ]
 	check "VM $kill: systemd restarted the killed monitor" \
-		jq -e 'select(.MESSAGE | test("agentbox-monitor.service: Main process exited, code=killed, status=9/KILL"))' "$j"
+		jq -se 'any(.[]; .MESSAGE | strings | test("agentbox-monitor.service: Main process exited, code=killed, status=9/KILL"))' "$j"
 	t_del=$(cloud_calls "select(.method == \"DELETE\" and .path == \"/v1/servers/$(vm_id "$kill")\") | .time" | head -n 1)
 	t_gen=$(jq -r 'select(.MESSAGE_ID == "77f6faadb712487d9e8eb8337b4117f6") | .__REALTIME_TIMESTAMP' "$j" | tail -n 1)
 	check "VM $kill: a generation verified after the kill, before the DELETE" \

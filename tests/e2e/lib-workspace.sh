@@ -13,7 +13,7 @@ _ws_copy_with_libs() { # root file [as]
 	local root=$1 f=$2 as=${3:-$2} lib
 	mkdir -p "$root$(dirname "$as")"
 	cp -L "$f" "$root$as"
-	for lib in $(ldd "$f" | awk '/=> \// { print $3 } /^\s*\/lib/ { print $1 }'); do
+	for lib in $(ldd "$f" | awk '/=> \// { print $3 } /^[ \t]*\/lib/ { print $1 }'); do
 		[ -e "$root$lib" ] && continue
 		mkdir -p "$root$(dirname "$lib")"
 		cp -L "$lib" "$root$lib"
