@@ -7,6 +7,9 @@ E2E_T0=$SECONDS
 ART=${E2E_ARTIFACTS:-$BUILD/e2e}
 rm -rf "$ART" && mkdir -p "$ART"
 PROJECT=/home/agent/project
+# the workspace (and so its container, agentbox-<name>) of each VM
+declare -A VM_WS=()
+ctr() { echo "agentbox-${VM_WS[$1]:-ws}"; }
 SESSION_DIR=/home/agent/.claude/projects/-home-agent-project
 TIMELINE=$T/timeline.txt
 CURRENT_PHASE=
@@ -89,7 +92,7 @@ boot_vm() {
 	st=$(vm_exec "$n" systemctl --failed --plain --no-legend 2>&1)
 	if grep -q agentbox <<<"$st"; then step_fail "failed units: $st" "$n"; else pass "VM $n: no agentbox unit failed"; fi
 	check "VM $n: workspace container running" \
-		[ "$(vm_exec "$n" docker inspect -f '{{.State.Running}}' agentbox-ws 2>/dev/null)" = true ]
+		[ "$(vm_exec "$n" docker inspect -f '{{.State.Running}}' "$(ctr "$n")" 2>/dev/null)" = true ]
 	for id in 26c16e3940b8447296746b2c660dc981:identity 9ab8bea0344940f38b1f2700e42fd411:ready \
 		db7d1e2ef6424557a384840c4f789e2f:monitor-started; do
 		if wait_for 20 _journal_has "$n" "MESSAGE_ID=${id%%:*}"; then
@@ -120,12 +123,12 @@ _journal_has() { vm_journal "$1" -o cat "$2" | grep -q .; }
 ws() {
 	local n=$1
 	shift
-	vm_exec "$n" docker exec -u 1000:1000 agentbox-ws "$@"
+	vm_exec "$n" docker exec -u 1000:1000 "$(ctr "$n")" "$@"
 }
 ws_in() { # ws with stdin
 	local n=$1
 	shift
-	docker exec -i "$(vm_name "$n")" docker exec -i -u 1000:1000 agentbox-ws "$@"
+	docker exec -i "$(vm_name "$n")" docker exec -i -u 1000:1000 "$(ctr "$n")" "$@"
 }
 
 # step_screen N: an X client of the workspace paints the root window once,
@@ -137,18 +140,28 @@ step_screen() {
 	[ -x "$TOP/tests/display/node_modules/.bin/playwright-core" ] || [ -d "$TOP/tests/display/node_modules/playwright-core" ] ||
 		{ skip "step 2 needs tests/display's npm packages (make deps)"; return 0; }
 	need_cmd chromium
-	if ! vm_exec "$n" docker exec agentbox-ws xsetroot -solid '#3366cc' 2>"$T/xsetroot.err"; then
+	if ! vm_exec "$n" docker exec "$(ctr "$n")" xsetroot -solid '#3366cc' 2>"$T/xsetroot.err"; then
 		step_fail "xsetroot in the workspace container failed: $(cat "$T/xsetroot.err")" "$n" -u agentbox-xvfb -u agentbox-display
 		return 1
 	fi
-	out=$(nsenter -t "$(vm_pid "$n")" -n env PORT=6080 OUT="$ART" \
+	_novnc_sees "$n" "the workspace's X client is on the noVNC page" step2-novnc.png
+	# The same screen, unchanged since a restarted agentbox-display started
+	# (a crash, an upgrade): a client connecting now must see it too.
+	vm_exec "$n" systemctl restart agentbox-display
+	wait_for 20 _unit_active "$n" agentbox-display
+	_novnc_sees "$n" "after a restart of agentbox-display, the unchanged screen is on the noVNC page" step2-novnc-restarted.png
+}
+_unit_active() { [ "$(vm_exec "$1" systemctl is-active "$2")" = active ]; }
+_novnc_sees() { # N WHAT PNG
+	local n=$1 out
+	out=$(nsenter -t "$(vm_pid "$n")" -n env PORT=6080 OUT="$T" \
 		timeout 90 node "$TOP/tests/display/novnc.js" pixel 3366cc 2>&1)
-	cp "$ART/novnc.png" "$ART/step2-novnc.png" 2>/dev/null
+	cp "$T/novnc.png" "$ART/$3" 2>/dev/null
 	if grep -q '^OK' <<<"$out"; then
-		pass "VM $n: the workspace's X client is on the noVNC page ($out)"
-		note "screenshot: $ART/step2-novnc.png"
+		pass "VM $n: $2 ($out)"
+		note "screenshot: $ART/$3"
 	else
-		step_fail "noVNC does not show the X client's colour: $out (screenshot $ART/step2-novnc.png)" "$n" -u agentbox-display
+		step_fail "$2: no: $out (screenshot $ART/$3)" "$n" -u agentbox-display
 	fi
 }
 
@@ -169,7 +182,7 @@ step_work() {
 	vm_exec "$n" sh -c 'setsid runuser -u admin -- script -q -f -c "sleep 900" /tmp/admin-tty.log </dev/null >/dev/null 2>&1 &'
 	wait_for 10 vm_exec "$n" pgrep -u admin -x sleep || fail "VM $n: no terminal of the login user"
 	# A busy agent named claude (tests/helpers/spin; ends within 60 s)
-	vm_exec "$n" docker exec -d -u 1000:1000 agentbox-ws claude --busy
+	vm_exec "$n" docker exec -d -u 1000:1000 "$(ctr "$n")" claude --busy
 	if wait_for 20 _status_has "$n" 'processes.*claude'; then
 		pass "VM $n: agentbox status shows the busy agent"
 	else
@@ -274,6 +287,7 @@ report() {
 step_quick() {
 	local keep=$1 cut=$2 kill=$3 n name j out t_del t_gen
 	for n in "$keep" "$cut" "$kill"; do
+		VM_WS[$n]=ws$n
 		write_env "$T/quick$n.env" "ws$n" 30s 10s
 		render_user_data "$T/quick$n.env" "$T/user-data-$n"
 	done
@@ -308,7 +322,7 @@ step_quick() {
 	check "VM $kill: exactly one DELETE" \
 		[ "$(cloud_calls "select(.method == \"DELETE\" and .path == \"/v1/servers/$(vm_id "$kill")\")" | grep -c .)" = 1 ]
 	check "VM $kill: systemd restarted the killed monitor" \
-		jq -se 'any(.[]; .MESSAGE | strings | test("agentbox-monitor.service: Main process exited, code=killed, status=9/KILL"))' "$j"
+		jq -se 'any(.[]; .MESSAGE | strings | test("agentbox-monitor.service: Main process exited, code=killed, status=9/KILL"))' "$j" >/dev/null
 	t_del=$(cloud_calls "select(.method == \"DELETE\" and .path == \"/v1/servers/$(vm_id "$kill")\") | .time" | head -n 1)
 	t_gen=$(jq -r 'select(.MESSAGE_ID == "77f6faadb712487d9e8eb8337b4117f6") | .__REALTIME_TIMESTAMP' "$j" | tail -n 1)
 	check "VM $kill: a generation verified after the kill, before the DELETE" \
