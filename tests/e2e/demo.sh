@@ -23,7 +23,7 @@ echo
 echo "make demo took $(($(date +%s) - start)) s (status $rc)"
 cat <<TXT
 Where to look:
-  $E2E_ARTIFACTS/step2-novnc.png        the workspace's X client in noVNC (step 2)
+  $E2E_ARTIFACTS/step2-novnc.png        the workspace's X client in noVNC (step 2; -restarted: after a display restart)
   $E2E_ARTIFACTS/e2e-vm1-*.journal.txt  VM 1's journal, exported by the fake cloud before it removed the VM
   $E2E_ARTIFACTS/calls.jsonl            every metadata and API call the fake cloud answered
   $E2E_ARTIFACTS/timeline.txt           the timeline above

@@ -331,8 +331,9 @@ step_quick() {
 	check "VM $keep: held by its keepalive, not deleted" \
 		[ "$(cloud_calls "select(.method == \"DELETE\" and .path == \"/v1/servers/$(vm_id "$keep")\")" | grep -c .)" = 0 ]
 	check "VM $keep: still running, state held" [ "$(vm_exec "$keep" agentbox status --json | jq -r .state)" = held ]
-	if wait_for 60 _journal_has "$cut" MESSAGE_ID=d2e2cabf8554475988889bab43a4b4a8; then
-		pass "VM $cut: the delete failed, and the journal says why"
+	if wait_for 60 _journal_has "$cut" MESSAGE_ID=d2e2cabf8554475988889bab43a4b4a8 &&
+		vm_journal "$cut" -o cat MESSAGE_ID=d2e2cabf8554475988889bab43a4b4a8 | grep -q 'final backup failed'; then
+		pass "VM $cut: the delete failed, and the journal says why (the final backup failed)"
 		vm_journal "$cut" -o cat MESSAGE_ID=d2e2cabf8554475988889bab43a4b4a8 | tail -n 2 | sed 's/^/   | /'
 	else
 		step_fail "no action-failed line (MESSAGE_ID=d2e2cabf…) with the bucket cut" "$cut" -u agentbox-monitor
