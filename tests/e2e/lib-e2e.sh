@@ -87,6 +87,7 @@ boot_vm() {
 		return 1
 	fi
 	BOOT_SECONDS=$((SECONDS - t0))
+	INIT_TOTAL=$(vm_journal "$n" -u agentbox-init -o cat | sed -n 's/^  total *//p' | tail -n 1)
 	pass "VM $n: agentbox-init ready ${BOOT_SECONDS}s after the VM started"
 	vm_journal "$n" -u agentbox-init -o cat | sed -n '/is ready/,$p' | head -n 14 | sed 's/^/   | /'
 	st=$(vm_exec "$n" systemctl --failed --plain --no-legend 2>&1)
@@ -239,6 +240,7 @@ step_idle_delete() {
 	note "idle confirmed -> DELETE sent: ${FIG_IDLE_TO_DELETE:-?} s"
 	gens=$(jq -r 'select(.MESSAGE_ID == "77f6faadb712487d9e8eb8337b4117f6") | .AGENTBOX_GENERATION // empty' "$j" | tail -n 1)
 	LAST_GENERATION=$gens
+	FIG_STATE=$(jq -r 'select(.MESSAGE_ID == "77f6faadb712487d9e8eb8337b4117f6") | .MESSAGE' "$j" | sed -n 's/^Backed up \(.*\) as generation.*, \([0-9]* bytes\), in.*/\1, \2 in the bucket/p' | tail -n 1)
 	note "final generation: ${gens:-?}"
 	return 0
 }
@@ -248,7 +250,7 @@ step_idle_delete() {
 step_relaunch() {
 	local n=$1 old=$2 f gen
 	boot_vm "$n" || return 1
-	FIG_RELAUNCH=$BOOT_SECONDS
+	FIG_RELAUNCH=$BOOT_SECONDS FIG_INIT2=$INIT_TOTAL
 	gen=$(vm_exec "$n" cat /var/lib/agentbox/restored-generation 2>/dev/null)
 	if [ -n "${LAST_GENERATION:-}" ]; then
 		check "VM $n: restored generation $gen is VM $old's final one ($LAST_GENERATION)" [ "$gen" = "$LAST_GENERATION" ]
@@ -266,9 +268,9 @@ step_relaunch() {
 
 report() {
 	{
-		echo "VM boot to workspace ready:            ${FIG_BOOT:-?} s"
-		echo "idle confirmed to DELETE sent:         ${FIG_IDLE_TO_DELETE:-?} s"
-		echo "relaunch (VM 2 start) to state restored: ${FIG_RELAUNCH:-?} s"
+		echo "VM boot to workspace ready:            ${FIG_BOOT:-?} s (agentbox-init itself: ${FIG_INIT:-?}; image: $WORKSPACE_KIND)"
+		echo "idle confirmed to DELETE sent:         ${FIG_IDLE_TO_DELETE:-?} s (state: ${FIG_STATE:-?})"
+		echo "relaunch (VM 2 start) to state restored: ${FIG_RELAUNCH:-?} s (agentbox-init itself: ${FIG_INIT2:-?})"
 		echo "total:                                 $((SECONDS - E2E_T0)) s"
 	} >>"$TIMELINE"
 	cp "$TIMELINE" "$CLOUD_DIR/calls.jsonl" "$ART/" 2>/dev/null

@@ -50,7 +50,7 @@ done_phase
 # ---- 1: VM 1 boots to a ready workspace -----------------------------------
 phase "1: VM 1 boots; cloud-init installs the .deb; agentbox-init brings the workspace up"
 boot_vm 1 || finish
-FIG_BOOT=$BOOT_SECONDS
+FIG_BOOT=$BOOT_SECONDS FIG_INIT=$INIT_TOTAL
 done_phase
 
 # ---- 2: an X program of the workspace on the noVNC page ------------------
