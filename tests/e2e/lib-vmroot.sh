@@ -69,6 +69,9 @@ vmroot_tarball() {
 			mv "$tmp/root.tar" "$out" && rm -rf "$tmp"
 		echo "vmroot: built in $(($(date +%s) - start)) s, $(du -m "$out" | cut -f1) MB" >&2
 	fi
+	# Roots of package lists nobody used for two weeks go (1 GB each).
+	touch "$out" 2>/dev/null
+	find "$E2E_CACHE" -maxdepth 1 -name 'vmroot-*.tar' -mtime +14 -delete 2>/dev/null
 	exec {lockfd}>&-
 	[ -s "$out" ] && echo "$out"
 }
