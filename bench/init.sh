@@ -41,7 +41,7 @@ KEY=bench/generations/$gen.tar.zst
 
 s3get() { # to stdout
 	if command -v aws >/dev/null; then
-		AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_DEFAULT_REGION=us-east-1 \
+		AWS_SHARED_CREDENTIALS_FILE=$CREDS AWS_DEFAULT_REGION=us-east-1 \
 			aws --endpoint-url "$S3_DIRECT" s3 cp "s3://$BUCKET/$KEY" -
 	else
 		"$HELPERS/s3-tool" "$S3_DIRECT" us-east-1 "$BUCKET" "$CREDS" get "$KEY"

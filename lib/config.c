@@ -635,6 +635,17 @@ int config_finish(struct config *c, char **ret_error)
 	if (c->state_compression_level != floor(c->state_compression_level))
 		return set_error(ret_error, origin, "state.compression_level",
 				 "must be a whole number");
+	if (c->state_storage_bucket) {
+		/* S3's rule; Ceph RGW (Hetzner) and R2 refuse shorter names. */
+		size_t l = strlen(c->state_storage_bucket);
+		if (l < 3 || l > 63 ||
+		    strspn(c->state_storage_bucket,
+			   "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_") != l)
+			return set_error(ret_error, origin, "state.storage.bucket",
+					 "\"%s\" is not a bucket name: S3 bucket names are 3 to 63 "
+					 "letters, digits, dots and hyphens",
+					 c->state_storage_bucket);
+	}
 	if (!c->state_storage_prefix)
 		c->state_storage_prefix = xasprintf("agentbox/%s/", c->workspace_name);
 	else if (c->state_storage_prefix[strlen(c->state_storage_prefix) - 1] != '/') {

@@ -25,7 +25,7 @@
 #include "s3.h"
 
 #define S3_RESPONSE_MAX (16 * 1024 * 1024) /* error documents and LIST pages */
-#define S3_ERROR_MAX 512
+#define S3_ERROR_MAX 1024
 
 struct s3_client {
 	char *scheme;	/* "https" */
@@ -34,6 +34,7 @@ struct s3_client {
 	char *bucket;
 	int path_style;
 	char *access_key, *secret_key, *token;
+	char *cred_source;   /* for messages: "FILE [profile]" or the instance profile */
 	char *imds_url;	     /* credentials came from the instance metadata here */
 	time_t cred_expires; /* and expire then (refreshed 5 minutes before) */
 	char *sigv4;	     /* "aws:amz:<region>:s3" */
@@ -350,6 +351,7 @@ struct s3_client *s3_client_free(struct s3_client *s)
 	free(s->access_key);
 	freezero_str(s->secret_key);
 	freezero_str(s->token);
+	free(s->cred_source);
 	free(s);
 	return NULL;
 }
@@ -464,6 +466,8 @@ int s3_client_load_credentials(struct s3_client *s, const char *path, const char
 		return -EINVAL;
 	}
 	s3_client_set_credentials(s, key, secret, token);
+	free(s->cred_source);
+	s->cred_source = xasprintf("%s [%s]", path, profile);
 	return 0;
 }
 
@@ -591,6 +595,8 @@ int s3_client_load_imds(struct s3_client *s, const char *base_url, const char **
 	cJSON_Delete(root);
 	free(s->imds_url);
 	s->imds_url = TAKE_PTR(base);
+	free(s->cred_source);
+	s->cred_source = xstrdup("the instance profile's role (instance metadata)");
 	return 0;
 }
 
@@ -805,6 +811,24 @@ static int s3_perform_once(struct s3_client *s, struct s3_request *rq, const cha
 	return 0;
 }
 
+/* What a user must check when the server refused the keys (RGW, like S3,
+ * checks every signature; it sends no Message with the code); NULL for
+ * other codes. The access key id is not secret: S3 puts it in its answers. */
+static char *credentials_hint(const struct s3_client *s, const char *code)
+{
+	const char *src = s->cred_source ? s->cred_source : "the credentials";
+
+	if (streq(code, "SignatureDoesNotMatch"))
+		return xasprintf("the storage rejected the secret key (it does not belong to "
+				 "access key %s): check aws_secret_access_key in %s",
+				 strempty(s->access_key), src);
+	if (streq(code, "InvalidAccessKeyId"))
+		return xasprintf("the storage does not know access key %s: check "
+				 "aws_access_key_id in %s and state.storage.endpoint",
+				 strempty(s->access_key), src);
+	return NULL;
+}
+
 /* Formats the one-line error of a failed request into s->error. */
 static void s3_set_error(struct s3_client *s, const struct s3_request *rq, CURLcode cc,
 			 const char *code, const char *msg)
@@ -821,9 +845,12 @@ static void s3_set_error(struct s3_client *s, const struct s3_request *rq, CURLc
 	else if (rq->cb_error)
 		snprintf(s->error, sizeof(s->error), "%s %s: consumer failed: %s", rq->op, target,
 			 strerror(-rq->cb_error));
-	else
-		snprintf(s->error, sizeof(s->error), "%s %s: HTTP %ld %s%s%s", rq->op, target,
-			 rq->status, code, msg && *msg ? ": " : "", msg ? msg : "");
+	else {
+		_cleanup_free_ char *hint = credentials_hint(s, code);
+		snprintf(s->error, sizeof(s->error), "%s %s: HTTP %ld %s%s%s%s%s", rq->op, target,
+			 rq->status, code, msg && *msg ? ": " : "", msg ? msg : "",
+			 hint ? ": " : "", strempty(hint));
+	}
 	for (char *p = s->error; *p; p++)
 		if (*p == '\n' || *p == '\r')
 			*p = ' ';

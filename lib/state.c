@@ -601,7 +601,9 @@ int state_backup_full(const struct config *c, int force, struct state_backup_res
 		return r;
 	r = lease_take(s, c, 0, "back up");
 	if (r < 0) {
-		log_event(LOG_ERR, MSGID_BACKUP_FAILED, NULL, 0, "Backup refused: no lease");
+		log_event(LOG_ERR, MSGID_BACKUP_FAILED, NULL, 0,
+			  r == -EBUSY ? "Backup refused: no lease"
+				      : "Backup failed: the lease could not be read or written");
 		return r;
 	}
 

@@ -16,10 +16,10 @@ mkdir -p "$D/home/project" "$D/home/.claude/projects/-home-agent-project"
 echo '{"sessionId": "demo"}' >"$D/home/.claude/projects/-home-agent-project/demo.jsonl"
 echo '{"theme": "dark"}' >"$D/home/.claude.json"
 port=$((20000 + RANDOM % 20000))
-say "Object storage for the state: s3rver on 127.0.0.1 behind a SigV4-checking proxy"
+say "Object storage for the state: Ceph RGW on 127.0.0.1 (s3rver where ceph is missing)"
 . "$TOP/tests/state/lib-state.sh"
 start_s3
-echo "endpoint $S3_ENDPOINT, bucket $BUCKET"
+echo "$S3_BACKEND at $S3_ENDPOINT, bucket $BUCKET"
 cat >"$D/agentbox.json" <<JSON
 {
   "workspace": {"home": "$D/home"},

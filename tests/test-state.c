@@ -232,7 +232,7 @@ TEST(config_state_keys)
 	ASSERT_OK(
 	    config_load_string(c,
 			       "{\"workspace\": {\"home\": \"/home/x\", \"name\": \"w1\"},"
-			       " \"state\": {\"storage\": {\"bucket\": \"b\", \"prefix\": \"p\"},"
+			       " \"state\": {\"storage\": {\"bucket\": \"bkt\", \"prefix\": \"p\"},"
 			       " \"on_restore_failure\": \"empty\"}}",
 			       "t.json", &error));
 	ASSERT_OK(config_finish(c, &error));
@@ -248,4 +248,17 @@ TEST(config_state_keys)
 	ASSERT_TRUE(config_load_string(c, "{\"state\": {\"storage\": {\"bucket\": 3}}}", "t.json",
 				       &error) < 0);
 	ASSERT_STR_CONTAINS(error, "state.storage.bucket: expected a string");
+	/* bucket names under 3 characters: RGW and restic refuse them */
+	for (unsigned i = 0; i < 2; i++) {
+		_cleanup_(config_freep) struct config *d = config_new();
+		_cleanup_free_ char *e = NULL;
+		const char *json = i == 0 ? "{\"workspace\": {\"home\": \"/h\"}, \"state\": "
+					    "{\"storage\": {\"bucket\": \"ab\"}}}"
+					  : "{\"workspace\": {\"home\": \"/h\"}, \"state\": "
+					    "{\"storage\": {\"bucket\": \"a/b/c\"}}}";
+		ASSERT_OK(config_load_string(d, json, "t.json", &e));
+		ASSERT_TRUE(config_finish(d, &e) < 0);
+		ASSERT_STR_CONTAINS(e, "state.storage.bucket");
+		ASSERT_STR_CONTAINS(e, "not a bucket name");
+	}
 }

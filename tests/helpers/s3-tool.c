@@ -1,10 +1,13 @@
 /* Drives lib/s3 from the shell for the state tests:
  *   s3-tool ENDPOINT REGION BUCKET CREDENTIALS_FILE|imds:URL COMMAND ARGS...
  * commands: mkbucket (creates BUCKET) | put KEY FILE | put-if-none-match KEY FILE |
- * put-if-match KEY FILE ETAG | get KEY (to stdout) | head KEY | list PREFIX | delete KEY | upload KEY FILE PART_SIZE (multipart from FILE) | upload-abort KEY FILE
- * PART_SIZE (sends one part, then aborts; upload prints the object's ETag) $S3_VHOST=1 selects virtual-host style; $S3_ATTEMPTS sets
- * the retries; $S3_LIST_PAGE the keys per LIST page. Errors go to stderr as s3_last_error();
- * exit 1, or 3 when a condition failed (-EEXIST). */
+ * put-if-match KEY FILE ETAG | get KEY (to stdout) | head KEY | list PREFIX | delete KEY |
+ * upload KEY FILE PART_SIZE (multipart from FILE; prints the object's ETag) | upload-abort KEY
+ * FILE PART_SIZE (sends one part, then aborts).
+ * $S3_VHOST=1 selects virtual-host style; $S3_ATTEMPTS sets the retries; $S3_LIST_PAGE the keys
+ * per LIST page; $S3_REPEAT=N repeats put-if-match N times in this process, each over the
+ * object's current quoted ETag. Errors go to stderr as s3_last_error(); exit 1, or 3 when a
+ * condition failed (-EEXIST). */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -107,9 +110,18 @@ int main(int argc, char **argv)
 	} else if (streq(cmd, "put-if-match") && argc == 9) {
 		_cleanup_free_ char *data = NULL;
 		size_t size = 0;
+		unsigned n =
+		    getenv("S3_REPEAT") ? (unsigned)strtoul(getenv("S3_REPEAT"), NULL, 10) : 1;
 		r = read_file(argv[7], 64 * 1024 * 1024, &data, &size);
 		if (r >= 0)
 			r = s3_put_if(s, argv[6], data, size, NULL, argv[8], NULL);
+		/* $S3_REPEAT: again over the new quoted ETag, in this process */
+		for (unsigned i = 1; r >= 0 && i < n; i++) {
+			struct s3_object_info info;
+			r = s3_head(s, argv[6], &info);
+			if (r >= 0)
+				r = s3_put_if(s, argv[6], data, size, NULL, info.etag, NULL);
+		}
 	} else if (streq(cmd, "get"))
 		r = s3_get(s, argv[6], write_stdout, NULL, NULL);
 	else if (streq(cmd, "head")) {

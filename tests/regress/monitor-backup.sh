@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# The monitor's periodic backups against s3rver (behind the signature
-# checker): the first one at state.backup_interval, none while nothing was
-# written, a new generation after a write; status.json and agentbox status
-# say so; a failing store is retried and shown.
+# The monitor's periodic backups against the test's S3 server (RGW): the
+# first one at state.backup_interval, none while nothing was written, a new
+# generation after a write; status.json and agentbox status say so; a
+# failing store (RGW: the user suspended; s3rver: the proxy's 500s) is
+# retried and shown.
 . "$(dirname "$0")/../lib.sh"
 private_pidns "$@"
 need_cmd jq
 . "$TOP/tests/state/lib-state.sh"
-start_s3rver
+start_s3
 
 mkdir -p "$T/home/.claude/projects"
 echo '{"theme": "dark"}' >"$T/home/.claude.json"
@@ -40,12 +41,14 @@ check "a write: a new generation" wait_for 20 sh -c "[ \$($BIN/agentbox -c $T/c.
 check "status follows" wait_for 10 sh -c "[ \"\$($BIN/agentbox -c $T/c.json status --json | jq -r .backup.generation)\" != '$first' ]"
 
 # the store refuses: the failure is shown and retried, the monitor goes on
-fault 'PUT' 500 1000
+store_fails() { if [ "$S3_BACKEND" = rgw ]; then rgw_admin user suspend --uid agentbox; else fault 'PUT' 500 1000; fi; }
+store_works() { if [ "$S3_BACKEND" = rgw ]; then rgw_admin user enable --uid agentbox; else faults_clear; fi; }
+store_fails >/dev/null 2>&1 || fail "cannot make the store fail"
 echo "again" >>"$T/home/.claude/projects/s1.jsonl"
 check "a failing store shows in status" wait_for 60 sh -c "[ \"\$($BIN/agentbox -c $T/c.json status --json | jq -r .backup.last_ok)\" = false ]"
 check "the error is named" sh -c "$BIN/agentbox -c $T/c.json status | grep -q 'last backup:.*FAILED'"
 check "monitor still running" kill -0 $mon
-faults_clear
+store_works >/dev/null 2>&1 || fail "cannot make the store work again"
 check "retried once the store works" wait_for 30 sh -c "[ \"\$($BIN/agentbox -c $T/c.json status --json | jq -r .backup.last_ok)\" = true ]"
 
 # SIGTERM while a backup may run: stops within 2 s, no child left behind

@@ -3,13 +3,17 @@
 # namespace where a fake cloud (tests/provider/fake.py) answers on the real
 # metadata address 169.254.169.254 and a fake Hetzner / EC2 API listens on
 # 127.0.0.1:8080. The fake records every request; each case checks what
-# was sent (or that nothing was) and what the monitor said.
+# was sent (or that nothing was) and what the monitor said. The final
+# backup before a delete goes to Ceph RGW started inside the namespace
+# (tests/state/lib-rgw.sh), the failure cases to s3rver behind the fault
+# proxy, also inside.
 . "$(dirname "$0")/../lib.sh"
 need_root
 need_cmd ip
 need_cmd python3
 need_cmd jq
 need_cmd unshare
+. "$TOP/tests/state/lib-state.sh"
 
 NS=abx-$RANDOM$$
 ip netns add "$NS" || { skip "cannot create a network namespace"; exit 0; }
@@ -219,11 +223,39 @@ run ec2unconfirmed
 check "ec2 unconfirmed behaviour: said at start" logged ec2unconfirmed 'Cannot confirm InstanceInitiatedShutdownBehavior=terminate'
 check "ec2 unconfirmed behaviour: powers off as configured" [ "$(cat "$T/systemctl.log" 2>/dev/null)" = poweroff ]
 
-# --- with state storage: the real final backup (s3rver behind the SigV4
-# checker, both inside the namespace) ---
-STATE_NODE=$TOP/tests/state/node_modules
+# --- with state storage: the real final backup, on RGW inside the
+# namespace (and on s3rver behind the SigV4 checker, whose fault proxy the
+# failure cases below need) ---
+echo "some work" >"$T/home/notes.txt"
+# final_backup NAME ENDPOINT CREDS: idle, final backup verified, then one DELETE
+final_backup() {
+	local name=$1 gen
+	STATE_JSON='"state": {"paths": ["'"$T"'/home"], "storage": {"endpoint": "'"$2"'", "bucket": "bkt",
+	  "path_style": true, "credentials_file": "'"$3"'", "prefix": "ws/"}},'
+	scenario '{"metadata": "hetzner", "hetzner_id": "4242"}'
+	cfg ''
+	echo "work before $name" >>"$T/home/notes.txt"
+	run "$name"
+	check "$name: final backup verified before the delete" logged "$name" 'Final backup verified: generation [0-9]\{8\}T[0-9]\{6\}Z-[0-9]*'
+	check "$name: then exactly one DELETE for 4242" sh -c "[ \"\$(jq -r 'select(.method == \"DELETE\") | .path' $CALLS)\" = /v1/servers/4242 ]"
+	check "$name: logged before the delete" sh -c "grep -n -e 'Final backup verified' -e 'Deleting hetzner' $T/$name.log | cut -d: -f1 | sort -nc"
+	check "$name: the state lease released before the delete" sh -c "grep -n -e 'Released the lease' -e 'accepted the delete' $T/$name.log | cut -d: -f1 | sort -nc && grep -q 'Released the lease' $T/$name.log"
+	# the generation verified last before the DELETE (an earlier round may
+	# have been aborted by activity)
+	gen=$(sed -n 's/.*Final backup verified: generation \([^ ]*\) .*/\1/p' "$T/$name.log" | tail -n 1)
+	grep -h 'aborted\|stopped' "$T/$name.log" | cut -c1-200
+	check "$name: the generation is in the bucket" \
+		ip netns exec "$NS" "$HELPERS/s3-tool" "$2" us-east-1 bkt "$3" head "ws/generations/$gen.json"
+	check "$name: status shows the generation" [ "$(jq -r .delete.generation "$T/$name.status")" = "$gen" ]
+}
+if have_rgw; then
+	start_rgw 127.0.0.1 "$NS"
+	final_backup rgw-final "$S3_ENDPOINT" "$CREDS"
+else
+	skip "final backup on RGW: needs ceph (make deps)"
+fi
 if ! command -v node >/dev/null || ! [ -x "$STATE_NODE/.bin/s3rver" ]; then
-	skip "final backup cases: needs node and the npm packages of tests/state (make deps)"
+	skip "final backup cases on s3rver: needs node and the npm packages of tests/state (make deps)"
 else
 	mkdir -p "$T/s3data"
 	ip netns exec "$NS" node --openssl-legacy-provider "$STATE_NODE/s3rver/bin/s3rver.js" -d "$T/s3data" \
@@ -238,22 +270,7 @@ else
 	fault() { ip netns exec "$NS" curl -sfG --data-urlencode "match=$1" --data "action=$2" \
 		--data "count=${3:-1}" http://127.0.0.1:9001/__fault >/dev/null; }
 	faults_clear() { ip netns exec "$NS" curl -sf -XPOST http://127.0.0.1:9001/__fault/clear >/dev/null; }
-	echo "some work" >"$T/home/notes.txt"
-	STATE_JSON='"state": {"paths": ["'"$T"'/home"], "storage": {"endpoint": "http://127.0.0.1:9001", "bucket": "bkt",
-	  "path_style": true, "credentials_file": "'"$T"'/s3creds", "prefix": "ws/"}},'
-	scenario '{"metadata": "hetzner", "hetzner_id": "4242"}'
-	cfg ''
-	run backup
-	check "final backup: verified before the delete" logged backup 'Final backup verified: generation [0-9]\{8\}T[0-9]\{6\}Z-[0-9]*'
-	check "final backup: then exactly one DELETE for 4242" sh -c "[ \"\$(jq -r 'select(.method == \"DELETE\") | .path' $CALLS)\" = /v1/servers/4242 ]"
-	check "final backup: logged before the delete" sh -c "grep -n -e 'Final backup verified' -e 'Deleting hetzner' $T/backup.log | cut -d: -f1 | sort -nc"
-	check "final backup: the state lease released before the delete" sh -c "grep -n -e 'Released the lease' -e 'accepted the delete' $T/backup.log | cut -d: -f1 | sort -nc && grep -q 'Released the lease' $T/backup.log"
-	# the generation verified last before the DELETE (an earlier round may
-	# have been aborted by activity)
-	gen=$(sed -n 's/.*Final backup verified: generation \([^ ]*\) .*/\1/p' "$T/backup.log" | tail -n 1)
-	grep -h 'aborted\|stopped' "$T/backup.log" | cut -c1-200
-	check "final backup: the generation is in the bucket" test -s "$T/s3data/bkt/ws/generations/$gen.json" -o -n "$(find "$T/s3data" -name "$gen.json*" | head -1)"
-	check "final backup: status shows the generation" [ "$(jq -r .delete.generation "$T/backup.status")" = "$gen" ]
+	final_backup s3rver-final http://127.0.0.1:9001 "$T/s3creds"
 
 	echo "changed" >>"$T/home/notes.txt"
 	fault '^PUT ' 500 200

@@ -18,8 +18,9 @@
 #
 # One mon (msgr2 only), one OSD, radosgw (beast) on ADDR:<free port>, one
 # user with generated keys and the bucket $BUCKET. Everything (config,
-# keyrings, data, sockets, logs) is in $RGW_DIR=$T/rgw; at exit the three
-# daemons it started are killed by pid. Sets, as start_s3 does:
+# keyrings, data, sockets, logs) is in $RGW_DIR, a new directory in $T; at
+# exit the three daemons it started are stopped by pid (SIGTERM, SIGKILL
+# after 10 s). No key or secret is ever in an argv. Sets, as start_s3 does:
 #   $S3_ENDPOINT  http://ADDR:PORT       $S3_DIRECT   the same (no proxy)
 #   $CREDS        0600 shared-credentials file with the user's keys
 #   $S3           "s3-tool ENDPOINT us-east-1 BUCKET CREDS" (prefix it with
@@ -27,6 +28,10 @@
 #   $S3_BACKEND=rgw, $RGW_DIR, $RGW_CONF (for ceph/radosgw-admin -c)
 # On failure it prints the daemons' logs, FAILs and exits; without ceph it
 # prints SKIP and exits 0. Every wait is bounded.
+#
+#   rgw_admin ARGS...  radosgw-admin on that cluster (bounded), e.g.
+#                      rgw_admin user suspend --uid agentbox: a real
+#                      failing store (403 UserSuspended) without a proxy
 
 RGW_TIMEOUT=${RGW_TIMEOUT:-60}
 
@@ -80,9 +85,8 @@ start_rgw() {
 	have_rgw || { skip "needs Ceph's RADOS Gateway (radosgw ceph-mon ceph-osd ceph-common: make deps)"; exit 0; }
 	command -v jq >/dev/null || { skip "needs jq"; exit 0; }
 	[ -x "$HELPERS/s3-tool" ] || { fail "start_rgw: $HELPERS/s3-tool is not built"; exit 1; }
-	RGW_DIR=$T/rgw
+	RGW_DIR=$(mktemp -d "$T/rgw.XXXXXX") # a second cluster gets its own
 	RGW_CONF=$RGW_DIR/ceph.conf
-	rm -rf "$RGW_DIR"
 	mkdir -p "$RGW_DIR"/{mon,osd,rgw,run,log,crash}
 	fsid=$(cat /proc/sys/kernel/random/uuid)
 	monport=$(_rgw_port) && rgwport=$(_rgw_port) && [ "$monport" != "$rgwport" ] ||
@@ -165,8 +169,7 @@ EOF
 	id=$(echo "{\"cephx_secret\": \"$secret\"}" |
 		_rgw_in timeout "$RGW_TIMEOUT" ceph "${c[@]}" --connect-timeout "$RGW_TIMEOUT" \
 			osd new "$uuid" -i - 2>"$RGW_DIR/log/osd-new.out") || _rgw_fail "ceph osd new"
-	ceph-authtool "${c[@]}" --create-keyring "$RGW_DIR/osd/keyring" -n "osd.$id" --add-key "$secret" \
-		>/dev/null && chmod 600 "$RGW_DIR/osd/keyring" &&
+	(umask 077 && printf '[osd.%s]\n\tkey = %s\n' "$id" "$secret" >"$RGW_DIR/osd/keyring") &&
 		_rgw_in timeout "$RGW_TIMEOUT" ceph-osd "${c[@]}" -i "$id" --mkfs --osd-uuid "$uuid" \
 			>"$RGW_DIR/log/mkfs-osd.out" 2>&1 || _rgw_fail "ceph-osd --mkfs"
 	"${RGW_IN[@]}" ceph-osd "${c[@]}" -f -i "$id" >"$RGW_DIR/log/osd.out" 2>&1 &
@@ -188,4 +191,8 @@ EOF
 	# Ready when a signed CreateBucket succeeds.
 	S3_ATTEMPTS=1 wait_for "$RGW_TIMEOUT" _rgw_in $S3 mkbucket || _rgw_fail "no bucket $BUCKET at $S3_ENDPOINT"
 	S3_BACKEND=rgw
+}
+
+rgw_admin() {
+	_rgw_in timeout "$RGW_TIMEOUT" radosgw-admin -c "$RGW_CONF" "$@"
 }
