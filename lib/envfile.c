@@ -69,12 +69,13 @@ static int parse_line(char *s, const char *origin, unsigned line, char **ret_key
 	}
 	key = s;
 	if (!key_char(*s, 1))
-		return fail(ret_error, origin, line, "expected KEY=VALUE (a key is letters, digits and _)");
+		return fail(ret_error, origin, line,
+			    "expected KEY=VALUE (a key is letters, digits and _)");
 	while (key_char(*s, 0))
 		s++;
 	if (*s != '=')
-		return fail(ret_error, origin, line, "expected '=' after the key '%.*s'", (int)(s - key),
-			    key);
+		return fail(ret_error, origin, line, "expected '=' after the key '%.*s'",
+			    (int)(s - key), key);
 	*s++ = '\0';
 	while (is_blank(*s))
 		s++;
@@ -83,13 +84,14 @@ static int parse_line(char *s, const char *origin, unsigned line, char **ret_key
 		v = s;
 		end = strchr(s, q);
 		if (!end)
-			return fail(ret_error, origin, line, "%s: no closing %c (values cannot span lines)",
-				    key, q);
+			return fail(ret_error, origin, line,
+				    "%s: no closing %c (values cannot span lines)", key, q);
 		*end++ = '\0';
 		while (is_blank(*end))
 			end++;
 		if (*end != '\0' && *end != '#')
-			return fail(ret_error, origin, line, "%s: text after the closing quote", key);
+			return fail(ret_error, origin, line, "%s: text after the closing quote",
+				    key);
 	} else {
 		v = s;
 		for (end = s; *end; end++)
@@ -138,8 +140,8 @@ int envfile_parse(const char *text, const char *origin, struct envfile **ret, ch
 			continue;
 		old = envfile_get(e, key);
 		if (old)
-			return fail(ret_error, origin, line, "%s is set twice (first on line %u)", key,
-				    old->line);
+			return fail(ret_error, origin, line, "%s is set twice (first on line %u)",
+				    key, old->line);
 		if (e->n == cap) {
 			cap = cap ? 2 * cap : 16;
 			e->entries = xrealloc(e->entries, cap * sizeof(*e->entries));
@@ -157,9 +159,9 @@ int envfile_load(const char *path, struct envfile **ret, char **ret_error)
 
 	r = read_file(path, ENVFILE_MAX_SIZE, &text, NULL);
 	if (r < 0) {
-		*ret_error = xasprintf("%s: %s", path,
-				       r == -EFBIG ? "larger than 256 KiB, not an env file"
-						   : strerror(-r));
+		*ret_error =
+		    xasprintf("%s: %s", path,
+			      r == -EFBIG ? "larger than 256 KiB, not an env file" : strerror(-r));
 		return r;
 	}
 	return envfile_parse(text, path, ret, ret_error);

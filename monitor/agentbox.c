@@ -4,6 +4,7 @@
  *   agentbox config
  *   agentbox backup [--force] [--final]
  *   agentbox restore [--generation ID] [--list] [--take-over]
+ *   agentbox attach [--session NAME]
  *   agentbox render-user-data [-o FILE] ENV_FILE
  * It reads what the daemon publishes under runtime_dir, so it needs no
  * privileges beyond reading /run/agentbox. */
@@ -21,6 +22,7 @@
 #include "config.h"
 #include "fileio.h"
 #include "log.h"
+#include "monitor-cli-attach.h"
 #include "monitor-cli-render.h"
 #include "monitor-cli-state.h"
 #include "monitor-cli-identity.h"
@@ -56,6 +58,8 @@ static const struct command commands[] = {
 	 "                                   restore the state (latest by default), or list generations"},
 	{"identity", cmd_identity, 0,
 	 "identity [--json]        this instance's provider and id (metadata service)"},
+	{"attach", cli_attach, 0,
+	 "attach [--session NAME]  a terminal in the workspace container's tmux (docker group)"},
 	{"render-user-data", cli_render_user_data, 0,
 	 "render-user-data [-o FILE] ENV_FILE\n"
 	 "                                   cloud-init user-data for a new workspace VM",

@@ -60,7 +60,8 @@ static const struct {
     {"INSTALL", "deb: install the .deb from DEB_URL; baked: the VM image has agentbox (required)"},
     {"DEB_URL", "http(s) URL of agentbox_<version>_amd64.deb (INSTALL=deb)"},
     {"DEB_SHA256", "its sha256, 64 hex digits (INSTALL=deb)"},
-    {"WORKSPACE_NAME", "the workspace's name; its state is agentbox/<name>/ in the bucket (required)"},
+    {"WORKSPACE_NAME",
+     "the workspace's name; its state is agentbox/<name>/ in the bucket (required)"},
     {"WORKSPACE_IMAGE", "the workspace container's image (required)"},
     {"WORKSPACE_USER", "the user the agents run as (default agent)"},
     {"WORKSPACE_UID", "its uid, as in the image (default 1000)"},
@@ -79,6 +80,10 @@ static const struct {
     {"IDLE_TIMEOUT", "quiet this long means idle (default 30m)"},
     {"IDLE_ACTION", "delete, poweroff or none (default delete)"},
     {"REGISTRY_AUTH_FILE", "secret: registry credentials for WORKSPACE_IMAGE"},
+    {"DISPLAY_LISTEN", "address of the screen's web port (default 127.0.0.1: SSH tunnel)"},
+    {"DISPLAY_PASSWORD_FILE", "secret: the screen's password (needed off loopback)"},
+    {"DISPLAY_TLS_CERT_FILE", "PEM certificate of the screen's web port (needed off loopback)"},
+    {"DISPLAY_TLS_KEY_FILE", "secret: its PEM private key (needed off loopback)"},
     {"EXTRA_CONFIG", "a JSON object merged into agentbox.json"},
     {"EXTRA_CONFIG_FILE", "a file holding such a JSON object"},
 };
@@ -302,8 +307,8 @@ static int check_chars(struct render *r, const char *key, const char *allowed_ex
 	const char *v = get(r, key);
 
 	for (const char *p = v; p && *p; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-		      strchr(allowed_extra, *p)))
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || strchr(allowed_extra, *p)))
 			return key_error(r, key, "'%c' is not allowed here", *p);
 	return 0;
 }
@@ -318,7 +323,8 @@ static int check_url(struct render *r, const char *key)
 		return key_error(r, key, "expected an http:// or https:// URL, got \"%s\"", v);
 	for (const char *p = v; *p; p++)
 		if (*p <= ' ' || *p >= 0x7f || *p == '"' || *p == '\\')
-			return key_error(r, key, "a URL has no blanks, quotes or non-ASCII characters");
+			return key_error(r, key,
+					 "a URL has no blanks, quotes or non-ASCII characters");
 	return 0;
 }
 
@@ -328,12 +334,15 @@ static int check_user(struct render *r, const char *key, const char *v)
 	size_t n = strlen(v);
 
 	if (n > 32 || !((v[0] >= 'a' && v[0] <= 'z') || v[0] == '_'))
-		return key_error(r, key, "\"%s\" is not a user name (a-z, 0-9, _ and -, starting "
-					 "with a letter, at most 32)",
+		return key_error(r, key,
+				 "\"%s\" is not a user name (a-z, 0-9, _ and -, starting "
+				 "with a letter, at most 32)",
 				 v);
 	for (const char *p = v; *p; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' || *p == '-'))
-			return key_error(r, key, "\"%s\" is not a user name (a-z, 0-9, _ and -)", v);
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' ||
+		      *p == '-'))
+			return key_error(r, key, "\"%s\" is not a user name (a-z, 0-9, _ and -)",
+					 v);
 	if (streq(v, "root"))
 		return key_error(r, key, "root is not allowed here");
 	return 0;
@@ -365,7 +374,8 @@ static int render_ssh_keys(struct render *r)
 	if (key && file)
 		return key_error(r, "SSH_KEY_FILE", "set SSH_KEY or SSH_KEY_FILE, not both");
 	if (!key && !file)
-		return key_error(r, "SSH_KEY", "missing; set SSH_KEY (a public key) or SSH_KEY_FILE");
+		return key_error(r, "SSH_KEY",
+				 "missing; set SSH_KEY (a public key) or SSH_KEY_FILE");
 	which = key ? "SSH_KEY" : "SSH_KEY_FILE";
 	if (key)
 		text = xstrdup(key);
@@ -377,7 +387,8 @@ static int render_ssh_keys(struct render *r)
 					 q == -EFBIG ? "larger than 64 KiB" : strerror(-q));
 	}
 	if (strstr(text, "PRIVATE KEY"))
-		return key_error(r, which, "this is a private key; give the public one (the .pub file)");
+		return key_error(r, which,
+				 "this is a private key; give the public one (the .pub file)");
 	for (char *line = text, *next; line; line = next) {
 		_cleanup_free_ char *quoted = NULL;
 		char *old = list;
@@ -411,48 +422,81 @@ static int render_ssh_keys(struct render *r)
 	return 0;
 }
 
-/* Reads the secret file named by key (0600, like the VM will), checks it
- * with check(), and adds its write_files entry to *files and its path on
- * the VM to the config at config_path ("state.storage.credentials_file"). */
-static int render_secret(struct render *r, const char *key, const char *dest, char **files,
-			 cJSON *config, const char *const *config_path,
-			 const char *(*check)(const char *path, const char *text))
+/* Sets a dotted key ("state.storage.credentials_file") in config. */
+static void config_set(cJSON *config, const char *dotted, const char *value)
 {
-	const char *v = get(r, key), *why = NULL;
-	_cleanup_free_ char *path = NULL, *entry = NULL, *b64 = NULL, *withnl = NULL;
-	_cleanup_secret_ char *secret = NULL;
+	_cleanup_free_ char *name = xstrdup(dotted);
+	char *part = name, *dot;
 	cJSON *o = config;
+
+	while ((dot = strchr(part, '.'))) {
+		cJSON *next;
+		*dot = '\0';
+		next = cJSON_GetObjectItemCaseSensitive(o, part);
+		o = next ? next : cJSON_AddObjectToObject(o, part);
+		part = dot + 1;
+	}
+	cJSON_AddStringToObject(o, part, value);
+}
+
+/* A file the env file names, copied onto the VM. */
+struct file_spec {
+	const char *key;	/* the env key naming it */
+	const char *dest;	/* where it goes on the VM */
+	const char *config_key; /* which names it there */
+	const char *credential; /* a systemd credential of agentbox-display, or NULL */
+	int secret;		/* 0600 and read as a secret, or 0644 */
+	const char *(*check)(const char *path, const char *text);
+};
+
+/* Reads the file of spec->key (a secret one as the VM will: 0600), checks
+ * it, adds its write_files entry (base64) to *files and its name to the
+ * config: the path, or the credential that a drop-in loads from it (the
+ * display runs as the workspace user and cannot open a root 0600 file). */
+static int render_file(struct render *r, const struct file_spec *spec, char **files, char **dropin,
+		       cJSON *config)
+{
+	const char *v = get(r, spec->key), *why = NULL;
+	_cleanup_free_ char *path = NULL, *entry = NULL, *b64 = NULL, *withnl = NULL;
+	_cleanup_secret_ char *text = NULL;
+	char *old;
 	int q;
 
 	if (!v)
 		return 0;
 	path = env_path(r, v);
-	q = read_secret(path, &secret, &why);
+	if (spec->secret)
+		q = read_secret(path, &text, &why);
+	else
+		q = read_file(path, SSH_KEY_FILE_MAX, &text, NULL);
+	if (q < 0 && why)
+		return key_error(r, spec->key, "%s %s (%s)", path, why, strerror(-q));
 	if (q < 0)
-		return key_error(r, key, "%s %s", path, why ? why : strerror(-q));
-	if (!secret[0])
-		return key_error(r, key, "%s is empty", path);
-	why = check ? check(path, secret) : NULL;
+		return key_error(r, spec->key, "cannot read %s: %s", path, strerror(-q));
+	while (!spec->secret && *text && text[strlen(text) - 1] == '\n')
+		text[strlen(text) - 1] = '\0';
+	if (!text[0])
+		return key_error(r, spec->key, "%s is empty", path);
+	why = spec->check ? spec->check(path, text) : NULL;
 	if (why)
-		return key_error(r, key, "%s %s", path, why);
-	withnl = xasprintf("%s\n", secret);
+		return key_error(r, spec->key, "%s %s", path, why);
+	withnl = xasprintf("%s\n", text);
 	b64 = base64(withnl);
 	explicit_bzero(withnl, strlen(withnl));
 	entry = xasprintf("%s- path: %s\n"
 			  "  owner: root:root\n"
-			  "  permissions: \"0600\"\n"
+			  "  permissions: \"%s\"\n"
 			  "  encoding: b64\n"
 			  "  content: %s\n",
-			  *files, dest, b64);
+			  *files, spec->dest, spec->secret ? "0600" : "0644", b64);
 	free(*files);
 	*files = TAKE_PTR(entry);
-	for (; config_path[1]; config_path++) {
-		cJSON *next = cJSON_GetObjectItemCaseSensitive(o, config_path[0]);
-		if (!next)
-			next = cJSON_AddObjectToObject(o, config_path[0]);
-		o = next;
+	if (spec->credential) {
+		old = *dropin;
+		*dropin = xasprintf("%sLoadCredential=%s:%s\n", old, spec->credential, spec->dest);
+		free(old);
 	}
-	cJSON_AddStringToObject(o, config_path[0], dest);
+	config_set(config, spec->config_key, spec->credential ?: spec->dest);
 	return 0;
 }
 
@@ -475,6 +519,21 @@ static const char *check_token(const char *path, const char *text)
 		if (*p <= ' ' || *p >= 0x7f)
 			return "is not one token on one line (blanks or other characters in it)";
 	return NULL;
+}
+
+static const char *check_cert(const char *path, const char *text)
+{
+	(void)path;
+	return strstr(text, "-----BEGIN CERTIFICATE-----") ? NULL
+							   : "is not a PEM certificate (chain)";
+}
+
+static const char *check_key(const char *path, const char *text)
+{
+	(void)path;
+	return strstr(text, "-----BEGIN ") && strstr(text, "PRIVATE KEY-----")
+		   ? NULL
+		   : "is not a PEM private key";
 }
 
 static const char *check_text(const char *path, const char *text)
@@ -547,6 +606,33 @@ static void merge(cJSON *dst, cJSON *src)
 	}
 }
 
+/* Config keys the env file sets: EXTRA_CONFIG may not set them too (the
+ * user-data uses some of them itself, such as the user's name). */
+static const struct {
+	const char *path[4];
+	const char *key;
+} owned[] = {
+    {{"workspace", "name"}, "WORKSPACE_NAME"},
+    {{"workspace", "user"}, "WORKSPACE_USER"},
+    {{"workspace", "image"}, "WORKSPACE_IMAGE"},
+    {{"workspace", "registry_auth_file"}, "REGISTRY_AUTH_FILE"},
+    {{"idle", "timeout"}, "IDLE_TIMEOUT"},
+    {{"idle", "action"}, "IDLE_ACTION"},
+    {{"state", "storage", "bucket"}, "BUCKET"},
+    {{"state", "storage", "endpoint"}, "S3_ENDPOINT"},
+    {{"state", "storage", "region"}, "S3_REGION"},
+    {{"state", "storage", "path_style"}, "S3_PATH_STYLE"},
+    {{"state", "storage", "credentials_file"}, "S3_CREDENTIALS_FILE"},
+    {{"provider", "name"}, "PROVIDER"},
+    {{"provider", "hetzner", "token_file"}, "HCLOUD_TOKEN_FILE"},
+    {{"provider", "hetzner", "api_url"}, "HETZNER_API_URL"},
+    {{"provider", "ec2", "terminate"}, "EC2_TERMINATE"},
+    {{"display", "listen"}, "DISPLAY_LISTEN"},
+    {{"display", "password_file"}, "DISPLAY_PASSWORD_FILE"},
+    {{"display", "tls_cert_file"}, "DISPLAY_TLS_CERT_FILE"},
+    {{"display", "tls_key_file"}, "DISPLAY_TLS_KEY_FILE"},
+};
+
 static int render_extra_config(struct render *r, cJSON *config)
 {
 	const char *text = get(r, "EXTRA_CONFIG"), *file = get(r, "EXTRA_CONFIG_FILE");
@@ -556,7 +642,8 @@ static int render_extra_config(struct render *r, cJSON *config)
 	int q;
 
 	if (text && file)
-		return key_error(r, "EXTRA_CONFIG_FILE", "set EXTRA_CONFIG or EXTRA_CONFIG_FILE, not both");
+		return key_error(r, "EXTRA_CONFIG_FILE",
+				 "set EXTRA_CONFIG or EXTRA_CONFIG_FILE, not both");
 	if (file) {
 		path = env_path(r, file);
 		q = read_file(path, EXTRA_CONFIG_MAX, &buf, NULL);
@@ -572,12 +659,27 @@ static int render_extra_config(struct render *r, cJSON *config)
 	extra = cJSON_Parse(text);
 	if (!cJSON_IsObject(extra)) {
 		cJSON_Delete(extra);
-		return key_error(r, key, "not a JSON object such as {\"idle\": {\"warn_before\": \"2m\"}}");
+		return key_error(r, key,
+				 "not a JSON object such as {\"idle\": {\"warn_before\": \"2m\"}}");
 	}
 	q = expand_dotted(extra, &bad);
 	if (q < 0) {
 		cJSON_Delete(extra);
-		return key_error(r, key, "\"%s\" is given twice, or both as a value and an object", bad);
+		return key_error(r, key, "\"%s\" is given twice, or both as a value and an object",
+				 bad);
+	}
+	for (size_t i = 0; i < ELEMENTSOF(owned); i++) {
+		const cJSON *o = extra;
+		const char *const *p = owned[i].path;
+		for (; *p && o; p++)
+			o = cJSON_GetObjectItemCaseSensitive(o, *p);
+		if (o) {
+			cJSON_Delete(extra);
+			return key_error(r, key, "%s.%s%s%s: set %s in the env file instead",
+					 owned[i].path[0], owned[i].path[1],
+					 owned[i].path[2] ? "." : "", strempty(owned[i].path[2]),
+					 owned[i].key);
+		}
 	}
 	merge(config, extra);
 	cJSON_Delete(extra);
@@ -590,102 +692,133 @@ static cJSON *obj(cJSON *parent, const char *name)
 	return o ? o : cJSON_AddObjectToObject(parent, name);
 }
 
-/* Checks the env file and builds every template variable. */
-static int render_prepare(struct render *r)
+/* Every key known, every value UTF-8. */
+static int render_check_keys(struct render *r)
 {
-	const char *provider, *install, *name, *image, *bucket, *region, *v;
-	const char *user = get(r, "WORKSPACE_USER") ?: "agent";
-	const char *login = get(r, "LOGIN_USER") ?: "admin";
-	const char *uid = get(r, "WORKSPACE_UID") ?: "1000";
-	const char *endpoint = get(r, "S3_ENDPOINT"), *path_style = get(r, "S3_PATH_STYLE");
-	const char *idle_timeout = get(r, "IDLE_TIMEOUT") ?: "30m";
-	_cleanup_(cJSON_Deletep) cJSON *config = cJSON_CreateObject();
-	_cleanup_free_ char *files = xstrdup(""), *json = NULL, *ascii = NULL, *error = NULL;
-	_cleanup_(config_freep) struct config *check = config_new();
-	cJSON *ws, *storage, *prov;
-	usec_t t;
-	char *end;
-	unsigned long n;
-	int q;
-
 	for (size_t i = 0; i < r->env->n; i++) {
 		const char *k = r->env->entries[i].key;
 		if (!meaning(k)[0])
-			return key_error(r, k, "unknown key (the keys are listed by "
-					       "\"agentbox render-user-data --help\")");
+			return key_error(r, k,
+					 "unknown key (the keys are listed by "
+					 "\"agentbox render-user-data --help\")");
 		if (!utf8_valid(r->env->entries[i].value))
 			return key_error(r, k, "not UTF-8 text");
 	}
+	return 0;
+}
+
+/* PROVIDER, and the keys that belong to one provider only. */
+static int render_provider(struct render *r)
+{
+	const char *provider, *v;
+	int q;
 
 	if ((q = need(r, "PROVIDER", &provider)) < 0)
 		return q;
 	if (!streq(provider, "hetzner") && !streq(provider, "ec2"))
 		return key_error(r, "PROVIDER", "expected hetzner or ec2, got \"%s\"", provider);
 	r->hetzner = streq(provider, "hetzner");
-
-	if ((q = need(r, "INSTALL", &install)) < 0)
-		return q;
-	if (streq(install, "deb")) {
-		const char *url, *sha;
-		if ((q = need(r, "DEB_URL", &url)) < 0 || (q = check_url(r, "DEB_URL")) < 0 ||
-		    (q = need(r, "DEB_SHA256", &sha)) < 0)
-			return q;
-		if (strlen(sha) != 64 || strspn(sha, "0123456789abcdefABCDEF") != 64)
-			return key_error(r, "DEB_SHA256", "expected 64 hex digits (sha256sum of the .deb)");
-		set_var(r, "DEB", VAR_RAW, xstrdup("1"));
-		set_var(r, "DEB_URL", VAR_QUOTED, xstrdup(url));
-		set_var(r, "DEB_SHA256", VAR_QUOTED, xstrdup(sha));
-		for (char *p = r->vars[r->n_vars - 1].value; *p; p++)
-			*p = (char)(*p >= 'A' && *p <= 'F' ? *p - 'A' + 'a' : *p);
-		set_var(r, "INSTALL_DEB_SCRIPT", VAR_BLOCK, xstrdup(render_install_deb));
-	} else if (streq(install, "baked")) {
-		if ((q = refuse_with(r, "DEB_URL", "only with INSTALL=deb")) < 0 ||
-		    (q = refuse_with(r, "DEB_SHA256", "only with INSTALL=deb")) < 0)
-			return q;
-	} else
-		return key_error(r, "INSTALL", "expected deb or baked, got \"%s\"", install);
-
-	if ((q = check_user(r, "WORKSPACE_USER", user)) < 0 ||
-	    (q = check_user(r, "LOGIN_USER", login)) < 0)
-		return q;
-	if (streq(user, login))
-		return key_error(r, "LOGIN_USER", "must differ from WORKSPACE_USER (%s): the workspace "
-						  "user's home is writable from the container",
-				 user);
-	errno = 0;
-	n = strtoul(uid, &end, 10);
-	if (errno || *end || uid[0] < '0' || uid[0] > '9' || n < 1000 || n > 59999)
-		return key_error(r, "WORKSPACE_UID", "expected a number from 1000 to 59999, got \"%s\"",
-				 uid);
-	set_var(r, "WORKSPACE_USER", VAR_QUOTED, xstrdup(user));
-	set_var(r, "LOGIN_USER", VAR_QUOTED, xstrdup(login));
-	set_var(r, "WORKSPACE_UID", VAR_RAW, xasprintf("%lu", n));
-	if ((q = render_ssh_keys(r)) < 0)
-		return q;
-
-	if ((q = need(r, "WORKSPACE_NAME", &name)) < 0 || (q = need(r, "WORKSPACE_IMAGE", &image)) < 0 ||
-	    (q = need(r, "BUCKET", &bucket)) < 0 || (q = need(r, "S3_REGION", &region)) < 0)
-		return q;
-	if ((q = check_chars(r, "BUCKET", ".-")) < 0 || (q = check_url(r, "S3_ENDPOINT")) < 0 ||
-	    (q = check_url(r, "HETZNER_API_URL")) < 0 || (q = check_chars(r, "S3_REGION", "-_")) < 0)
-		return q;
-	if (parse_duration(idle_timeout, &t) < 0)
-		return key_error(r, "IDLE_TIMEOUT", "expected a duration such as 30m or 2h, got \"%s\"",
-				 idle_timeout);
-	if (path_style && !streq(path_style, "true") && !streq(path_style, "false"))
-		return key_error(r, "S3_PATH_STYLE", "expected true or false, got \"%s\"", path_style);
 	if (r->hetzner) {
-		if ((q = need(r, "S3_ENDPOINT", &v)) < 0 || (q = need(r, "S3_CREDENTIALS_FILE", &v)) < 0 ||
+		if ((q = need(r, "S3_ENDPOINT", &v)) < 0 ||
+		    (q = need(r, "S3_CREDENTIALS_FILE", &v)) < 0 ||
 		    (q = need(r, "HCLOUD_TOKEN_FILE", &v)) < 0 ||
 		    (q = refuse_with(r, "EC2_TERMINATE", "only with PROVIDER=ec2")) < 0)
 			return q;
 	} else if ((q = refuse_with(r, "HCLOUD_TOKEN_FILE", "only with PROVIDER=hetzner")) < 0 ||
 		   (q = refuse_with(r, "HETZNER_API_URL", "only with PROVIDER=hetzner")) < 0)
 		return q;
+	return 0;
+}
+
+/* INSTALL: the deb's URL, sha256 and installer script, or nothing. */
+static int render_install(struct render *r)
+{
+	const char *install, *url, *sha;
+	char *lower;
+	int q;
+
+	if ((q = need(r, "INSTALL", &install)) < 0)
+		return q;
+	if (streq(install, "baked")) {
+		if ((q = refuse_with(r, "DEB_URL", "only with INSTALL=deb")) < 0 ||
+		    (q = refuse_with(r, "DEB_SHA256", "only with INSTALL=deb")) < 0)
+			return q;
+		return 0;
+	}
+	if (!streq(install, "deb"))
+		return key_error(r, "INSTALL", "expected deb or baked, got \"%s\"", install);
+	if ((q = need(r, "DEB_URL", &url)) < 0 || (q = check_url(r, "DEB_URL")) < 0 ||
+	    (q = need(r, "DEB_SHA256", &sha)) < 0)
+		return q;
+	if (strlen(sha) != 64 || strspn(sha, "0123456789abcdefABCDEF") != 64)
+		return key_error(r, "DEB_SHA256", "expected 64 hex digits (sha256sum of the .deb)");
+	lower = xstrdup(sha); /* sha256sum -c prints lower case; either is fine */
+	for (char *p = lower; *p; p++)
+		*p = (char)(*p >= 'A' && *p <= 'F' ? *p - 'A' + 'a' : *p);
+	set_var(r, "DEB", VAR_RAW, xstrdup("1"));
+	set_var(r, "DEB_URL", VAR_QUOTED, xstrdup(url));
+	set_var(r, "DEB_SHA256", VAR_QUOTED, lower);
+	set_var(r, "INSTALL_DEB_SCRIPT", VAR_BLOCK, xstrdup(render_install_deb));
+	return 0;
+}
+
+/* The workspace user (with its uid) and the login user. */
+static int render_users(struct render *r)
+{
+	const char *user = get(r, "WORKSPACE_USER") ?: "agent";
+	const char *login = get(r, "LOGIN_USER") ?: "admin";
+	const char *uid = get(r, "WORKSPACE_UID") ?: "1000";
+	unsigned long n;
+	char *end;
+	int q;
+
+	if ((q = check_user(r, "WORKSPACE_USER", user)) < 0 ||
+	    (q = check_user(r, "LOGIN_USER", login)) < 0)
+		return q;
+	if (streq(user, login))
+		return key_error(r, "LOGIN_USER",
+				 "must differ from WORKSPACE_USER (%s): the workspace "
+				 "user's home is writable from the container",
+				 user);
+	errno = 0;
+	n = strtoul(uid, &end, 10);
+	if (errno || *end || uid[0] < '0' || uid[0] > '9' || n < 1000 || n > 59999)
+		return key_error(r, "WORKSPACE_UID",
+				 "expected a number from 1000 to 59999, got \"%s\"", uid);
+	set_var(r, "WORKSPACE_USER", VAR_QUOTED, xstrdup(user));
+	set_var(r, "LOGIN_USER", VAR_QUOTED, xstrdup(login));
+	set_var(r, "WORKSPACE_UID", VAR_RAW, xasprintf("%lu", n));
+	return 0;
+}
+
+/* agentbox.json from the plain keys (the secret files come after). */
+static int render_config(struct render *r, cJSON *config)
+{
+	const char *name, *image, *bucket, *region;
+	const char *endpoint = get(r, "S3_ENDPOINT"), *path_style = get(r, "S3_PATH_STYLE");
+	const char *idle_timeout = get(r, "IDLE_TIMEOUT") ?: "30m";
+	cJSON *ws, *storage, *prov;
+	usec_t t;
+	int q;
+
+	if ((q = need(r, "WORKSPACE_NAME", &name)) < 0 ||
+	    (q = need(r, "WORKSPACE_IMAGE", &image)) < 0 || (q = need(r, "BUCKET", &bucket)) < 0 ||
+	    (q = need(r, "S3_REGION", &region)) < 0)
+		return q;
+	if ((q = check_chars(r, "BUCKET", ".-")) < 0 || (q = check_url(r, "S3_ENDPOINT")) < 0 ||
+	    (q = check_url(r, "HETZNER_API_URL")) < 0 ||
+	    (q = check_chars(r, "S3_REGION", "-_")) < 0)
+		return q;
+	if (parse_duration(idle_timeout, &t) < 0)
+		return key_error(r, "IDLE_TIMEOUT",
+				 "expected a duration such as 30m or 2h, got \"%s\"", idle_timeout);
+	if (path_style && !streq(path_style, "true") && !streq(path_style, "false"))
+		return key_error(r, "S3_PATH_STYLE", "expected true or false, got \"%s\"",
+				 path_style);
 
 	ws = obj(config, "workspace");
 	cJSON_AddStringToObject(ws, "name", name);
-	cJSON_AddStringToObject(ws, "user", user);
+	cJSON_AddStringToObject(ws, "user", get(r, "WORKSPACE_USER") ?: "agent");
 	cJSON_AddStringToObject(ws, "image", image);
 	cJSON_AddStringToObject(obj(config, "idle"), "timeout", idle_timeout);
 	cJSON_AddStringToObject(obj(config, "idle"), "action", get(r, "IDLE_ACTION") ?: "delete");
@@ -694,58 +827,130 @@ static int render_prepare(struct render *r)
 		cJSON_AddStringToObject(storage, "endpoint", endpoint);
 	cJSON_AddStringToObject(storage, "region", region);
 	cJSON_AddStringToObject(storage, "bucket", bucket);
+	/* S3 itself takes virtual-host style; other endpoints (an address, R2,
+	 * a test server) path style */
 	cJSON_AddBoolToObject(storage, "path_style",
 			      path_style ? streq(path_style, "true") : endpoint != NULL);
 	prov = obj(config, "provider");
-	cJSON_AddStringToObject(prov, "name", provider);
+	cJSON_AddStringToObject(prov, "name", r->hetzner ? "hetzner" : "ec2");
 	if (get(r, "HETZNER_API_URL"))
 		cJSON_AddStringToObject(obj(prov, "hetzner"), "api_url", get(r, "HETZNER_API_URL"));
 	if (get(r, "EC2_TERMINATE"))
 		cJSON_AddStringToObject(obj(prov, "ec2"), "terminate", get(r, "EC2_TERMINATE"));
+	if (get(r, "DISPLAY_LISTEN"))
+		cJSON_AddStringToObject(obj(config, "display"), "listen", get(r, "DISPLAY_LISTEN"));
+	return 0;
+}
 
-	if ((q = render_secret(r, "S3_CREDENTIALS_FILE", "/etc/agentbox/s3-credentials", &files,
-			       config,
-			       (const char *const[]){"state", "storage", "credentials_file", NULL},
-			       check_s3_credentials)) < 0 ||
-	    (q = render_secret(r, "HCLOUD_TOKEN_FILE", "/etc/agentbox/hcloud-token", &files, config,
-			       (const char *const[]){"provider", "hetzner", "token_file", NULL},
-			       check_token)) < 0 ||
-	    (q = render_secret(r, "REGISTRY_AUTH_FILE", "/etc/agentbox/registry-auth", &files, config,
-			       (const char *const[]){"workspace", "registry_auth_file", NULL},
-			       check_text)) < 0)
-		return q;
-	if ((q = render_extra_config(r, config)) < 0)
-		return q;
+/* The files the env file names: secrets (mode 0600) and the display's
+ * certificate, with the config naming them. */
+static int render_secrets(struct render *r, cJSON *config)
+{
+	static const struct file_spec specs[] = {
+	    {"S3_CREDENTIALS_FILE", "/etc/agentbox/s3-credentials",
+	     "state.storage.credentials_file", NULL, 1, check_s3_credentials},
+	    {"HCLOUD_TOKEN_FILE", "/etc/agentbox/hcloud-token", "provider.hetzner.token_file", NULL,
+	     1, check_token},
+	    {"REGISTRY_AUTH_FILE", "/etc/agentbox/registry-auth", "workspace.registry_auth_file",
+	     NULL, 1, check_text},
+	    {"DISPLAY_PASSWORD_FILE", "/etc/agentbox/display-password", "display.password_file",
+	     "display-password", 1, check_text},
+	    {"DISPLAY_TLS_KEY_FILE", "/etc/agentbox/display-tls.key", "display.tls_key_file",
+	     "display-tls-key", 1, check_key},
+	    {"DISPLAY_TLS_CERT_FILE", "/etc/agentbox/display-tls.crt", "display.tls_cert_file",
+	     NULL, 0, check_cert},
+	};
+	_cleanup_free_ char *files = xstrdup(""), *dropin = xstrdup("");
+	const char *listen = get(r, "DISPLAY_LISTEN");
+	int q;
 
-	json = cJSON_Print(config);
+	static const char *const public_needs[] = {"DISPLAY_PASSWORD_FILE", "DISPLAY_TLS_CERT_FILE",
+						   "DISPLAY_TLS_KEY_FILE"};
+
+	if (listen && !streq(listen, "127.0.0.1") && !streq(listen, "::1"))
+		for (size_t i = 0; i < ELEMENTSOF(public_needs); i++)
+			if (!get(r, public_needs[i]))
+				return key_error(r, public_needs[i],
+						 "missing: a screen on %s (DISPLAY_LISTEN) needs "
+						 "DISPLAY_PASSWORD_FILE, DISPLAY_TLS_CERT_FILE and "
+						 "DISPLAY_TLS_KEY_FILE",
+						 listen);
+	for (size_t i = 0; i < ELEMENTSOF(specs); i++)
+		if ((q = render_file(r, &specs[i], &files, &dropin, config)) < 0)
+			return q;
+	if (dropin[0]) {
+		/* indented for the literal block of its write_files entry */
+		_cleanup_free_ char *body = xstrdup("");
+		for (char *line = dropin, *nl; (nl = strchr(line, '\n')); line = nl + 1) {
+			char *old = body;
+			body = xasprintf("%s    %.*s\n", old, (int)(nl - line), line);
+			free(old);
+		}
+		char *old = files;
+		files =
+		    xasprintf("%s- path: /etc/systemd/system/agentbox-display.service.d/"
+			      "credentials.conf\n"
+			      "  owner: root:root\n"
+			      "  permissions: \"0644\"\n"
+			      "  content: |\n"
+			      "    # rendered by agentbox render-user-data: the display's secrets\n"
+			      "    [Service]\n"
+			      "%s",
+			      old, body);
+		free(old);
+	}
+	set_var(r, "SECRET_FILES", VAR_BLOCK, TAKE_PTR(files));
+	return 0;
+}
+
+/* The config checked as the VM's programs will check it, and written as
+ * printable ASCII with spaces for cJSON's tabs (two where they indent;
+ * tabs inside strings are escaped). */
+static int render_config_json(struct render *r, const cJSON *config)
+{
+	_cleanup_free_ char *json = cJSON_Print(config), *ascii = NULL, *error = NULL;
+	_cleanup_(config_freep) struct config *check = config_new();
+	size_t o = 0;
+	char *out;
+	int bol = 1;
+
 	if (!json)
 		abort();
-	/* what the VM's programs will do with it, now */
 	if (config_load_string(check, json, "the agentbox.json it makes", &error) < 0) {
 		free(r->error);
 		r->error = xasprintf("%s: %s", r->env_path, error);
 		return -EINVAL;
 	}
-	/* spaces for cJSON's tabs (two where they indent; tabs in strings are escaped) */
 	ascii = json_ascii(json);
-	{
-		size_t cap = strlen(ascii) * 2 + 1, o = 0;
-		char *out = xmalloc(cap);
-		int bol = 1;
-		for (const char *p = ascii; *p; p++) {
-			if (*p == '\t') {
+	out = xmalloc(strlen(ascii) * 2 + 1);
+	for (const char *p = ascii; *p; p++) {
+		if (*p == '\t') {
+			out[o++] = ' ';
+			if (bol)
 				out[o++] = ' ';
-				if (bol)
-					out[o++] = ' ';
-				continue;
-			}
-			bol = *p == '\n';
-			out[o++] = *p;
+			continue;
 		}
-		out[o] = '\0';
-		set_var(r, "CONFIG_JSON", VAR_BLOCK, out);
+		bol = *p == '\n';
+		out[o++] = *p;
 	}
-	set_var(r, "SECRET_FILES", VAR_BLOCK, TAKE_PTR(files));
+	out[o] = '\0';
+	set_var(r, "CONFIG_JSON", VAR_BLOCK, out);
+	return 0;
+}
+
+/* Checks the env file and builds every template variable: each step one
+ * concern, the first error recorded in r->error. */
+static int render_prepare(struct render *r)
+{
+	_cleanup_(cJSON_Deletep) cJSON *config = cJSON_CreateObject();
+	int q;
+
+	if ((q = render_check_keys(r)) < 0 || (q = render_provider(r)) < 0 ||
+	    (q = render_install(r)) < 0 || (q = render_users(r)) < 0 ||
+	    (q = render_ssh_keys(r)) < 0 || (q = render_config(r, config)) < 0 ||
+	    (q = render_secrets(r, config)) < 0 || (q = render_extra_config(r, config)) < 0 ||
+	    (q = render_config_json(r, config)) < 0)
+		return q;
 	return 0;
 }
 
@@ -802,7 +1007,8 @@ static int render_template(struct render *r, const char *tmpl, char **ret)
 		}
 		if (skip)
 			continue;
-		if (strncmp(t, "@@", 2) == 0 && n - indent > 4 && strncmp(line + n - 2, "@@", 2) == 0) {
+		if (strncmp(t, "@@", 2) == 0 && n - indent > 4 &&
+		    strncmp(line + n - 2, "@@", 2) == 0) {
 			const struct var *v = find_var(r, t + 2, n - indent - 4);
 			if (!v || v->kind != VAR_BLOCK)
 				goto bad;
@@ -849,7 +1055,8 @@ static int render_template(struct render *r, const char *tmpl, char **ret)
 	return 0;
 bad:
 	free(r->error);
-	r->error = xasprintf("template line %u: unknown variable or unbalanced @if (a bug)", lineno);
+	r->error =
+	    xasprintf("template line %u: unknown variable or unbalanced @if (a bug)", lineno);
 	return -EINVAL;
 }
 
@@ -910,6 +1117,17 @@ int cli_render_user_data(struct config *c, int argc, char **argv)
 		q = render_template(&r, r.hetzner ? render_tmpl_hetzner : render_tmpl_ec2, &out);
 	if (q < 0) {
 		fprintf(stderr, "agentbox render-user-data: %s\n", r.error);
+		return EXIT_CONFIG;
+	}
+	/* the clouds refuse larger user-data: EC2 16 KiB (before its base64), Hetzner 32 KiB */
+	if (strlen(out) > (r.hetzner ? 32 : 16) * 1024u) {
+		fprintf(
+		    stderr,
+		    "agentbox render-user-data: %s: the user-data would be %zu bytes; %s accepts "
+		    "at most %u KiB (a smaller EXTRA_CONFIG or SSH_KEY_FILE?)\n",
+		    r.env_path, strlen(out), r.hetzner ? "Hetzner Cloud" : "EC2",
+		    r.hetzner ? 32 : 16);
+		explicit_bzero(out, strlen(out));
 		return EXIT_CONFIG;
 	}
 	if (!output) {

@@ -29,7 +29,7 @@ static char *refused(const char *text)
 
 #define ASSERT_REFUSED(text, msg)                                                                  \
 	do {                                                                                       \
-		_cleanup_free_ char *_err = refused(text);                                          \
+		_cleanup_free_ char *_err = refused(text);                                         \
 		ASSERT_NOT_NULL(_err);                                                             \
 		ASSERT_STR_CONTAINS(_err, msg);                                                    \
 		ASSERT_TRUE(strchr(_err, '\n') == NULL);                                           \

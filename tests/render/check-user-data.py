@@ -35,6 +35,7 @@ expect(doc.get("locale") == "C.UTF-8", "locale C.UTF-8 (cloud-init ends 'done' w
 expect("package_update" not in doc and "packages" not in doc and "package_upgrade" not in doc,
        "no package_update/packages: a baked image or offline VM boots without a mirror")
 expect("bootcmd" not in doc, "no bootcmd")
+expect(doc.get("ssh_pwauth") is False and doc.get("disable_root") is True, "keys only, no root login")
 
 users = doc.get("users", [])
 expect(len(users) == 2, "two users")
@@ -51,6 +52,10 @@ expect(cfg is not None and cfg.get("permissions") == "0644", "agentbox.json writ
 config = json.loads(cfg["content"])
 json.dump(config, open(out_json, "w"))
 
+plain = {d for d, src in secrets.items() if src is None}  # files that are not secret
+secrets = {d: src for d, src in secrets.items() if src is not None}
+for dest in plain:
+    expect(dest in files and files[dest].get("permissions") == "0644", f"{dest}: written, 0644")
 for dest, src in secrets.items():
     w = files.get(dest)
     if w is None:
@@ -62,12 +67,13 @@ for dest, src in secrets.items():
     expect(base64.b64decode(w["content"], validate=True) == raw, f"{dest}: byte for byte")
 for dest, w in files.items():
     if dest != "/etc/agentbox/agentbox.json":
-        expect(dest in secrets, f"{dest}: an expected file")
+        expect(dest in secrets or dest in plain, f"{dest}: an expected file")
 
 # Every secret, whole and line by line, raw and base64, appears nowhere but
 # in its own entry's content.
 rest = dict(doc)
 rest["write_files"] = [w for w in doc.get("write_files", []) if w["path"] not in secrets]
+expect(["systemctl", "daemon-reload"] in doc.get("runcmd", []), "runcmd reloads systemd (drop-ins)")
 rest_text = yaml.safe_dump(rest) + json.dumps(rest)
 for dest, src in secrets.items():
     raw = open(src, "rb").read().rstrip(b"\n")
