@@ -132,6 +132,75 @@ TEST(finish_checks_relations)
 	config_free(c);
 }
 
+/* workspace.memory: shares, sizes, "none", and the refused forms. */
+TEST(memory_limit)
+{
+	const uint64_t gib = 1ULL << 30;
+	uint64_t m = 1;
+
+	ASSERT_OK(config_memory_limit("90%", 10 * gib, &m));
+	ASSERT_UINT_EQ(m, 9 * gib);
+	ASSERT_OK(config_memory_limit("100%", gib, &m));
+	ASSERT_UINT_EQ(m, gib);
+	ASSERT_OK(config_memory_limit("512m", 0, &m));
+	ASSERT_UINT_EQ(m, 512ULL << 20);
+	ASSERT_OK(config_memory_limit("1.5G", 0, &m));
+	ASSERT_UINT_EQ(m, 3 * gib / 2);
+	ASSERT_OK(config_memory_limit("2t", 0, &m));
+	ASSERT_UINT_EQ(m, 2048 * gib);
+	ASSERT_OK(config_memory_limit("4194304", 0, &m));
+	ASSERT_UINT_EQ(m, 4194304);
+	ASSERT_OK(config_memory_limit("none", gib, &m));
+	ASSERT_UINT_EQ(m, 0);
+	ASSERT_ERR(config_memory_limit("0", gib, &m), -EINVAL);
+	ASSERT_ERR(config_memory_limit("4194303", gib, &m), -EINVAL); /* below 4 MiB */
+	ASSERT_ERR(config_memory_limit("3m", gib, &m), -EINVAL);
+	ASSERT_ERR(config_memory_limit("0%", gib, &m), -EINVAL);
+	ASSERT_ERR(config_memory_limit("101%", gib, &m), -EINVAL);
+	ASSERT_ERR(config_memory_limit("8gb", gib, &m), -EINVAL);
+	ASSERT_ERR(config_memory_limit("8x", gib, &m), -EINVAL);
+	ASSERT_ERR(config_memory_limit("-1g", gib, &m), -EINVAL);
+	ASSERT_ERR(config_memory_limit(" 1g", gib, &m), -EINVAL);
+	ASSERT_ERR(config_memory_limit("lots", gib, &m), -EINVAL);
+	ASSERT_ERR(config_memory_limit("1e30", gib, &m), -EINVAL);
+}
+
+TEST(sandbox_keys)
+{
+	struct config *c;
+	_cleanup_free_ char *e = load("{\"workspace\": {\"home\": \"/tmp\", \"cpus\": 1.5, "
+				      "\"memory\": \"8g\", \"pids_limit\": 100, "
+				      "\"cap_add\": [\"NET_BIND_SERVICE\"], \"block_metadata\": false}}",
+				      &c);
+	_cleanup_free_ char *error = NULL;
+
+	ASSERT_TRUE(e == NULL);
+	ASSERT_OK(config_finish(c, &error));
+	ASSERT_TRUE(c->workspace_cpus == 1.5);
+	ASSERT_STR_EQ(c->workspace_memory, "8g");
+	ASSERT_TRUE(c->workspace_pids_limit == 100);
+	ASSERT_STR_EQ(c->workspace_cap_add[0], "NET_BIND_SERVICE");
+	ASSERT_INT_EQ(c->workspace_block_metadata, 0);
+	config_free(c);
+
+	ASSERT_REFUSED("{\"workspace\": {\"cpus\": -1}}", "workspace.cpus");
+	ASSERT_REFUSED("{\"workspace\": {\"block_metadata\": \"yes\"}}", "workspace.block_metadata");
+	free(e);
+	e = load("{\"workspace\": {\"home\": \"/tmp\", \"memory\": \"8 GB\"}}", &c);
+	ASSERT_TRUE(e == NULL);
+	ASSERT_TRUE(config_finish(c, &error) < 0);
+	ASSERT_STR_CONTAINS(error, "workspace.memory: expected a share");
+	config_free(c);
+	free(error);
+	e = NULL;
+	error = NULL;
+	e = load("{\"workspace\": {\"home\": \"/tmp\", \"pids_limit\": 1.5}}", &c);
+	ASSERT_TRUE(e == NULL);
+	ASSERT_TRUE(config_finish(c, &error) < 0);
+	ASSERT_STR_CONTAINS(error, "workspace.pids_limit: must be a whole number");
+	config_free(c);
+}
+
 TEST(finish_unknown_user)
 {
 	struct config *c;

@@ -66,26 +66,32 @@ image_debian_base() {
 
 # image_workspace REF BASE_REF [BUILD ARGS...]: builds images/workspace as
 # REF, or loads the cached build of the same inputs (Dockerfile and files,
-# base tarball, build arguments).
+# base tarball, build arguments). The host's extra CA certificates go into
+# the build's ca-certificates/: where the egress re-signs TLS, npm needs them.
 image_workspace() {
-	local ref=$1 base=$2 key out start rc
+	local ref=$1 base=$2 key out start rc loaded ctx=$T/image-context
 	shift 2
+	rm -rf "$ctx" && cp -r "$TOP/images/workspace" "$ctx"
+	cp /usr/local/share/ca-certificates/*.crt "$ctx/ca-certificates/" 2>/dev/null
 	key=$({
-		tar -C "$TOP/images/workspace" --sort=name --mtime=@0 --owner=0 --group=0 -cf - .
-		echo "$base" "$*"
-		docker image inspect -f '{{.Id}}' "$base"
+		tar -C "$ctx" --sort=name --mtime=@0 --owner=0 --group=0 -cf - .
+		echo "$*"
+		# the layers' content, not the id: an import of the same tarball
+		# gets a new id (its creation time)
+		docker image inspect -f '{{json .RootFS.Layers}}' "$base"
 	} | sha256sum | cut -c1-16)
 	out=$IMAGE_CACHE/image-workspace-$key.tar
 	if [ -s "$out" ]; then
 		echo "image: loading the cached build $out" >&2
-		docker load -i "$out" >/dev/null && docker tag "image-cache:$key" "$ref" && return 0
+		loaded=$(docker load -i "$out" | sed -n 's/^Loaded image: //p' | head -1)
+		[ -n "$loaded" ] && docker tag "$loaded" "$ref" && return 0
 		echo "image: the cached build did not load; building again" >&2
 	fi
 	start=$(date +%s)
 	echo "image: building images/workspace on $base (a few minutes; log in $T/build.log)" >&2
 	# One progress line per Dockerfile step.
 	DOCKER_BUILDKIT=0 timeout 1500 docker build --network host --build-arg "BASE=$base" "$@" \
-		-t "image-cache:$key" "$TOP/images/workspace" 2>&1 | tee "$T/build.log" |
+		-t "image-cache:$key" "$ctx" 2>&1 | tee "$T/build.log" |
 		grep --line-buffered '^Step ' | sed -u 's/^/image: /' >&2
 	rc=${PIPESTATUS[0]}
 	if [ "$rc" -ne 0 ]; then

@@ -53,31 +53,38 @@ jq -n --arg home "$H" --arg image "$IMG" --arg sock "$DOCKER_SOCK" --arg run "$T
 rc=$?
 check "agentbox-init starts the workspace container from the image" [ $rc -eq 0 ]
 [ $rc -eq 0 ] || { cat "$T/err"; finish; }
-in() { docker exec agentbox-img "$@"; }
-in_sh() { docker exec agentbox-img sh -c "$1"; }
+inside() { docker exec agentbox-img "$@"; }
+inside_sh() { docker exec agentbox-img sh -c "$1"; }
 
 check "the entrypoint's tmux server holds session main" \
 	wait_for 20 bash -c "docker exec agentbox-img tmux ls 2>/dev/null | grep -q '^main:'"
-ver=$(in claude --version 2>&1)
+inside tmux send-keys -t main "echo typed-in-main > $H/from-tmux" Enter
+check "a shell runs in session main (keys sent to it run)" \
+	wait_for 10 grep -qx typed-in-main "$H/from-tmux"
+ver=$(inside claude --version 2>&1)
 check "claude --version: $ver" bash -c "grep -qE '^[0-9]+\.[0-9]+\.[0-9]+' <<<'$ver'"
 check "git works" bash -c "docker exec -w '$H' agentbox-img sh -c 'git init -q r && git -C r -c user.email=a@b -c user.name=a commit -q --allow-empty -m x && git -C r log --oneline' | grep -q ' x$'"
 check "gh works" bash -c "docker exec agentbox-img gh --version | grep -q '^gh version'"
 check "node and npm work" bash -c "docker exec agentbox-img node -e 'console.log(6*7)' | grep -qx 42 && docker exec agentbox-img npm --version >/dev/null"
 check "python3 works" bash -c "docker exec agentbox-img python3 -c 'print(6*7)' | grep -qx 42"
 check "cc builds a program" bash -c "docker exec -w /tmp agentbox-img sh -c 'printf \"int main(void){return 0;}\" > t.c && cc -o t t.c && ./t'"
-check "the user has the build's uid and gid" [ "$(in id -u):$(in id -g):$(in id -un)" = "$UID_:$GID_:agent" ]
-in touch "$H/made-inside"
+check "the user has the build's uid and gid" [ "$(inside id -u):$(inside id -g):$(inside id -un)" = "$UID_:$GID_:agent" ]
+inside touch "$H/made-inside"
 check "a file written inside the home belongs to the host's user" \
 	[ "$(stat -c %u:%g "$H/made-inside")" = "$UID_:$GID_" ]
 check "HOME is the host's home path, DISPLAY the configured display" \
-	[ "$(in_sh 'echo $HOME $DISPLAY')" = "$H $DISP" ]
+	[ "$(inside_sh 'echo $HOME $DISPLAY')" = "$H $DISP" ]
 check "tini is PID 1's child chain (signals and orphans handled)" \
 	bash -c "docker exec agentbox-img ps -eo comm | grep -qx tini"
+
+inside agentbox keepalive 1h >"$T/ka" 2>&1
+check "agentbox keepalive without the monitor: refused, and says why" \
+	bash -c "[ $? -eq 1 ] && grep -q 'is agentbox-monitor running on the VM' '$T/ka'"
 
 # X: a client inside draws a window on the host's Xvfb
 check "xdpyinfo inside reaches the host's Xvfb" \
 	bash -c "docker exec agentbox-img xdpyinfo | grep -q 'dimensions: *800x600'"
-in_sh 'xeyes -title image-probe -geometry 120x120+10+10 >/dev/null 2>&1 &'
+inside_sh 'xeyes -title image-probe -geometry 120x120+10+10 >/dev/null 2>&1 &'
 check "a window drawn inside appears on the host's screen" \
 	wait_for 20 bash -c "DISPLAY=$DISP xwininfo -root -tree | grep -q '\"image-probe\"'"
 check "the X socket directory is read-only inside" \
