@@ -1,11 +1,13 @@
 /* Config checks and sockets for agentbox-display; see display-conf.h. */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -88,6 +90,69 @@ int display_address_is_loopback(const char *addr)
 	return 0;
 }
 
+/* The host part of a Host header value, lowercased, without the port and
+ * one trailing dot; NULL when malformed. */
+static char *host_name(const char *host)
+{
+	const char *end;
+	char *h;
+	size_t n;
+
+	if (host[0] == '[') {
+		end = strchr(host, ']');
+		if (!end || (end[1] && end[1] != ':'))
+			return NULL;
+		n = (size_t)(end - host) + 1;
+	} else {
+		n = strcspn(host, ":");
+	}
+	if (n == 0 || n > 253)
+		return NULL;
+	h = strndup(host, n);
+	if (!h)
+		return NULL;
+	for (char *p = h; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	if (n > 1 && h[n - 1] == '.')
+		h[n - 1] = 0;
+	return h;
+}
+
+int display_host_allowed(const char *host, const char *listen, char *const *allowed)
+{
+	_cleanup_free_ char *h = NULL, *l = NULL;
+	struct in6_addr a6;
+
+	if (!host || !(h = host_name(host)))
+		return 0;
+	if (display_address_is_loopback(listen)) {
+		size_t n = strlen(h);
+
+		/* names a page's DNS cannot point elsewhere (RFC 6761) */
+		if (streq(h, "localhost") || (n > 10 && streq(h + n - 10, ".localhost")))
+			return 1;
+		if (display_address_is_loopback(h))
+			return 1;
+		if (h[0] == '[' && n > 2) {
+			h[n - 1] = 0;
+			if (inet_pton(AF_INET6, h + 1, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6))
+				return 1;
+			h[n - 1] = ']';
+		}
+	}
+	/* the listen address itself: a browser sends it only when told to */
+	l = strchr(listen, ':') ? xasprintf("[%s]", listen) : xstrdup(listen);
+	if (strcasecmp(h, l) == 0)
+		return 1;
+	for (char *const *a = allowed; a && *a; a++) {
+		_cleanup_free_ char *name = host_name(*a);
+
+		if (name && streq(h, name))
+			return 1;
+	}
+	return 0;
+}
+
 int display_check_config(const struct config *c, char **ret_error)
 {
 	const char *origin = c->path ? c->path : "config";
@@ -123,6 +188,17 @@ int display_check_config(const struct config *c, char **ret_error)
 				       "tls_key_file, or neither",
 				       origin);
 		return -EINVAL;
+	}
+	for (char **a = c->display_allowed_hosts; a && *a; a++) {
+		_cleanup_free_ char *name = host_name(*a);
+
+		if (!name || strspn(*a, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				     "0123456789.-:[]") != strlen(*a)) {
+			*ret_error = xasprintf("%s: display.allowed_hosts: expected host names "
+					       "such as \"box.example.com\", got \"%s\"",
+					       origin, *a);
+			return -EINVAL;
+		}
 	}
 	if (!display_address_is_loopback(c->display_listen) &&
 	    (!c->display_password_file || !c->display_tls_cert_file)) {

@@ -18,6 +18,12 @@ int display_parse_address(const char *addr, int port, struct sockaddr_storage *r
 /* Non-zero for 127.0.0.0/8 and ::1. */
 int display_address_is_loopback(const char *addr);
 
+/* Is the HTTP Host header value (host, host:port, [v6]:port) one the web
+ * port answers to? On a loopback listen address: localhost, *.localhost,
+ * 127.0.0.0/8 and [::1]; always: the listen address itself and the names
+ * in allowed (display.allowed_hosts, case-insensitive). NULL host: no. */
+int display_host_allowed(const char *host, const char *listen, char *const *allowed);
+
 /* Checks the display.* keys together. Returns 0, or -EINVAL with
  * *ret_error one line naming the key (callers exit EXIT_CONFIG). */
 int display_check_config(const struct config *c, char **ret_error);

@@ -25,16 +25,32 @@ struct drfb {
 	char *passwords[2];
 	uint8_t **old_fbs; /* framebuffers replaced by a resize; clients may still read */
 	size_t n_old_fbs;
-	atomic_int n_clients;
-	int wake_fd; /* eventfd: a client connected */
+	atomic_int n_clients; /* in libvncserver's client list */
+	atomic_int n_setup;   /* handed over, not yet in the list (drfb_client_setup) */
+	atomic_int n_dropped; /* in the list, shut down by us, not yet gone */
+	int wake_fd; /* eventfd: a client connected or wants a fresh frame */
+
+	/* A client's first frame: its input thread asks (fresh_wanted++) and
+	 * waits until the main thread has read the whole screen (fresh_done
+	 * catches up), so nothing stale from before it came is ever sent. */
+	pthread_mutex_t fresh_lock;
+	pthread_cond_t fresh_cond;
+	uint64_t fresh_wanted, fresh_done;
+	int stopping;
 };
 
 struct drfb_peer {
 	struct drfb *rfb;
 	int fd;
+	int asked; /* sent its first FramebufferUpdateRequest */
+	usec_t since; /* handed to us (CLOCK_MONOTONIC) */
+	atomic_int dropped; /* shut down before authentication by the main thread */
 	char peer[80];
 	char transport[16];
 };
+
+/* How long a client's first frame waits for the main thread's read. */
+#define DRFB_FRESH_WAIT_USEC (2 * USEC_PER_SEC)
 
 /* libvncserver's log lines, at debug level: it is chatty per client. */
 static void drfb_log(const char *fmt, ...) _printf_(1, 2);
@@ -122,6 +138,8 @@ static void drfb_client_gone(rfbClientPtr cl)
 	if (!p)
 		return;
 	atomic_fetch_sub(&p->rfb->n_clients, 1);
+	if (atomic_load(&p->dropped))
+		atomic_fetch_sub(&p->rfb->n_dropped, 1);
 	snprintf(n, sizeof(n), "%d", atomic_load(&p->rfb->n_clients));
 	log_event(LOG_INFO, MSGID_DISPLAY_CLIENT,
 		  LOG_FIELDS({"AGENTBOX_EVENT", "disconnect"}, {"AGENTBOX_PEER", p->peer},
@@ -131,6 +149,36 @@ static void drfb_client_gone(rfbClientPtr cl)
 		dx_release_keys(p->rfb->dx);
 	free(p);
 	cl->clientData = NULL;
+}
+
+/* Client input thread, before libvncserver takes a FramebufferUpdateRequest:
+ * the first one waits (bounded) for a whole-screen read by the main thread.
+ * Damage is read only while someone watches, so without this a client's
+ * first frame would be whatever the framebuffer held when the last client
+ * left (black at start). */
+static void drfb_first_request(rfbClientPtr cl, rfbFramebufferUpdateRequestMsg *m)
+{
+	struct drfb_peer *p = cl->clientData;
+	struct drfb *r;
+	struct timespec deadline;
+	uint64_t want;
+	usec_t until;
+
+	(void)m;
+	if (!p || p->asked)
+		return;
+	p->asked = 1;
+	r = p->rfb;
+	until = now_usec(CLOCK_MONOTONIC) + DRFB_FRESH_WAIT_USEC;
+	deadline.tv_sec = (time_t)(until / USEC_PER_SEC);
+	deadline.tv_nsec = (long)(until % USEC_PER_SEC) * 1000;
+	pthread_mutex_lock(&r->fresh_lock);
+	want = ++r->fresh_wanted;
+	eventfd_write(r->wake_fd, 1);
+	while (r->fresh_done < want && !r->stopping)
+		if (pthread_cond_timedwait(&r->fresh_cond, &r->fresh_lock, &deadline) == ETIMEDOUT)
+			break;
+	pthread_mutex_unlock(&r->fresh_lock);
 }
 
 static enum rfbNewClientAction drfb_new_client(rfbClientPtr cl)
@@ -151,10 +199,13 @@ static void *drfb_client_setup(void *data)
 	if (!cl) {
 		log_info("Display client %s (%s) dropped during the handshake", p->peer,
 			 p->transport);
+		atomic_fetch_sub(&r->n_setup, 1);
 		free(p);
 		return NULL;
 	}
+	/* counted in the list before it leaves the setup count */
 	atomic_fetch_add(&r->n_clients, 1);
+	atomic_fetch_sub(&r->n_setup, 1);
 	snprintf(n, sizeof(n), "%d", atomic_load(&r->n_clients));
 	log_event(LOG_INFO, MSGID_DISPLAY_CLIENT,
 		  LOG_FIELDS({"AGENTBOX_EVENT", "connect"}, {"AGENTBOX_PEER", p->peer},
@@ -162,6 +213,7 @@ static void *drfb_client_setup(void *data)
 		  4, "Display client %s (%s) connected", p->peer, p->transport);
 	cl->clientData = p;
 	cl->clientGoneHook = drfb_client_gone;
+	cl->clientFramebufferUpdateRequestHook = drfb_first_request;
 	eventfd_write(r->wake_fd, 1);
 	/* the reference keeps cl alive until its thread is detached */
 	rfbIncrClientRef(cl);
@@ -179,6 +231,8 @@ void drfb_add_client(struct drfb *r, int fd, const char *peer, const char *trans
 
 	p->rfb = r;
 	p->fd = fd;
+	p->since = now_usec(CLOCK_MONOTONIC);
+	atomic_fetch_add(&r->n_setup, 1);
 	snprintf(p->peer, sizeof(p->peer), "%s", peer);
 	snprintf(p->transport, sizeof(p->transport), "%s", transport);
 	pthread_attr_init(&attr);
@@ -186,6 +240,7 @@ void drfb_add_client(struct drfb *r, int fd, const char *peer, const char *trans
 	pthread_attr_setstacksize(&attr, 256 * 1024);
 	if (pthread_create(&t, &attr, drfb_client_setup, p) != 0) {
 		log_warning("Cannot start a thread for client %s, dropping it", peer);
+		atomic_fetch_sub(&r->n_setup, 1);
 		close(fd);
 		free(p);
 	}
@@ -199,7 +254,121 @@ int drfb_wake_fd(struct drfb *r)
 
 int drfb_clients(struct drfb *r)
 {
-	return atomic_load(&r->n_clients);
+	return atomic_load(&r->n_clients) + atomic_load(&r->n_setup) -
+	       atomic_load(&r->n_dropped);
+}
+
+int drfb_unauthenticated(struct drfb *r, usec_t *ret_oldest)
+{
+	rfbClientIteratorPtr it = rfbGetClientIterator(r->screen);
+	rfbClientPtr cl;
+	usec_t oldest = USEC_INFINITY;
+	/* still in drfb_client_setup: just handed over, the newest of all */
+	int n = atomic_load(&r->n_setup);
+
+	if (n > 0)
+		oldest = now_usec(CLOCK_MONOTONIC);
+	while ((cl = rfbClientIteratorNext(it))) {
+		struct drfb_peer *p = cl->clientData;
+
+		if (!p || cl->state == RFB_NORMAL || atomic_load(&p->dropped))
+			continue;
+		n++;
+		oldest = MIN(oldest, p->since);
+	}
+	rfbReleaseClientIterator(it);
+	if (ret_oldest)
+		*ret_oldest = oldest;
+	return n;
+}
+
+/* Shuts a client down: shutdown, not close, so that its own threads see
+ * the end and close the fd, and its number is never reused under them. */
+static void drfb_drop(struct drfb *r, rfbClientPtr cl, const char *why)
+{
+	struct drfb_peer *p = cl->clientData;
+
+	atomic_store(&p->dropped, 1);
+	atomic_fetch_add(&r->n_dropped, 1);
+	shutdown(cl->sock, SHUT_RDWR);
+	log_info("Display client %s (%s) dropped before authentication: %s", p->peer,
+		 p->transport, why);
+}
+
+/* Can the main thread drop cl (not authenticated, handed over by
+ * older_than at the latest, not dropped yet)? */
+static int drfb_droppable(rfbClientPtr cl, usec_t older_than)
+{
+	struct drfb_peer *p = cl->clientData;
+
+	return p && cl->state != RFB_NORMAL && !atomic_load(&p->dropped) && cl->sock >= 0 &&
+	       p->since <= older_than;
+}
+
+int drfb_drop_unauthenticated(struct drfb *r, usec_t older_than, int only_oldest,
+			      const char *why)
+{
+	rfbClientIteratorPtr it = rfbGetClientIterator(r->screen);
+	rfbClientPtr cl, oldest = NULL;
+	int n = 0;
+
+	while ((cl = rfbClientIteratorNext(it))) {
+		if (!drfb_droppable(cl, older_than))
+			continue;
+		if (!only_oldest) {
+			drfb_drop(r, cl, why);
+			n++;
+		} else if (!oldest || ((struct drfb_peer *)cl->clientData)->since <
+					      ((struct drfb_peer *)oldest->clientData)->since) {
+			/* the iterator holds only the current client: keep our own
+			 * reference, so oldest and its peer stay while we look on */
+			rfbIncrClientRef(cl);
+			if (oldest)
+				rfbDecrClientRef(oldest);
+			oldest = cl;
+		}
+	}
+	rfbReleaseClientIterator(it);
+	if (oldest) {
+		if (oldest->sock >= 0) {
+			drfb_drop(r, oldest, why);
+			n++;
+		}
+		rfbDecrClientRef(oldest);
+	}
+	return n;
+}
+
+int drfb_fresh_wanted(struct drfb *r)
+{
+	int wanted;
+
+	pthread_mutex_lock(&r->fresh_lock);
+	wanted = r->fresh_done < r->fresh_wanted;
+	pthread_mutex_unlock(&r->fresh_lock);
+	return wanted;
+}
+
+int drfb_read_all(struct drfb *r)
+{
+	rfbScreenInfoPtr s = r->screen;
+	uint64_t want;
+	int k;
+
+	/* requests that come during the read get the next one */
+	pthread_mutex_lock(&r->fresh_lock);
+	want = r->fresh_wanted;
+	pthread_mutex_unlock(&r->fresh_lock);
+	k = dx_read(r->dx, 0, 0, s->width, s->height, (uint8_t *)s->frameBuffer,
+		    (size_t)s->paddedWidthInBytes);
+	if (k >= 0)
+		rfbMarkRectAsModified(s, 0, 0, s->width, s->height);
+	pthread_mutex_lock(&r->fresh_lock);
+	if (r->fresh_done < want)
+		r->fresh_done = want;
+	pthread_cond_broadcast(&r->fresh_cond);
+	pthread_mutex_unlock(&r->fresh_lock);
+	return k;
 }
 
 int drfb_active_clients(struct drfb *r)
@@ -226,24 +395,30 @@ static void drfb_set_format(rfbScreenInfoPtr s)
 
 int drfb_new(struct dx *dx, char *password, struct drfb **ret)
 {
-	struct drfb *r = xcalloc(1, sizeof(*r));
+	struct drfb *r;
 	rfbScreenInfoPtr s;
-	int argc = 0;
+	pthread_condattr_t ca;
+	int argc = 0, wake_fd;
 	uint8_t *fb;
 
 	rfbLog = drfb_log;
 	rfbErr = drfb_err;
-	r->dx = dx;
-	r->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (r->wake_fd < 0) {
-		free(r);
+	wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (wake_fd < 0)
 		return negative_errno();
-	}
 	s = rfbGetScreen(&argc, NULL, dx->width, dx->height, 8, 3, 4);
 	if (!s) {
-		free(r);
+		close(wake_fd);
 		return -ENOMEM;
 	}
+	r = xcalloc(1, sizeof(*r));
+	r->dx = dx;
+	r->wake_fd = wake_fd;
+	pthread_mutex_init(&r->fresh_lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&r->fresh_cond, &ca);
+	pthread_condattr_destroy(&ca);
 	r->screen = s;
 	s->screenData = r;
 	drfb_set_format(s);
@@ -273,8 +448,6 @@ int drfb_new(struct dx *dx, char *password, struct drfb **ret)
 		s->passwordCheck = rfbCheckPasswordByList;
 	}
 	rfbInitServer(s);
-	/* the whole screen once; DAMAGE tells us the rest */
-	dx_read(dx, 0, 0, dx->width, dx->height, fb, (size_t)dx->width * 4);
 	*ret = r;
 	return 0;
 }
@@ -286,6 +459,11 @@ struct drfb *drfb_free(struct drfb *r)
 
 	if (!r)
 		return NULL;
+	/* a client waiting for its first frame gives up now */
+	pthread_mutex_lock(&r->fresh_lock);
+	r->stopping = 1;
+	pthread_cond_broadcast(&r->fresh_cond);
+	pthread_mutex_unlock(&r->fresh_lock);
 	it = rfbGetClientIterator(r->screen);
 	while ((cl = rfbClientIteratorNext(it)))
 		rfbCloseClient(cl);
@@ -296,6 +474,8 @@ struct drfb *drfb_free(struct drfb *r)
 	if (!r->screen->clientHead) {
 		free(r->screen->frameBuffer);
 		rfbScreenCleanup(r->screen);
+		pthread_cond_destroy(&r->fresh_cond);
+		pthread_mutex_destroy(&r->fresh_lock);
 	}
 	for (size_t i = 0; i < r->n_old_fbs; i++)
 		free(r->old_fbs[i]);
@@ -357,15 +537,17 @@ int drfb_resize(struct drfb *r)
 {
 	rfbScreenInfoPtr s = r->screen;
 	uint8_t *fb = xcalloc((size_t)r->dx->width * (size_t)r->dx->height, 4);
+	int k;
 
 	/* client threads may still encode from the old buffer: keep it */
 	r->old_fbs = xrealloc(r->old_fbs, (r->n_old_fbs + 1) * sizeof(uint8_t *));
 	r->old_fbs[r->n_old_fbs++] = (uint8_t *)s->frameBuffer;
-	dx_read(r->dx, 0, 0, r->dx->width, r->dx->height, fb, (size_t)r->dx->width * 4);
+	/* the whole new screen, before any client is told its size */
+	k = dx_read(r->dx, 0, 0, r->dx->width, r->dx->height, fb, (size_t)r->dx->width * 4);
 	rfbNewFramebuffer(s, (char *)fb, r->dx->width, r->dx->height, 8, 3, 4);
 	drfb_set_format(s);
 	log_info("Screen is now %dx%d", r->dx->width, r->dx->height);
-	return 0;
+	return k;
 }
 
 void drfb_update_cursor(struct drfb *r)

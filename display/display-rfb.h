@@ -14,11 +14,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "time-util.h"
+
 struct dx;
 struct drfb;
 
-/* Sets up the screen at the X server's size; password NULL: no auth
- * (the caller only allows that on loopback). Takes over password. */
+/* Sets up the screen at the X server's size (black until drfb_read_all());
+ * password NULL: no auth (the caller only allows that on loopback). Takes
+ * over password. */
 int drfb_new(struct dx *dx, char *password, struct drfb **ret);
 /* Disconnects every client, waits for their threads (bounded), frees. */
 struct drfb *drfb_free(struct drfb *r);
@@ -32,18 +35,41 @@ void drfb_add_client(struct drfb *r, int fd, const char *peer, const char *trans
 /* Readable (an eventfd; read it to clear) when a client connected. */
 int drfb_wake_fd(struct drfb *r);
 
-/* Number of connected clients. */
+/* Number of clients handed over and not gone (those dropped by
+ * drfb_drop_unauthenticated() no longer count). */
 int drfb_clients(struct drfb *r);
+
+/* Clients not past authentication yet (not dropped); *ret_oldest (may be
+ * NULL): when the oldest of them was handed over, USEC_INFINITY for none. */
+int drfb_unauthenticated(struct drfb *r, usec_t *ret_oldest);
+
+/* Shuts down clients not past authentication that were handed over at
+ * older_than or before: all of them, or only the oldest one. Logs each
+ * with why. Returns how many. */
+int drfb_drop_unauthenticated(struct drfb *r, usec_t older_than, int only_oldest,
+			      const char *why);
 
 /* Clients past the handshake and authentication (the ones that take
  * updates). */
 int drfb_active_clients(struct drfb *r);
 
+/* Non-zero while a client waits for its first frame: the main thread
+ * then calls drfb_read_all(), which that client's first update waits for
+ * (at most 2 s), so it never sees what the framebuffer held before. */
+int drfb_fresh_wanted(struct drfb *r);
+
+/* Reads the whole X screen into the framebuffer, tells the clients and
+ * releases the clients waiting for their first frame. Returns 0 or -errno
+ * (the framebuffer then keeps what it had). */
+int drfb_read_all(struct drfb *r);
+
 /* Reads the damaged parts of the screen (an sraRegion*, emptied) from X
  * into the framebuffer and tells the clients. Returns 0 or -errno. */
 int drfb_update(struct drfb *r, void *region);
 
-/* Follows a new X screen size: new framebuffer, clients told. */
+/* Follows a new X screen size: new framebuffer read whole from X, clients
+ * told. Returns 0, or -errno when the read failed (the size still
+ * changed). */
 int drfb_resize(struct drfb *r);
 
 /* Reads the X cursor and sends its shape to the clients. */

@@ -5,7 +5,8 @@
  * or a web connection moves. Damage is read from X only while some client
  * is connected and past authentication, at most display.max_fps times a
  * second, so an update is ready the moment a client asks for the next
- * one; without such clients it accumulates until one comes. */
+ * one; without such clients it accumulates until one comes. A client's
+ * first frame is a read of the whole screen, made before it is sent. */
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -94,8 +95,13 @@ static void display_stop_child(pid_t pid)
 static void display_take_x_changes(struct dx *dx, struct drfb *rfb, sraRegion *pending)
 {
 	if (dx->resized) {
+		int r;
+
 		dx->resized = 0;
-		drfb_resize(rfb);
+		r = drfb_resize(rfb);
+		if (r < 0)
+			log_warning_errno(r, "Cannot read the resized X screen, showing only what "
+					     "changes from now: %m");
 		sraRgnMakeEmpty(pending);
 		dx_damage_take(dx, pending);
 		sraRgnMakeEmpty(pending);
@@ -178,10 +184,16 @@ int display_run(const struct config *c, int spawn_xvfb)
 					    .rfb_port = c->display_port,
 					    .novnc_dir = c->display_novnc_dir,
 					    .tls_cert_file = c->display_tls_cert_file,
-					    .tls_key_file = c->display_tls_key_file},
+					    .tls_key_file = c->display_tls_key_file,
+					    .allowed_hosts = c->display_allowed_hosts},
 		     rfb, &web);
 	if (r < 0)
 		goto out;
+	/* the whole screen once; DAMAGE tells us the rest */
+	r = drfb_read_all(rfb);
+	if (r < 0)
+		log_warning_errno(r, "Cannot read the X screen at start, reading it again when "
+				     "a client connects: %m");
 	pending = sraRgnCreate();
 	log_info("Serving X display %s (%dx%d): RFB on %s:%d, noVNC on %s://%s:%d/vnc.html",
 		 c->display_x_display, dx->width, dx->height,
@@ -193,7 +205,7 @@ int display_run(const struct config *c, int spawn_xvfb)
 	for (;;) {
 		struct pollfd p[4 + 2 + 2 * DWEB_MAX_CONNS];
 		size_t n = 3;
-		int timeout = -1;
+		int timeout = -1, t;
 		usec_t now;
 
 		p[0] = (struct pollfd){.fd = sfd, .events = POLLIN};
@@ -205,6 +217,14 @@ int display_run(const struct config *c, int spawn_xvfb)
 		 * its handshake: look again a frame later */
 		if (!sraRgnEmpty(pending) && drfb_clients(rfb) > 0)
 			timeout = (int)(frame / USEC_PER_MSEC) + 1;
+		/* events xcb read while we waited for a reply: the fd will not
+		 * tell us about them */
+		if (dx_has_queued(dx))
+			timeout = 0;
+		/* connections waiting for authentication have a deadline */
+		t = dweb_timeout(web);
+		if (t >= 0 && (timeout < 0 || t < timeout))
+			timeout = t;
 		r = poll(p, n, timeout);
 		if (r < 0 && errno != EINTR) {
 			r = log_error_errno(errno, "poll: %m");
@@ -230,12 +250,22 @@ int display_run(const struct config *c, int spawn_xvfb)
 		}
 		display_take_x_changes(dx, rfb, pending);
 		now = now_usec(CLOCK_MONOTONIC);
+		/* a client's first frame: the whole screen, whatever damage says
+		 * (it covers the damage taken so far) */
+		if (drfb_fresh_wanted(rfb)) {
+			sraRgnMakeEmpty(pending);
+			r = drfb_read_all(rfb);
+			if (r < 0)
+				log_warning_errno(r, "Cannot read the X screen for a new client: %m");
+			last_read = now;
+		}
 		if (!sraRgnEmpty(pending) && now - last_read >= frame &&
 		    drfb_active_clients(rfb) > 0) {
 			drfb_update(rfb, pending);
 			last_read = now;
 		}
 		dweb_dispatch(web, p + 3, n - 3);
+		dweb_expire(web, now);
 	}
 out:
 	sd_notify(0, "STOPPING=1");

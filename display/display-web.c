@@ -42,6 +42,7 @@ struct conn {
 	int closing; /* close once out is sent */
 	int dead;
 	uint64_t serial; /* order of acceptance */
+	usec_t since;    /* accepted, or its last HTTP request (CLOCK_MONOTONIC) */
 	char peer[80];
 };
 
@@ -49,6 +50,8 @@ struct dweb {
 	struct drfb *rfb;
 	int web_fd, rfb_fd;
 	int dir_fd;
+	char *listen;               /* the web port's address */
+	char *const *allowed_hosts; /* the config's */
 	gnutls_certificate_credentials_t cred;
 	struct conn *conns[DWEB_MAX_CONNS];
 	uint64_t next_serial;
@@ -376,11 +379,20 @@ static int http_process(struct dweb *w, struct conn *c)
 			return 0;
 		}
 		hlen = (size_t)(end - c->in.data) + 4;
+		c->since = now_usec(CLOCK_MONOTONIC);
 		req = strndup((char *)c->in.data, hlen);
 		buf_consume(&c->in, hlen);
 		if (!req || sscanf(req, "%7s %2047s %15s", method, target, proto) != 3 ||
 		    !startswith(proto, "HTTP/1."))
 			return http_error(c, 400, "Bad Request");
+		/* a DNS-rebinding page sends its own name: serve only ours */
+		host = http_header(req, "Host");
+		if (!display_host_allowed(host, w->listen, w->allowed_hosts)) {
+			log_notice("Refused a request from %s for Host \"%.80s\": not a name of "
+				   "this display (add it to display.allowed_hosts if it is)",
+				   c->peer, strempty(host));
+			return http_error(c, 403, "Forbidden");
+		}
 		connection = http_header(req, "Connection");
 		keep_alive = streq(proto, "HTTP/1.1") ? !has_token(connection, "close")
 						      : has_token(connection, "keep-alive");
@@ -390,7 +402,6 @@ static int http_process(struct dweb *w, struct conn *c)
 			version = http_header(req, "Sec-WebSocket-Version");
 			protocols = http_header(req, "Sec-WebSocket-Protocol");
 			origin = http_header(req, "Origin");
-			host = http_header(req, "Host");
 			if (!streq(method, "GET") || !key || !version || !streq(version, "13"))
 				return http_error(c, 400, "Bad Request");
 			if (!origin_ok(origin, host)) {
@@ -537,6 +548,81 @@ static void conn_step(struct dweb *w, struct conn *c, short ev_fd, short ev_pair
 		c->dead = 1;
 }
 
+/* Counts the web connections not bridged to RFB yet (TLS handshake,
+ * HTTP); the oldest one's slot and time in *ret_slot, *ret_since. */
+static int dweb_unauthenticated(struct dweb *w, int *ret_slot, usec_t *ret_since)
+{
+	int n = 0;
+
+	*ret_slot = -1;
+	*ret_since = USEC_INFINITY;
+	for (int i = 0; i < DWEB_MAX_CONNS; i++) {
+		struct conn *c = w->conns[i];
+
+		if (!c || c->state == C_WS)
+			continue;
+		n++;
+		if (c->since < *ret_since) {
+			*ret_since = c->since;
+			*ret_slot = i;
+		}
+	}
+	return n;
+}
+
+/* Before a new connection: while DWEB_MAX_UNAUTH connections wait for
+ * authentication, the oldest of them (web or RFB) goes, so a flood of
+ * idle connections cannot lock a user out. */
+static void dweb_make_room(struct dweb *w)
+{
+	for (int i = 0; i <= DWEB_MAX_UNAUTH; i++) {
+		usec_t web_since, rfb_since;
+		int slot, n;
+
+		n = dweb_unauthenticated(w, &slot, &web_since) +
+		    drfb_unauthenticated(w->rfb, &rfb_since);
+		if (n < DWEB_MAX_UNAUTH)
+			return;
+		if (slot >= 0 && web_since <= rfb_since) {
+			log_debug("Dropping web connection from %s to make room", w->conns[slot]->peer);
+			conn_free(w->conns[slot]);
+			w->conns[slot] = NULL;
+		} else if (drfb_drop_unauthenticated(w->rfb, USEC_INFINITY, 1,
+						     "too many connections wait for it") == 0)
+			return; /* only clients still being set up: they are new */
+	}
+}
+
+void dweb_expire(struct dweb *w, usec_t now)
+{
+	if (now < DWEB_HANDSHAKE_USEC)
+		return;
+	for (int i = 0; i < DWEB_MAX_CONNS; i++) {
+		struct conn *c = w->conns[i];
+
+		if (!c || c->state == C_WS || c->since > now - DWEB_HANDSHAKE_USEC)
+			continue;
+		log_debug("Closing web connection from %s: no request for %d s", c->peer,
+			  (int)(DWEB_HANDSHAKE_USEC / USEC_PER_SEC));
+		conn_free(c);
+		w->conns[i] = NULL;
+	}
+	drfb_drop_unauthenticated(w->rfb, now - DWEB_HANDSHAKE_USEC, 0,
+				  "no authentication within 30 s");
+}
+
+int dweb_timeout(struct dweb *w)
+{
+	usec_t since;
+	int slot;
+
+	/* a look once a second while anything waits: cheap, and no
+	 * bookkeeping of the exact next deadline */
+	if (dweb_unauthenticated(w, &slot, &since) > 0 || drfb_unauthenticated(w->rfb, NULL) > 0)
+		return 1000;
+	return -1;
+}
+
 /* Accepts one connection on the web port. */
 static void dweb_accept_web(struct dweb *w)
 {
@@ -548,6 +634,7 @@ static void dweb_accept_web(struct dweb *w)
 	fd = accept4(w->web_fd, (struct sockaddr *)&sa, &len, SOCK_CLOEXEC | SOCK_NONBLOCK);
 	if (fd < 0)
 		return;
+	dweb_make_room(w);
 	for (int i = 0; i < DWEB_MAX_CONNS && slot < 0; i++)
 		if (!w->conns[i])
 			slot = i;
@@ -577,6 +664,7 @@ static void dweb_accept_web(struct dweb *w)
 	c->pair = -1;
 	c->state = C_HTTP;
 	c->serial = w->next_serial++;
+	c->since = now_usec(CLOCK_MONOTONIC);
 	display_format_peer(&sa, c->peer, sizeof(c->peer));
 	if (w->cred) {
 		if (gnutls_init(&c->tls, GNUTLS_SERVER | GNUTLS_NONBLOCK) < 0 ||
@@ -603,6 +691,7 @@ static void dweb_accept_rfb(struct dweb *w)
 	fd = accept4(w->rfb_fd, (struct sockaddr *)&sa, &len, SOCK_CLOEXEC);
 	if (fd < 0)
 		return;
+	dweb_make_room(w);
 	if (drfb_clients(w->rfb) >= DWEB_MAX_CONNS) {
 		log_notice("Too many connections, refusing one");
 		close(fd);
@@ -714,6 +803,8 @@ int dweb_new(const struct dweb_options *o, struct drfb *rfb, struct dweb **ret)
 
 	w->rfb = rfb;
 	w->web_fd = w->rfb_fd = w->dir_fd = -1;
+	w->listen = xstrdup(o->web_addr);
+	w->allowed_hosts = o->allowed_hosts;
 	w->dir_fd = open(o->novnc_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (w->dir_fd < 0)
 		log_warning_errno(errno, "Cannot open display.novnc_dir %s, serving no files: %m",
@@ -756,6 +847,7 @@ struct dweb *dweb_free(struct dweb *w)
 		close(w->dir_fd);
 	if (w->cred)
 		gnutls_certificate_free_credentials(w->cred);
+	free(w->listen);
 	free(w);
 	return NULL;
 }

@@ -15,12 +15,23 @@
 #include <poll.h>
 #include <stddef.h>
 
+#include "time-util.h"
+
 struct drfb;
 struct dweb;
 
 /* At most this many connections (HTTP, WebSocket and RFB together), so
  * that every fd stays far below FD_SETSIZE. */
 #define DWEB_MAX_CONNS 96
+
+/* Connections not past RFB authentication (TLS handshakes, HTTP requests,
+ * RFB handshakes over WebSocket or plain RFB) are at most this many at
+ * once, the oldest making room for a new one, and each gets at most
+ * DWEB_HANDSHAKE_USEC (an idle keep-alive HTTP connection: since its last
+ * request). Authenticated clients are never dropped for them and always
+ * have the rest of DWEB_MAX_CONNS. */
+#define DWEB_MAX_UNAUTH 32
+#define DWEB_HANDSHAKE_USEC (30 * USEC_PER_SEC)
 
 struct dweb_options {
 	const char *web_addr;
@@ -30,6 +41,7 @@ struct dweb_options {
 	const char *novnc_dir;
 	const char *tls_cert_file; /* NULL: plain http/ws */
 	const char *tls_key_file;
+	char *const *allowed_hosts; /* display.allowed_hosts; kept, not copied */
 };
 
 /* Opens the listening sockets and loads TLS credentials. */
@@ -40,5 +52,12 @@ struct dweb *dweb_free(struct dweb *w);
 size_t dweb_pollfds(struct dweb *w, struct pollfd *p, size_t max);
 /* Handles the results for the pollfds dweb_pollfds() filled. */
 void dweb_dispatch(struct dweb *w, const struct pollfd *p, size_t n);
+
+/* Closes the connections that did not authenticate in time. */
+void dweb_expire(struct dweb *w, usec_t now);
+
+/* The poll timeout (ms) dweb_expire() needs: -1 while no connection
+ * waits for authentication. */
+int dweb_timeout(struct dweb *w);
 
 #endif

@@ -190,6 +190,7 @@ struct dx *dx_free(struct dx *dx)
 	}
 	if (dx->damage_region)
 		sraRgnDestroy(dx->damage_region);
+	free(dx->queued);
 	free(dx->keymap);
 	free(dx->clip_in);
 	free(dx->clip_out);
@@ -325,10 +326,22 @@ static void dx_handle_event(struct dx *dx, xcb_generic_event_t *ev)
 	}
 }
 
+int dx_has_queued(struct dx *dx)
+{
+	if (!dx->queued)
+		dx->queued = xcb_poll_for_queued_event(dx->conn);
+	return dx->queued != NULL;
+}
+
 int dx_process_events(struct dx *dx)
 {
 	xcb_generic_event_t *ev;
 
+	if (dx->queued) {
+		dx_handle_event(dx, dx->queued);
+		free(dx->queued);
+		dx->queued = NULL;
+	}
 	while ((ev = xcb_poll_for_event(dx->conn))) {
 		dx_handle_event(dx, ev);
 		free(ev);
@@ -343,6 +356,7 @@ int dx_read(struct dx *dx, int x, int y, int w, int h, uint8_t *fb, size_t strid
 {
 	const uint8_t *src;
 	void *reply;
+	int shm_error = -1;
 
 	if (w <= 0 || h <= 0)
 		return 0;
@@ -354,25 +368,34 @@ int dx_read(struct dx *dx, int x, int y, int w, int h, uint8_t *fb, size_t strid
 					  (uint16_t)h, ~0u, XCB_IMAGE_FORMAT_Z_PIXMAP, dx->shmseg,
 					  0),
 			&err);
-		if (!reply) {
-			free(err);
-			return -EIO;
+		if (reply) {
+			src = dx->shm_data;
+			goto copy;
 		}
-		src = dx->shm_data;
-	} else {
-		reply = xcb_get_image_reply(dx->conn,
-					    xcb_get_image(dx->conn, XCB_IMAGE_FORMAT_Z_PIXMAP,
-							  dx->root, (int16_t)x, (int16_t)y,
-							  (uint16_t)w, (uint16_t)h, ~0u),
-					    NULL);
-		if (!reply)
-			return -EIO;
-		if (xcb_get_image_data_length(reply) < w * h * 4) {
-			free(reply);
-			return -EIO;
-		}
-		src = xcb_get_image_data(reply);
+		shm_error = err ? err->error_code : 0;
+		free(err);
 	}
+	reply = xcb_get_image_reply(dx->conn,
+				    xcb_get_image(dx->conn, XCB_IMAGE_FORMAT_Z_PIXMAP, dx->root,
+						  (int16_t)x, (int16_t)y, (uint16_t)w, (uint16_t)h,
+						  ~0u),
+				    NULL);
+	if (!reply)
+		return -EIO;
+	if (xcb_get_image_data_length(reply) < w * h * 4) {
+		free(reply);
+		return -EIO;
+	}
+	/* the same rectangle reads without MIT-SHM: the segment is the
+	 * problem, and a screen read that silently fails shows stale pixels */
+	if (shm_error >= 0) {
+		log_info("Shared memory read of the X screen failed (X error %d), using plain "
+			 "GetImage",
+			 shm_error);
+		dx_shm_close(dx);
+	}
+	src = xcb_get_image_data(reply);
+copy:
 	for (int row = 0; row < h; row++)
 		memcpy(fb + (size_t)(y + row) * stride + (size_t)x * 4, src + (size_t)row * w * 4,
 		       (size_t)w * 4);

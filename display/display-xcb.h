@@ -42,6 +42,7 @@ struct dx {
 	size_t clip_in_len;
 
 	void *damage_region; /* sraRegion*; main thread only */
+	xcb_generic_event_t *queued; /* taken by dx_has_queued(), not yet handled */
 
 	pthread_mutex_t lock; /* guards what follows */
 	char *clip_out;      /* text a client gave us; we own CLIPBOARD */
@@ -66,11 +67,16 @@ int dx_fd(struct dx *dx);
 /* Handles every queued event. Returns 0, or -EPIPE when the server went. */
 int dx_process_events(struct dx *dx);
 
+/* Non-zero when xcb already holds an event (read while waiting for a
+ * reply): poll() on dx_fd() would not wake for it. */
+int dx_has_queued(struct dx *dx);
+
 /* Moves the accumulated damage into *region (an sraRegion*, or-ed in). */
 void dx_damage_take(struct dx *dx, void *region);
 
 /* Copies rectangle x,y,w,h of the screen into fb (stride bytes a row,
- * 4 bytes a pixel). Returns 0 or -errno. */
+ * 4 bytes a pixel); when a shared memory read fails, drops MIT-SHM and
+ * reads with plain GetImage from then on. Returns 0 or -errno. */
 int dx_read(struct dx *dx, int x, int y, int w, int h, uint8_t *fb, size_t stride);
 
 /* Reads the cursor image: ARGB, premultiplied, w*h pixels. */

@@ -124,6 +124,7 @@ struct config {
 	char *display_tls_cert_file;
 	char *display_tls_key_file;
 	double display_max_fps;
+	char **display_allowed_hosts; /* Host names served besides loopback ones */
 };
 
 /* A config with every default. */

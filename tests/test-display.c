@@ -124,3 +124,51 @@ TEST(bind_rules)
 	ASSERT_STR_CONTAINS(e6, "display.web_port: must differ");
 	ASSERT_STR_CONTAINS(e7, "display.port: expected a port number");
 }
+
+TEST(host_allowed_loopback)
+{
+	char *names[] = {"box.example.com", "Other.Example.", NULL};
+
+	ASSERT_TRUE(display_host_allowed("127.0.0.1:6080", "127.0.0.1", NULL));
+	ASSERT_TRUE(display_host_allowed("127.3.4.5", "127.0.0.1", NULL));
+	ASSERT_TRUE(display_host_allowed("localhost:6080", "127.0.0.1", NULL));
+	ASSERT_TRUE(display_host_allowed("LocalHost.:6080", "127.0.0.1", NULL));
+	ASSERT_TRUE(display_host_allowed("box.localhost:6080", "127.0.0.1", NULL));
+	ASSERT_TRUE(display_host_allowed("[::1]:6080", "127.0.0.1", NULL));
+	ASSERT_TRUE(display_host_allowed("[::1]", "::1", NULL));
+	/* what a DNS-rebinding page sends */
+	ASSERT_FALSE(display_host_allowed("rebind.attacker.example:6080", "127.0.0.1", NULL));
+	ASSERT_FALSE(display_host_allowed("localhost.attacker.example", "127.0.0.1", NULL));
+	ASSERT_FALSE(display_host_allowed("127.0.0.1.attacker.example", "127.0.0.1", NULL));
+	ASSERT_FALSE(display_host_allowed("xlocalhost", "127.0.0.1", NULL));
+	ASSERT_FALSE(display_host_allowed("[::2]:6080", "127.0.0.1", NULL));
+	ASSERT_FALSE(display_host_allowed("[::1", "127.0.0.1", NULL));
+	ASSERT_FALSE(display_host_allowed("", "127.0.0.1", NULL));
+	ASSERT_FALSE(display_host_allowed(NULL, "127.0.0.1", NULL));
+	/* configured names, any case, port ignored */
+	ASSERT_TRUE(display_host_allowed("BOX.example.com:443", "127.0.0.1", names));
+	ASSERT_TRUE(display_host_allowed("other.example", "127.0.0.1", names));
+	ASSERT_FALSE(display_host_allowed("example.com", "127.0.0.1", names));
+}
+
+TEST(host_allowed_public)
+{
+	char *names[] = {"box.example.com", NULL};
+
+	/* off loopback: only the listen address and the configured names */
+	ASSERT_TRUE(display_host_allowed("203.0.113.7:6080", "203.0.113.7", NULL));
+	ASSERT_TRUE(display_host_allowed("[2001:db8::7]:6080", "2001:db8::7", NULL));
+	ASSERT_TRUE(display_host_allowed("box.example.com:6080", "203.0.113.7", names));
+	ASSERT_FALSE(display_host_allowed("localhost:6080", "203.0.113.7", names));
+	ASSERT_FALSE(display_host_allowed("127.0.0.1:6080", "203.0.113.7", names));
+	ASSERT_FALSE(display_host_allowed("rebind.attacker.example", "203.0.113.7", names));
+}
+
+TEST(allowed_hosts_config)
+{
+	_cleanup_free_ char *ok = check("{\"display\": {\"allowed_hosts\": [\"box.example.com\"]}}");
+	_cleanup_free_ char *bad = check("{\"display\": {\"allowed_hosts\": [\"http://box/\"]}}");
+
+	ASSERT_TRUE(ok == NULL);
+	ASSERT_STR_CONTAINS(bad, "display.allowed_hosts: expected host names");
+}

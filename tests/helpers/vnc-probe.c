@@ -3,6 +3,10 @@
  *   vnc-probe check HOST PORT RRGGBB [X Y]   exit 0 when the pixel (default:
  *                                             the centre) shows that colour
  *                                             within 10 s
+ *   vnc-probe first HOST PORT RRGGBB [X Y]   exit 0 when the pixel shows that
+ *                                             colour in the first update with
+ *                                             pixels the server sends (no
+ *                                             later ones)
  *   vnc-probe latency HOST PORT DISPLAY N    N colour changes drawn on X (in
  *                                             a 256x256 window of its own in
  *                                             the centre);
@@ -29,6 +33,8 @@
 #include <xcb/xcb.h>
 
 static int updates;
+static int pixel_updates; /* updates that carried pixels */
+static int got_pixels;
 
 static double now_ms(void)
 {
@@ -54,10 +60,18 @@ static char *get_password(rfbClient *cl)
 	return strdup(buf);
 }
 
+static void got_update(rfbClient *cl, int x, int y, int w, int h)
+{
+	(void)cl, (void)x, (void)y, (void)w, (void)h;
+	got_pixels = 1;
+}
+
 static void finished_update(rfbClient *cl)
 {
 	(void)cl;
 	updates++;
+	pixel_updates += got_pixels;
+	got_pixels = 0;
 }
 
 /* The pixel at x,y as 0xRRGGBB (the client asks for 32 bpp, little endian). */
@@ -84,11 +98,14 @@ static rfbClient *connect_to(const char *host, const char *port)
 	cl->serverPort = (int)p;
 	cl->GetPassword = get_password;
 	cl->FinishedFrameBufferUpdate = finished_update;
+	cl->GotFrameBufferUpdate = got_update;
 	cl->appData.encodingsString = enc ? enc : "tight copyrect";
 	cl->appData.compressLevel = 2;
 	cl->appData.qualityLevel = 6;
 	cl->appData.useRemoteCursor = TRUE;
-	cl->canHandleNewFBSize = TRUE;
+	/* $VNC_NO_RESIZE: a client without the desktop-size encodings, whose
+	 * first update carries pixels at once */
+	cl->canHandleNewFBSize = getenv("VNC_NO_RESIZE") ? FALSE : TRUE;
 	if (!rfbInitClient(cl, NULL, NULL))
 		return NULL; /* rfbInitClient frees cl */
 	return cl;
@@ -97,7 +114,10 @@ static rfbClient *connect_to(const char *host, const char *port)
 /* Takes messages for up to ms; returns -1 on a dead connection. */
 static int pump(rfbClient *cl, int ms)
 {
-	int n = WaitForMessage(cl, (unsigned)ms * 1000);
+	/* WaitForMessage() only select()s on the socket: a message already
+	 * read into libvncclient's buffer (e.g. with the ServerInit) would
+	 * wait there for the next bytes the server sends */
+	int n = cl->buffered > 0 ? 1 : WaitForMessage(cl, (unsigned)ms * 1000);
 
 	if (n < 0)
 		return -1;
@@ -225,10 +245,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vnc-probe: cannot connect to %s:%s\n", argv[2], argv[3]);
 		return 2;
 	}
-	if (strcmp(argv[1], "check") == 0 && argc >= 5) {
+	if ((strcmp(argv[1], "check") == 0 || strcmp(argv[1], "first") == 0) && argc >= 5) {
 		uint32_t want = (uint32_t)strtoul(argv[4], NULL, 16);
 		int x = argc >= 7 ? num(argv[5]) : cl->width / 2;
 		int y = argc >= 7 ? num(argv[6]) : cl->height / 2;
+		int first_only = strcmp(argv[1], "first") == 0;
 		double deadline = now_ms() + 10000;
 
 		r = 1;
@@ -241,6 +262,8 @@ int main(int argc, char **argv)
 				r = 0;
 				break;
 			}
+			if (pixel_updates > 0 && first_only)
+				break;
 		}
 		if (r)
 			fprintf(stderr, "vnc-probe: pixel %d,%d is %06x, not %06x\n", x, y,
