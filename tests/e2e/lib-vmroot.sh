@@ -17,13 +17,11 @@ vmroot_package_list() {
 	return 1
 }
 
-# What a VM of ours needs besides its package list: the locale cloud-init
-# uses (C.UTF-8 always exists; others make "cloud-init status" end in
-# error without the locales package) and no apt caches.
+# What a VM of ours needs besides its package list: no apt caches. (The
+# locale cloud-init needs, C.UTF-8, comes from the rendered user-data, as
+# on a real VM.)
 _vmroot_configure() {
 	local root=$1
-	mkdir -p "$root/etc/cloud/cloud.cfg.d"
-	printf 'locale: C.UTF-8\n' >"$root/etc/cloud/cloud.cfg.d/90-agentbox-test-locale.cfg"
 	# The VM's DNS would be the cloud's; there is none here (no traffic off
 	# the machine), so nothing waits on it.
 	: >"$root/etc/resolv.conf"
