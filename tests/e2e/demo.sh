@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make demo: the life of a workspace VM on this machine, narrated: the
 # scenario of tests/e2e/vm-life.sh (steps 1-5; DEMO_STEPS="1 2 3 4 5 6" for
-# all), with a timeline at the end and its screenshot, journals and cloud
+# all; DEMO_WORKSPACE=real for the real workspace image), with a timeline at the end and its screenshot, journals and cloud
 # calls kept in build/demo/. Leaves nothing running. Needs root (dockerd,
 # network namespaces) and the packages of .ci/deps.
 set -u
@@ -10,6 +10,9 @@ cd "$(dirname "$0")/../.."
 export AGENTBOX_BUILD=${AGENTBOX_BUILD:-build}
 export E2E_STEPS=${DEMO_STEPS:-1 2 3 4 5}
 export E2E_ARTIFACTS=$PWD/build/demo
+# DEMO_WORKSPACE=real: the real workspace image (images/workspace; its first
+# build takes minutes and needs the npm registry, then it is cached)
+export E2E_WORKSPACE=${DEMO_WORKSPACE:-standin}
 start=$(date +%s)
 cat <<'TXT'
 agentbox demo: a simulated Hetzner cloud in a network namespace (metadata

@@ -59,6 +59,7 @@ write_env() {
 		HCLOUD_TOKEN_FILE=$T/secrets/hcloud-token
 		WORKSPACE_NAME=$2
 		WORKSPACE_IMAGE=$WORKSPACE_IMAGE
+		WORKSPACE_UID=$WS_UID
 		SSH_KEY=ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE2eTestKeyOfTheEndToEndTestOnlyXXXXXXXXXX e2e@test
 		BUCKET=$BUCKET
 		S3_ENDPOINT=$S3_ENDPOINT
@@ -124,12 +125,12 @@ _journal_has() { vm_journal "$1" -o cat "$2" | grep -q .; }
 ws() {
 	local n=$1
 	shift
-	vm_exec "$n" docker exec -u 1000:1000 "$(ctr "$n")" "$@"
+	vm_exec "$n" docker exec -u "$WS_UID:$WS_GID" "$(ctr "$n")" "$@"
 }
 ws_in() { # ws with stdin
 	local n=$1
 	shift
-	docker exec -i "$(vm_name "$n")" docker exec -i -u 1000:1000 "$(ctr "$n")" "$@"
+	docker exec -i "$(vm_name "$n")" docker exec -i -u "$WS_UID:$WS_GID" "$(ctr "$n")" "$@"
 }
 
 # step_screen N: an X client of the workspace paints the root window once,
@@ -141,8 +142,10 @@ step_screen() {
 	[ -x "$TOP/tests/display/node_modules/.bin/playwright-core" ] || [ -d "$TOP/tests/display/node_modules/playwright-core" ] ||
 		{ skip "step 2 needs tests/display's npm packages (make deps)"; return 0; }
 	need_cmd chromium
-	if ! vm_exec "$n" docker exec "$(ctr "$n")" xsetroot -solid '#3366cc' 2>"$T/xsetroot.err"; then
-		step_fail "xsetroot in the workspace container failed: $(cat "$T/xsetroot.err")" "$n" -u agentbox-xvfb -u agentbox-display
+	# (-d: xlogo stays; xsetroot paints and ends, its error is in the exec's)
+	if ! vm_exec "$n" docker exec -d -u "$WS_UID:$WS_GID" "$(ctr "$n")" $X_PAINT 2>"$T/xpaint.err" ||
+		! sleep 2 || [ -s "$T/xpaint.err" ]; then
+		step_fail "'$X_PAINT' in the workspace container failed: $(cat "$T/xpaint.err")" "$n" -u agentbox-xvfb -u agentbox-display
 		return 1
 	fi
 	_novnc_sees "$n" "the workspace's X client is on the noVNC page" step2-novnc.png
@@ -183,7 +186,10 @@ step_work() {
 	vm_exec "$n" sh -c 'setsid runuser -u admin -- script -q -f -c "sleep 900" /tmp/admin-tty.log </dev/null >/dev/null 2>&1 &'
 	wait_for 10 vm_exec "$n" pgrep -u admin -x sleep || fail "VM $n: no terminal of the login user"
 	# A busy agent named claude (tests/helpers/spin; ends within 60 s)
-	vm_exec "$n" docker exec -d -u 1000:1000 "$(ctr "$n")" claude --busy
+	docker cp "$BUILD/tests/helpers/spin" "$(vm_name "$n"):/tmp/e2e-claude" &&
+		vm_exec "$n" docker cp /tmp/e2e-claude "$(ctr "$n"):/tmp/claude" ||
+		fail "VM $n: copying the stand-in agent into the container"
+	vm_exec "$n" docker exec -d -u "$WS_UID:$WS_GID" "$(ctr "$n")" /tmp/claude --busy
 	if wait_for 20 _status_has "$n" 'processes.*claude'; then
 		pass "VM $n: agentbox status shows the busy agent"
 	else
@@ -260,8 +266,8 @@ step_relaunch() {
 	for f in "$SESSION_DIR/e2e-session.jsonl:$T/session.jsonl" "$PROJECT/main.c:$T/main.c"; do
 		check "VM $n: ${f%%:*} byte for byte" \
 			[ "$(vm_exec "$n" sha256sum "${f%%:*}" | cut -d' ' -f1)" = "$(sha256sum <"${f#*:}" | cut -d' ' -f1)" ]
-		check "VM $n: ${f%%:*} owned by agent (1000:1000)" \
-			[ "$(vm_exec "$n" stat -c %u:%g "${f%%:*}")" = 1000:1000 ]
+		check "VM $n: ${f%%:*} owned by the workspace user ($WS_UID:$WS_GID)" \
+			[ "$(vm_exec "$n" stat -c %u:%g "${f%%:*}")" = "$WS_UID:$WS_GID" ]
 	done
 	check "VM $n: the container sees the session at the same path" ws "$n" test -s "$SESSION_DIR/e2e-session.jsonl"
 }
