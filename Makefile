@@ -146,6 +146,7 @@ WORKSPACE_UID  ?= $(shell id -u $(WORKSPACE_USER) 2>/dev/null || echo 1000)
 WORKSPACE_GID  ?= $(shell id -g $(WORKSPACE_USER) 2>/dev/null || echo 1000)
 WORKSPACE_HOME ?= $(shell getent passwd $(WORKSPACE_USER) | cut -d: -f6 | grep . || echo /home/$(WORKSPACE_USER))
 IMAGE_BUILD_FLAGS ?= --network host
+IMAGE_CONTEXT  ?= images/workspace
 
 image:
 	DOCKER_BUILDKIT=$$(docker buildx version >/dev/null 2>&1 && echo 1 || echo 0) \
@@ -155,7 +156,7 @@ image:
 		--build-arg WORKSPACE_UID=$(WORKSPACE_UID) \
 		--build-arg WORKSPACE_GID=$(WORKSPACE_GID) \
 		--build-arg WORKSPACE_HOME=$(WORKSPACE_HOME) \
-		images/workspace
+		$(IMAGE_CONTEXT)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/agentbox $(DESTDIR)$(UNITDIR) \

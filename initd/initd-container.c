@@ -82,7 +82,8 @@ static void add_sandbox(const struct config *c, cJSON *host)
 		cJSON_AddItemToArray(add, cJSON_CreateString(*p));
 	cJSON_AddItemToArray(sec, cJSON_CreateString("no-new-privileges:true"));
 	if (c->workspace_cpus > 0)
-		cJSON_AddNumberToObject(host, "NanoCpus", (double)(int64_t)(c->workspace_cpus * 1e9));
+		cJSON_AddNumberToObject(host, "NanoCpus",
+					(double)(int64_t)(c->workspace_cpus * 1e9));
 	/* checked by config_finish; the machine's size decides a share */
 	if (config_memory_limit(c->workspace_memory,
 				pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page : 0,
@@ -307,8 +308,9 @@ int initd_container(struct initd *i)
 		if (i->container_running) {
 			int k = docker_container_stop(i->docker, i->container_id, 10);
 			if (k < 0)
-				log_error_errno(k, "Stopping container %s failed too: %m; stop it "
-						   "by hand (docker stop %s)",
+				log_error_errno(k,
+						"Stopping container %s failed too: %m; stop it "
+						"by hand (docker stop %s)",
 						i->container_name, i->container_name);
 			else
 				log_error("Stopped container %s, which ran without the block",

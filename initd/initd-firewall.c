@@ -27,15 +27,15 @@
 /* 169.254.169.254: EC2, Hetzner, GCE, Azure, OpenStack; 169.254.42.42:
  * Scaleway; fd00:ec2::254: EC2 over IPv6. */
 #define FIREWALL_RULESET                                                                           \
-	"add table inet " INITD_FIREWALL_TABLE "\n"                                                 \
-	"delete table inet " INITD_FIREWALL_TABLE "\n"                                              \
-	"table inet " INITD_FIREWALL_TABLE " {\n"                                                   \
-	"  chain " INITD_FIREWALL_CHAIN " {\n"                                                      \
+	"add table inet " INITD_FIREWALL_TABLE "\n"                                                \
+	"delete table inet " INITD_FIREWALL_TABLE "\n"                                             \
+	"table inet " INITD_FIREWALL_TABLE " {\n"                                                  \
+	"  chain " INITD_FIREWALL_CHAIN " {\n"                                                     \
 	"    type filter hook forward priority filter - 10; policy accept;\n"                      \
-	"    ip daddr { 169.254.169.254, 169.254.42.42 } counter reject with icmpx type "           \
-	"admin-prohibited\n"                                                                        \
-	"    ip6 daddr fd00:ec2::254 counter reject with icmpx type admin-prohibited\n"             \
-	"  }\n"                                                                                     \
+	"    ip daddr { 169.254.169.254, 169.254.42.42 } counter reject with icmpx type "          \
+	"admin-prohibited\n"                                                                       \
+	"    ip6 daddr fd00:ec2::254 counter reject with icmpx type admin-prohibited\n"            \
+	"  }\n"                                                                                    \
 	"}\n"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct nft_ctx *, nft_ctx_free)
@@ -76,12 +76,13 @@ int initd_firewall(struct initd *i)
 	}
 	r = firewall_apply(&error);
 	if (r < 0) {
-		log_error_errno(r,
-				"Cannot block the metadata service for container %s (nftables: %s); "
-				"not running it. agentbox-init needs root with CAP_NET_ADMIN and a "
-				"kernel with nf_tables (modprobe nf_tables); or set "
-				"workspace.block_metadata: false to run it unprotected",
-				i->container_name, error ? error : strerror(-r));
+		log_error_errno(
+		    r,
+		    "Cannot block the metadata service for container %s (nftables: %s); "
+		    "not running it. agentbox-init needs root with CAP_NET_ADMIN and a "
+		    "kernel with nf_tables (modprobe nf_tables); or set "
+		    "workspace.block_metadata: false to run it unprotected",
+		    i->container_name, error ? error : strerror(-r));
 		return INITD_EXIT_CONTAINER;
 	}
 	log_info("Metadata service blocked for containers (nftables table inet %s)",

@@ -61,10 +61,10 @@ struct config {
 	int workspace_android_emulator;
 	double workspace_pull_retries;
 	/* the container as a sandbox (initd-container.c, initd-firewall.c) */
-	double workspace_cpus;	    /* 0: no limit */
-	char *workspace_memory;	    /* "90%", "8g", "none"; see config_memory_limit() */
+	double workspace_cpus;	     /* 0: no limit */
+	char *workspace_memory;	     /* "90%", "8g", "none"; see config_memory_limit() */
 	double workspace_pids_limit; /* 0: no limit */
-	char **workspace_cap_add;   /* capabilities given back after dropping all */
+	char **workspace_cap_add;    /* capabilities given back after dropping all */
 	int workspace_block_metadata;
 
 	/* top level */

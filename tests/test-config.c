@@ -168,10 +168,11 @@ TEST(memory_limit)
 TEST(sandbox_keys)
 {
 	struct config *c;
-	_cleanup_free_ char *e = load("{\"workspace\": {\"home\": \"/tmp\", \"cpus\": 1.5, "
-				      "\"memory\": \"8g\", \"pids_limit\": 100, "
-				      "\"cap_add\": [\"NET_BIND_SERVICE\"], \"block_metadata\": false}}",
-				      &c);
+	_cleanup_free_ char *e =
+	    load("{\"workspace\": {\"home\": \"/tmp\", \"cpus\": 1.5, "
+		 "\"memory\": \"8g\", \"pids_limit\": 100, "
+		 "\"cap_add\": [\"NET_BIND_SERVICE\"], \"block_metadata\": false}}",
+		 &c);
 	_cleanup_free_ char *error = NULL;
 
 	ASSERT_TRUE(e == NULL);
@@ -184,7 +185,8 @@ TEST(sandbox_keys)
 	config_free(c);
 
 	ASSERT_REFUSED("{\"workspace\": {\"cpus\": -1}}", "workspace.cpus");
-	ASSERT_REFUSED("{\"workspace\": {\"block_metadata\": \"yes\"}}", "workspace.block_metadata");
+	ASSERT_REFUSED("{\"workspace\": {\"block_metadata\": \"yes\"}}",
+		       "workspace.block_metadata");
 	free(e);
 	e = load("{\"workspace\": {\"home\": \"/tmp\", \"memory\": \"8 GB\"}}", &c);
 	ASSERT_TRUE(e == NULL);

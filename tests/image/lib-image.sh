@@ -2,9 +2,11 @@
 # tests/init/lib-docker.sh, with start_dockerd done):
 #   image_debian_base REF     a debootstrapped Debian 12 minbase root,
 #                             imported as REF (the tarball is cached)
-#   image_workspace REF       images/workspace built on that base as REF;
-#                             the built image is cached (docker save) under
-#                             the hash of its inputs and loaded when unchanged
+#   image_workspace REF BASE_REF [MAKE VARIABLES...]
+#                             images/workspace built on BASE_REF by `make
+#                             image` as REF (e.g. WORKSPACE_UID=1000); the
+#                             built image is cached (docker save) under the
+#                             hash of its inputs and loaded when unchanged
 # Cache: /var/cache/agentbox-tests (AGENTBOX_TEST_CACHE). Ubuntu's archive
 # is not reachable here, so the test base is Debian 12 (gh, tini and nodejs
 # are in its archive too); apt inside the build uses Debian's mirror and
@@ -64,10 +66,11 @@ image_debian_base() {
 	docker import "$tar" "$1" >/dev/null
 }
 
-# image_workspace REF BASE_REF [BUILD ARGS...]: builds images/workspace as
-# REF, or loads the cached build of the same inputs (Dockerfile and files,
-# base tarball, build arguments). The host's extra CA certificates go into
-# the build's ca-certificates/: where the egress re-signs TLS, npm needs them.
+# image_workspace REF BASE_REF [MAKE VARIABLES...]: builds images/workspace
+# as REF with `make image`, or loads the cached build of the same inputs
+# (Dockerfile and files, base layers, variables). The host's extra CA
+# certificates go into the build's ca-certificates/: where the egress
+# re-signs TLS, npm needs them.
 image_workspace() {
 	local ref=$1 base=$2 key out start rc loaded ctx=$T/image-context
 	shift 2
@@ -89,9 +92,9 @@ image_workspace() {
 	fi
 	start=$(date +%s)
 	echo "image: building images/workspace on $base (a few minutes; log in $T/build.log)" >&2
-	# One progress line per Dockerfile step.
-	DOCKER_BUILDKIT=0 timeout 1500 docker build --network host --build-arg "BASE=$base" "$@" \
-		-t "image-cache:$key" "$ctx" 2>&1 | tee "$T/build.log" |
+	# One progress line per Dockerfile step (the legacy builder's "Step N/M").
+	timeout 1500 make -s -C "$TOP" image IMAGE="image-cache:$key" IMAGE_BASE="$base" \
+		IMAGE_CONTEXT="$ctx" "$@" 2>&1 | tee "$T/build.log" |
 		grep --line-buffered '^Step ' | sed -u 's/^/image: /' >&2
 	rc=${PIPESTATUS[0]}
 	if [ "$rc" -ne 0 ]; then

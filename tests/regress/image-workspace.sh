@@ -20,8 +20,23 @@ start_dockerd
 
 UID_=2345 GID_=2346
 image_debian_base image-test/debian12:base || { fail "Debian base root"; finish; }
+
+# add-user.sh on a base whose own user holds the numbers (ubuntu:24.04's
+# "ubuntu" is 1000:1000; its archive is not reachable here to build on it)
+adduser_in_base() {
+	docker run --rm -v "$TOP/images/workspace/add-user.sh:/add-user.sh:ro" \
+		image-test/debian12:base sh -c "$1" 2>&1
+}
+out=$(adduser_in_base 'groupadd -g 1000 ubuntu && useradd -m -u 1000 -g 1000 ubuntu &&
+	/add-user.sh agent 1000 1000 /home/agent && id agent && ! getent passwd ubuntu &&
+	stat -c %u:%g /home/agent')
+check "add-user.sh: a base user holding the uid/gid makes way" \
+	[ "$out" = "$(printf 'uid=1000(agent) gid=1000(agent) groups=1000(agent)\n1000:1000')" ]
+out=$(adduser_in_base 'useradd -u 1500 agent && /add-user.sh agent 1000 1000 /home/agent')
+check "add-user.sh: a user of that name with other numbers is refused" \
+	bash -c "grep -q 'agent exists with other numbers' <<<'$out'"
 if ! image_workspace image-test/workspace:built image-test/debian12:base \
-	--build-arg WORKSPACE_UID=$UID_ --build-arg WORKSPACE_GID=$GID_; then
+	WORKSPACE_USER=agent WORKSPACE_UID=$UID_ WORKSPACE_GID=$GID_ WORKSPACE_HOME=/home/agent; then
 	fail "the image builds"
 	finish
 fi
