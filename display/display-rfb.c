@@ -203,7 +203,12 @@ static void *drfb_client_setup(void *data)
 		free(p);
 		return NULL;
 	}
-	/* counted in the list before it leaves the setup count */
+	/* its threads start below; the main thread may already see it in
+	 * the list, with its peer, counted in the list before it leaves the
+	 * setup count */
+	cl->clientData = p;
+	cl->clientGoneHook = drfb_client_gone;
+	cl->clientFramebufferUpdateRequestHook = drfb_first_request;
 	atomic_fetch_add(&r->n_clients, 1);
 	atomic_fetch_sub(&r->n_setup, 1);
 	snprintf(n, sizeof(n), "%d", atomic_load(&r->n_clients));
@@ -211,9 +216,6 @@ static void *drfb_client_setup(void *data)
 		  LOG_FIELDS({"AGENTBOX_EVENT", "connect"}, {"AGENTBOX_PEER", p->peer},
 			     {"AGENTBOX_TRANSPORT", p->transport}, {"AGENTBOX_CLIENTS", n}),
 		  4, "Display client %s (%s) connected", p->peer, p->transport);
-	cl->clientData = p;
-	cl->clientGoneHook = drfb_client_gone;
-	cl->clientFramebufferUpdateRequestHook = drfb_first_request;
 	eventfd_write(r->wake_fd, 1);
 	/* the reference keeps cl alive until its thread is detached */
 	rfbIncrClientRef(cl);

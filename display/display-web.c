@@ -375,10 +375,13 @@ static int http_process(struct dweb *w, struct conn *c)
 
 		if (!end) {
 			if (c->in.len > HTTP_MAX_HEADER)
-				http_error(c, 431, "Request Header Fields Too Large");
+				return http_error(c, 431, "Request Header Fields Too Large");
 			return 0;
 		}
 		hlen = (size_t)(end - c->in.data) + 4;
+		/* the same limit as for a header still coming */
+		if (hlen > HTTP_MAX_HEADER)
+			return http_error(c, 431, "Request Header Fields Too Large");
 		c->since = now_usec(CLOCK_MONOTONIC);
 		req = strndup((char *)c->in.data, hlen);
 		buf_consume(&c->in, hlen);
@@ -388,9 +391,16 @@ static int http_process(struct dweb *w, struct conn *c)
 		/* a DNS-rebinding page sends its own name: serve only ours */
 		host = http_header(req, "Host");
 		if (!display_host_allowed(host, w->listen, w->allowed_hosts)) {
-			log_notice("Refused a request from %s for Host \"%.80s\": not a name of "
-				   "this display (add it to display.allowed_hosts if it is)",
-				   c->peer, strempty(host));
+			char shown[81];
+
+			/* the client's bytes: printable ones only into the log */
+			snprintf(shown, sizeof(shown), "%s", strempty(host));
+			for (char *q = shown; *q; q++)
+				if ((unsigned char)*q < 0x20 || (unsigned char)*q >= 0x7f)
+					*q = '?';
+			log_notice("Refused a request from %s for Host \"%s\": not a name of this "
+				   "display (add it to display.allowed_hosts if it is)",
+				   c->peer, shown);
 			return http_error(c, 403, "Forbidden");
 		}
 		connection = http_header(req, "Connection");

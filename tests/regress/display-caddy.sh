@@ -9,7 +9,7 @@ need_display_tools
 need_cmd caddy
 need_cmd curl
 
-D=:89 RFB=5989 WEB=6089 TLS=6489
+D=:357 RFB=35070 WEB=35071 TLS=35072
 cat >"$T/c.json" <<JSON
 {"workspace": {"home": "$T"},
  "display": {"x_display": "$D", "port": $RFB, "web_port": $WEB, "geometry": "1024x768"}}
@@ -24,7 +24,7 @@ cat >"$T/Caddyfile" <<CADDY
 {
 	admin off
 	skip_install_trust
-	http_port 6389
+	http_port 35073
 	https_port $TLS
 	storage file_system $T/caddy-data
 }

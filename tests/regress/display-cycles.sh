@@ -7,7 +7,7 @@
 need_display_tools
 need_cmd python3
 
-D=:94 RFB=5994 WEB=6094
+D=:356 RFB=35060 WEB=35061
 cat >"$T/c.json" <<JSON
 {"workspace": {"home": "$T"},
  "display": {"x_display": "$D", "port": $RFB, "web_port": $WEB, "geometry": "800x600"}}

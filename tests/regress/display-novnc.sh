@@ -10,7 +10,7 @@ need_browser
 need_cmd xev
 need_cmd xclip
 
-D=:92 RFB=5992 WEB=6092
+D=:355 RFB=35050 WEB=35051
 cat >"$T/c.json" <<JSON
 {"workspace": {"home": "$T"},
  "display": {"x_display": "$D", "port": $RFB, "web_port": $WEB}}

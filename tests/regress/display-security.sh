@@ -4,7 +4,8 @@
 # rejected (RFB probe and noVNC); a foreign Origin cannot open the
 # WebSocket; a DNS-rebinding Host (with its own Origin) is refused on
 # loopback, loopback names and display.allowed_hosts are served; paths
-# cannot leave the noVNC directory; with TLS on a non-loopback address (a
+# cannot leave the noVNC directory; a request header over 16 KiB gets 431
+# whether complete or not; with TLS on a non-loopback address (a
 # link-local one in a network namespace of our own) https and wss work,
 # plain http does not, and only that address and the configured names are
 # served as Host.
@@ -75,6 +76,30 @@ check "WebSocket as localhost accepted (101)" test "$(upgrade http://localhost:$
 check "WebSocket as [::1] accepted (101)" test "$(upgrade "http://[::1]:$WEB" "[::1]:$WEB")" = 101
 check "WebSocket as a display.allowed_hosts name accepted (101)" \
 	test "$(upgrade http://box.example.test:$WEB box.example.test:$WEB)" = 101
+header() { # SIZE complete|partial -> the status the server answers a header of SIZE bytes
+	timeout 20 python3 - "$WEB" "$1" "$2" <<'PY'
+import socket, sys
+port, size, how = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+s = socket.create_connection(("127.0.0.1", port), timeout=10)
+head = "GET /vnc.html HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nX-Pad: " % port
+pad = size - len(head) - (4 if how == "complete" else 0)
+try:
+    s.sendall((head + "a" * pad + ("\r\n\r\n" if how == "complete" else "")).encode())
+except OSError:
+    pass  # the server may answer and close before it has read everything
+data = b""
+while b"\r\n" not in data:
+    chunk = s.recv(4096)
+    if not chunk:
+        break
+    data += chunk
+print(data.split(b" ")[1].decode() if data.startswith(b"HTTP/") else "none")
+PY
+}
+check "a complete 1 MB request header refused (431)" test "$(header 1048576 complete)" = 431
+check "an incomplete 1 MB request header refused (431)" test "$(header 1048576 partial)" = 431
+check "a complete 17 KiB request header refused (431)" test "$(header 17408 complete)" = 431
+check "a complete 15 KiB request header served (200)" test "$(header 15360 complete)" = 200
 code() { curl -s -o /dev/null -m 5 -w '%{http_code}' --path-as-is "http://127.0.0.1:$WEB$1"; }
 check "vnc.html served" test "$(code /vnc.html)" = 200
 check "/../ refused" test "$(code /../../etc/passwd)" = 404
