@@ -60,8 +60,9 @@ _workspace_real() {
 	local ref=$1
 	. "$TOP/tests/image/lib-image.sh"
 	image_debian_base e2e-image/debian12:base || { fail "the workspace image's Debian base"; exit 1; }
+	# the make variables of tests/regress/image-workspace.sh: one cache key
 	image_workspace "127.0.0.1:$REG_PORT/$ref" e2e-image/debian12:base \
-		--build-arg WORKSPACE_UID=2345 --build-arg WORKSPACE_GID=2346 ||
+		WORKSPACE_USER=agent WORKSPACE_UID=2345 WORKSPACE_GID=2346 WORKSPACE_HOME=/home/agent ||
 		{ fail "images/workspace did not build"; exit 1; }
 	docker push "127.0.0.1:$REG_PORT/$ref" >"$T/push.log" 2>&1 || {
 		fail "push of the workspace image"
