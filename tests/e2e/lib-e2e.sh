@@ -95,7 +95,7 @@ boot_vm() {
 	if grep -q agentbox <<<"$st"; then step_fail "failed units: $st" "$n"; else pass "VM $n: no agentbox unit failed"; fi
 	check "VM $n: workspace container running" \
 		[ "$(vm_exec "$n" docker inspect -f '{{.State.Running}}' "$(ctr "$n")" 2>/dev/null)" = true ]
-	for id in 26c16e3940b8447296746b2c660dc981:identity 9ab8bea0344940f38b1f2700e42fd411:ready \
+	for id in 26c16e3940b8447296746b2c660dc981:identity 1a4c28eb846e4221ba1d9ebf3c67eac3:pull 9ab8bea0344940f38b1f2700e42fd411:ready \
 		db7d1e2ef6424557a384840c4f789e2f:monitor-started; do
 		if wait_for 20 _journal_has "$n" "MESSAGE_ID=${id%%:*}"; then
 			pass "VM $n: journal has ${id#*:} (MESSAGE_ID=${id%%:*})"
