@@ -5,7 +5,7 @@
 # calls kept in build/demo/. Leaves nothing running. Needs root (dockerd,
 # network namespaces) and the packages of .ci/deps.
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 [ "$(id -u)" -eq 0 ] || { echo "make demo needs root (a private dockerd, network namespaces)"; exit 1; }
 export AGENTBOX_BUILD=${AGENTBOX_BUILD:-build}
 export E2E_STEPS=${DEMO_STEPS:-1 2 3 4 5}
