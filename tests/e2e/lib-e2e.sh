@@ -305,7 +305,8 @@ step_quick() {
 	in_cloud iptables -I INPUT -s "$(vm_addr "$cut")" -p tcp --dport "$BUCKET_PORT" -j REJECT --reject-with tcp-reset
 	boot_vm "$kill" "$T/user-data-$kill" || return 1
 	# a state big enough that the final backup takes a moment
-	ws "$kill" sh -c "head -c 100000000 /dev/urandom >/home/agent/.claude/big.bin"
+	ws "$kill" sh -c "mkdir -p /home/agent/.claude && head -c 100000000 /dev/urandom >/home/agent/.claude/big.bin" ||
+		fail "VM $kill: writing 100 MB of state"
 	out=$(vm_exec "$kill" sh -c 'for i in $(seq 1200); do
 		if pgrep -f "internal-delete-job backup" >/dev/null; then
 			kill -9 "$(systemctl show -p MainPID --value agentbox-monitor)" && echo killed && exit 0
