@@ -307,8 +307,9 @@ step_quick() {
 	# a state big enough that the final backup takes a moment
 	ws "$kill" sh -c "mkdir -p /home/agent/.claude && head -c 100000000 /dev/urandom >/home/agent/.claude/big.bin" ||
 		fail "VM $kill: writing 100 MB of state"
+	# (the pattern is anchored: this loop's own command line holds the words too)
 	out=$(vm_exec "$kill" sh -c 'for i in $(seq 1200); do
-		if pgrep -f "internal-delete-job backup" >/dev/null; then
+		if pgrep -f "^([^ ]*/)?agentbox --config [^ ]+ internal-delete-job backup" >/dev/null; then
 			kill -9 "$(systemctl show -p MainPID --value agentbox-monitor)" && echo killed && exit 0
 		fi
 		sleep 0.05
@@ -330,6 +331,8 @@ step_quick() {
 	cp "$j" "$CLOUD_DIR/$name.journal.txt" "$ART/" 2>/dev/null
 	check "VM $kill: exactly one DELETE" \
 		[ "$(cloud_calls "select(.method == \"DELETE\" and .path == \"/v1/servers/$(vm_id "$kill")\")" | grep -c .)" = 1 ]
+	check "VM $kill: the restarted monitor found the sequence interrupted in its final backup" \
+		jq -se 'any(.[]; .MESSAGE | strings | test("A delete sequence was interrupted at step .backup."))' "$j"
 	check "VM $kill: systemd restarted the killed monitor" \
 		jq -se 'any(.[]; .MESSAGE | strings | test("agentbox-monitor.service: Main process exited, code=killed, status=9/KILL"))' "$j" >/dev/null
 	t_del=$(cloud_calls "select(.method == \"DELETE\" and .path == \"/v1/servers/$(vm_id "$kill")\") | .time" | head -n 1)
