@@ -5,7 +5,7 @@
 #   make fuzz            build tests/fuzz/ with libFuzzer (clang) and run each
 #                        harness for FUZZ_SECONDS (default 60)
 #   make bench           run the benchmarks under bench/ (writes bench/out/)
-#   make demo            show what exists, against local servers
+#   make demo            a workspace VM's whole life in a simulated cloud (tests/e2e/)
 #   make install         install binaries, units and docs (DESTDIR, PREFIX)
 #   make deb             build/agentbox_<version>_<arch>.deb (packaging/deb/)
 #   make deps            install the Debian and npm packages build and tests need
@@ -172,7 +172,14 @@ check-fast: tests
 bench: all tests
 	bench/run
 
+# The life of a workspace VM in a simulated cloud (tests/e2e/demo.sh);
+# demo-monitor: the idle monitor alone against local servers. Both install
+# what they need first.
 demo: deps
+	$(MAKE) all tests
+	tests/e2e/demo.sh
+
+demo-monitor: deps
 	$(MAKE) all tests
 	tests/demo.sh
 
@@ -231,4 +238,4 @@ checkstyle:
 clean:
 	rm -rf build build-san build-fuzz bench/out
 
-.PHONY: all tests fuzzers fuzz check check-fast bench demo deps image install deb format checkstyle clean
+.PHONY: all tests fuzzers fuzz check check-fast bench demo demo-monitor deps image install deb format checkstyle clean

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# test-timeout: 2000
+# timeout: 2000
 # The workspace image (images/workspace/Dockerfile), built on a local
 # Debian 12 base (debootstrap, docker import; Ubuntu's archive is not
 # reachable here) in a dockerd of the test's own, and started by

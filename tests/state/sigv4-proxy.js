@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // A signature-checking, fault-injecting proxy in front of s3rver, for the
-// state tests. Listens on 127.0.0.1 only.
+// state tests. Listens on 127.0.0.1 (or $LISTEN_ADDR, an address of a
+// network namespace the test made).
 //
 //   node sigv4-proxy.js LISTEN_PORT UPSTREAM_PORT ACCESS_KEY SECRET_KEY [SESSION_TOKEN]
 //
@@ -225,4 +226,4 @@ function forward(req, res, body, fault) {
 		up.end(body);
 }
 server.keepAliveTimeout = 30000;
-server.listen(parseInt(listenPort, 10), '127.0.0.1', () => process.stdout.write('ready\n'));
+server.listen(parseInt(listenPort, 10), process.env.LISTEN_ADDR || '127.0.0.1', () => process.stdout.write('ready\n'));
