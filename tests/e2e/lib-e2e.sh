@@ -95,6 +95,16 @@ boot_vm() {
 	if grep -q agentbox <<<"$st"; then step_fail "failed units: $st" "$n"; else pass "VM $n: no agentbox unit failed"; fi
 	check "VM $n: workspace container running" \
 		[ "$(vm_exec "$n" docker inspect -f '{{.State.Running}}' "$(ctr "$n")" 2>/dev/null)" = true ]
+	# The user-data holds the provider token and the storage keys: the
+	# workspace container, where agents run untrusted code, must not reach
+	# the metadata service, while the VM's own services do and the
+	# container still reaches the rest of the cloud.
+	check "VM $n: the VM's own services reach the metadata service" \
+		vm_exec "$n" curl -sf -m 5 -o /dev/null http://169.254.169.254/hetzner/v1/metadata/instance-id
+	check "VM $n: the workspace container reaches the cloud (release server)" \
+		_ws_http_status "$n" "$CLOUD_ADDR" 34081 / 200
+	check "VM $n: the workspace container cannot reach the metadata service" \
+		_ws_no_http "$n" 169.254.169.254 80 /hetzner/v1/metadata/instance-id
 	for id in 26c16e3940b8447296746b2c660dc981:identity 1a4c28eb846e4221ba1d9ebf3c67eac3:pull 9ab8bea0344940f38b1f2700e42fd411:ready \
 		db7d1e2ef6424557a384840c4f789e2f:monitor-started; do
 		if wait_for 20 _journal_has "$n" "MESSAGE_ID=${id%%:*}"; then
@@ -119,6 +129,13 @@ boot_vm() {
 	return 0
 }
 _init_done() { [ "$(vm_exec "$1" systemctl is-active agentbox-init 2>/dev/null)" = active ]; }
+# _ws_http_line N HOST PORT PATH: the status line of a GET from inside VM
+# N's workspace container (busybox nc, 5 s), empty when nothing answered.
+_ws_http_line() {
+	ws "$1" sh -c "printf 'GET $4 HTTP/1.0\r\nHost: $2\r\n\r\n' | nc -w 5 $2 $3" 2>/dev/null | head -n 1
+}
+_ws_http_status() { _ws_http_line "$1" "$2" "$3" "$4" | grep -q "^HTTP/1\.[01] $5 "; }
+_ws_no_http() { ! _ws_http_line "$1" "$2" "$3" "$4" | grep -q '^HTTP/'; }
 _journal_has() { vm_journal "$1" -o cat "$2" | grep -q .; }
 
 # ws N CMD...: CMD as the workspace user in VM N's workspace container.

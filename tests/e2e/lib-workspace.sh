@@ -37,7 +37,7 @@ workspace_image() {
 	mkdir -p "$root/bin" "$root/tmp" "$root/etc" "$root/usr/local/bin"
 	chmod 1777 "$root/tmp"
 	cp /bin/busybox "$root/bin/"
-	for a in sh ls cat sleep echo test mkdir printf id env date head tail sha256sum kill ps; do
+	for a in sh ls cat sleep echo test mkdir printf id env date head tail sha256sum kill ps nc; do
 		ln -s busybox "$root/bin/$a"
 	done
 	printf 'root:x:0:0:root:/root:/bin/sh\nagent:x:1000:1000:agent:/home/agent:/bin/sh\n' >"$root/etc/passwd"

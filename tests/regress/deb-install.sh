@@ -155,12 +155,10 @@ check "units name the installed paths" \
 	sh -c "grep -q '^ExecStart=/usr/bin/agentbox-monitor --config /etc/agentbox/agentbox.json' '$R/lib/systemd/system/agentbox-monitor.service'"
 check "workspace user 'agent' created with a home" \
 	sh -c "[ \"\$(chroot '$R' getent passwd agent | cut -d: -f6)\" = /home/agent ] && [ -d '$R/home/agent' ]"
-for u in agentbox-init agentbox-monitor agentbox-display; do
+for u in agentbox-firewall agentbox-init agentbox-monitor agentbox-display; do
 	check "$u enabled (multi-user.target.wants symlink)" \
 		[ "$(readlink "$R/etc/systemd/system/multi-user.target.wants/$u.service")" = "/lib/systemd/system/$u.service" ]
 done
-check "agentbox-firewall enabled before dockerd (docker.service.wants symlink)" \
-	[ "$(readlink "$R/etc/systemd/system/docker.service.wants/agentbox-firewall.service")" = "/lib/systemd/system/agentbox-firewall.service" ]
 check "agentbox-xvfb not enabled on its own (pulled in by the display)" \
 	sh -c "! ls '$R'/etc/systemd/system/*.wants/agentbox-xvfb.service 2>/dev/null"
 # processes whose root is the chroot
