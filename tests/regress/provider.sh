@@ -159,10 +159,10 @@ check "no verified backup: no delete" no_delete
 check "no verified backup: says why" logged nobackup 'no final backup: .*idle.delete_without_storage'
 cfg ', "delete_without_storage": true'
 run nostorage
-if grep -q 'no state storage is configured\|has no state storage' "$T/nostorage.log"; then
-	check "no storage + delete_without_storage: deletes" [ "$(calls DELETE '/v1/servers/4242')" -eq 1 ]
-	check "no storage + delete_without_storage: backup skipped logged" logged nostorage 'MESSAGE_ID=a153f4e29519433d8a189fbf7d5142fc'
-fi
+check "no storage + delete_without_storage: says there is no storage" \
+	grep -q 'no state storage is configured\|has no state storage' "$T/nostorage.log"
+check "no storage + delete_without_storage: deletes" [ "$(calls DELETE '/v1/servers/4242')" -eq 1 ]
+check "no storage + delete_without_storage: backup skipped logged" logged nostorage 'MESSAGE_ID=a153f4e29519433d8a189fbf7d5142fc'
 
 # --- dry run and action none ---
 cfg ', "delete_without_backup": true'
