@@ -12,7 +12,7 @@
 . "$TOP/tests/state/lib-state.sh"
 need_cmd jq
 need_root
-start_s3
+start_s3rver
 
 H=$T/home/agent
 mkdir -p "$H/.claude/projects"
