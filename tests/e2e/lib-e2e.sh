@@ -130,9 +130,11 @@ boot_vm() {
 }
 _init_done() { [ "$(vm_exec "$1" systemctl is-active agentbox-init 2>/dev/null)" = active ]; }
 # _ws_http_line N HOST PORT PATH: the status line of a GET from inside VM
-# N's workspace container (busybox nc, 5 s), empty when nothing answered.
+# N's workspace container (curl in the real image, busybox nc in the
+# stand-in; 5 s), empty when nothing answered.
 _ws_http_line() {
-	ws "$1" sh -c "printf 'GET $4 HTTP/1.0\r\nHost: $2\r\n\r\n' | nc -w 5 $2 $3" 2>/dev/null | head -n 1
+	ws "$1" sh -c "if command -v curl >/dev/null; then curl -si -m 5 http://$2:$3$4;
+		else printf 'GET $4 HTTP/1.0\r\nHost: $2\r\n\r\n' | nc -w 5 $2 $3; fi" 2>/dev/null | head -n 1
 }
 _ws_http_status() { _ws_http_line "$1" "$2" "$3" "$4" | grep -q "^HTTP/1\.[01] $5 "; }
 _ws_no_http() { ! _ws_http_line "$1" "$2" "$3" "$4" | grep -q '^HTTP/'; }
