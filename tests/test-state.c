@@ -159,10 +159,11 @@ TEST(archive_round_trip)
 	big = xasprintf("%s/big", src);
 	fd = open(big, O_WRONLY | O_CREAT, 0600);
 	{
-		/* 5 MiB of incompressible bytes: streamed, and the sink is called
+		/* 40 MiB of incompressible bytes: streamed, and more than zstd's
+		 * worker threads hold (jobs of 8 MiB), so that the sink is called
 		 * while it is read */
 		int rnd = open("/dev/urandom", O_RDONLY);
-		for (int i = 0; i < 80; i++) {
+		for (int i = 0; i < 640; i++) {
 			ASSERT_INT_EQ(read(rnd, buf, sizeof(buf)), (ssize_t)sizeof(buf));
 			ASSERT_INT_EQ(write(fd, buf, sizeof(buf)), (ssize_t)sizeof(buf));
 		}
