@@ -33,9 +33,9 @@ struct buf {
 
 enum conn_state { C_TLS_HANDSHAKE, C_HTTP, C_WS };
 
-struct conn {
+struct dweb_conn {
 	int fd;
-	int pair; /* our end of the socketpair to libvncserver; -1 before WS */
+	int pair; /* the fd a WebSocket is bridged to (RFB socketpair, ...); -1 before */
 	enum conn_state state;
 	gnutls_session_t tls;
 	size_t tls_pending; /* bytes of a gnutls_record_send that said EAGAIN */
@@ -45,6 +45,10 @@ struct conn {
 	uint64_t serial; /* order of acceptance */
 	usec_t since;    /* accepted, or its last HTTP request (CLOCK_MONOTONIC) */
 	char peer[80];
+	const struct dweb_ws_ops *ws_ops;
+	void *ws_user;
+	int msg_text;     /* the message being received is text for ws_ops->text */
+	struct buf text;  /* its frames so far */
 };
 
 struct dweb {
@@ -54,12 +58,14 @@ struct dweb {
 	char *listen;               /* the web port's address */
 	char *const *allowed_hosts; /* the config's */
 	gnutls_certificate_credentials_t cred;
-	struct conn *conns[DWEB_MAX_CONNS];
+	struct dweb_conn *conns[DWEB_MAX_CONNS];
 	uint64_t next_serial;
 	/* what each pollfd of the last dweb_pollfds() was: conn index, or -1/-2 for
 	 * the listeners; and whether it was the pair fd */
 	int poll_conn[2 + 2 * DWEB_MAX_CONNS];
 	int poll_pair[2 + 2 * DWEB_MAX_CONNS];
+	struct dweb_route routes[DWEB_MAX_ROUTES];
+	size_t n_routes;
 };
 
 static void buf_append(struct buf *b, const void *p, size_t n)
@@ -84,7 +90,7 @@ static void buf_consume(struct buf *b, size_t n)
 	}
 }
 
-static void conn_free(struct conn *c)
+static void conn_free(struct dweb_conn *c)
 {
 	if (!c)
 		return;
@@ -94,6 +100,9 @@ static void conn_free(struct conn *c)
 		close(c->fd);
 	if (c->pair >= 0)
 		close(c->pair);
+	if (c->ws_ops && c->ws_ops->closed)
+		c->ws_ops->closed(c->ws_user);
+	free(c->text.data);
 	free(c->in.data);
 	free(c->out.data);
 	free(c->to_rfb.data);
@@ -102,7 +111,7 @@ static void conn_free(struct conn *c)
 
 /* Reads what is there into c->in. Returns >0 bytes, 0 nothing now,
  * -EPIPE at end of stream or error. */
-static ssize_t conn_read(struct conn *c)
+static ssize_t conn_read(struct dweb_conn *c)
 {
 	uint8_t chunk[65536];
 	ssize_t total = 0, n;
@@ -131,7 +140,7 @@ static ssize_t conn_read(struct conn *c)
 }
 
 /* Sends what c->out holds, as far as the socket takes it. Returns 0 or -EPIPE. */
-static int conn_write(struct conn *c)
+static int conn_write(struct dweb_conn *c)
 {
 	while (c->out.len > 0) {
 		ssize_t n;
@@ -158,17 +167,42 @@ static int conn_write(struct conn *c)
 	return 0;
 }
 
-/* Queues an HTTP response without body, or with the given one. */
-static void http_respond(struct conn *c, int code, const char *reason, const char *type,
-			 const void *body, size_t len, int head_only, int keep_alive)
+static const char *http_reason(int code)
+{
+	switch (code) {
+	case 200: return "OK";
+	case 303: return "See Other";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 411: return "Length Required";
+	case 413: return "Content Too Large";
+	case 426: return "Upgrade Required";
+	case 429: return "Too Many Requests";
+	case 431: return "Request Header Fields Too Large";
+	case 501: return "Not Implemented";
+	case 503: return "Service Unavailable";
+	default: return "Internal Server Error";
+	}
+}
+
+/* Queues a response head and body. No page of ours may be framed by
+ * another (clickjacking a screen that takes clicks). */
+static void http_respond(struct dweb_conn *c, int code, const char *type, const void *body,
+			 size_t len, int head_only, int keep_alive, const char *extra)
 {
 	_cleanup_free_ char *h = xasprintf("HTTP/1.1 %d %s\r\n"
 					   "Content-Type: %s\r\n"
 					   "Content-Length: %zu\r\n"
 					   "Cache-Control: no-cache\r\n"
 					   "X-Content-Type-Options: nosniff\r\n"
+					   "X-Frame-Options: DENY\r\n"
+					   "%s"
 					   "Connection: %s\r\n\r\n",
-					   code, reason, type, len, keep_alive ? "keep-alive" : "close");
+					   code, http_reason(code), type, len, strempty(extra),
+					   keep_alive ? "keep-alive" : "close");
 
 	buf_append(&c->out, h, strlen(h));
 	if (body && !head_only)
@@ -177,11 +211,17 @@ static void http_respond(struct conn *c, int code, const char *reason, const cha
 		c->closing = 1;
 }
 
-static int http_error(struct conn *c, int code, const char *reason)
+void dweb_respond(struct dweb_conn *c, const struct dweb_request *r, int code, const char *type,
+		  const void *body, size_t len, const char *extra_headers)
 {
-	_cleanup_free_ char *body = xasprintf("%d %s\n", code, reason);
+	http_respond(c, code, type, body, len, r->head, r->keep_alive, extra_headers);
+}
 
-	http_respond(c, code, reason, "text/plain; charset=utf-8", body, strlen(body), 0, 0);
+int dweb_error(struct dweb_conn *c, int code)
+{
+	_cleanup_free_ char *body = xasprintf("%d %s\n", code, http_reason(code));
+
+	http_respond(c, code, "text/plain; charset=utf-8", body, strlen(body), 0, 0, NULL);
 	return 0;
 }
 
@@ -308,87 +348,178 @@ int origin_ok(const char *origin, const char *host)
 	return strcasecmp(origin, host) == 0;
 }
 
-/* Turns c into a WebSocket bridged to a new libvncserver client. */
-static int ws_upgrade(struct dweb *w, struct conn *c, const char *key, const char *protocols)
+int dweb_ws_accept(struct dweb_conn *c, const struct dweb_request *r, int fd,
+		   const char *protocol, const struct dweb_ws_ops *ops, void *userdata)
 {
+	_cleanup_free_ char *key = http_header(r->headers, "Sec-WebSocket-Key"),
+			    *protocols = http_header(r->headers, "Sec-WebSocket-Protocol"),
+			    *resp = NULL;
 	char accept[WS_ACCEPT_SIZE];
-	_cleanup_free_ char *resp = NULL;
-	int sv[2];
 
-	if (ws_accept_key(key, accept) < 0)
-		return http_error(c, 400, "Bad Request");
-	if (protocols && !has_token(protocols, "binary"))
-		return http_error(c, 400, "Bad Request"); /* base64 is not spoken */
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
-		log_warning_errno(errno, "socketpair: %m");
-		return http_error(c, 503, "Service Unavailable");
+	if (ws_accept_key(key, accept) < 0 || (protocols && !has_token(protocols, protocol))) {
+		close(fd);
+		dweb_error(c, 400);
+		return -EINVAL;
 	}
-	fcntl(sv[0], F_SETFL, O_NONBLOCK);
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 	resp = xasprintf("HTTP/1.1 101 Switching Protocols\r\n"
 			 "Upgrade: websocket\r\n"
 			 "Connection: Upgrade\r\n"
 			 "Sec-WebSocket-Accept: %s\r\n"
-			 "%s\r\n",
-			 accept, protocols ? "Sec-WebSocket-Protocol: binary\r\n" : "");
+			 "%s%s%s\r\n",
+			 accept, protocols ? "Sec-WebSocket-Protocol: " : "",
+			 protocols ? protocol : "", protocols ? "\r\n" : "");
 	buf_append(&c->out, resp, strlen(resp));
-	c->pair = sv[0];
+	c->pair = fd;
 	c->state = C_WS;
+	c->ws_ops = ops;
+	c->ws_user = userdata;
+	return 0;
+}
+
+/* The noVNC WebSocket: bridged to a new libvncserver client. */
+static int route_websockify(struct dweb *w, struct dweb_conn *c, const struct dweb_request *r,
+			    void *userdata)
+{
+	int sv[2], k;
+
+	(void)userdata;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+		k = -errno;
+		log_warning_errno(k, "socketpair: %m");
+		dweb_error(c, 503);
+		return k;
+	}
+	/* noVNC offers "binary" (base64 is not spoken) */
+	k = dweb_ws_accept(c, r, sv[0], "binary", NULL, NULL);
+	if (k < 0) {
+		close(sv[1]);
+		return k;
+	}
 	drfb_add_client(w->rfb, sv[1], c->peer, "websocket");
 	return 0;
 }
 
-/* Serves one static file. */
-static int http_file(struct dweb *w, struct conn *c, const char *target, int head,
-		     int keep_alive)
+/* Serves one static file of display.novnc_dir. */
+static int route_file(struct dweb *w, struct dweb_conn *c, const struct dweb_request *r,
+		      void *userdata)
 {
-	_cleanup_free_ char *rel = http_path(target), *data = NULL;
+	_cleanup_free_ char *rel = http_path(r->target), *data = NULL;
 	_cleanup_close_ int fd = -1;
 	struct stat st;
 	size_t size = 0;
 
 	if (!rel)
-		return http_error(c, 404, "Not Found");
+		return dweb_error(c, 404);
 	fd = openat(w->dir_fd, rel, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > HTTP_MAX_FILE)
-		return http_error(c, 404, "Not Found");
+		return dweb_error(c, 404);
 	data = xmalloc((size_t)st.st_size + 1);
 	while (size < (size_t)st.st_size) {
 		ssize_t n = read(fd, data + size, (size_t)st.st_size - size);
 		if (n <= 0)
-			return http_error(c, 500, "Internal Server Error");
+			return dweb_error(c, 500);
 		size += (size_t)n;
 	}
-	http_respond(c, 200, "OK", content_type(rel), data, size, head, keep_alive);
+	(void)userdata;
+	dweb_respond(c, r, 200, content_type(rel), data, size, NULL);
 	return 0;
 }
 
+/* The Content-Length of a request head: 0 without one, -EINVAL when
+ * malformed or chunked, -EMSGSIZE over DWEB_MAX_BODY. */
+static ssize_t http_body_length(const char *req)
+{
+	_cleanup_free_ char *te = http_header(req, "Transfer-Encoding"),
+			    *cl = http_header(req, "Content-Length");
+	size_t n = 0;
+
+	if (te)
+		return -EINVAL;
+	if (!cl)
+		return 0;
+	if (!*cl || strspn(cl, "0123456789") != strlen(cl))
+		return -EINVAL;
+	for (const char *p = cl; *p; p++) {
+		n = n * 10 + (size_t)(*p - '0');
+		if (n > DWEB_MAX_BODY)
+			return -EMSGSIZE;
+	}
+	return (ssize_t)n;
+}
+
+/* The first row of the table whose path matches; NULL for none. */
+static const struct dweb_route *dweb_find_route(const struct dweb *w, const char *path)
+{
+	for (size_t i = 0; i < w->n_routes; i++) {
+		const struct dweb_route *rt = &w->routes[i];
+
+		if (rt->flags & DWEB_ROUTE_PREFIX ? startswith(path, rt->path)
+						  : streq(path, rt->path))
+			return rt;
+	}
+	return NULL;
+}
+
+/* Answers one request (head in req, body after it) through the route table. */
+static int http_dispatch(struct dweb *w, struct dweb_conn *c, struct dweb_request *r)
+{
+	_cleanup_free_ char *upgrade = http_header(r->headers, "Upgrade"),
+			    *origin = http_header(r->headers, "Origin"),
+			    *version = http_header(r->headers, "Sec-WebSocket-Version");
+	const struct dweb_route *rt = dweb_find_route(w, r->path);
+	const int websocket = upgrade && strcasecmp(upgrade, "websocket") == 0;
+
+	if (!rt)
+		return dweb_error(c, 404);
+	if (!streq(r->method, rt->method) && !(r->head && streq(rt->method, "GET")))
+		return dweb_error(c, 405);
+	if (!!(rt->flags & DWEB_ROUTE_WEBSOCKET) != websocket)
+		return dweb_error(c, websocket ? 400 : 426);
+	if (websocket && (!version || !streq(version, "13")))
+		return dweb_error(c, 400);
+	/* a page of another site may make the browser send these two */
+	if ((websocket || streq(r->method, "POST")) && !origin_ok(origin, r->host)) {
+		log_notice("Refused a %s from %s: Origin %s is not %s",
+			   websocket ? "WebSocket" : "POST", c->peer, origin, r->host);
+		return dweb_error(c, 403);
+	}
+	return rt->handle(w, c, r, rt->userdata);
+}
+
 /* Handles every complete request in c->in. */
-static int http_process(struct dweb *w, struct conn *c)
+static int http_process(struct dweb *w, struct dweb_conn *c)
 {
 	while (c->state == C_HTTP && !c->closing) {
 		uint8_t *end = c->in.len ? memmem(c->in.data, c->in.len, "\r\n\r\n", 4) : NULL;
-		_cleanup_free_ char *req = NULL, *upgrade = NULL, *connection = NULL,
-				    *key = NULL, *version = NULL, *protocols = NULL,
-				    *origin = NULL, *host = NULL;
+		_cleanup_free_ char *req = NULL, *connection = NULL, *host = NULL, *path = NULL,
+				    *body = NULL;
 		char method[8], target[2048], proto[16];
+		struct dweb_request r;
+		ssize_t body_len;
 		size_t hlen;
-		int keep_alive;
 
 		if (!end) {
 			if (c->in.len > HTTP_MAX_HEADER)
-				return http_error(c, 431, "Request Header Fields Too Large");
+				return dweb_error(c, 431);
 			return 0;
 		}
 		hlen = (size_t)(end - c->in.data) + 4;
 		/* the same limit as for a header still coming */
 		if (hlen > HTTP_MAX_HEADER)
-			return http_error(c, 431, "Request Header Fields Too Large");
-		c->since = now_usec(CLOCK_MONOTONIC);
+			return dweb_error(c, 431);
 		req = strndup((char *)c->in.data, hlen);
-		buf_consume(&c->in, hlen);
 		if (!req || sscanf(req, "%7s %2047s %15s", method, target, proto) != 3 ||
 		    !startswith(proto, "HTTP/1."))
-			return http_error(c, 400, "Bad Request");
+			return dweb_error(c, 400);
+		body_len = http_body_length(req);
+		if (body_len < 0)
+			return dweb_error(c, body_len == -EMSGSIZE ? 413 : 411);
+		if (c->in.len < hlen + (size_t)body_len)
+			return 0; /* the body is still coming (within the deadline) */
+		body = strndup((char *)c->in.data + hlen, (size_t)body_len);
+		buf_consume(&c->in, hlen + (size_t)body_len);
+		c->since = now_usec(CLOCK_MONOTONIC);
 		/* a DNS-rebinding page sends its own name: serve only ours */
 		host = http_header(req, "Host");
 		if (!display_host_allowed(host, w->listen, w->allowed_hosts)) {
@@ -402,36 +533,32 @@ static int http_process(struct dweb *w, struct conn *c)
 			log_notice("Refused a request from %s for Host \"%s\": not a name of this "
 				   "display (add it to display.allowed_hosts if it is)",
 				   c->peer, shown);
-			return http_error(c, 403, "Forbidden");
+			return dweb_error(c, 403);
 		}
 		connection = http_header(req, "Connection");
-		keep_alive = streq(proto, "HTTP/1.1") ? !has_token(connection, "close")
-						      : has_token(connection, "keep-alive");
-		upgrade = http_header(req, "Upgrade");
-		if (upgrade && strcasecmp(upgrade, "websocket") == 0) {
-			key = http_header(req, "Sec-WebSocket-Key");
-			version = http_header(req, "Sec-WebSocket-Version");
-			protocols = http_header(req, "Sec-WebSocket-Protocol");
-			origin = http_header(req, "Origin");
-			if (!streq(method, "GET") || !key || !version || !streq(version, "13"))
-				return http_error(c, 400, "Bad Request");
-			if (!origin_ok(origin, host)) {
-				log_notice("Refused a WebSocket from %s: Origin %s is not %s",
-					   c->peer, origin, strempty(host));
-				return http_error(c, 403, "Forbidden");
-			}
-			return ws_upgrade(w, c, key, protocols);
-		}
-		if (streq(method, "GET") || streq(method, "HEAD"))
-			http_file(w, c, target, streq(method, "HEAD"), keep_alive);
-		else
-			http_error(c, 405, "Method Not Allowed");
+		path = strndup(target, strcspn(target, "?#"));
+		r = (struct dweb_request){
+			.method = method,
+			.target = target,
+			.path = path,
+			.headers = req,
+			.host = host,
+			.peer = c->peer,
+			.body = body,
+			.body_len = (size_t)body_len,
+			.head = streq(method, "HEAD"),
+			.keep_alive = streq(proto, "HTTP/1.1") ? !has_token(connection, "close")
+							       : has_token(connection, "keep-alive"),
+		};
+		if (!path || !body)
+			return dweb_error(c, 500);
+		http_dispatch(w, c, &r);
 	}
 	return 0;
 }
 
 /* Queues a server frame. */
-static void ws_send(struct conn *c, int opcode, const void *p, size_t n)
+static void ws_send(struct dweb_conn *c, int opcode, const void *p, size_t n)
 {
 	uint8_t h[10];
 
@@ -441,7 +568,7 @@ static void ws_send(struct conn *c, int opcode, const void *p, size_t n)
 }
 
 /* Handles every complete frame in c->in. */
-static void ws_process(struct conn *c)
+static void ws_process(struct dweb_conn *c)
 {
 	while (!c->closing) {
 		struct ws_frame f;
@@ -463,7 +590,24 @@ static void ws_process(struct conn *c)
 		case WS_OP_CONT:
 		case WS_OP_TEXT:
 		case WS_OP_BINARY:
-			buf_append(&c->to_rfb, payload, (size_t)f.length);
+			if (f.opcode != WS_OP_CONT)
+				c->msg_text = f.opcode == WS_OP_TEXT && c->ws_ops && c->ws_ops->text;
+			if (!c->msg_text) {
+				buf_append(&c->to_rfb, payload, (size_t)f.length);
+				break;
+			}
+			/* a text message for the handler: whole, and bounded */
+			if (c->text.len + f.length > WS_MAX_FRAME) {
+				ws_send(c, WS_OP_CLOSE, "\x03\xf1", 2);
+				c->closing = 1;
+				return;
+			}
+			buf_append(&c->text, payload, (size_t)f.length);
+			if (f.fin) {
+				buf_append(&c->text, "", 1);
+				c->ws_ops->text(c->ws_user, (char *)c->text.data, c->text.len - 1);
+				c->text.len = 0;
+			}
 			break;
 		case WS_OP_CLOSE:
 			ws_send(c, WS_OP_CLOSE, payload, MIN((size_t)f.length, 2));
@@ -479,8 +623,14 @@ static void ws_process(struct conn *c)
 	}
 }
 
+void dweb_ws_send_text(struct dweb_conn *c, const char *text)
+{
+	if (c->state == C_WS && !c->closing)
+		ws_send(c, WS_OP_TEXT, text, strlen(text));
+}
+
 /* Moves RFB bytes from libvncserver into frames, as long as the client keeps up. */
-static void ws_pump_from_rfb(struct conn *c)
+static void ws_pump_from_rfb(struct dweb_conn *c)
 {
 	uint8_t chunk[65536];
 
@@ -500,7 +650,7 @@ static void ws_pump_from_rfb(struct conn *c)
 	}
 }
 
-static void ws_pump_to_rfb(struct conn *c)
+static void ws_pump_to_rfb(struct dweb_conn *c)
 {
 	while (c->to_rfb.len > 0 && c->pair >= 0) {
 		ssize_t n = send(c->pair, c->to_rfb.data, c->to_rfb.len, MSG_NOSIGNAL);
@@ -517,7 +667,7 @@ static void ws_pump_to_rfb(struct conn *c)
 }
 
 /* Advances the TLS handshake. */
-static void tls_handshake(struct conn *c)
+static void tls_handshake(struct dweb_conn *c)
 {
 	int r = gnutls_handshake(c->tls);
 
@@ -532,7 +682,7 @@ static void tls_handshake(struct conn *c)
 }
 
 /* Everything to do for c after poll said something. */
-static void conn_step(struct dweb *w, struct conn *c, short ev_fd, short ev_pair)
+static void conn_step(struct dweb *w, struct dweb_conn *c, short ev_fd, short ev_pair)
 {
 	if (c->state == C_TLS_HANDSHAKE && (ev_fd & (POLLIN | POLLOUT | POLLHUP | POLLERR)))
 		tls_handshake(c);
@@ -568,7 +718,7 @@ static int dweb_unauthenticated(struct dweb *w, int *ret_slot, usec_t *ret_since
 	*ret_slot = -1;
 	*ret_since = USEC_INFINITY;
 	for (int i = 0; i < DWEB_MAX_CONNS; i++) {
-		struct conn *c = w->conns[i];
+		struct dweb_conn *c = w->conns[i];
 
 		if (!c || c->state == C_WS)
 			continue;
@@ -609,7 +759,7 @@ void dweb_expire(struct dweb *w, usec_t now)
 	if (now < DWEB_HANDSHAKE_USEC)
 		return;
 	for (int i = 0; i < DWEB_MAX_CONNS; i++) {
-		struct conn *c = w->conns[i];
+		struct dweb_conn *c = w->conns[i];
 
 		if (!c || c->state == C_WS || c->since > now - DWEB_HANDSHAKE_USEC)
 			continue;
@@ -639,7 +789,7 @@ static void dweb_accept_web(struct dweb *w)
 {
 	struct sockaddr_storage sa;
 	socklen_t len = sizeof(sa);
-	struct conn *c;
+	struct dweb_conn *c;
 	int fd, slot = -1, one = 1;
 
 	fd = accept4(w->web_fd, (struct sockaddr *)&sa, &len, SOCK_CLOEXEC | SOCK_NONBLOCK);
@@ -723,7 +873,7 @@ size_t dweb_pollfds(struct dweb *w, struct pollfd *p, size_t max)
 	p[n] = (struct pollfd){.fd = w->rfb_fd, .events = POLLIN};
 	w->poll_conn[n++] = -2;
 	for (int i = 0; i < DWEB_MAX_CONNS; i++) {
-		struct conn *c = w->conns[i];
+		struct dweb_conn *c = w->conns[i];
 		short ev = POLLIN;
 
 		if (!c)
@@ -765,7 +915,7 @@ void dweb_dispatch(struct dweb *w, const struct pollfd *p, size_t n)
 			ev_fd[w->poll_conn[i]] = p[i].revents;
 	}
 	for (int i = 0; i < DWEB_MAX_CONNS; i++) {
-		struct conn *c = w->conns[i];
+		struct dweb_conn *c = w->conns[i];
 		if (!c || (!ev_fd[i] && !ev_pair[i]))
 			continue;
 		conn_step(w, c, ev_fd[i], ev_pair[i]);
@@ -807,6 +957,23 @@ static int dweb_load_tls(struct dweb *w, const char *cert_file, const char *key_
 	return 0;
 }
 
+/* The front's own rows; dweb_add_route() puts others before the last,
+ * the static files, which take every other path. */
+static const struct dweb_route dweb_builtin_routes[] = {
+	{"GET", "/websockify", DWEB_ROUTE_WEBSOCKET, route_websockify, NULL},
+	{"GET", "/", DWEB_ROUTE_PREFIX, route_file, NULL},
+};
+
+int dweb_add_route(struct dweb *w, const struct dweb_route *route)
+{
+	if (w->n_routes >= DWEB_MAX_ROUTES)
+		return -ENOSPC;
+	w->routes[w->n_routes] = w->routes[w->n_routes - 1];
+	w->routes[w->n_routes - 1] = *route;
+	w->n_routes++;
+	return 0;
+}
+
 int dweb_new(const struct dweb_options *o, struct drfb *rfb, struct dweb **ret)
 {
 	struct dweb *w = xcalloc(1, sizeof(*w));
@@ -816,6 +983,8 @@ int dweb_new(const struct dweb_options *o, struct drfb *rfb, struct dweb **ret)
 	w->web_fd = w->rfb_fd = w->dir_fd = -1;
 	w->listen = xstrdup(o->web_addr);
 	w->allowed_hosts = o->allowed_hosts;
+	memcpy(w->routes, dweb_builtin_routes, sizeof(dweb_builtin_routes));
+	w->n_routes = ELEMENTSOF(dweb_builtin_routes);
 	w->dir_fd = open(o->novnc_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (w->dir_fd < 0)
 		log_warning_errno(errno, "Cannot open display.novnc_dir %s, serving no files: %m",

@@ -44,6 +44,80 @@ struct dweb_options {
 	char *const *allowed_hosts; /* display.allowed_hosts; kept, not copied */
 };
 
+/* The largest request body taken (a login form); more gets 413. */
+#define DWEB_MAX_BODY (8 * 1024)
+
+struct dweb_conn;
+
+/* A request as a route's handler sees it: Host (and, for WebSockets and
+ * POSTs, Origin) checked, the session verified when the route needs one. */
+struct dweb_request {
+	const char *method;  /* "GET", "HEAD" or "POST" as sent */
+	const char *target;  /* as sent, with its query */
+	const char *path;    /* the target up to '?' or '#', not decoded */
+	const char *headers; /* the whole request head; read with http_header() */
+	const char *host;    /* the Host header (never NULL) */
+	const char *peer;    /* "1.2.3.4:5678" of the client */
+	const char *body;    /* the body (Content-Length), NUL-terminated; "" if none */
+	size_t body_len;
+	int head;       /* HEAD: answer without a body */
+	int keep_alive; /* the client keeps the connection */
+};
+
+/* Handles a request; answers with dweb_respond() or, on a WebSocket
+ * route, dweb_ws_accept(). Returns 0, or -errno after answering. */
+typedef int (*dweb_handler_t)(struct dweb *w, struct dweb_conn *c, const struct dweb_request *r,
+			      void *userdata);
+
+enum {
+	DWEB_ROUTE_PUBLIC = 1 << 0,    /* served without a session (the login page) */
+	DWEB_ROUTE_WEBSOCKET = 1 << 1, /* an Upgrade: websocket GET; Origin checked */
+	DWEB_ROUTE_PREFIX = 1 << 2,    /* path is a prefix ("/" = anything) */
+};
+
+/* A row of the front's dispatch table: method ("GET" answers HEAD too)
+ * and path to a handler. Rows are tried in order; the first whose path
+ * matches decides (405 if its method does not). */
+struct dweb_route {
+	const char *method;
+	const char *path;
+	unsigned flags;
+	dweb_handler_t handle;
+	void *userdata;
+};
+
+/* Adds a route in front of the static files (at most DWEB_MAX_ROUTES in
+ * all); the strings must outlive w. Returns 0 or -ENOSPC. */
+#define DWEB_MAX_ROUTES 16
+int dweb_add_route(struct dweb *w, const struct dweb_route *route);
+
+/* Queues a response: code with its reason, Content-Type type, the body
+ * (left out for HEAD), extra_headers (each line ending in "\r\n", or
+ * NULL). Closes the connection after it unless r->keep_alive. */
+void dweb_respond(struct dweb_conn *c, const struct dweb_request *r, int code, const char *type,
+		  const void *body, size_t len, const char *extra_headers);
+
+/* A plain-text error response that closes the connection; returns 0. */
+int dweb_error(struct dweb_conn *c, int code);
+
+/* What the front does with a WebSocket's messages besides bridging. */
+struct dweb_ws_ops {
+	/* A complete text message (NULL: text goes to the fd like binary). */
+	void (*text)(void *userdata, const char *p, size_t n);
+	/* The WebSocket closed (fd already closed); userdata is not used again. */
+	void (*closed)(void *userdata);
+};
+
+/* Answers the upgrade of r (101, with protocol when the client offered
+ * any; 400 if it did not offer that one) and bridges c to fd: binary
+ * messages are written to fd, what fd gives goes out as binary messages.
+ * c owns fd from here on, also when this fails. Returns 0 or -errno. */
+int dweb_ws_accept(struct dweb_conn *c, const struct dweb_request *r, int fd,
+		   const char *protocol, const struct dweb_ws_ops *ops, void *userdata);
+
+/* Queues a text message on a WebSocket c (status lines for a page). */
+void dweb_ws_send_text(struct dweb_conn *c, const char *text);
+
 /* Opens the listening sockets and loads TLS credentials. */
 int dweb_new(const struct dweb_options *o, struct drfb *rfb, struct dweb **ret);
 struct dweb *dweb_free(struct dweb *w);
