@@ -201,10 +201,10 @@ int display_check_config(const struct config *c, char **ret_error)
 		}
 	}
 	if (!display_address_is_loopback(c->display_listen) &&
-	    (!c->display_password_file || !c->display_tls_cert_file)) {
+	    (!c->display_web_password_file || !c->display_tls_cert_file)) {
 		*ret_error = xasprintf(
 			"%s: display.listen: %s is not a loopback address; listening there "
-			"needs display.password_file and display.tls_cert_file/tls_key_file "
+			"needs display.web_password_file and display.tls_cert_file/tls_key_file "
 			"(or keep 127.0.0.1 and use an SSH tunnel or a TLS reverse proxy, see "
 			"docs/display.md)",
 			origin, c->display_listen);

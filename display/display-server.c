@@ -24,6 +24,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "config.h"
+#include "display-auth.h"
 #include "display-conf.h"
 #include "display-rfb.h"
 #include "display-server.h"
@@ -125,6 +126,7 @@ int display_run(const struct config *c, int spawn_xvfb)
 	struct dx *dx = NULL;
 	struct drfb *rfb = NULL;
 	struct dweb *web = NULL;
+	struct dauth *auth = NULL;
 	sraRegion *pending = NULL;
 	_cleanup_close_ int sfd = -1;
 	pid_t xvfb = -1;
@@ -161,10 +163,34 @@ int display_run(const struct config *c, int spawn_xvfb)
 				   "password only");
 	}
 
+	if (c->display_web_password_file) {
+		_cleanup_secret_ char *web_password = NULL;
+		const char *why = NULL;
+
+		r = read_secret(c->display_web_password_file, &web_password, &why);
+		if (r < 0) {
+			log_error("display.web_password_file: %s: %s",
+				  c->display_web_password_file, strempty(why));
+			return -EINVAL;
+		}
+		r = dauth_new(web_password, &auth);
+		if (r == -EINVAL) {
+			log_error("display.web_password_file: %s must hold %d to %d characters "
+				  "(make one with: openssl rand -base64 24)",
+				  c->display_web_password_file, DAUTH_MIN_PASSWORD,
+				  DAUTH_MAX_PASSWORD);
+			return -EINVAL;
+		}
+		if (r < 0)
+			return log_error_errno(r, "Cannot start libsodium: %m");
+	}
+
 	if (spawn_xvfb) {
 		xvfb = display_spawn_xvfb(c);
-		if (xvfb < 0)
-			return log_error_errno(xvfb, "Cannot start Xvfb: %m");
+		if (xvfb < 0) {
+			r = log_error_errno(xvfb, "Cannot start Xvfb: %m");
+			goto out;
+		}
 	}
 	r = dx_connect(c->display_x_display, spawn_xvfb ? 30 * USEC_PER_SEC : USEC_INFINITY, &dx);
 	if (r < 0) {
@@ -185,7 +211,8 @@ int display_run(const struct config *c, int spawn_xvfb)
 					    .novnc_dir = c->display_novnc_dir,
 					    .tls_cert_file = c->display_tls_cert_file,
 					    .tls_key_file = c->display_tls_key_file,
-					    .allowed_hosts = c->display_allowed_hosts},
+					    .allowed_hosts = c->display_allowed_hosts,
+					    .auth = TAKE_PTR(auth)},
 		     rfb, &web);
 	if (r < 0)
 		goto out;
@@ -269,6 +296,7 @@ int display_run(const struct config *c, int spawn_xvfb)
 	}
 out:
 	sd_notify(0, "STOPPING=1");
+	auth = dauth_free(auth);
 	web = dweb_free(web);
 	rfb = drfb_free(rfb);
 	dx = dx_free(dx);

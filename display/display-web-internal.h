@@ -16,4 +16,12 @@ int has_token(const char *list, const char *token);
 /* A browser's Origin must name the host the page came from. */
 int origin_ok(const char *origin, const char *host);
 
+/* The decoded value of name in an application/x-www-form-urlencoded
+ * form (or a query string); NULL when absent or malformed (a %00 too). */
+char *http_form_value(const char *form, const char *name);
+
+/* Is target a path on this server that is safe to redirect to and to
+ * put into a page unescaped ("/vnc.html?x=1"; not "//other.host")? */
+int http_local_path(const char *target);
+
 #endif

@@ -12,6 +12,7 @@
 
 #include <gnutls/gnutls.h>
 
+#include "display-auth.h"
 #include "display-conf.h"
 #include "display-rfb.h"
 #include "display-web-internal.h"
@@ -45,6 +46,8 @@ struct dweb_conn {
 	uint64_t serial; /* order of acceptance */
 	usec_t since;    /* accepted, or its last HTTP request (CLOCK_MONOTONIC) */
 	char peer[80];
+	char client[64];  /* its rate-limit key (dauth_client_key) */
+	uint64_t session; /* a WebSocket's login session (0: none needed) */
 	const struct dweb_ws_ops *ws_ops;
 	void *ws_user;
 	int msg_text;     /* the message being received is text for ws_ops->text */
@@ -57,6 +60,7 @@ struct dweb {
 	int dir_fd;
 	char *listen;               /* the web port's address */
 	char *const *allowed_hosts; /* the config's */
+	struct dauth *auth;         /* NULL: no login */
 	gnutls_certificate_credentials_t cred;
 	struct dweb_conn *conns[DWEB_MAX_CONNS];
 	uint64_t next_serial;
@@ -348,6 +352,82 @@ int origin_ok(const char *origin, const char *host)
 	return strcasecmp(origin, host) == 0;
 }
 
+/* Percent-encodes everything but unreserved characters and '/'. */
+static char *url_encode(const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	char *out = xmalloc(strlen(s) * 3 + 1), *q = out;
+
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || strchr("-._~/", *p))
+			*q++ = (char)*p;
+		else {
+			*q++ = '%';
+			*q++ = hex[*p >> 4];
+			*q++ = hex[*p & 15];
+		}
+	}
+	*q = 0;
+	return out;
+}
+
+static int hex_digit(char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	ch = (char)(ch | 0x20);
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	return -1;
+}
+
+char *http_form_value(const char *form, const char *name)
+{
+	const size_t l = strlen(name);
+
+	for (const char *p = form; p && *p; p = strchr(p, '&') ? strchr(p, '&') + 1 : NULL) {
+		size_t n = strcspn(p, "&");
+		char *v, *q;
+
+		if (n < l + 1 || strncmp(p, name, l) != 0 || p[l] != '=')
+			continue;
+		v = q = xmalloc(n - l);
+		for (const char *i = p + l + 1; i < p + n; i++) {
+			int hi, lo;
+
+			if (*i == '+')
+				*q++ = ' ';
+			else if (*i != '%')
+				*q++ = *i;
+			else if (i + 2 < p + n && (hi = hex_digit(i[1])) >= 0 &&
+				 (lo = hex_digit(i[2])) >= 0 && (hi || lo)) {
+				*q++ = (char)(hi << 4 | lo);
+				i += 2;
+			} else {
+				explicit_bzero(v, n - l);
+				free(v);
+				return NULL;
+			}
+		}
+		*q = 0;
+		return v;
+	}
+	return NULL;
+}
+
+int http_local_path(const char *target)
+{
+	/* "/x", never "//host" or "/\host" (browsers read both as another site) */
+	if (!target || target[0] != '/' || target[1] == '/' || target[1] == '\\' ||
+	    strlen(target) > 1024)
+		return 0;
+	for (const char *p = target; *p; p++)
+		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f || strchr("\"<>\\'", *p))
+			return 0;
+	return 1;
+}
+
 int dweb_ws_accept(struct dweb_conn *c, const struct dweb_request *r, int fd,
 		   const char *protocol, const struct dweb_ws_ops *ops, void *userdata)
 {
@@ -448,17 +528,39 @@ static ssize_t http_body_length(const char *req)
 	return (ssize_t)n;
 }
 
-/* The first row of the table whose path matches; NULL for none. */
-static const struct dweb_route *dweb_find_route(const struct dweb *w, const char *path)
+/* The first row of the table whose path and method match; NULL for
+ * none, with *ret_other set when a row has the path but another method. */
+static const struct dweb_route *dweb_find_route(const struct dweb *w, const char *path,
+						const char *method, int *ret_other)
 {
+	const int head = streq(method, "HEAD");
+
+	*ret_other = 0;
 	for (size_t i = 0; i < w->n_routes; i++) {
 		const struct dweb_route *rt = &w->routes[i];
 
-		if (rt->flags & DWEB_ROUTE_PREFIX ? startswith(path, rt->path)
-						  : streq(path, rt->path))
+		if (!(rt->flags & DWEB_ROUTE_PREFIX ? startswith(path, rt->path)
+						    : streq(path, rt->path)))
+			continue;
+		if (streq(method, rt->method) || (head && streq(rt->method, "GET")))
 			return rt;
+		*ret_other = 1;
 	}
 	return NULL;
+}
+
+/* A request without a valid session for a route that needs one: a page
+ * goes to the login page (which comes back to it), the rest gets 401. */
+static int dweb_deny(struct dweb_conn *c, const struct dweb_request *r, int websocket)
+{
+	_cleanup_free_ char *next = NULL, *location = NULL;
+
+	if (websocket || (!streq(r->method, "GET") && !r->head))
+		return dweb_error(c, 401);
+	next = url_encode(r->target);
+	location = xasprintf("Location: /login?next=%s\r\n", next);
+	dweb_respond(c, r, 303, "text/plain; charset=utf-8", "", 0, location);
+	return 0;
 }
 
 /* Answers one request (head in req, body after it) through the route table. */
@@ -467,13 +569,22 @@ static int http_dispatch(struct dweb *w, struct dweb_conn *c, struct dweb_reques
 	_cleanup_free_ char *upgrade = http_header(r->headers, "Upgrade"),
 			    *origin = http_header(r->headers, "Origin"),
 			    *version = http_header(r->headers, "Sec-WebSocket-Version");
-	const struct dweb_route *rt = dweb_find_route(w, r->path);
 	const int websocket = upgrade && strcasecmp(upgrade, "websocket") == 0;
+	const struct dweb_route *rt;
+	uint64_t session = 0;
+	int other, k;
 
+	rt = dweb_find_route(w, r->path, r->method, &other);
 	if (!rt)
-		return dweb_error(c, 404);
-	if (!streq(r->method, rt->method) && !(r->head && streq(rt->method, "GET")))
-		return dweb_error(c, 405);
+		return dweb_error(c, other ? 405 : 404);
+	/* before anything else about it: no session, no route */
+	if (w->auth && !(rt->flags & DWEB_ROUTE_PUBLIC)) {
+		_cleanup_free_ char *cookie = http_header(r->headers, "Cookie");
+
+		session = dauth_session_find(w->auth, cookie, now_usec(CLOCK_MONOTONIC));
+		if (!session)
+			return dweb_deny(c, r, websocket);
+	}
 	if (!!(rt->flags & DWEB_ROUTE_WEBSOCKET) != websocket)
 		return dweb_error(c, websocket ? 400 : 426);
 	if (websocket && (!version || !streq(version, "13")))
@@ -484,7 +595,11 @@ static int http_dispatch(struct dweb *w, struct dweb_conn *c, struct dweb_reques
 			   websocket ? "WebSocket" : "POST", c->peer, origin, r->host);
 		return dweb_error(c, 403);
 	}
-	return rt->handle(w, c, r, rt->userdata);
+	k = rt->handle(w, c, r, rt->userdata);
+	/* a WebSocket lives as long as the session it came with */
+	if (c->state == C_WS)
+		c->session = session;
+	return k;
 }
 
 /* Handles every complete request in c->in. */
@@ -553,6 +668,11 @@ static int http_process(struct dweb *w, struct dweb_conn *c)
 		if (!path || !body)
 			return dweb_error(c, 500);
 		http_dispatch(w, c, &r);
+		/* a login's body holds the password: no copy stays behind */
+		explicit_bzero(body, (size_t)body_len);
+		if (c->in.data)
+			explicit_bzero(c->in.data + c->in.len, MIN(c->in.cap - c->in.len,
+								   hlen + (size_t)body_len));
 	}
 	return 0;
 }
@@ -761,6 +881,13 @@ void dweb_expire(struct dweb *w, usec_t now)
 	for (int i = 0; i < DWEB_MAX_CONNS; i++) {
 		struct dweb_conn *c = w->conns[i];
 
+		if (c && c->state == C_WS && c->session &&
+		    !dauth_session_alive(w->auth, c->session, now)) {
+			log_info("Closing the WebSocket of %s: its session ended", c->peer);
+			conn_free(c);
+			w->conns[i] = NULL;
+			continue;
+		}
 		if (!c || c->state == C_WS || c->since > now - DWEB_HANDSHAKE_USEC)
 			continue;
 		log_debug("Closing web connection from %s: no request for %d s", c->peer,
@@ -827,6 +954,7 @@ static void dweb_accept_web(struct dweb *w)
 	c->serial = w->next_serial++;
 	c->since = now_usec(CLOCK_MONOTONIC);
 	display_format_peer(&sa, c->peer, sizeof(c->peer));
+	dauth_client_key(&sa, c->client, sizeof(c->client));
 	if (w->cred) {
 		if (gnutls_init(&c->tls, GNUTLS_SERVER | GNUTLS_NONBLOCK) < 0 ||
 		    gnutls_set_default_priority(c->tls) < 0 ||
@@ -957,9 +1085,156 @@ static int dweb_load_tls(struct dweb *w, const char *cert_file, const char *key_
 	return 0;
 }
 
+/* The login page; message (plain text, ours) above the form. */
+static int login_page(struct dweb_conn *c, const struct dweb_request *r, int code,
+		      const char *message, const char *next, const char *extra)
+{
+	_cleanup_free_ char *body = NULL, *headers = NULL;
+
+	/* next passed http_local_path(): nothing in it needs escaping */
+	body = xasprintf(
+		"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
+		"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+		"<title>agentbox: sign in</title>\n<style>\n"
+		"body{font-family:sans-serif;background:#1d2330;color:#e8e8e8;margin:0;"
+		"display:flex;justify-content:center;align-items:center;min-height:100vh}\n"
+		"form{background:#2b3345;padding:1.5em 2em;border-radius:8px;width:18em}\n"
+		"input,button{font-size:1.1em;width:100%%;box-sizing:border-box;margin:.4em 0;"
+		"padding:.4em}\n#msg{color:#ff9d8a;min-height:1.2em}\n</style></head><body>\n"
+		"<form method=\"post\" action=\"/login\">\n<h1>agentbox</h1>\n"
+		"<p id=\"msg\">%s</p>\n<label for=\"password\">Password</label>\n"
+		"<input type=\"password\" id=\"password\" name=\"password\" "
+		"autocomplete=\"current-password\" autofocus required>\n"
+		"<input type=\"hidden\" name=\"next\" value=\"%s\">\n"
+		"<button type=\"submit\">Sign in</button>\n</form></body></html>\n",
+		message, next);
+	headers = xasprintf("Content-Security-Policy: default-src 'none'; style-src "
+			    "'unsafe-inline'; form-action 'self'; frame-ancestors 'none'\r\n"
+			    "Referrer-Policy: no-referrer\r\n%s",
+			    strempty(extra));
+	dweb_respond(c, r, code, "text/html; charset=utf-8", body, strlen(body), headers);
+	return 0;
+}
+
+/* Where a login goes next: the form's (or query's) next if it is a path
+ * of ours, else the screen. */
+static char *login_next(const char *form)
+{
+	_cleanup_free_ char *next = form ? http_form_value(form, "next") : NULL;
+
+	return http_local_path(next) ? TAKE_PTR(next) : xstrdup("/vnc.html");
+}
+
+/* GET /login: the form, or a sign-out button for a browser signed in. */
+static int route_login_page(struct dweb *w, struct dweb_conn *c, const struct dweb_request *r,
+			    void *userdata)
+{
+	_cleanup_free_ char *cookie = NULL, *next = NULL, *body = NULL;
+	const char *query = strchr(r->target, '?');
+
+	(void)userdata;
+	if (!w->auth)
+		return dweb_error(c, 404);
+	next = login_next(query ? query + 1 : NULL);
+	cookie = http_header(r->headers, "Cookie");
+	if (!dauth_session_find(w->auth, cookie, now_usec(CLOCK_MONOTONIC)))
+		return login_page(c, r, 200, "", next, NULL);
+	body = xasprintf("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+			 "<title>agentbox</title></head><body>\n<p>Signed in. "
+			 "<a href=\"%s\">Open</a></p>\n"
+			 "<form method=\"post\" action=\"/logout\"><button type=\"submit\">"
+			 "Sign out</button></form>\n</body></html>\n",
+			 next);
+	dweb_respond(c, r, 200, "text/html; charset=utf-8", body, strlen(body),
+		     "Content-Security-Policy: default-src 'none'; form-action 'self'; "
+		     "frame-ancestors 'none'\r\n");
+	return 0;
+}
+
+#define COOKIE_FLAGS "Path=/; HttpOnly; Secure; SameSite=Strict"
+
+/* POST /login (password=...&next=...): a session cookie, or the form again. */
+static int route_login(struct dweb *w, struct dweb_conn *c, const struct dweb_request *r,
+		       void *userdata)
+{
+	_cleanup_secret_ char *password = NULL;
+	_cleanup_free_ char *next = NULL, *headers = NULL, *message = NULL;
+	char token[DAUTH_TOKEN_SIZE];
+	uint64_t session = 0;
+	usec_t retry = 0;
+	unsigned failures = 0;
+	int k;
+
+	(void)userdata;
+	if (!w->auth)
+		return dweb_error(c, 404);
+	next = login_next(r->body);
+	password = http_form_value(r->body, "password");
+	if (!password)
+		return login_page(c, r, 400, "Type the password.", next, NULL);
+	k = dauth_login(w->auth, c->client, password, strlen(password),
+			now_usec(CLOCK_MONOTONIC), token, &session, &retry, &failures);
+	if (k == -EBUSY) {
+		unsigned s = (unsigned)((retry + USEC_PER_SEC - 1) / USEC_PER_SEC);
+
+		log_notice("Refused a web login from %s without checking it: %u wrong passwords "
+			   "from %s, locked for %u s more",
+			   c->peer, failures, c->client, s);
+		message = xasprintf("Too many wrong passwords: try again in %u s.", s);
+		headers = xasprintf("Retry-After: %u\r\n", s);
+		return login_page(c, r, 429, message, next, headers);
+	}
+	if (k < 0) {
+		unsigned s = (unsigned)((retry + USEC_PER_SEC - 1) / USEC_PER_SEC);
+
+		if (s)
+			log_notice("Wrong web password from %s (%u in a row from %s): locked for "
+				   "%u s",
+				   c->peer, failures, c->client, s);
+		else
+			log_notice("Wrong web password from %s (%u in a row from %s)", c->peer,
+				   failures, c->client);
+		return login_page(c, r, 401, "Wrong password.", next, NULL);
+	}
+	log_info("Web login from %s (session %llu)", c->peer, (unsigned long long)session);
+	headers = xasprintf("Location: %s\r\nSet-Cookie: " DAUTH_COOKIE "=%s; Max-Age=%llu; "
+			    COOKIE_FLAGS "\r\n",
+			    next, token,
+			    (unsigned long long)(DAUTH_SESSION_USEC / USEC_PER_SEC));
+	explicit_bzero(token, sizeof(token));
+	dweb_respond(c, r, 303, "text/plain; charset=utf-8", "", 0, headers);
+	explicit_bzero(headers, strlen(headers));
+	return 0;
+}
+
+/* POST /logout: ends the session (its WebSockets close) and the cookie. */
+static int route_logout(struct dweb *w, struct dweb_conn *c, const struct dweb_request *r,
+			void *userdata)
+{
+	_cleanup_free_ char *cookie = http_header(r->headers, "Cookie");
+	uint64_t session;
+
+	(void)userdata;
+	if (!w->auth)
+		return dweb_error(c, 404);
+	session = dauth_session_find(w->auth, cookie, now_usec(CLOCK_MONOTONIC));
+	if (session) {
+		dauth_session_end(w->auth, session);
+		log_info("Web logout from %s (session %llu)", c->peer,
+			 (unsigned long long)session);
+	}
+	dweb_respond(c, r, 303, "text/plain; charset=utf-8", "", 0,
+		     "Location: /login\r\nSet-Cookie: " DAUTH_COOKIE "=; Max-Age=0; " COOKIE_FLAGS
+		     "\r\n");
+	return 0;
+}
+
 /* The front's own rows; dweb_add_route() puts others before the last,
  * the static files, which take every other path. */
 static const struct dweb_route dweb_builtin_routes[] = {
+	{"GET", "/login", DWEB_ROUTE_PUBLIC, route_login_page, NULL},
+	{"POST", "/login", DWEB_ROUTE_PUBLIC, route_login, NULL},
+	{"POST", "/logout", DWEB_ROUTE_PUBLIC, route_logout, NULL},
 	{"GET", "/websockify", DWEB_ROUTE_WEBSOCKET, route_websockify, NULL},
 	{"GET", "/", DWEB_ROUTE_PREFIX, route_file, NULL},
 };
@@ -983,6 +1258,7 @@ int dweb_new(const struct dweb_options *o, struct drfb *rfb, struct dweb **ret)
 	w->web_fd = w->rfb_fd = w->dir_fd = -1;
 	w->listen = xstrdup(o->web_addr);
 	w->allowed_hosts = o->allowed_hosts;
+	w->auth = o->auth;
 	memcpy(w->routes, dweb_builtin_routes, sizeof(dweb_builtin_routes));
 	w->n_routes = ELEMENTSOF(dweb_builtin_routes);
 	w->dir_fd = open(o->novnc_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -1027,6 +1303,7 @@ struct dweb *dweb_free(struct dweb *w)
 		close(w->dir_fd);
 	if (w->cred)
 		gnutls_certificate_free_credentials(w->cred);
+	dauth_free(w->auth);
 	free(w->listen);
 	free(w);
 	return NULL;

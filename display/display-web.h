@@ -8,7 +8,10 @@
  * to and from WebSocket frames. Optional TLS with GnuTLS (https/wss).
  * A WebSocket whose Origin names another host than the one asked for is
  * refused, so a web page elsewhere cannot drive the screen through the
- * user's browser. Also accepts plain RFB on the RFB port. */
+ * user's browser. With display.web_password_file every route but the
+ * login page needs the session cookie a login sets (display-auth.h), so
+ * nothing past /login, no WebSocket included, is reached without the
+ * password. Also accepts plain RFB on the RFB port. */
 #ifndef AGENTBOX_DISPLAY_WEB_H
 #define AGENTBOX_DISPLAY_WEB_H
 
@@ -17,6 +20,7 @@
 
 #include "time-util.h"
 
+struct dauth;
 struct drfb;
 struct dweb;
 
@@ -42,6 +46,7 @@ struct dweb_options {
 	const char *tls_cert_file; /* NULL: plain http/ws */
 	const char *tls_key_file;
 	char *const *allowed_hosts; /* display.allowed_hosts; kept, not copied */
+	struct dauth *auth;         /* NULL: no login; else taken over by dweb_new */
 };
 
 /* The largest request body taken (a login form); more gets 413. */

@@ -124,6 +124,7 @@ static const struct conf_key conf_table[] = {
 	{"display.listen", CONF_STRING, OFF(display_listen), "\"127.0.0.1\""},
 	{"display.novnc_dir", CONF_PATH, OFF(display_novnc_dir), "\"/usr/share/novnc\""},
 	{"display.password_file", CONF_STRING, OFF(display_password_file), NULL},
+	{"display.web_password_file", CONF_STRING, OFF(display_web_password_file), NULL},
 	{"display.tls_cert_file", CONF_STRING, OFF(display_tls_cert_file), NULL},
 	{"display.tls_key_file", CONF_STRING, OFF(display_tls_key_file), NULL},
 	{"display.max_fps", CONF_NUMBER, OFF(display_max_fps), "60", NULL, 1, 240},

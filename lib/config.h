@@ -121,6 +121,7 @@ struct config {
 	char *display_listen;
 	char *display_novnc_dir;
 	char *display_password_file; /* NULL: no password */
+	char *display_web_password_file; /* NULL: the web front asks for none */
 	char *display_tls_cert_file;
 	char *display_tls_key_file;
 	double display_max_fps;

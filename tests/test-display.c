@@ -110,8 +110,14 @@ TEST(bind_rules)
 	_cleanup_free_ char *e3 = check("{\"display\": {\"listen\": \"0.0.0.0\", "
 					"\"password_file\": \"pw\"}}");
 	_cleanup_free_ char *e4 = check("{\"display\": {\"listen\": \"0.0.0.0\", "
+					"\"web_password_file\": \"pw\", \"tls_cert_file\": \"/c\", "
+					"\"tls_key_file\": \"k\"}}");
+	/* VNC's password (8 characters count) no longer opens a public port */
+	_cleanup_free_ char *e8 = check("{\"display\": {\"listen\": \"0.0.0.0\", "
 					"\"password_file\": \"pw\", \"tls_cert_file\": \"/c\", "
 					"\"tls_key_file\": \"k\"}}");
+	_cleanup_free_ char *e9 = check("{\"display\": {\"listen\": \"0.0.0.0\", "
+					"\"web_password_file\": \"pw\"}}");
 	_cleanup_free_ char *e5 = check("{\"display\": {\"listen\": \"my.host\"}}");
 	_cleanup_free_ char *e6 = check("{\"display\": {\"port\": 6080}}");
 	_cleanup_free_ char *e7 = check("{\"display\": {\"port\": 70000}}");
@@ -123,6 +129,8 @@ TEST(bind_rules)
 	ASSERT_STR_CONTAINS(e5, "numeric");
 	ASSERT_STR_CONTAINS(e6, "display.web_port: must differ");
 	ASSERT_STR_CONTAINS(e7, "display.port: expected a port number");
+	ASSERT_STR_CONTAINS(e8, "needs display.web_password_file");
+	ASSERT_STR_CONTAINS(e9, "display.listen");
 }
 
 TEST(host_allowed_loopback)
