@@ -1110,7 +1110,7 @@ static int login_page(struct dweb_conn *c, const struct dweb_request *r, int cod
 		message, next);
 	headers = xasprintf("Content-Security-Policy: default-src 'none'; style-src "
 			    "'unsafe-inline'; form-action 'self'; frame-ancestors 'none'\r\n"
-			    "Referrer-Policy: no-referrer\r\n%s",
+			    "Referrer-Policy: same-origin\r\n%s",
 			    strempty(extra));
 	dweb_respond(c, r, code, "text/html; charset=utf-8", body, strlen(body), headers);
 	return 0;

@@ -2,7 +2,9 @@
 //
 //   node novnc.js <step> [args...]
 //   (environment: PORT, OUT, PASSWORD, SCHEME http/https, HOST 127.0.0.1,
-//   HTTP_USER/HTTP_PASSWORD for a reverse proxy's basic auth)
+//   HTTP_USER/HTTP_PASSWORD for a reverse proxy's basic auth, LOGIN: the
+//   web front's password (display.web_password_file), typed into its
+//   login page when the page sends the browser there)
 //
 // Steps, each a fresh browser, printing "OK ..." or "ERR ..." lines:
 //   pixel RRGGBB           connect, check the canvas centre, save $OUT/novnc.png
@@ -16,6 +18,17 @@
 //   shot FILE              connect and save a screenshot (documentation)
 //   resize WIDTH           print READY once connected, then wait for the canvas
 //                          to become WIDTH wide (the X screen was resized)
+//   login RRGGBB           LOGIN set: vnc.html sends the browser to the login
+//                          page (saved as $OUT/login.png), the password takes it
+//                          back to the screen; prints the session cookie's
+//                          flags and checks that no URL the browser asked for
+//                          holds the password
+//   login-refused          LOGIN wrong: the login page says so (prints its
+//                          message), sets no cookie, and vnc.html still sends
+//                          the browser to the login page
+//   logout                 LOGIN set: connected, then "Sign out" on /login in a
+//                          second tab ends the screen and the next visit to
+//                          vnc.html lands on the login page
 'use strict';
 const { chromium } = require('playwright-core');
 
@@ -24,6 +37,8 @@ const out = process.env.OUT || '.';
 const password = process.env.PASSWORD || '';
 const scheme = process.env.SCHEME || 'http';
 const host = process.env.HOST || '127.0.0.1';
+const login = process.env.LOGIN || '';
+const urls = []; // every URL the browser asked for
 
 async function browser() {
 	return chromium.launch({
@@ -35,16 +50,33 @@ async function browser() {
 	});
 }
 
-async function open(b) {
+async function context(b) {
 	const ctx = await b.newContext({ viewport: { width: 1400, height: 900 },
 		ignoreHTTPSErrors: true,
 		httpCredentials: process.env.HTTP_USER ?
 			{ username: process.env.HTTP_USER, password: process.env.HTTP_PASSWORD } :
 			undefined });
-	const page = await ctx.newPage();
+	ctx.on('request', (r) => urls.push(r.url()));
+	return ctx;
+}
+
+// Types LOGIN into the login page the browser is on and submits it.
+async function signIn(page, shot) {
+	await page.waitForSelector('#password', { timeout: 10000 });
+	if (shot)
+		await page.screenshot({ path: shot });
+	await page.fill('#password', login);
+	await Promise.all([page.waitForNavigation({ timeout: 10000 }),
+		page.click('button[type=submit]')]);
+}
+
+async function open(b, ctx, shot) {
+	const page = await (ctx || await context(b)).newPage();
 	const q = 'autoconnect=1&resize=off&reconnect=0&show_dot=1' +
 		(password ? '&password=' + encodeURIComponent(password) : '');
 	await page.goto(`${scheme}://${host}:${port}/vnc.html?${q}`);
+	if (login && new URL(page.url()).pathname === '/login')
+		await signIn(page, shot);
 	return page;
 }
 
@@ -151,6 +183,55 @@ async function main() {
 			} catch (e) {
 				console.log('OK not connected');
 			}
+		} else if (step === 'login') {
+			const ctx = await context(b);
+			const page = await open(b, ctx, `${out}/login.png`);
+			await connected(page);
+			await waitPixel(page, arg.toLowerCase());
+			const went = urls.some((u) => new URL(u).pathname === '/login');
+			const c = (await ctx.cookies()).find((k) => k.name === 'agentbox_session');
+			const leak = urls.filter((u) => u.includes(login) ||
+				u.includes(encodeURIComponent(login)));
+			if (!went)
+				console.log('ERR the browser never saw the login page');
+			else if (!c)
+				console.log('ERR no agentbox_session cookie');
+			else if (leak.length)
+				console.log(`ERR the password is in a URL: ${leak[0]}`);
+			else
+				console.log(`OK login httpOnly=${c.httpOnly} secure=${c.secure} ` +
+					`sameSite=${c.sameSite} path=${c.path} urls=${urls.length}`);
+		} else if (step === 'login-refused') {
+			const ctx = await context(b);
+			const page = await open(b, ctx);
+			const msg = await page.textContent('#msg');
+			const cookies = (await ctx.cookies()).length;
+			// the screen again: the login page again (noVNC's page, and so its
+			// WebSocket, never loads)
+			await page.goto(`${scheme}://${host}:${port}/vnc.html?autoconnect=1`);
+			const path = new URL(page.url()).pathname;
+			const novnc = await page.$('#noVNC_container');
+			if (path !== '/login' || novnc || cookies)
+				console.log(`ERR on ${path}, noVNC ${!!novnc}, ${cookies} cookies`);
+			else
+				console.log(`OK refused "${msg}", vnc.html still goes to the login page`);
+		} else if (step === 'logout') {
+			const ctx = await context(b);
+			const page = await open(b, ctx);
+			await connected(page);
+			const p2 = await ctx.newPage();
+			await p2.goto(`${scheme}://${host}:${port}/login`);
+			await Promise.all([p2.waitForNavigation({ timeout: 10000 }),
+				p2.click('button[type=submit]')]);
+			await page.waitForFunction(() =>
+				!document.documentElement.classList.contains('noVNC_connected'), null,
+			{ timeout: 10000 });
+			await p2.goto(`${scheme}://${host}:${port}/vnc.html`);
+			const path = new URL(p2.url()).pathname;
+			if (path !== '/login')
+				console.log(`ERR after the logout vnc.html stays on ${path}`);
+			else
+				console.log('OK signed out: the screen closed, vnc.html asks to sign in');
 		} else {
 			console.log(`ERR unknown step ${step}`);
 		}
