@@ -3,7 +3,8 @@
 reading the RFB greeting through the bridge; half close cleanly (close
 frame), half drop the TCP connection. Also sends a ping and expects the
 pong. Prints "OK n" or "ERR reason".   usage: ws-cycle.py PORT N
-$WS_HOST: the address (127.0.0.1); $WS_TLS=1: wss, certificate unchecked."""
+$WS_HOST: the address (127.0.0.1); $WS_TLS=1: wss, certificate unchecked;
+$WS_SESSION: the web front's session cookie value, sent as agentbox_session."""
 import base64
 import os
 import socket
@@ -12,6 +13,8 @@ import struct
 import sys
 
 HOST = os.environ.get("WS_HOST", "127.0.0.1")
+COOKIE = ("Cookie: agentbox_session=%s\r\n" % os.environ["WS_SESSION"]
+          if os.environ.get("WS_SESSION") else "")
 
 
 def frame(opcode, payload):
@@ -52,7 +55,8 @@ def one(port, i):
     key = base64.b64encode(os.urandom(16)).decode()
     s.sendall(("GET /websockify HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\n"
                "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n"
-               "Sec-WebSocket-Protocol: binary\r\n\r\n" % (HOST, port, key)).encode())
+               "Sec-WebSocket-Protocol: binary\r\n%s\r\n"
+               % (HOST, port, key, COOKIE)).encode())
     resp = b""
     while b"\r\n\r\n" not in resp:
         chunk = s.recv(1)

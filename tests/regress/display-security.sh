@@ -6,8 +6,9 @@
 # loopback, loopback names and display.allowed_hosts are served; paths
 # cannot leave the noVNC directory; a request header over 16 KiB gets 431
 # whether complete or not; with TLS on a non-loopback address (a
-# link-local one in a network namespace of our own) https and wss work,
-# plain http does not, and only that address and the configured names are
+# link-local one in a network namespace of our own) https and wss work
+# after the web login (display-webauth.sh tests the login itself), plain
+# http does not, and only that address and the configured names are
 # served as Host.
 . "$(dirname "$0")/../lib.sh"
 . "$TOP/tests/display/lib-display.sh"
@@ -121,24 +122,30 @@ ip -n $NS addr add 169.254.77.1/32 dev lo
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
 	-subj /CN=169.254.77.1 -keyout "$T/key.pem" -out "$T/cert.pem" >/dev/null 2>&1
 chmod 600 "$T/key.pem"
-conf "$T/tls.json" ", \"listen\": \"169.254.77.1\", \"password_file\": \"$T/pw\", \"tls_cert_file\": \"$T/cert.pem\", \"tls_key_file\": \"$T/key.pem\", \"allowed_hosts\": [\"box.example.test\"]"
+WEBPW=web-password-of-the-test
+printf '%s\n' "$WEBPW" >"$T/webpw"
+chmod 600 "$T/webpw"
+conf "$T/tls.json" ", \"listen\": \"169.254.77.1\", \"password_file\": \"$T/pw\", \"web_password_file\": \"$T/webpw\", \"tls_cert_file\": \"$T/cert.pem\", \"tls_key_file\": \"$T/key.pem\", \"allowed_hosts\": [\"box.example.test\"]"
 ip netns exec $NS "$BIN/agentbox-display" --config "$T/tls.json" >"$T/tls.log" 2>&1 &
 TPID=$!
 at_exit "kill $TPID"
-check "public address with password and TLS serves" wait_for 15 served "$T/tls.log"
-check "https serves vnc.html" test "$(ip netns exec $NS curl -sk -o /dev/null -m 5 -w '%{http_code}' https://169.254.77.1:$WEB/vnc.html)" = 200
-tls_host() { ip netns exec $NS curl -sk -o /dev/null -m 5 -w '%{http_code}' -H "Host: $1" https://169.254.77.1:$WEB/vnc.html; }
+check "public address with passwords and TLS serves" wait_for 15 served "$T/tls.log"
+session=$(ip netns exec $NS curl -sk -D - -o /dev/null -m 5 -H "Origin: https://169.254.77.1:$WEB" \
+	--data-urlencode "password=$WEBPW" https://169.254.77.1:$WEB/login |
+	sed -n 's/^Set-Cookie: agentbox_session=\([^;]*\);.*/\1/p')
+check "https serves vnc.html after the login" test "$(ip netns exec $NS curl -sk -o /dev/null -m 5 -w '%{http_code}' -H "Cookie: agentbox_session=$session" https://169.254.77.1:$WEB/vnc.html)" = 200
+tls_host() { ip netns exec $NS curl -sk -o /dev/null -m 5 -w '%{http_code}' -H "Host: $1" -H "Cookie: agentbox_session=$session" https://169.254.77.1:$WEB/vnc.html; }
 check "off loopback: a rebound Host refused (403)" test "$(tls_host rebind.attacker.example:$WEB)" = 403
 check "off loopback: localhost is not a name of this display (403)" test "$(tls_host localhost:$WEB)" = 403
 check "off loopback: a display.allowed_hosts name served (200)" test "$(tls_host box.example.test:$WEB)" = 200
 ip netns exec $NS curl -s -o /dev/null -m 5 http://169.254.77.1:$WEB/vnc.html
 check "plain http refused on the TLS port" test $? -ne 0
-out=$(WS_HOST=169.254.77.1 WS_TLS=1 ip netns exec $NS timeout 60 python3 "$TOP/tests/display/ws-cycle.py" $WEB 5)
+out=$(WS_HOST=169.254.77.1 WS_TLS=1 WS_SESSION=$session ip netns exec $NS timeout 60 python3 "$TOP/tests/display/ws-cycle.py" $WEB 5)
 check "wss reaches the RFB greeting ($out)" grep -q '^OK 5' <<<"$out"
 if [ -x /usr/bin/chromium ] && [ -d "$DISPLAY_TESTS/node_modules/playwright-core" ]; then
-	out=$(cd "$DISPLAY_TESTS" && HOST=169.254.77.1 SCHEME=https PORT=$WEB PASSWORD=secret12 OUT=$T \
+	out=$(cd "$DISPLAY_TESTS" && HOST=169.254.77.1 SCHEME=https PORT=$WEB PASSWORD=secret12 LOGIN=$WEBPW OUT=$T \
 		ip netns exec $NS timeout 90 node novnc.js pixel 202080 2>&1)
-	check "noVNC over https/wss with the password ($out)" grep -q '^OK pixel' <<<"$out"
+	check "noVNC over https/wss with both passwords ($out)" grep -q '^OK pixel' <<<"$out"
 fi
 check "RFB port stays on loopback" env VNC_PASSWORD_FILE="$T/pw" ip netns exec $NS "$PROBE" check 127.0.0.1 $RFB 202080
 ip netns exec $NS timeout 5 "$PROBE" check 169.254.77.1 $RFB 202080 >/dev/null 2>&1
