@@ -140,9 +140,9 @@ static uint64_t dauth_session_new(struct dauth *a, usec_t now, char ret_token[DA
 	return s->id;
 }
 
-int dauth_login(struct dauth *a, const char *client, const char *password, size_t len,
-		usec_t now, char ret_token[DAUTH_TOKEN_SIZE], uint64_t *ret_session,
-		usec_t *ret_retry, unsigned *ret_failures)
+int dauth_login(struct dauth *a, const char *client, const char *password, size_t len, usec_t now,
+		char ret_token[DAUTH_TOKEN_SIZE], uint64_t *ret_session, usec_t *ret_retry,
+		unsigned *ret_failures)
 {
 	struct client *cl = dauth_client(a, client, now, 0);
 	uint8_t h[HASH_SIZE];

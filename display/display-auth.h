@@ -51,9 +51,9 @@ void dauth_client_key(const struct sockaddr_storage *sa, char *buf, size_t size)
  * for a wrong password; -EBUSY while the client is locked out, with the
  * time left in *ret_retry (not checking the password). *ret_failures:
  * the client's failures in a row after this try. */
-int dauth_login(struct dauth *a, const char *client, const char *password, size_t len,
-		usec_t now, char ret_token[DAUTH_TOKEN_SIZE], uint64_t *ret_session,
-		usec_t *ret_retry, unsigned *ret_failures);
+int dauth_login(struct dauth *a, const char *client, const char *password, size_t len, usec_t now,
+		char ret_token[DAUTH_TOKEN_SIZE], uint64_t *ret_session, usec_t *ret_retry,
+		unsigned *ret_failures);
 
 /* The session whose token the Cookie header value carries, if it is
  * alive at now: its id (> 0), else 0. NULL cookie: 0. */

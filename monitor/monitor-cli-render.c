@@ -83,7 +83,9 @@ static const struct {
     {"IDLE_ACTION", "delete, poweroff or none (default delete)"},
     {"REGISTRY_AUTH_FILE", "secret: registry credentials for WORKSPACE_IMAGE"},
     {"DISPLAY_LISTEN", "address of the screen's web port (default 127.0.0.1: SSH tunnel)"},
-    {"DISPLAY_PASSWORD_FILE", "secret: the screen's password (needed off loopback)"},
+    {"DISPLAY_PASSWORD_FILE", "secret: the screen's VNC password (RFB; optional)"},
+    {"DISPLAY_WEB_PASSWORD_FILE",
+     "secret: the web login's password, 16+ characters (needed off loopback)"},
     {"DISPLAY_TLS_CERT_FILE", "PEM certificate of the screen's web port (needed off loopback)"},
     {"DISPLAY_TLS_KEY_FILE", "secret: its PEM private key (needed off loopback)"},
     {"EXTRA_CONFIG", "a JSON object merged into agentbox.json"},
@@ -544,6 +546,19 @@ static const char *check_text(const char *path, const char *text)
 	return utf8_valid(text) ? NULL : "is not UTF-8 text";
 }
 
+/* The web front's password: what agentbox-display takes (trailing
+ * newlines cut, 16 to 1024 characters). */
+static const char *check_web_password(const char *path, const char *text)
+{
+	size_t n = strlen(text);
+
+	while (n > 0 && text[n - 1] == '\n')
+		n--;
+	if (n < 16 || n > 1024)
+		return "must hold 16 to 1024 characters (make one with: openssl rand -base64 24)";
+	return check_text(path, text);
+}
+
 /* Splits keys with dots ("idle.timeout") into nested objects, in place,
  * so that a merge sees one spelling. */
 static int expand_dotted(cJSON *o, char **ret_key)
@@ -631,6 +646,7 @@ static const struct {
     {{"provider", "ec2", "terminate"}, "EC2_TERMINATE"},
     {{"display", "listen"}, "DISPLAY_LISTEN"},
     {{"display", "password_file"}, "DISPLAY_PASSWORD_FILE"},
+    {{"display", "web_password_file"}, "DISPLAY_WEB_PASSWORD_FILE"},
     {{"display", "tls_cert_file"}, "DISPLAY_TLS_CERT_FILE"},
     {{"display", "tls_key_file"}, "DISPLAY_TLS_KEY_FILE"},
 };
@@ -859,6 +875,8 @@ static int render_secrets(struct render *r, cJSON *config)
 	     NULL, 1, check_text},
 	    {"DISPLAY_PASSWORD_FILE", "/etc/agentbox/display-password", "display.password_file",
 	     "display-password", 1, check_text},
+	    {"DISPLAY_WEB_PASSWORD_FILE", "/etc/agentbox/web-password", "display.web_password_file",
+	     "web-password", 1, check_web_password},
 	    {"DISPLAY_TLS_KEY_FILE", "/etc/agentbox/display-tls.key", "display.tls_key_file",
 	     "display-tls-key", 1, check_key},
 	    {"DISPLAY_TLS_CERT_FILE", "/etc/agentbox/display-tls.crt", "display.tls_cert_file",
@@ -868,15 +886,15 @@ static int render_secrets(struct render *r, cJSON *config)
 	const char *listen = get(r, "DISPLAY_LISTEN");
 	int q;
 
-	static const char *const public_needs[] = {"DISPLAY_PASSWORD_FILE", "DISPLAY_TLS_CERT_FILE",
-						   "DISPLAY_TLS_KEY_FILE"};
+	static const char *const public_needs[] = {"DISPLAY_WEB_PASSWORD_FILE",
+						   "DISPLAY_TLS_CERT_FILE", "DISPLAY_TLS_KEY_FILE"};
 
 	if (listen && !streq(listen, "127.0.0.1") && !streq(listen, "::1"))
 		for (size_t i = 0; i < ELEMENTSOF(public_needs); i++)
 			if (!get(r, public_needs[i]))
 				return key_error(r, public_needs[i],
 						 "missing: a screen on %s (DISPLAY_LISTEN) needs "
-						 "DISPLAY_PASSWORD_FILE, DISPLAY_TLS_CERT_FILE and "
+						 "DISPLAY_WEB_PASSWORD_FILE, DISPLAY_TLS_CERT_FILE and "
 						 "DISPLAY_TLS_KEY_FILE",
 						 listen);
 	for (size_t i = 0; i < ELEMENTSOF(specs); i++)

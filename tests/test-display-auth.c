@@ -15,7 +15,7 @@
 #define T0 (1000 * USEC_PER_SEC)
 
 /* A login try; returns dauth_login's result. */
-static int try(struct dauth *a, const char *client, const char *pw, usec_t now, char *cookie,
+static int try(struct dauth *a, const char *client, const char *pw, usec_t now, char cookie[128],
 	       uint64_t *session, usec_t *retry)
 {
 	char token[DAUTH_TOKEN_SIZE];
@@ -23,7 +23,7 @@ static int try(struct dauth *a, const char *client, const char *pw, usec_t now, 
 	int k = dauth_login(a, client, pw, strlen(pw), now, token, session, retry, &failures);
 
 	if (k == 0 && cookie)
-		sprintf(cookie, "other=1; " DAUTH_COOKIE "=%s", token);
+		snprintf(cookie, 128, "other=1; " DAUTH_COOKIE "=%s", token);
 	return k;
 }
 

@@ -76,6 +76,7 @@ mkdir -p keys seed
 	printf '[default]\naws_access_key_id = AKIABOOTTEST\naws_secret_access_key = boot-S3-secret-77\n' >keys/s3
 	printf 'boot-registry-user:boot-registry-pass-55\n' >keys/registry
 	printf 'bootpw-99\n' >keys/display-password
+	printf 'boot-web-password-1234\n' >keys/web-password
 	printf -- '-----BEGIN PRIVATE KEY-----\nMIIEbootkey42\n-----END PRIVATE KEY-----\n' >keys/tls.key
 )
 printf -- '-----BEGIN CERTIFICATE-----\nMIIBbootcert\n-----END CERTIFICATE-----\n' >keys/tls.crt
@@ -92,6 +93,7 @@ S3_CREDENTIALS_FILE=keys/s3
 REGISTRY_AUTH_FILE=keys/registry
 DISPLAY_LISTEN=0.0.0.0
 DISPLAY_PASSWORD_FILE=keys/display-password
+DISPLAY_WEB_PASSWORD_FILE=keys/web-password
 DISPLAY_TLS_CERT_FILE=keys/tls.crt
 DISPLAY_TLS_KEY_FILE=keys/tls.key
 EOF
@@ -132,7 +134,7 @@ check "login user admin: its SSH key and sudo" \
 		docker exec "$1" grep -rqs "^admin ALL=(ALL) NOPASSWD:ALL" /etc/sudoers.d' _ "$vm"
 check "password logins off" \
 	sh -c 'docker exec "$1" sshd -T 2>/dev/null | grep -qx "passwordauthentication no"' _ "$vm"
-for f in s3:s3-credentials registry:registry-auth display-password:display-password tls.key:display-tls.key; do
+for f in s3:s3-credentials registry:registry-auth display-password:display-password web-password:web-password tls.key:display-tls.key; do
 	src=${f%%:*} dst=/etc/agentbox/${f#*:}
 	check "$dst: root 0600, byte for byte" \
 		sh -c '[ "$(docker exec "$1" stat -c %U:%a "$2")" = root:600 ] &&
@@ -144,10 +146,11 @@ check "/etc/agentbox/display-tls.crt: 0644, byte for byte" \
 check "agentbox.json: the env file's settings" \
 	sh -c 'docker exec "$1" cat /etc/agentbox/agentbox.json |
 		jq -e ".workspace.name == \"boot\" and .state.storage.credentials_file == \"/etc/agentbox/s3-credentials\"
-			and .display.password_file == \"display-password\"" >/dev/null' _ "$vm"
+			and .display.password_file == \"display-password\"
+			and .display.web_password_file == \"web-password\"" >/dev/null' _ "$vm"
 check "the display's credentials drop-in" \
 	sh -c 'docker exec "$1" cat /etc/systemd/system/agentbox-display.service.d/credentials.conf |
-		grep -v "^#" | tr "\n" " " | grep -qx "\[Service\] LoadCredential=display-password:/etc/agentbox/display-password LoadCredential=display-tls-key:/etc/agentbox/display-tls.key "' _ "$vm"
+		grep -v "^#" | tr "\n" " " | grep -qx "\[Service\] LoadCredential=display-password:/etc/agentbox/display-password LoadCredential=web-password:/etc/agentbox/web-password LoadCredential=display-tls-key:/etc/agentbox/display-tls.key "' _ "$vm"
 check "runcmd enabled agentbox-init" [ "$(in_vm systemctl is-enabled agentbox-init.service)" = enabled ]
 check "runcmd started agentbox-init, after the files were written" \
 	sh -c 'docker exec "$1" journalctl -u agentbox-init.service | grep -q "stand-in agentbox-init ran"' _ "$vm"

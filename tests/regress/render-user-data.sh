@@ -141,28 +141,32 @@ check "extra config and HETZNER_API_URL land in agentbox.json" \
 (
 	umask 077
 	printf 'vnc-pass-1\n' >keys/display-password
+	printf 'web-password-of-render-1\n' >keys/web-password
 	printf -- '-----BEGIN PRIVATE KEY-----\nMIIEdisplaykey\n-----END PRIVATE KEY-----\n' >keys/tls.key
 )
 printf -- '-----BEGIN CERTIFICATE-----\nMIIBdisplaycert\n-----END CERTIFICATE-----\n' >keys/tls.crt
 display_keys() {
-	printf 'DISPLAY_LISTEN=0.0.0.0\nDISPLAY_PASSWORD_FILE=keys/display-password\nDISPLAY_TLS_KEY_FILE=keys/tls.key\nDISPLAY_TLS_CERT_FILE=keys/tls.crt\n'
+	printf 'DISPLAY_LISTEN=0.0.0.0\nDISPLAY_PASSWORD_FILE=keys/display-password\nDISPLAY_WEB_PASSWORD_FILE=keys/web-password\nDISPLAY_TLS_KEY_FILE=keys/tls.key\nDISPLAY_TLS_CERT_FILE=keys/tls.crt\n'
 }
 render display "$(base_ec2; install_baked; display_keys)"
 check "public screen: cloud-init schema accepts it" cloud-init schema --config-file display.yaml
 printf '%s\n' '{"/etc/agentbox/s3-credentials": "keys/s3", "/etc/agentbox/display-password": "keys/display-password",
+	"/etc/agentbox/web-password": "keys/web-password",
 	"/etc/agentbox/display-tls.key": "keys/tls.key", "/etc/agentbox/display-tls.crt": null,
 	"/etc/systemd/system/agentbox-display.service.d/credentials.conf": null}' >display.secrets
 check "public screen: secrets only in their 0600 entries, the certificate and drop-in 0644" \
 	python3 "$CHECK" display.yaml baked display.secrets display.json
 check "public screen: the config names the credentials and the certificate" \
 	jq -e '.display.listen == "0.0.0.0" and .display.password_file == "display-password"
+		and .display.web_password_file == "web-password"
 		and .display.tls_key_file == "display-tls-key" and .display.tls_cert_file == "/etc/agentbox/display-tls.crt"' display.json
-check "public screen: the drop-in loads both credentials from the 0600 files" python3 - <<'PY'
+check "public screen: the drop-in loads the credentials from the 0600 files" python3 - <<'PY'
 import yaml
 d = yaml.safe_load(open("display.yaml"))
 w = [w for w in d["write_files"] if w["path"].endswith("agentbox-display.service.d/credentials.conf")][0]
 lines = [l for l in w["content"].splitlines() if not l.startswith("#")]
 assert lines == ["[Service]", "LoadCredential=display-password:/etc/agentbox/display-password",
+                 "LoadCredential=web-password:/etc/agentbox/web-password",
                  "LoadCredential=display-tls-key:/etc/agentbox/display-tls.key"], lines
 PY
 jq --arg h "$T/home" '.workspace.home = $h' display.json >display.j2
@@ -248,6 +252,10 @@ expect_refused extra-owned2 "$(base_ec2; install_baked; echo 'EXTRA_CONFIG={"sta
 	"state.storage.bucket: set BUCKET in the env file instead"
 expect_refused display-no-cert "$(base_ec2; install_baked; display_keys | grep -v CERT)" \
 	"DISPLAY_TLS_CERT_FILE: missing: a screen on 0.0.0.0 (DISPLAY_LISTEN) needs"
+expect_refused display-no-web-password "$(base_ec2; install_baked; display_keys | grep -v WEB_PASSWORD)" \
+	"DISPLAY_WEB_PASSWORD_FILE: missing: a screen on 0.0.0.0 (DISPLAY_LISTEN) needs"
+expect_refused display-short-web-password "$(base_ec2; install_baked; display_keys | sed 's|keys/web-password|keys/display-password|')" \
+	"must hold 16 to 1024 characters"
 expect_refused display-bad-key "$(base_ec2; install_baked; display_keys | sed 's|tls.key|tls.crt|')" \
 	"tls.crt is readable by group or others"
 expect_refused extra-json "$(base_ec2; install_baked; echo 'EXTRA_CONFIG=[1]')" \
