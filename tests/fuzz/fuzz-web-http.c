@@ -1,7 +1,9 @@
 /* The display web front's request parsing (display/display-web.c): the
  * input is a request head (up to "\r\n\r\n"); its target goes through
  * http_path() (which must never leave the noVNC directory), its headers
- * through http_header(), has_token() and origin_ok(). */
+ * through http_header(), has_token() and origin_ok(); the whole input
+ * also as a login form (http_form_value()) whose "next" must pass
+ * http_local_path() only as a path of this server. */
 #include <stdio.h>
 
 #include "display-web-internal.h"
@@ -32,6 +34,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	origin = http_header(req, "Origin");
 	host = http_header(req, "Host");
 	origin_ok(origin, host);
+	/* the whole input as a login form and as a redirect target */
+	{
+		_cleanup_free_ char *pw = http_form_value(req, "password"),
+				    *next = http_form_value(req, "next");
+
+		if (next && http_local_path(next))
+			FUZZ_ASSERT(next[0] == '/' && next[1] != '/' && !strpbrk(next, "\r\n\"<>"));
+	}
 	if (sscanf(req, "%7s %2047s %15s", method, target, proto) != 3)
 		return 0;
 	path = http_path(target);
