@@ -436,7 +436,8 @@ int dweb_ws_accept(struct dweb_conn *c, const struct dweb_request *r, int fd,
 			    *resp = NULL;
 	char accept[WS_ACCEPT_SIZE];
 
-	if (ws_accept_key(key, accept) < 0 || (protocols && !has_token(protocols, protocol))) {
+	if (ws_accept_key(key, accept) < 0 ||
+	    (protocols && protocol && !has_token(protocols, protocol))) {
 		close(fd);
 		dweb_error(c, 400);
 		return -EINVAL;
@@ -447,8 +448,8 @@ int dweb_ws_accept(struct dweb_conn *c, const struct dweb_request *r, int fd,
 			 "Connection: Upgrade\r\n"
 			 "Sec-WebSocket-Accept: %s\r\n"
 			 "%s%s%s\r\n",
-			 accept, protocols ? "Sec-WebSocket-Protocol: " : "",
-			 protocols ? protocol : "", protocols ? "\r\n" : "");
+			 accept, protocols && protocol ? "Sec-WebSocket-Protocol: " : "",
+			 protocols && protocol ? protocol : "", protocols && protocol ? "\r\n" : "");
 	buf_append(&c->out, resp, strlen(resp));
 	c->pair = fd;
 	c->state = C_WS;
@@ -480,18 +481,17 @@ static int route_websockify(struct dweb *w, struct dweb_conn *c, const struct dw
 	return 0;
 }
 
-/* Serves one static file of display.novnc_dir. */
-static int route_file(struct dweb *w, struct dweb_conn *c, const struct dweb_request *r,
-		      void *userdata)
+int dweb_serve_file(struct dweb_conn *c, const struct dweb_request *r, int dir_fd,
+		    const char *target)
 {
-	_cleanup_free_ char *rel = http_path(r->target), *data = NULL;
+	_cleanup_free_ char *rel = http_path(target), *data = NULL;
 	_cleanup_close_ int fd = -1;
 	struct stat st;
 	size_t size = 0;
 
-	if (!rel)
+	if (!rel || dir_fd < 0)
 		return dweb_error(c, 404);
-	fd = openat(w->dir_fd, rel, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	fd = openat(dir_fd, rel, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > HTTP_MAX_FILE)
 		return dweb_error(c, 404);
 	data = xmalloc((size_t)st.st_size + 1);
@@ -501,9 +501,16 @@ static int route_file(struct dweb *w, struct dweb_conn *c, const struct dweb_req
 			return dweb_error(c, 500);
 		size += (size_t)n;
 	}
-	(void)userdata;
 	dweb_respond(c, r, 200, content_type(rel), data, size, NULL);
 	return 0;
+}
+
+/* noVNC's files (display.novnc_dir). */
+static int route_file(struct dweb *w, struct dweb_conn *c, const struct dweb_request *r,
+		      void *userdata)
+{
+	(void)userdata;
+	return dweb_serve_file(c, r, w->dir_fd, r->target);
 }
 
 /* The Content-Length of a request head: 0 without one, -EINVAL when

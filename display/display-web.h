@@ -102,6 +102,12 @@ int dweb_add_route(struct dweb *w, const struct dweb_route *route);
 void dweb_respond(struct dweb_conn *c, const struct dweb_request *r, int code, const char *type,
 		  const void *body, size_t len, const char *extra_headers);
 
+/* Serves the file that target ("/app/ui.js", query ignored; "/" is
+ * vnc.html) names under dir_fd: never "..", hidden files or anything but
+ * a regular file of at most 16 MiB (404). Returns 0. */
+int dweb_serve_file(struct dweb_conn *c, const struct dweb_request *r, int dir_fd,
+		    const char *target);
+
 /* A plain-text error response that closes the connection; returns 0. */
 int dweb_error(struct dweb_conn *c, int code);
 
@@ -114,7 +120,8 @@ struct dweb_ws_ops {
 };
 
 /* Answers the upgrade of r (101, with protocol when the client offered
- * any; 400 if it did not offer that one) and bridges c to fd: binary
+ * any; 400 if it did not offer that one; protocol NULL: none is chosen)
+ * and bridges c to fd: binary
  * messages are written to fd, what fd gives goes out as binary messages.
  * c owns fd from here on, also when this fails. Returns 0 or -errno. */
 int dweb_ws_accept(struct dweb_conn *c, const struct dweb_request *r, int fd,
