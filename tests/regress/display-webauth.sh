@@ -4,7 +4,8 @@
 # WebSockets get 401); a wrong password is refused, the right one sets a
 # cookie that is HttpOnly, Secure and SameSite=Strict; after 5 failures an
 # address is locked out (429, the right password not even checked) and
-# recovers when the wait is over; logout ends the session and closes its
+# recovers when the wait is over; clients stalling half-sent logins do not
+# keep a user out; logout ends the session and closes its
 # WebSockets; the password is in no log and no URL. In Chromium: the login
 # page, the screen after it, a wrong password, logout. Then off loopback
 # (a link-local address in a network namespace of our own) over TLS: the
@@ -108,6 +109,26 @@ sleep 1.2
 check "after the wait the right password works again" test "$(login "$PW")" = 303
 login wrong-again >/dev/null
 check "a success cleared the count: one failure later the password works" test "$(login "$PW")" = 303
+
+# 100 clients that send half a login and stall (more than the 32 places
+# for unauthenticated connections and the 96 in all): a user still logs in
+timeout 30 python3 - "$WEB" >"$T/stall.out" 2>&1 <<'PY' &
+import socket, sys, time
+port = int(sys.argv[1])
+held = []
+for _ in range(100):
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    s.sendall(("POST /login HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nContent-Length: 100\r\n\r\n"
+               "password=abc" % port).encode())
+    held.append(s)
+print("HELD", len(held), flush=True)
+time.sleep(8)
+PY
+STALL=$!
+check "100 clients sent half a login each" wait_for 10 grep -q '^HELD 100' "$T/stall.out"
+check "100 stalled half-logins: the right password still logs in" test "$(login "$PW")" = 303
+kill $STALL 2>/dev/null
+wait $STALL 2>/dev/null
 
 check "logout: 303 to the login page" \
 	test "$(curl -s -o /dev/null -D "$T/head" -m 5 -w '%{http_code}' -X POST -H "Origin: $U" -H "$C" "$U/logout")" = 303
