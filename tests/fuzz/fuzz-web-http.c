@@ -3,9 +3,11 @@
  * http_path() (which must never leave the noVNC directory), its headers
  * through http_header(), has_token() and origin_ok(); the whole input
  * also as a login form (http_form_value()) whose "next" must pass
- * http_local_path() only as a path of this server. */
+ * http_local_path() only as a path of this server, and its Cookie header
+ * as a session cookie (dauth_session_find()). */
 #include <stdio.h>
 
+#include "display-auth.h"
 #include "display-web-internal.h"
 #include "fuzz.h"
 
@@ -34,6 +36,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	origin = http_header(req, "Origin");
 	host = http_header(req, "Host");
 	origin_ok(origin, host);
+	/* its Cookie header as a session cookie: there is none to find */
+	{
+		static struct dauth *a;
+		_cleanup_free_ char *cookie = http_header(req, "Cookie");
+
+		if (!a && dauth_new("fuzz-password-0123456789", &a) < 0)
+			abort();
+		FUZZ_ASSERT(dauth_session_find(a, cookie, 1) == 0);
+	}
 	/* the whole input as a login form and as a redirect target */
 	{
 		_cleanup_free_ char *pw = http_form_value(req, "password"),
