@@ -1092,13 +1092,29 @@ static int dweb_load_tls(struct dweb *w, const char *cert_file, const char *key_
 	return 0;
 }
 
+/* A path that passed http_local_path() as an HTML attribute value: only
+ * '&' is left to escape (it has no quotes or angle brackets). */
+static char *html_attr(const char *path)
+{
+	char *out = xmalloc(strlen(path) * 5 + 1), *q = out;
+
+	for (const char *p = path; *p; p++) {
+		if (*p == '&') {
+			memcpy(q, "&amp;", 5);
+			q += 5;
+		} else
+			*q++ = *p;
+	}
+	*q = 0;
+	return out;
+}
+
 /* The login page; message (plain text, ours) above the form. */
 static int login_page(struct dweb_conn *c, const struct dweb_request *r, int code,
-		      const char *message, const char *next, const char *extra)
+		      const char *message, const char *next_path, const char *extra)
 {
-	_cleanup_free_ char *body = NULL, *headers = NULL;
+	_cleanup_free_ char *body = NULL, *headers = NULL, *next = html_attr(next_path);
 
-	/* next passed http_local_path(): nothing in it needs escaping */
 	body = xasprintf(
 		"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
 		"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
@@ -1136,7 +1152,7 @@ static char *login_next(const char *form)
 static int route_login_page(struct dweb *w, struct dweb_conn *c, const struct dweb_request *r,
 			    void *userdata)
 {
-	_cleanup_free_ char *cookie = NULL, *next = NULL, *body = NULL;
+	_cleanup_free_ char *cookie = NULL, *next = NULL, *body = NULL, *href = NULL;
 	const char *query = strchr(r->target, '?');
 
 	(void)userdata;
@@ -1146,12 +1162,13 @@ static int route_login_page(struct dweb *w, struct dweb_conn *c, const struct dw
 	cookie = http_header(r->headers, "Cookie");
 	if (!dauth_session_find(w->auth, cookie, now_usec(CLOCK_MONOTONIC)))
 		return login_page(c, r, 200, "", next, NULL);
+	href = html_attr(next);
 	body = xasprintf("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
 			 "<title>agentbox</title></head><body>\n<p>Signed in. "
 			 "<a href=\"%s\">Open</a></p>\n"
 			 "<form method=\"post\" action=\"/logout\"><button type=\"submit\">"
 			 "Sign out</button></form>\n</body></html>\n",
-			 next);
+			 href);
 	dweb_respond(c, r, 200, "text/html; charset=utf-8", body, strlen(body),
 		     "Content-Security-Policy: default-src 'none'; form-action 'self'; "
 		     "frame-ancestors 'none'\r\n");

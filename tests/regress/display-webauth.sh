@@ -73,6 +73,10 @@ check "the WebSocket without a session: 401" test "$(upgrade -H "Origin: $U")" =
 check "the WebSocket with a made-up cookie: 401" \
 	test "$(upgrade -H "Origin: $U" -H 'Cookie: agentbox_session=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA')" = 401
 check "the login page is served (200)" test "$(st "$U/login")" = 200
+check "the login page carries where to go back, HTML-escaped" \
+	bash -c "curl -s '$U/login?next=/vnc.html%3Fa%3D1%26b%3D2' | grep -qF 'value=\"/vnc.html?a=1&amp;b=2\"'"
+check "a next on another site is replaced by the screen" \
+	bash -c "curl -s '$U/login?next=//evil.example/' | grep -qF 'value=\"/vnc.html\"'"
 check "the login page may not be framed" \
 	bash -c "curl -s -D - -o /dev/null '$U/login' | grep -qi '^X-Frame-Options: DENY'"
 check "a wrong password: 401" test "$(login wrong-password-here)" = 401
