@@ -229,6 +229,14 @@ int dauth_session_alive(const struct dauth *a, uint64_t id, usec_t now)
 	return 0;
 }
 
+usec_t dauth_session_expiry(const struct dauth *a, uint64_t id)
+{
+	for (size_t i = 0; id && i < DAUTH_MAX_SESSIONS; i++)
+		if (a->sessions[i].id == id)
+			return a->sessions[i].expires;
+	return 0;
+}
+
 void dauth_session_end(struct dauth *a, uint64_t id)
 {
 	for (size_t i = 0; id && i < DAUTH_MAX_SESSIONS; i++)

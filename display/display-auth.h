@@ -62,6 +62,9 @@ uint64_t dauth_session_find(struct dauth *a, const char *cookie, usec_t now);
 /* Is session id still open at now (not ended, not expired)? */
 int dauth_session_alive(const struct dauth *a, uint64_t id, usec_t now);
 
+/* When session id expires (CLOCK_MONOTONIC); 0 when it is gone. */
+usec_t dauth_session_expiry(const struct dauth *a, uint64_t id);
+
 /* Ends a session (logout); unknown ids are ignored. */
 void dauth_session_end(struct dauth *a, uint64_t id);
 

@@ -915,6 +915,17 @@ int dweb_timeout(struct dweb *w)
 	 * bookkeeping of the exact next deadline */
 	if (dweb_unauthenticated(w, &slot, &since) > 0 || drfb_unauthenticated(w->rfb, NULL) > 0)
 		return 1000;
+	/* an open WebSocket closes when its session expires, also while
+	 * nothing moves: wake up then, not before */
+	if (w->auth) {
+		usec_t next = USEC_INFINITY, now = now_usec(CLOCK_MONOTONIC);
+
+		for (int i = 0; i < DWEB_MAX_CONNS; i++)
+			if (w->conns[i] && w->conns[i]->session)
+				next = MIN(next, dauth_session_expiry(w->auth, w->conns[i]->session));
+		if (next != USEC_INFINITY)
+			return next <= now ? 0 : (int)MIN((next - now) / USEC_PER_MSEC + 1, 3600000);
+	}
 	return -1;
 }
 

@@ -143,7 +143,7 @@ void dweb_dispatch(struct dweb *w, const struct pollfd *p, size_t n);
 void dweb_expire(struct dweb *w, usec_t now);
 
 /* The poll timeout (ms) dweb_expire() needs: -1 while no connection
- * waits for authentication. */
+ * waits for authentication and no WebSocket's session will expire. */
 int dweb_timeout(struct dweb *w);
 
 #endif

@@ -64,7 +64,9 @@ TEST(login_and_session)
 	ASSERT_UINT_EQ(dauth_session_find(a, cookie, T0 + DAUTH_SESSION_USEC), 0);
 	ASSERT_FALSE(dauth_session_alive(a, s, T0 + DAUTH_SESSION_USEC));
 	ASSERT_TRUE(dauth_session_alive(a, s, T0 + 5));
+	ASSERT_UINT_EQ(dauth_session_expiry(a, s), T0 + DAUTH_SESSION_USEC);
 	dauth_session_end(a, s);
+	ASSERT_UINT_EQ(dauth_session_expiry(a, s), 0);
 	ASSERT_FALSE(dauth_session_alive(a, s, T0 + 5));
 	ASSERT_UINT_EQ(dauth_session_find(a, cookie, T0 + 5), 0);
 	a = dauth_free(a);
