@@ -26,6 +26,9 @@
 //   login-refused          LOGIN wrong: the login page says so (prints its
 //                          message), sets no cookie, and vnc.html still sends
 //                          the browser to the login page
+//   login-limit N          LOGIN set: N wrong passwords typed into the login
+//                          page, then LOGIN is refused with the wait it shows;
+//                          after that wait LOGIN takes the browser to the screen
 //   logout                 LOGIN set: connected, then "Sign out" on /login in a
 //                          second tab ends the screen and the next visit to
 //                          vnc.html lands on the login page
@@ -215,6 +218,30 @@ async function main() {
 				console.log(`ERR on ${path}, noVNC ${!!novnc}, ${cookies} cookies`);
 			else
 				console.log(`OK refused "${msg}", vnc.html still goes to the login page`);
+		} else if (step === 'login-limit') {
+			const ctx = await context(b);
+			const page = await ctx.newPage();
+			const base = `${scheme}://${host}:${port}`;
+			const submit = async (pw) => {
+				await page.fill('#password', pw);
+				await Promise.all([page.waitForNavigation({ timeout: 10000 }),
+					page.click('button[type=submit]')]);
+			};
+			await page.goto(`${base}/login?next=${encodeURIComponent(
+				'/vnc.html?autoconnect=1&resize=off&reconnect=0')}`);
+			for (let i = 0; i < parseInt(arg, 10); i++)
+				await submit(`wrong-${i}`);
+			await submit(login);
+			const msg = await page.textContent('#msg');
+			const m = /try again in (\d+) s/.exec(msg);
+			if (!m) {
+				console.log(`ERR the right password was not held back: "${msg}" on ${page.url()}`);
+			} else {
+				await page.waitForTimeout(parseInt(m[1], 10) * 1000 + 300);
+				await submit(login);
+				await connected(page);
+				console.log(`OK "${msg}", then the screen`);
+			}
 		} else if (step === 'logout') {
 			const ctx = await context(b);
 			const page = await open(b, ctx);

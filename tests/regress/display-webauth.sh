@@ -7,7 +7,8 @@
 # recovers when the wait is over; clients stalling half-sent logins do not
 # keep a user out; logout ends the session and closes its
 # WebSockets; the password is in no log and no URL. In Chromium: the login
-# page, the screen after it, a wrong password, logout. Then off loopback
+# page, the screen after it, a wrong password, the lockout and its end,
+# logout. Then off loopback
 # (a link-local address in a network namespace of our own) over TLS: the
 # same login, and refusal without it. Config: a public address needs this
 # password (VNC's is not enough), and it must be 16 characters or more.
@@ -153,6 +154,9 @@ if [ -x /usr/bin/chromium ] && [ -d "$DISPLAY_TESTS/node_modules/playwright-core
 	out=$(PORT=$WEB LOGIN=$PW novnc logout)
 	check "Chromium: sign out closes the screen ($out)" grep -q '^OK signed out' <<<"$out"
 	check "the logout closed the WebSocket" grep -q 'its session ended' "$T/display.log"
+	out=$(PORT=$WEB LOGIN=$PW novnc login-limit 5)
+	check "Chromium: after 5 wrong passwords the right one waits, then works ($out)" \
+		grep -q '^OK "Too many wrong passwords: try again in 1 s.", then the screen' <<<"$out"
 else
 	skip "Chromium login checks: needs chromium, playwright-core and novnc"
 fi
