@@ -8,6 +8,7 @@
 #include "http.h"
 #include "imds.h"
 #include "time-util.h"
+#include "xml.h"
 
 struct config;
 struct provider_identity;

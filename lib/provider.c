@@ -156,23 +156,3 @@ int provider_delete(const struct config *c, const struct provider_identity *id,
 	}
 	return r;
 }
-
-int xml_tag_text(const char *xml, const char *tag, char *buf, size_t size)
-{
-	_cleanup_free_ char *open = xasprintf("<%s>", tag), *close = xasprintf("</%s>", tag);
-	const char *a = strstr(xml, open), *b;
-	size_t len;
-
-	if (!a)
-		return -ENOENT;
-	a += strlen(open);
-	b = strstr(a, close);
-	if (!b)
-		return -EINVAL;
-	len = (size_t)(b - a);
-	if (len >= size)
-		len = size - 1;
-	memmove(buf, a, len); /* buf may be xml itself */
-	buf[len] = '\0';
-	return 0;
-}

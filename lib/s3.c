@@ -26,6 +26,7 @@
 #include "macro.h"
 #include "s3-internal.h"
 #include "s3.h"
+#include "xml.h"
 
 #define S3_RESPONSE_MAX (16 * 1024 * 1024) /* error documents and LIST pages */
 #define S3_ERROR_MAX 1024
@@ -141,100 +142,6 @@ char *s3_uri_encode(const char *s, int keep_slash)
 		*o++ = '%';
 		*o++ = hex[*p >> 4];
 		*o++ = hex[*p & 15];
-	}
-	*o = '\0';
-	return out;
-}
-
-/* Decodes the five XML entities and numeric references (ASCII) in place. */
-static void xml_unescape(char *s)
-{
-	static const struct {
-		const char *ent;
-		char c;
-	} ents[] = {
-	    {"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'}, {"&apos;", '\''}};
-	char *o = s;
-
-	while (*s) {
-		size_t i;
-
-		if (*s != '&') {
-			*o++ = *s++;
-			continue;
-		}
-		for (i = 0; i < ELEMENTSOF(ents); i++)
-			if (startswith(s, ents[i].ent)) {
-				*o++ = ents[i].c;
-				s += strlen(ents[i].ent);
-				break;
-			}
-		if (i < ELEMENTSOF(ents))
-			continue;
-		if (s[1] == '#') {
-			char *end;
-			unsigned long v =
-			    s[2] == 'x' ? strtoul(s + 3, &end, 16) : strtoul(s + 2, &end, 10);
-			if (*end == ';' && v > 0 && v < 128) {
-				*o++ = (char)v;
-				s = end + 1;
-				continue;
-			}
-		}
-		*o++ = *s++;
-	}
-	*o = '\0';
-}
-
-char *xml_get(const char *xml, const char *end, const char *tag, const char **ret_after)
-{
-	_cleanup_free_ char *open = xasprintf("<%s>", tag), *close = xasprintf("</%s>", tag);
-	const char *a, *b;
-	char *v;
-
-	a = memmem(xml, (size_t)(end - xml), open, strlen(open));
-	if (!a)
-		return NULL;
-	a += strlen(open);
-	b = memmem(a, (size_t)(end - a), close, strlen(close));
-	if (!b)
-		return NULL;
-	v = strndup(a, (size_t)(b - a));
-	if (!v)
-		return NULL;
-	xml_unescape(v);
-	if (ret_after)
-		*ret_after = b + strlen(close);
-	return v;
-}
-
-/* Escapes &, <, > and " for an XML text node. */
-static char *xml_escape(const char *s)
-{
-	size_t n = strlen(s);
-	char *out = xmalloc(n * 6 + 1), *o = out;
-
-	for (; *s; s++) {
-		const char *rep = NULL;
-		switch (*s) {
-		case '&':
-			rep = "&amp;";
-			break;
-		case '<':
-			rep = "&lt;";
-			break;
-		case '>':
-			rep = "&gt;";
-			break;
-		case '"':
-			rep = "&quot;";
-			break;
-		}
-		if (rep) {
-			memcpy(o, rep, strlen(rep));
-			o += strlen(rep);
-		} else
-			*o++ = *s;
 	}
 	*o = '\0';
 	return out;
