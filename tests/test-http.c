@@ -195,6 +195,23 @@ static const struct http_policy fast = {
     .attempts = 3, .base_delay = USEC_PER_MSEC, .max_delay = 10 * USEC_PER_MSEC,
     .retry = HTTP_TRANSIENT | HTTP_5XX | HTTP_429 | HTTP_408};
 
+/* method on s's /x under the fast policy; a 2xx body streamed into k when
+ * given (with resume when asked), else kept in *resp. */
+static int ask(const struct server *s, const char *method, struct sink *k, int resume,
+	       struct http_response *resp)
+{
+	_cleanup_free_ char *url = url_of(s, "/x");
+	const char *err;
+
+	return http_send_retry(&fast,
+			       &(struct http_request){.method = method,
+						      .url = url,
+						      .write = k ? sink_write : NULL,
+						      .write_userdata = k,
+						      .resume = resume},
+			       resp, &err);
+}
+
 TEST(errno_mapping)
 {
 	ASSERT_OK(http_errno(CURLE_OK));
@@ -265,13 +282,9 @@ TEST(retry_5xx_then_ok)
 				       "HTTP/1.1 500 Oops\r\nContent-Length: 0\r\n\r\n",
 				       "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nETag: \"e1\"\r\n\r\nok"}};
 	struct http_response resp;
-	_cleanup_free_ char *url = NULL;
-	const char *err;
 
 	ASSERT_OK(server_start(&s, 0));
-	url = url_of(&s, "/x");
-	ASSERT_OK(http_send_retry(&fast, &(struct http_request){.method = "GET", .url = url},
-				  &resp, &err));
+	ASSERT_OK(ask(&s, "GET", NULL, 0, &resp));
 	ASSERT_INT_EQ(resp.status, 200);
 	ASSERT_STR_EQ(resp.body, "ok");
 	ASSERT_STR_EQ(resp.etag, "\"e1\"");
@@ -285,13 +298,9 @@ TEST(no_retry_on_4xx_and_last_5xx_returned)
 {
 	struct server s = {.answers = {"HTTP/1.1 404 No\r\nContent-Length: 2\r\n\r\nno"}};
 	struct http_response resp;
-	_cleanup_free_ char *url = NULL;
-	const char *err;
 
 	ASSERT_OK(server_start(&s, 0));
-	url = url_of(&s, "/x");
-	ASSERT_OK(http_send_retry(&fast, &(struct http_request){.method = "DELETE", .url = url},
-				  &resp, &err));
+	ASSERT_OK(ask(&s, "DELETE", NULL, 0, &resp));
 	ASSERT_INT_EQ(resp.status, 404);
 	ASSERT_STR_EQ(resp.body, "no");
 	http_response_done(&resp);
@@ -304,10 +313,7 @@ TEST(no_retry_on_4xx_and_last_5xx_returned)
 					"HTTP/1.1 502 Bad\r\nContent-Length: 0\r\n\r\n",
 					"HTTP/1.1 502 Bad\r\nContent-Length: 0\r\n\r\n"}};
 	ASSERT_OK(server_start(&s, 0));
-	free(url);
-	url = url_of(&s, "/x");
-	ASSERT_OK(http_send_retry(&fast, &(struct http_request){.method = "GET", .url = url},
-				  &resp, &err));
+	ASSERT_OK(ask(&s, "GET", NULL, 0, &resp));
 	ASSERT_INT_EQ(resp.status, 502);
 	ASSERT_INT_EQ(resp.attempts, 3);
 	http_response_done(&resp);
@@ -352,19 +358,14 @@ TEST(refused_retried_then_errno)
 {
 	struct server s = {0};
 	struct http_response resp;
-	_cleanup_free_ char *url = NULL;
-	const char *err;
 
 	/* a port of ours that nobody listens on: bind, learn it, close */
 	ASSERT_OK(server_start(&s, 0));
-	url = url_of(&s, "/x");
 	server_stop(&s);
-	ASSERT_ERR(http_send_retry(&fast, &(struct http_request){.method = "GET", .url = url},
-				   &resp, &err),
-		   -ECONNREFUSED);
+	ASSERT_ERR(ask(&s, "GET", NULL, 0, &resp), -ECONNREFUSED);
 	ASSERT_INT_EQ(resp.attempts, 3);
 	ASSERT_INT_EQ(resp.status, 0);
-	ASSERT_TRUE(err != NULL);
+	ASSERT_INT_EQ(resp.curl_code, CURLE_COULDNT_CONNECT);
 	http_response_done(&resp);
 }
 
@@ -407,13 +408,7 @@ TEST(too_big_versus_callback_abort)
 	ASSERT_INT_EQ(resp.attempts, 1);
 	ASSERT_INT_EQ(resp.callback_error, 0);
 	http_response_done(&resp);
-	ASSERT_ERR(http_send_retry(&fast,
-				   &(struct http_request){.method = "GET",
-							  .url = url,
-							  .write = sink_write,
-							  .write_userdata = &k},
-				   &resp, &err),
-		   -ENOSPC);
+	ASSERT_ERR(ask(&s, "GET", &k, 0, &resp), -ENOSPC);
 	ASSERT_INT_EQ(resp.callback_error, -ENOSPC);
 	ASSERT_INT_EQ(resp.attempts, 1);
 	http_response_done(&resp);
@@ -430,18 +425,9 @@ TEST(streamed_download_resumes)
 			"Content-Length: 5\r\n\r\nworld"}};
 	struct sink k = {0};
 	struct http_response resp;
-	_cleanup_free_ char *url = NULL;
-	const char *err;
 
 	ASSERT_OK(server_start(&s, 0));
-	url = url_of(&s, "/obj");
-	ASSERT_OK(http_send_retry(&fast,
-				  &(struct http_request){.method = "GET",
-							 .url = url,
-							 .write = sink_write,
-							 .write_userdata = &k,
-							 .resume = 1},
-				  &resp, &err));
+	ASSERT_OK(ask(&s, "GET", &k, 1, &resp));
 	ASSERT_INT_EQ(resp.status, 206);
 	ASSERT_INT_EQ(k.size, 10);
 	ASSERT_TRUE(memcmp(k.data, "helloworld", 10) == 0);
@@ -457,18 +443,9 @@ TEST(streamed_without_resume_is_not_repeated)
 	struct server s = {.answers = {"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello"}};
 	struct sink k = {0};
 	struct http_response resp;
-	_cleanup_free_ char *url = NULL;
-	const char *err;
 
 	ASSERT_OK(server_start(&s, 0));
-	url = url_of(&s, "/obj");
-	ASSERT_ERR(http_send_retry(&fast,
-				   &(struct http_request){.method = "GET",
-							  .url = url,
-							  .write = sink_write,
-							  .write_userdata = &k},
-				   &resp, &err),
-		   -ECONNRESET);
+	ASSERT_ERR(ask(&s, "GET", &k, 0, &resp), -ECONNRESET);
 	ASSERT_INT_EQ(resp.cut_status, 200);
 	ASSERT_INT_EQ(resp.attempts, 1);
 	ASSERT_INT_EQ(k.size, 5);
