@@ -370,6 +370,10 @@ static int send_attempt(const struct http_request *rq, struct http_response *ret
 	if (cc == CURLE_OK)
 		return 0;
 
+	/* no answer: nothing for the caller to free */
+	free(ret->body);
+	ret->body = NULL;
+	ret->size = 0;
 	ret->cut_status = ret->status;
 	ret->status = 0;
 	ret->curl_code = cc;

@@ -112,8 +112,9 @@ struct http_policy {
 
 /* Sends one request (one attempt). 0 when an HTTP answer came (whatever its
  * status; ret->body holds it unless it was a streamed 2xx), else -errno
- * with ret->status 0. *err_text (static or curl's; NULL when fine) says
- * what. *ret is always set; free it with http_response_done(). */
+ * with ret->status 0 and ret->body NULL (nothing to free). *err_text
+ * (static or curl's; NULL when fine) says what. *ret is always set;
+ * http_response_done() frees it. */
 int http_send(const struct http_request *rq, struct http_response *ret, const char **err_text);
 /* Sends rq until it succeeds or p says stop: 0 with the last answer (any
  * status, the caller judges it), or the last attempt's -errno. */

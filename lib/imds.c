@@ -41,8 +41,8 @@ struct http_policy imds_policy(const struct imds_options *o)
 				    .retry = HTTP_TRANSIENT | HTTP_5XX | HTTP_429};
 }
 
-static int imds_send(const struct imds_options *o, const char *method, const char *path,
-		     struct curl_slist *headers, struct http_response *ret, const char **err_text)
+int imds_request(const struct imds_options *o, const char *method, const char *path,
+		 struct curl_slist *headers, struct http_response *ret, const char **err_text)
 {
 	_cleanup_free_ char *url = xasprintf("%s%s", o->base_url ? o->base_url : IMDS_URL, path);
 	struct http_policy p = imds_policy(o);
@@ -63,7 +63,7 @@ int metadata_request(const struct config *c, const char *method, const char *pat
 {
 	struct imds_options o = imds_options_from_config(c);
 
-	return imds_send(&o, method, path, headers, ret, err_text);
+	return imds_request(&o, method, path, headers, ret, err_text);
 }
 
 static const char *base_of(const struct imds_options *o)
@@ -149,7 +149,7 @@ int imds_token(const struct imds_options *o, char **ret, long *ret_status, const
 		return 0;
 	}
 	h = curl_slist_append(h, ttl);
-	r = imds_send(o, "PUT", "/latest/api/token", h, &resp, err_text);
+	r = imds_request(o, "PUT", "/latest/api/token", h, &resp, err_text);
 	curl_slist_free_all(h);
 	if (r < 0)
 		return r;
@@ -187,7 +187,7 @@ int imds_get(const struct imds_options *o, const char *path, struct http_respons
 		}
 		hdr = xasprintf("X-aws-ec2-metadata-token: %s", token);
 		h = curl_slist_append(NULL, hdr);
-		r = imds_send(o, "GET", path, h, ret, err_text);
+		r = imds_request(o, "GET", path, h, ret, err_text);
 		http_headers_free_secret(h);
 		if (r < 0 || ret->status != 401 || again)
 			return r;

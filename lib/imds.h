@@ -31,6 +31,11 @@ struct imds_options imds_options_from_config(const struct config *c);
 /* The retry policy of metadata requests under o. */
 struct http_policy imds_policy(const struct imds_options *o);
 
+/* A request to the metadata service at o->base_url (a cloud's own address,
+ * e.g. 169.254.42.42) + path, without a token, under imds_policy(o). 0
+ * with *ret filled (any status) or -errno after the last try. */
+int imds_request(const struct imds_options *o, const char *method, const char *path,
+		 struct curl_slist *headers, struct http_response *ret, const char **err_text);
 /* A GET/PUT of the metadata service (PROVIDER_METADATA_URL) with
  * provider.metadata_retries retries after timeouts, refused connections
  * and 5xx answers. 0 with *ret filled (any status) or -errno after the
