@@ -241,6 +241,8 @@ static size_t on_read(char *buf, size_t size, size_t nmemb, void *userdata)
 		return (size_t)got;
 	}
 	n = MIN(n, t->body_size - t->body_pos);
+	if (n == 0)
+		return 0; /* also a PUT without a body (body NULL) */
 	memcpy(buf, t->rq->body + t->body_pos, n);
 	t->body_pos += n;
 	return n;
