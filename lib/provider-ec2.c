@@ -1,4 +1,4 @@
-/* AWS EC2: identity from IMDSv2 (a session token from "PUT
+/* AWS EC2: identity from IMDSv2 (lib/imds.c: a session token from "PUT
  * /latest/api/token", then instance-id, placement/region and the signed
  * instance-identity document, which must agree), and TerminateInstances /
  * DescribeInstanceAttribute through the EC2 Query API, signed with SigV4
