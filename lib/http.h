@@ -8,7 +8,8 @@
  *   to a write callback as it arrives; the request body is in memory or
  *   comes from a read callback.
  * - http_send_retry(): the same under a struct http_policy: attempts,
- *   exponential backoff with full jitter, Retry-After, and which classes
+ *   exponential backoff with jitter (half of each wait random), Retry-After
+ *   honoured, and which classes
  *   of failure are worth another try (enum http_class, declared once in a
  *   table in http.c). A streamed download resumes with a Range request.
  * - http_errno(): the one libcurl -> -errno mapping.
