@@ -10,7 +10,8 @@
  * - http_send_retry(): the same under a struct http_policy: attempts,
  *   exponential backoff with jitter (half of each wait random), Retry-After
  *   honoured, and which classes of failure are worth another try (enum
- *   http_class, declared once in a table in http.c). A streamed download resumes with a Range request.
+ *   http_class, declared once in a table in http.c). A streamed download
+ *   resumes with a Range request.
  * - http_errno(): the one libcurl -> -errno mapping.
  *
  * Every function returns 0 or -errno: -ETIMEDOUT, -ECONNREFUSED,
