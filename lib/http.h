@@ -45,23 +45,23 @@ struct http_request {
 	const char *method; /* "GET", "HEAD", "PUT", "POST", "DELETE" */
 	const char *url;    /* for unix_socket: "http://docker/v1.43/..." */
 	struct curl_slist *headers;
-	const char *body; /* NULL: none */
-	usec_t timeout;	  /* the whole request; 0: no limit */
-	int metadata;	  /* the link-local metadata service: never through a proxy */
+	const char *body;     /* NULL: none */
+	usec_t timeout;	      /* the whole request; 0: no limit */
+	int metadata;	      /* the link-local metadata service: never through a proxy */
 	const char *sigv4;    /* "aws:amz:<region>:<service>" to sign, or NULL */
 	const char *username; /* SigV4 access key id */
 	const char *password; /* SigV4 secret key (a secret) */
 
 	/* Optional; zero keeps the defaults. */
-	size_t body_size;	/* bytes at body (binary); 0: strlen(body) */
-	http_read_fn read;	/* the body from a callback instead (body_size bytes) */
+	size_t body_size;  /* bytes at body (binary); 0: strlen(body) */
+	http_read_fn read; /* the body from a callback instead (body_size bytes) */
 	void *read_userdata;
-	http_write_fn write;	/* 2xx bodies go here instead of into memory */
+	http_write_fn write; /* 2xx bodies go here instead of into memory */
 	void *write_userdata;
 	http_header_fn header;
 	void *header_userdata;
-	int resume;		/* with write: a retry asks for the rest (Range) */
-	size_t body_max;	/* bound of a body kept in memory; 0: HTTP_BODY_MAX */
+	int resume;		 /* with write: a retry asks for the rest (Range) */
+	size_t body_max;	 /* bound of a body kept in memory; 0: HTTP_BODY_MAX */
 	const char *unix_socket; /* connect to this socket instead of the URL's host */
 	usec_t connect_timeout;	 /* 0: timeout, or 10 s without one */
 	usec_t stall_timeout;	 /* fail when under 1 byte/s this long; 0: never */
@@ -77,26 +77,26 @@ struct http_response {
 	char etag[80];
 	uint64_t content_length;
 	int have_length;
-	usec_t retry_after;  /* the answer's Retry-After (seconds form) */
-	long cut_status;     /* a transport failure cut short an answer with this status */
-	int callback_error;  /* the -errno a read or write callback stopped with */
-	CURLcode curl_code;  /* libcurl's code of a transport failure */
-	unsigned attempts;   /* http_send_retry(): the attempts made */
+	usec_t retry_after; /* the answer's Retry-After (seconds form) */
+	long cut_status;    /* a transport failure cut short an answer with this status */
+	int callback_error; /* the -errno a read or write callback stopped with */
+	CURLcode curl_code; /* libcurl's code of a transport failure */
+	unsigned attempts;  /* http_send_retry(): the attempts made */
 };
 
 /* What went wrong with an attempt, for the retry policy. */
 enum http_class {
-	HTTP_OK = 0,		  /* an answer that is not a failure class */
-	HTTP_TIMEOUT = 1 << 0,	  /* no answer in time, or a stalled transfer */
-	HTTP_REFUSED = 1 << 1,	  /* nobody listens (yet) */
-	HTTP_RESET = 1 << 2,	  /* the connection broke, or nothing came back */
-	HTTP_DNS = 1 << 3,	  /* the name did not resolve */
-	HTTP_TLS = 1 << 4,	  /* the TLS handshake failed */
-	HTTP_5XX = 1 << 5,	  /* the server's trouble */
-	HTTP_429 = 1 << 6,	  /* too many requests (Retry-After honoured) */
-	HTTP_408 = 1 << 7,	  /* the server timed the request out */
-	HTTP_ANSWER = 1 << 8,	  /* the policy's answer_retryable() said so */
-	HTTP_FATAL = 1 << 9,	  /* anything else: never retried */
+	HTTP_OK = 0,	       /* an answer that is not a failure class */
+	HTTP_TIMEOUT = 1 << 0, /* no answer in time, or a stalled transfer */
+	HTTP_REFUSED = 1 << 1, /* nobody listens (yet) */
+	HTTP_RESET = 1 << 2,   /* the connection broke, or nothing came back */
+	HTTP_DNS = 1 << 3,     /* the name did not resolve */
+	HTTP_TLS = 1 << 4,     /* the TLS handshake failed */
+	HTTP_5XX = 1 << 5,     /* the server's trouble */
+	HTTP_429 = 1 << 6,     /* too many requests (Retry-After honoured) */
+	HTTP_408 = 1 << 7,     /* the server timed the request out */
+	HTTP_ANSWER = 1 << 8,  /* the policy's answer_retryable() said so */
+	HTTP_FATAL = 1 << 9,   /* anything else: never retried */
 };
 
 #define HTTP_TRANSIENT (HTTP_TIMEOUT | HTTP_REFUSED | HTTP_RESET | HTTP_DNS | HTTP_TLS)

@@ -22,7 +22,7 @@
 static pthread_mutex_t token_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct cached_token {
 	char *base_url;
-	char *token; /* secret */
+	char *token;	/* secret */
 	usec_t expires; /* CLOCK_MONOTONIC */
 } tokens[4];
 

@@ -77,8 +77,9 @@ static void imds_answer(struct server *s, int c, const char *head)
 	if (startswith(head, "PUT /latest/api/token")) {
 		s->tokens_issued++;
 		s->valid_token = s->tokens_issued == 1 ? "tok-1" : "tok-2";
-		out = xasprintf("HTTP/1.1 200 OK\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
-				strlen(s->valid_token), s->valid_token);
+		out = xasprintf(
+		    "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
+		    strlen(s->valid_token), s->valid_token);
 	} else {
 		snprintf(tokhdr, sizeof(tokhdr), "X-aws-ec2-metadata-token: %s",
 			 strempty(s->valid_token));
@@ -86,8 +87,9 @@ static void imds_answer(struct server *s, int c, const char *head)
 			out = xstrdup("HTTP/1.1 200 OK\r\nContent-Length: 8\r\nConnection: "
 				      "close\r\n\r\nrole-doc");
 		else
-			out = xstrdup("HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: "
-				      "close\r\n\r\n");
+			out =
+			    xstrdup("HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: "
+				    "close\r\n\r\n");
 	}
 	write_all(c, out, strlen(out));
 }
@@ -189,9 +191,10 @@ static int sink_write(const void *data, size_t size, void *userdata)
 	return 0;
 }
 
-static const struct http_policy fast = {
-    .attempts = 3, .base_delay = USEC_PER_MSEC, .max_delay = 10 * USEC_PER_MSEC,
-    .retry = HTTP_TRANSIENT | HTTP_5XX | HTTP_429 | HTTP_408};
+static const struct http_policy fast = {.attempts = 3,
+					.base_delay = USEC_PER_MSEC,
+					.max_delay = 10 * USEC_PER_MSEC,
+					.retry = HTTP_TRANSIENT | HTTP_5XX | HTTP_429 | HTTP_408};
 
 /* method on s's /x under the fast policy; a 2xx body streamed into k when
  * given (with resume when asked), else kept in *resp. */
@@ -258,9 +261,8 @@ TEST(classify)
 
 TEST(backoff_bounds)
 {
-	struct http_policy p = {.attempts = 5,
-				.base_delay = 100 * USEC_PER_MSEC,
-				.max_delay = 1 * USEC_PER_SEC};
+	struct http_policy p = {
+	    .attempts = 5, .base_delay = 100 * USEC_PER_MSEC, .max_delay = 1 * USEC_PER_SEC};
 
 	for (int i = 0; i < 50; i++) {
 		usec_t d1 = http_backoff(&p, 1, 0), d3 = http_backoff(&p, 3, 0),
@@ -276,9 +278,10 @@ TEST(backoff_bounds)
 
 TEST(retry_5xx_then_ok)
 {
-	struct server s = {.answers = {"HTTP/1.1 503 Busy\r\nContent-Length: 0\r\n\r\n",
-				       "HTTP/1.1 500 Oops\r\nContent-Length: 0\r\n\r\n",
-				       "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nETag: \"e1\"\r\n\r\nok"}};
+	struct server s = {
+	    .answers = {"HTTP/1.1 503 Busy\r\nContent-Length: 0\r\n\r\n",
+			"HTTP/1.1 500 Oops\r\nContent-Length: 0\r\n\r\n",
+			"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nETag: \"e1\"\r\n\r\nok"}};
 	struct http_response resp;
 
 	ASSERT_OK(server_start(&s, 0));
@@ -377,11 +380,11 @@ TEST(timeout)
 
 	ASSERT_OK(server_start(&s, 0));
 	url = url_of(&s, "/slow");
-	ASSERT_ERR(http_send(&(struct http_request){.method = "GET",
-						    .url = url,
-						    .timeout = 200 * USEC_PER_MSEC},
-			     &resp, &err),
-		   -ETIMEDOUT);
+	ASSERT_ERR(
+	    http_send(
+		&(struct http_request){.method = "GET", .url = url, .timeout = 200 * USEC_PER_MSEC},
+		&resp, &err),
+	    -ETIMEDOUT);
 	ASSERT_INT_EQ(http_classify(-ETIMEDOUT, &resp), HTTP_TIMEOUT);
 	http_response_done(&resp);
 	server_stop(&s);
@@ -389,10 +392,9 @@ TEST(timeout)
 
 TEST(too_big_versus_callback_abort)
 {
-	struct server s = {
-	    .answers = {"HTTP/1.1 200 OK\r\nContent-Length: 40\r\n\r\n"
-			"0123456789012345678901234567890123456789",
-			"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nabcd"}};
+	struct server s = {.answers = {"HTTP/1.1 200 OK\r\nContent-Length: 40\r\n\r\n"
+				       "0123456789012345678901234567890123456789",
+				       "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nabcd"}};
 	struct sink k = {.fail_with = -ENOSPC};
 	struct http_response resp;
 	_cleanup_free_ char *url = NULL;
@@ -400,9 +402,9 @@ TEST(too_big_versus_callback_abort)
 
 	ASSERT_OK(server_start(&s, 0));
 	url = url_of(&s, "/x");
-	ASSERT_ERR(http_send_retry(&fast,
-				   &(struct http_request){.method = "GET", .url = url, .body_max = 10},
-				   &resp, &err),
+	ASSERT_ERR(http_send_retry(
+		       &fast, &(struct http_request){.method = "GET", .url = url, .body_max = 10},
+		       &resp, &err),
 		   -EFBIG);
 	ASSERT_INT_EQ(resp.attempts, 1);
 	ASSERT_INT_EQ(resp.callback_error, 0);
@@ -417,11 +419,10 @@ TEST(too_big_versus_callback_abort)
 
 TEST(streamed_download_resumes)
 {
-	struct server s = {
-	    .answers = {/* cut off after 5 of 10 bytes */
-			"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello",
-			"HTTP/1.1 206 Partial\r\nContent-Range: bytes 5-9/10\r\n"
-			"Content-Length: 5\r\n\r\nworld"}};
+	struct server s = {.answers = {/* cut off after 5 of 10 bytes */
+				       "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello",
+				       "HTTP/1.1 206 Partial\r\nContent-Range: bytes 5-9/10\r\n"
+				       "Content-Length: 5\r\n\r\nworld"}};
 	struct sink k = {0};
 	struct http_response resp;
 
