@@ -20,6 +20,7 @@
 
 #include "docker-internal.h"
 #include "docker.h"
+#include "http.h"
 #include "macro.h"
 
 #define DOCKER_BODY_MAX (16 * 1024 * 1024)
@@ -44,75 +45,40 @@ static void buf_done(struct buf *b)
 	b->size = 0;
 }
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(CURL *, curl_easy_cleanup)
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct curl_slist *, curl_slist_free_all)
 DEFINE_TRIVIAL_CLEANUP_FUNC(cJSON *, cJSON_Delete)
 
 int docker_curl_code_to_errno(int code)
 {
-	switch ((CURLcode)code) {
-	case CURLE_OK:
-		return 0;
-	case CURLE_COULDNT_CONNECT:
-		return -ECONNREFUSED;
-	case CURLE_OPERATION_TIMEDOUT:
-		return -ETIMEDOUT;
-	case CURLE_OUT_OF_MEMORY:
-		return -ENOMEM;
-	case CURLE_WRITE_ERROR:
-	case CURLE_ABORTED_BY_CALLBACK:
-		return -ECANCELED;
-	case CURLE_SEND_ERROR:
-	case CURLE_RECV_ERROR:
-	case CURLE_GOT_NOTHING:
-	case CURLE_PARTIAL_FILE:
-		return -ECONNRESET;
-	case CURLE_UNSUPPORTED_PROTOCOL:
-	case CURLE_URL_MALFORMAT:
-	case CURLE_BAD_FUNCTION_ARGUMENT:
-		return -EINVAL;
-	default:
-		return -EIO;
-	}
+	return http_errno((CURLcode)code);
 }
 
-/* Appends to a bounded buffer (NUL-terminated). */
-static size_t write_buf(char *p, size_t size, size_t n, void *userdata)
+/* Takes an answer's body into b. */
+static void buf_take(struct buf *b, struct http_response *resp)
 {
-	struct buf *b = userdata;
-	size_t len = size * n;
-
-	if (b->size + len > DOCKER_BODY_MAX)
-		return 0;
-	b->data = xrealloc(b->data, b->size + len + 1);
-	memcpy(b->data + b->size, p, len);
-	b->size += len;
-	b->data[b->size] = '\0';
-	return len;
+	b->data = resp->size ? TAKE_PTR(resp->body) : NULL;
+	b->size = b->data ? resp->size : 0;
+	http_response_done(resp);
 }
 
-/* A curl handle for method on path ("/_ping", or versioned when the API
- * is known), on the daemon's socket. */
-static CURL *docker_easy(const struct docker *d, const char *method, const char *path,
-			 int versioned)
+/* A request to the daemon's socket: path is "/_ping", or versioned once the
+ * API is known. */
+static struct http_request docker_http_request(const struct docker *d, const char *method,
+					       const char *url)
 {
-	_cleanup_free_ char *url = NULL;
-	CURL *e = curl_easy_init();
+	return (struct http_request){
+	    .method = method,
+	    .url = url,
+	    .unix_socket = d->socket,
+	    .connect_timeout = 10 * USEC_PER_SEC,
+	    .body_max = DOCKER_BODY_MAX,
+	};
+}
 
-	if (!e)
-		return NULL;
+static char *docker_url(const struct docker *d, const char *path, int versioned)
+{
 	if (versioned && d->api)
-		url = xasprintf("http://docker/v%s%s", d->api, path);
-	else
-		url = xasprintf("http://docker%s", path);
-	curl_easy_setopt(e, CURLOPT_URL, url);
-	curl_easy_setopt(e, CURLOPT_UNIX_SOCKET_PATH, d->socket);
-	curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
-	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, 10L);
-	if (streq(method, "HEAD"))
-		curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
-	return e;
+		return xasprintf("http://docker/v%s%s", d->api, path);
+	return xasprintf("http://docker%s", path);
 }
 
 /* One request with a JSON (or no) body; the response body in *ret_body.
@@ -121,28 +87,27 @@ static CURL *docker_easy(const struct docker *d, const char *method, const char 
 static int docker_call(const struct docker *d, const char *method, const char *path,
 		       const char *body, long *ret_status, struct buf *ret_body)
 {
-	_cleanup_(curl_easy_cleanupp) CURL *e = docker_easy(d, method, path, 1);
-	_cleanup_(curl_slist_free_allp) struct curl_slist *h = NULL;
-	CURLcode cc;
+	_cleanup_free_ char *url = docker_url(d, path, 1);
+	struct curl_slist *h = NULL;
+	struct http_request rq = docker_http_request(d, method, url);
+	struct http_response resp;
+	const char *err;
+	int r;
 
-	if (!e)
-		return -ENOMEM;
-	if (body) {
+	if (body)
 		h = curl_slist_append(h, "Content-Type: application/json");
-		curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
-	} else if (streq(method, "POST")) {
-		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, 0L);
-		curl_easy_setopt(e, CURLOPT_POSTFIELDS, "");
-	}
 	h = curl_slist_append(h, "Expect:");
-	curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_buf);
-	curl_easy_setopt(e, CURLOPT_WRITEDATA, ret_body);
-	curl_easy_setopt(e, CURLOPT_TIMEOUT, DOCKER_TIMEOUT_SEC);
-	cc = curl_easy_perform(e);
-	if (cc != CURLE_OK)
-		return docker_curl_code_to_errno(cc);
-	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, ret_status);
+	rq.headers = h;
+	rq.body = body;
+	rq.timeout = DOCKER_TIMEOUT_SEC * USEC_PER_SEC;
+	r = http_send(&rq, &resp, &err);
+	curl_slist_free_all(h);
+	if (r < 0) {
+		http_response_done(&resp);
+		return r;
+	}
+	*ret_status = resp.status;
+	buf_take(ret_body, &resp);
 	return 0;
 }
 
@@ -165,22 +130,12 @@ static char *docker_error_message(const struct buf *b, long status)
 	return s;
 }
 
-static size_t ping_header(char *p, size_t size, size_t n, void *userdata)
+static void ping_header(const char *name, const char *value, void *userdata)
 {
 	char **api = userdata;
-	size_t len = size * n;
 
-	if (len > 12 && strncasecmp(p, "Api-Version:", 12) == 0 && !*api) {
-		const char *v = p + 12;
-		size_t l;
-		while (*v == ' ' && v < p + len)
-			v++;
-		l = (size_t)(p + len - v);
-		while (l > 0 && isspace((unsigned char)v[l - 1]))
-			l--;
-		*api = strndup(v, l);
-	}
-	return len;
+	if (strcasecmp(name, "Api-Version") == 0 && !*api)
+		*api = xstrdup(value);
 }
 
 /* "1.41" -> 141; 0 when not a version. */
@@ -203,14 +158,15 @@ static const char *socket_path(const char *host)
 int docker_open(const char *host, struct docker **ret, char **ret_error)
 {
 	_cleanup_(docker_freep) struct docker *d = xcalloc(1, sizeof(*d));
-	_cleanup_(curl_easy_cleanupp) CURL *e = NULL;
 	_cleanup_(cJSON_Deletep) cJSON *v = NULL;
-	_cleanup_free_ char *ping_api = NULL;
+	_cleanup_free_ char *ping_api = NULL, *url = NULL;
+	struct http_response resp;
+	struct http_request rq;
 	struct buf body = {0};
 	const cJSON *api, *minapi, *ver;
 	unsigned ours = api_number(DOCKER_API_MAX), theirs;
+	const char *err;
 	long status = 0;
-	CURLcode cc;
 	int r;
 
 	*ret_error = NULL;
@@ -228,24 +184,20 @@ int docker_open(const char *host, struct docker **ret, char **ret_error)
 		return r;
 	}
 
-	e = docker_easy(d, "GET", "/_ping", 0);
-	if (!e)
-		return -ENOMEM;
-	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, ping_header);
-	curl_easy_setopt(e, CURLOPT_HEADERDATA, &ping_api);
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_buf);
-	curl_easy_setopt(e, CURLOPT_WRITEDATA, &body);
-	curl_easy_setopt(e, CURLOPT_TIMEOUT, 30L);
-	cc = curl_easy_perform(e);
-	buf_done(&body);
-	if (cc != CURLE_OK) {
-		r = docker_curl_code_to_errno(cc);
+	url = docker_url(d, "/_ping", 0);
+	rq = docker_http_request(d, "GET", url);
+	rq.header = ping_header;
+	rq.header_userdata = &ping_api;
+	rq.timeout = 30 * USEC_PER_SEC;
+	r = http_send(&rq, &resp, &err);
+	status = resp.status;
+	http_response_done(&resp);
+	if (r < 0) {
 		*ret_error = xasprintf("Cannot reach the Docker daemon at %s: %s; is docker "
 				       "running (systemctl start docker)?",
-				       d->socket, curl_easy_strerror(cc));
+				       d->socket, strempty(err));
 		return r;
 	}
-	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
 	if (status != 200) {
 		*ret_error = xasprintf("The Docker daemon at %s answered /_ping with HTTP %ld; "
 				       "it is not healthy (journalctl -u docker)",
@@ -523,13 +475,15 @@ static void pull_line(struct pull_state *s, const char *text)
 	s->fn(&p, s->userdata);
 }
 
-static size_t pull_write(char *data, size_t size, size_t n, void *userdata)
+/* Takes the stream's bytes, a line at a time; -EMSGSIZE for a line over
+ * DOCKER_LINE_MAX. */
+static int pull_write(const void *data, size_t len, void *userdata)
 {
 	struct pull_state *s = userdata;
-	size_t len = size * n;
+	const char *p = data;
 
 	for (size_t i = 0; i < len; i++) {
-		if (data[i] == '\n') {
+		if (p[i] == '\n') {
 			if (s->line.size) {
 				pull_line(s, s->line.data);
 				s->line.size = 0;
@@ -538,62 +492,68 @@ static size_t pull_write(char *data, size_t size, size_t n, void *userdata)
 			continue;
 		}
 		if (s->line.size >= DOCKER_LINE_MAX)
-			return 0;
-		if (write_buf(&data[i], 1, 1, &s->line) != 1)
-			return 0;
+			return -EMSGSIZE;
+		s->line.data = xrealloc(s->line.data, s->line.size + 2);
+		s->line.data[s->line.size++] = p[i];
+		s->line.data[s->line.size] = '\0';
 	}
-	return len;
+	return 0;
+}
+
+/* Escapes one path or query component. */
+static char *escape(const char *s)
+{
+	char *e = curl_easy_escape(NULL, s, 0), *r;
+
+	if (!e)
+		return xstrdup("");
+	r = xstrdup(e);
+	curl_free(e);
+	return r;
 }
 
 /* One attempt: 0, or -errno with *ret_error. */
 static int pull_once(struct docker *d, const char *name, const char *tag, const char *auth,
 		     struct pull_state *s, char **ret_error)
 {
-	_cleanup_(curl_easy_cleanupp) CURL *e = NULL;
-	_cleanup_(curl_slist_free_allp) struct curl_slist *h = NULL;
-	_cleanup_free_ char *path = NULL, *hdr = NULL;
-	char *ename, *etag;
-	long status = 0;
-	CURLcode cc;
+	_cleanup_free_ char *url = NULL, *ename = escape(name), *etag = escape(tag);
+	_cleanup_secret_ char *hdr = NULL;
+	struct curl_slist *h = NULL;
+	struct http_response resp;
+	struct http_request rq;
+	const char *err;
+	long status;
 	int r;
 
-	e = docker_easy(d, "POST", "/", 0);
-	if (!e)
-		return -ENOMEM;
-	ename = curl_easy_escape(e, name, 0);
-	etag = curl_easy_escape(e, tag, 0);
-	path = xasprintf("http://docker/v%s/images/create?fromImage=%s%s%s", d->api, ename,
-			 *tag ? "&tag=" : "", *tag ? etag : "");
-	curl_free(ename);
-	curl_free(etag);
-	curl_easy_setopt(e, CURLOPT_URL, path);
-	curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, 0L);
-	curl_easy_setopt(e, CURLOPT_POSTFIELDS, "");
+	url = xasprintf("http://docker/v%s/images/create?fromImage=%s%s%s", d->api, ename,
+			*tag ? "&tag=" : "", *tag ? etag : "");
+	rq = docker_http_request(d, "POST", url);
 	if (auth) {
 		hdr = xasprintf("X-Registry-Auth: %s", auth);
 		h = curl_slist_append(h, hdr);
 	}
 	h = curl_slist_append(h, "Expect:");
-	curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, pull_write);
-	curl_easy_setopt(e, CURLOPT_WRITEDATA, s);
+	rq.headers = h;
+	rq.write = pull_write;
+	rq.write_userdata = s;
 	/* no overall timeout for big images; a stream silent for 10 min is dead */
-	curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, 600L);
-	cc = curl_easy_perform(e);
-	if (hdr)
-		explicit_bzero(hdr, strlen(hdr));
+	rq.stall_timeout = 600 * USEC_PER_SEC;
+	r = http_send(&rq, &resp, &err);
+	http_headers_free_secret(h);
+	status = resp.status;
+	/* an error answer's {"message": ...} body goes through the same parser */
+	if (r == 0 && status != 200 && resp.size)
+		(void)pull_write(resp.body, resp.size, s);
+	http_response_done(&resp);
 	if (s->line.size) /* a last line without newline */
 		pull_line(s, s->line.data);
 	s->line.size = 0;
-	if (cc != CURLE_OK) {
-		r = docker_curl_code_to_errno(cc);
+	if (r < 0) {
 		*ret_error = xasprintf("connection to the Docker daemon at %s failed during the "
 				       "pull: %s",
-				       d->socket, curl_easy_strerror(cc));
+				       d->socket, strempty(err));
 		return r;
 	}
-	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
 	if (status != 200 && !s->error) {
 		/* the body was a {"message": ...} error; its line went through pull_line */
 		s->error = xasprintf("HTTP status %ld", status);
@@ -658,11 +618,7 @@ int docker_image_pull(struct docker *d, const char *image, const char *registry_
 							 .attempt = attempt + 1};
 			fn(&p, userdata);
 		}
-		if (wait > 0) {
-			struct timespec ts = {(time_t)(wait / USEC_PER_SEC),
-					      (long)(wait % USEC_PER_SEC) * 1000};
-			nanosleep(&ts, NULL);
-		}
+		http_sleep(wait);
 		wait *= 2;
 	}
 	if (auth)
@@ -680,9 +636,8 @@ int docker_pull_stream_parse(const char *data, size_t size, docker_progress_fn f
 
 	memset(ret, 0, sizeof(*ret));
 	*ret_error = NULL;
-	if (pull_write((char *)data, 1, size, &s) != size)
-		r = -EMSGSIZE;
-	else if (s.line.size) /* a last line without newline */
+	r = pull_write(data, size, &s);
+	if (r == 0 && s.line.size) /* a last line without newline */
 		pull_line(&s, s.line.data);
 	pull_progress_compute(&s, &p);
 	snprintf(ret->digest, sizeof(ret->digest), "%s", s.digest);
@@ -721,18 +676,6 @@ static int docker_get_json(struct docker *d, const char *path, cJSON **ret)
 	*ret = cJSON_Parse(body.data ? body.data : "");
 	buf_done(&body);
 	return *ret ? 0 : -EBADMSG;
-}
-
-/* Escapes one path or query component. */
-static char *escape(const char *s)
-{
-	char *e = curl_easy_escape(NULL, s, 0), *r;
-
-	if (!e)
-		return xstrdup("");
-	r = xstrdup(e);
-	curl_free(e);
-	return r;
 }
 
 int docker_image_inspect(struct docker *d, const char *image, cJSON **ret)

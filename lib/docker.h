@@ -3,9 +3,9 @@
  * docker_open() negotiates the API version (GET /_ping, GET /version):
  * every later request is sent as /v<version>/..., the lower of the
  * daemon's version and ours. Each request uses its own curl handle, so one
- * struct docker may serve two threads at once. Every function returns 0
- * or -errno; libcurl's codes are converted in one place
- * (docker_curl_code_to_errno). Functions that can fail for a reason the
+ * struct docker may serve two threads at once. Requests go through
+ * lib/http.c. Every function returns 0 or -errno; libcurl's codes are
+ * converted in one place (http_errno()). Functions that can fail for a reason the
  * daemon explains hand that one line out in *ret_error. */
 #ifndef AGENTBOX_DOCKER_H
 #define AGENTBOX_DOCKER_H
@@ -116,7 +116,7 @@ int docker_pull_error_class(const char *message);
 /* base64url (RFC 4648 §5, with padding), as the daemon wants it. */
 char *docker_base64url(const void *data, size_t size);
 
-/* Converts a libcurl code to -errno (the only place that does). */
+/* Converts a libcurl code to -errno: http_errno(), kept for callers. */
 int docker_curl_code_to_errno(int code);
 
 #endif

@@ -1,4 +1,4 @@
-/* AWS EC2: identity from IMDSv2 (a session token from "PUT
+/* AWS EC2: identity from IMDSv2 (lib/imds.c: a session token from "PUT
  * /latest/api/token", then instance-id, placement/region and the signed
  * instance-identity document, which must agree), and TerminateInstances /
  * DescribeInstanceAttribute through the EC2 Query API, signed with SigV4
@@ -18,15 +18,6 @@
 #include "provider.h"
 
 #define EC2_API_VERSION "2016-11-15"
-#define IMDS_TOKEN_TTL "300"
-
-void ec2_credentials_done(struct ec2_credentials *k)
-{
-	freezero_str(k->access_key_id);
-	freezero_str(k->secret_access_key);
-	freezero_str(k->token);
-	*k = (struct ec2_credentials){0};
-}
 
 static void cjson_deletep(cJSON **p)
 {
@@ -35,72 +26,18 @@ static void cjson_deletep(cJSON **p)
 
 int ec2_imds_token(const struct config *c, char **ret, long *ret_status, char *why, size_t why_size)
 {
-	struct curl_slist *h =
-	    curl_slist_append(NULL, "X-aws-ec2-metadata-token-ttl-seconds: " IMDS_TOKEN_TTL);
-	struct http_response resp = {0};
-	const char *err = NULL;
-	size_t n;
-	int r;
+	struct imds_options o = imds_options_from_config(c);
 
-	*ret_status = 0;
-	r = metadata_request(c, "PUT", "/latest/api/token", h, &resp, &err);
-	curl_slist_free_all(h);
-	if (r < 0) {
-		snprintf(why, why_size, "EC2 IMDSv2 token: no answer (%s)", strempty(err));
-		return r;
-	}
-	*ret_status = resp.status;
-	n = resp.size;
-	while (n > 0 && isspace((unsigned char)resp.body[n - 1]))
-		n--;
-	if (resp.status != 200 || n == 0 || n > 256 || memchr(resp.body, '\n', n)) {
-		snprintf(why, why_size, "EC2 IMDSv2 token: %s",
-			 resp.status != 200 ? "refused" : "malformed answer");
-		if (resp.status != 200)
-			snprintf(why, why_size, "EC2 IMDSv2 token: HTTP %ld", resp.status);
-		explicit_bzero(resp.body, resp.size);
-		http_response_done(&resp);
-		return -EBADMSG;
-	}
-	resp.body[n] = '\0';
-	*ret = resp.body; /* a secret; the caller frees it with freezero */
-	return 0;
+	return imds_token_why(&o, ret, ret_status, why, why_size);
 }
 
 /* GET of an IMDSv2 path; 0 with a trimmed non-empty body, else -errno. */
-static int ec2_get(const struct config *c, const char *token, const char *path,
-		   struct http_response *resp, char *why, size_t why_size)
+static int ec2_get(const struct config *c, const char *path, struct http_response *resp,
+		   char *why, size_t why_size)
 {
-	_cleanup_secret_ char *hdr = xasprintf("X-aws-ec2-metadata-token: %s", token);
-	struct curl_slist *h = curl_slist_append(NULL, hdr);
-	const char *err = NULL;
-	int r;
+	struct imds_options o = imds_options_from_config(c);
 
-	r = metadata_request(c, "GET", path, h, resp, &err);
-	http_headers_free_secret(h);
-	if (r < 0) {
-		snprintf(why, why_size, "EC2 metadata %s: no answer (%s)", path, strempty(err));
-		return r;
-	}
-	if (resp->status != 200) {
-		r = resp->status == 404 ? -ENOENT : -EBADMSG;
-		snprintf(why, why_size, "EC2 metadata %s: HTTP %ld", path, resp->status);
-		http_response_done(resp);
-		return r;
-	}
-	if (strlen(resp->body) != resp->size) {
-		snprintf(why, why_size, "EC2 metadata %s: malformed answer (not text)", path);
-		http_response_done(resp);
-		return -EBADMSG;
-	}
-	while (resp->size > 0 && isspace((unsigned char)resp->body[resp->size - 1]))
-		resp->body[--resp->size] = '\0';
-	if (resp->size == 0) {
-		snprintf(why, why_size, "EC2 metadata %s: empty answer", path);
-		http_response_done(resp);
-		return -EBADMSG;
-	}
-	return 0;
+	return imds_get_text(&o, path, resp, why, why_size);
 }
 
 static int valid_region(const char *s)
@@ -115,17 +52,11 @@ static int valid_region(const char *s)
 
 int ec2_identity(const struct config *c, struct provider_identity *ret, char *why, size_t why_size)
 {
-	_cleanup_secret_ char *token = NULL;
 	struct provider_identity id = {.kind = PROVIDER_EC2};
 	struct http_response resp = {0};
-	long status;
 	int r;
 
-	r = ec2_imds_token(c, &token, &status, why, why_size);
-	if (r < 0)
-		return r;
-
-	r = ec2_get(c, token, "/latest/meta-data/instance-id", &resp, why, why_size);
+	r = ec2_get(c, "/latest/meta-data/instance-id", &resp, why, why_size);
 	if (r < 0)
 		return r;
 	if (copy_printable(id.instance_id, sizeof(id.instance_id), resp.body, resp.size) < 0 ||
@@ -136,7 +67,7 @@ int ec2_identity(const struct config *c, struct provider_identity *ret, char *wh
 	}
 	http_response_done(&resp);
 
-	r = ec2_get(c, token, "/latest/meta-data/placement/region", &resp, why, why_size);
+	r = ec2_get(c, "/latest/meta-data/placement/region", &resp, why, why_size);
 	if (r < 0)
 		return r;
 	if (copy_printable(id.region, sizeof(id.region), resp.body, resp.size) < 0 ||
@@ -147,7 +78,7 @@ int ec2_identity(const struct config *c, struct provider_identity *ret, char *wh
 	}
 	http_response_done(&resp);
 
-	r = ec2_get(c, token, "/latest/dynamic/instance-identity/document", &resp, why, why_size);
+	r = ec2_get(c, "/latest/dynamic/instance-identity/document", &resp, why, why_size);
 	if (r < 0)
 		return r;
 	r = ec2_identity_document_check(resp.body, &id, why, why_size);
@@ -198,69 +129,9 @@ int ec2_identity_document_check(const char *body, struct provider_identity *id, 
 static int ec2_get_credentials(const struct config *c, struct ec2_credentials *ret, char *why,
 			       size_t why_size)
 {
-	_cleanup_secret_ char *token = NULL;
-	_cleanup_free_ char *path = NULL;
-	struct http_response resp = {0};
-	char role[128];
-	size_t n;
-	long status;
-	int r;
+	struct imds_options o = imds_options_from_config(c);
 
-	r = ec2_imds_token(c, &token, &status, why, why_size);
-	if (r < 0)
-		return r;
-	r = ec2_get(c, token, "/latest/meta-data/iam/security-credentials/", &resp, why, why_size);
-	if (r == -ENOENT) {
-		snprintf(why, why_size,
-			 "no instance profile (IAM role) is attached to this instance");
-		return r;
-	}
-	if (r < 0)
-		return r;
-	n = strcspn(resp.body, "\n");
-	if (copy_printable(role, sizeof(role), resp.body, n) < 0 || strchr(role, '/')) {
-		snprintf(why, why_size, "EC2 metadata: malformed IAM role name");
-		http_response_done(&resp);
-		return -EBADMSG;
-	}
-	http_response_done(&resp);
-	path = xasprintf("/latest/meta-data/iam/security-credentials/%s", role);
-	r = ec2_get(c, token, path, &resp, why, why_size);
-	if (r < 0)
-		return r;
-	r = ec2_credentials_parse(resp.body, role, ret, why, why_size);
-	explicit_bzero(resp.body, resp.size);
-	http_response_done(&resp);
-	return r;
-}
-
-int ec2_credentials_parse(const char *body, const char *role, struct ec2_credentials *ret,
-			  char *why, size_t why_size)
-{
-	_cleanup_(cjson_deletep) cJSON *doc = cJSON_Parse(body);
-	const cJSON *akid, *secret, *session, *code;
-	int r;
-
-	code = cJSON_GetObjectItemCaseSensitive(doc, "Code");
-	akid = cJSON_GetObjectItemCaseSensitive(doc, "AccessKeyId");
-	secret = cJSON_GetObjectItemCaseSensitive(doc, "SecretAccessKey");
-	session = cJSON_GetObjectItemCaseSensitive(doc, "Token");
-	if (!cJSON_IsString(akid) || !cJSON_IsString(secret) || !cJSON_IsString(session) ||
-	    (cJSON_IsString(code) && !streq(code->valuestring, "Success"))) {
-		snprintf(why, why_size, "EC2 metadata: the credentials of role %s are unusable",
-			 role);
-		r = -EBADMSG;
-	} else {
-		ret->access_key_id = xstrdup(akid->valuestring);
-		ret->secret_access_key = xstrdup(secret->valuestring);
-		ret->token = xstrdup(session->valuestring);
-		r = 0;
-	}
-	if (cJSON_IsString(secret))
-		explicit_bzero(secret->valuestring, strlen(secret->valuestring));
-	if (cJSON_IsString(session))
-		explicit_bzero(session->valuestring, strlen(session->valuestring));
-	return r;
+	return imds_role_credentials(&o, ret, why, why_size);
 }
 
 int ec2_check_credentials(const struct config *c, char *why, size_t why_size)

@@ -1,168 +1,19 @@
-/* Providers: the shared HTTP client, detection, and the delete retries;
- * see provider.h. Hetzner's and EC2's own parts are in provider-hetzner.c
+/* Providers: detection and the delete retries; see provider.h. Requests
+ * go through lib/http.c, metadata through lib/imds.c. Hetzner's and EC2's own parts are in provider-hetzner.c
  * and provider-ec2.c. */
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
-
-#include <curl/curl.h>
 
 #include "config.h"
 #include "log.h"
 #include "macro.h"
 #include "provider-http.h"
 #include "provider.h"
-
-
-
 void provider_global_init(void)
 {
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
-static size_t http_write(char *data, size_t size, size_t n, void *userdata)
-{
-	struct http_response *r = userdata;
-	size_t len = size * n;
-
-	if (r->size + len > HTTP_BODY_MAX)
-		return 0; /* curl fails the transfer with CURLE_WRITE_ERROR */
-	r->body = xrealloc(r->body, r->size + len + 1);
-	memcpy(r->body + r->size, data, len);
-	r->size += len;
-	r->body[r->size] = '\0';
-	return len;
-}
-
-static int curl_code_to_errno(CURLcode code)
-{
-	switch (code) {
-	case CURLE_OPERATION_TIMEDOUT:
-		return -ETIMEDOUT;
-	case CURLE_COULDNT_CONNECT:
-		return -ECONNREFUSED;
-	case CURLE_COULDNT_RESOLVE_HOST:
-	case CURLE_COULDNT_RESOLVE_PROXY:
-		return -EHOSTUNREACH;
-	case CURLE_WRITE_ERROR:
-		return -EFBIG;
-	case CURLE_OUT_OF_MEMORY:
-		return -ENOMEM;
-	default:
-		return -EIO;
-	}
-}
-
-void http_response_done(struct http_response *r)
-{
-	free(r->body);
-	*r = (struct http_response){0};
-}
-
-int http_send(const struct http_request *rq, struct http_response *ret, const char **err_text)
-{
-	long ms = (long)MAX(rq->timeout / USEC_PER_MSEC, 1);
-	CURLcode code;
-	CURL *h;
-
-	*ret = (struct http_response){.body = xstrdup("")};
-	*err_text = NULL;
-	h = curl_easy_init();
-	if (!h) {
-		*err_text = "cannot set up libcurl";
-		return -ENOMEM;
-	}
-	curl_easy_setopt(h, CURLOPT_URL, rq->url);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, ms);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, ms);
-	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-#if LIBCURL_VERSION_NUM >= 0x075500
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-#else
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-#endif
-	curl_easy_setopt(h, CURLOPT_USERAGENT, "agentbox/" AGENTBOX_VERSION);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, http_write);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, ret);
-	if (rq->metadata)
-		curl_easy_setopt(h, CURLOPT_NOPROXY, PROVIDER_METADATA_HOST);
-	if (rq->headers)
-		curl_easy_setopt(h, CURLOPT_HTTPHEADER, rq->headers);
-	if (streq(rq->method, "GET"))
-		curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
-	else {
-		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, rq->method);
-		if (rq->body || !streq(rq->method, "DELETE")) {
-			curl_easy_setopt(h, CURLOPT_POSTFIELDS, rq->body ? rq->body : "");
-			curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE,
-					 (long)(rq->body ? strlen(rq->body) : 0));
-		}
-	}
-	if (rq->sigv4) {
-		curl_easy_setopt(h, CURLOPT_AWS_SIGV4, rq->sigv4);
-		curl_easy_setopt(h, CURLOPT_USERNAME, rq->username);
-		curl_easy_setopt(h, CURLOPT_PASSWORD, rq->password);
-	}
-	code = curl_easy_perform(h);
-	if (code == CURLE_OK)
-		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &ret->status);
-	curl_easy_cleanup(h);
-	if (code != CURLE_OK) {
-		*err_text = curl_easy_strerror(code);
-		ret->status = 0;
-		return curl_code_to_errno(code);
-	}
-	return 0;
-}
-
-void http_headers_free_secret(struct curl_slist *h)
-{
-	for (struct curl_slist *p = h; p; p = p->next)
-		if (p->data)
-			explicit_bzero(p->data, strlen(p->data));
-	curl_slist_free_all(h);
-}
-
-static void sleep_usec(usec_t u)
-{
-	struct timespec ts = {.tv_sec = (time_t)(u / USEC_PER_SEC),
-			      .tv_nsec = (long)(u % USEC_PER_SEC) * 1000};
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
-int metadata_request(const struct config *c, const char *method, const char *path,
-		     struct curl_slist *headers, struct http_response *ret, const char **err_text)
-{
-	_cleanup_free_ char *url = xasprintf("%s%s", PROVIDER_METADATA_URL, path);
-	struct http_request rq = {
-	    .method = method,
-	    .url = url,
-	    .headers = headers,
-	    .timeout = c->provider_metadata_timeout,
-	    .metadata = 1,
-	};
-	int tries = 1 + (int)c->provider_metadata_retries, r = -EIO;
-
-	for (int i = 0; i < tries; i++) {
-		if (i > 0)
-			sleep_usec(100 * USEC_PER_MSEC << (i - 1));
-		r = http_send(&rq, ret, err_text);
-		if (r == 0 && ret->status < 500)
-			return 0;
-		if (r == 0 && i + 1 == tries)
-			return 0; /* the caller reports the 5xx */
-		http_response_done(ret);
-		if (r == -EFBIG)
-			break;
-	}
-	/* nothing to free on failure: callers return at once */
-	*ret = (struct http_response){0};
-	return r;
+	http_global_init();
 }
 
 int copy_printable(char *dst, size_t size, const char *src, size_t len)
@@ -282,8 +133,13 @@ int provider_delete_once(const struct config *c, const struct provider_identity 
 int provider_delete(const struct config *c, const struct provider_identity *id,
 		    struct provider_result *ret)
 {
-	int tries = 1 + (int)c->provider_delete_retries, r = -EIO;
-	usec_t wait = USEC_PER_SEC;
+	/* whether to retry is the cloud's answer's (ret->retryable); the
+	 * waits are the shared backoff's */
+	const struct http_policy p = {.attempts = 1 + (unsigned)c->provider_delete_retries,
+				      .base_delay = 2 * USEC_PER_SEC,
+				      .max_delay = 30 * USEC_PER_SEC};
+	int tries = (int)p.attempts, r = -EIO;
+	usec_t wait;
 
 	for (int i = 0; i < tries; i++) {
 		r = provider_delete_once(c, id, ret);
@@ -292,31 +148,11 @@ int provider_delete(const struct config *c, const struct provider_identity *id,
 			return r;
 		if (i + 1 == tries)
 			break;
-		log_warning("Delete attempt %d of %d failed (%s), retrying in %llus: %s", i + 1,
-			    tries, ret->request, (unsigned long long)(wait / USEC_PER_SEC),
+		wait = http_backoff(&p, (unsigned)i + 1, 0);
+		log_warning("Delete attempt %d of %d failed (%s), retrying in %llums: %s", i + 1,
+			    tries, ret->request, (unsigned long long)(wait / USEC_PER_MSEC),
 			    ret->detail);
-		sleep_usec(wait);
-		wait = MIN(wait * 2, 30 * USEC_PER_SEC);
+		http_sleep(wait);
 	}
 	return r;
-}
-
-int xml_tag_text(const char *xml, const char *tag, char *buf, size_t size)
-{
-	_cleanup_free_ char *open = xasprintf("<%s>", tag), *close = xasprintf("</%s>", tag);
-	const char *a = strstr(xml, open), *b;
-	size_t len;
-
-	if (!a)
-		return -ENOENT;
-	a += strlen(open);
-	b = strstr(a, close);
-	if (!b)
-		return -EINVAL;
-	len = (size_t)(b - a);
-	if (len >= size)
-		len = size - 1;
-	memmove(buf, a, len); /* buf may be xml itself */
-	buf[len] = '\0';
-	return 0;
 }

@@ -120,7 +120,5 @@ int hetzner_metadata_parse(const char *text, struct provider_identity *ret, char
 			   size_t why_size);
 int provider_valid_hetzner_id(const char *s);
 int provider_valid_ec2_id(const char *s);
-/* Text of the first <tag>...</tag> in xml, or -ENOENT. */
-int xml_tag_text(const char *xml, const char *tag, char *buf, size_t size);
 
 #endif

@@ -6,10 +6,8 @@
 #include <stddef.h>
 
 #include "s3.h"
+#include "xml.h"
 
-/* The text of the first <tag> in [xml, end), decoded; NULL when absent.
- * *ret_after (optional) points past its closing tag. */
-char *xml_get(const char *xml, const char *end, const char *tag, const char **ret_after);
 
 /* One ListObjectsV2 page (size bytes at xml, NUL-terminated): cb for each
  * <Contents> with a <Key>; *ret_token the continuation token when the page

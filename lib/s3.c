@@ -20,10 +20,13 @@
 #include <openssl/evp.h>
 
 #include "fileio.h"
+#include "http.h"
+#include "imds.h"
 #include "log.h"
 #include "macro.h"
 #include "s3-internal.h"
 #include "s3.h"
+#include "xml.h"
 
 #define S3_RESPONSE_MAX (16 * 1024 * 1024) /* error documents and LIST pages */
 #define S3_ERROR_MAX 1024
@@ -36,7 +39,7 @@ struct s3_client {
 	int path_style;
 	char *access_key, *secret_key, *token;
 	char *cred_source;   /* for messages: "FILE [profile]" or the instance profile */
-	char *imds_url;	     /* credentials came from the instance metadata here */
+	char *imds_url;	     /* credentials came from the instance metadata here ("" default) */
 	time_t cred_expires; /* and expire then (refreshed 5 minutes before) */
 	char *sigv4;	     /* "aws:amz:<region>:s3" */
 	unsigned attempts;
@@ -63,20 +66,18 @@ struct s3_request {
 	/* streaming download (2xx bodies); NULL: buffer the body */
 	s3_write_fn cb;
 	void *userdata;
-	uint64_t delivered; /* bytes given to cb so far, over all attempts */
-	uint64_t pos;	    /* position in the object of this response's next byte */
-	int body_seen;
+	uint64_t delivered; /* bytes given to cb, over all attempts */
 	int cb_error;
 
 	/* response */
 	long status;
+	long cut_status;	   /* a transport failure cut an answer of this status */
+	const char *transport_err; /* what the transport said, or NULL */
 	char *resp;
-	size_t resp_size, resp_cap;
-	int resp_truncated;
+	size_t resp_size;
 	char etag[80];
 	uint64_t content_length;
 	int have_length;
-	uint64_t range_start; /* from Content-Range of a 206 */
 };
 
 /* ---- SHA-256 ---- */
@@ -126,14 +127,6 @@ void sha256_hex(const void *data, size_t size, char hex[65])
 
 /* ---- small helpers ---- */
 
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-
-/* libcurl's global state, set up once per process. */
-static void curl_init_once(void)
-{
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
 char *s3_uri_encode(const char *s, int keep_slash)
 {
 	static const char hex[] = "0123456789ABCDEF";
@@ -154,147 +147,6 @@ char *s3_uri_encode(const char *s, int keep_slash)
 	return out;
 }
 
-/* Maps a CURLcode to -errno, once, here. */
-static int curl_code_to_errno(CURLcode cc)
-{
-	switch (cc) {
-	case CURLE_OK:
-		return 0;
-	case CURLE_OPERATION_TIMEDOUT:
-		return -ETIMEDOUT;
-	case CURLE_COULDNT_CONNECT:
-		return -ECONNREFUSED;
-	case CURLE_COULDNT_RESOLVE_HOST:
-	case CURLE_COULDNT_RESOLVE_PROXY:
-		return -EHOSTUNREACH;
-	case CURLE_OUT_OF_MEMORY:
-		return -ENOMEM;
-	case CURLE_URL_MALFORMAT:
-	case CURLE_UNSUPPORTED_PROTOCOL:
-		return -EINVAL;
-	case CURLE_SSL_CONNECT_ERROR:
-	case CURLE_PEER_FAILED_VERIFICATION:
-		return -EPROTO;
-	default:
-		return -EIO;
-	}
-}
-
-/* Is this transport failure worth another attempt? */
-static int curl_code_retryable(CURLcode cc)
-{
-	switch (cc) {
-	case CURLE_OPERATION_TIMEDOUT:
-	case CURLE_COULDNT_CONNECT:
-	case CURLE_COULDNT_RESOLVE_HOST:
-	case CURLE_SEND_ERROR:
-	case CURLE_RECV_ERROR:
-	case CURLE_GOT_NOTHING:
-	case CURLE_PARTIAL_FILE:
-	case CURLE_SSL_CONNECT_ERROR:
-	case CURLE_HTTP2:
-	case CURLE_HTTP2_STREAM:
-	case CURLE_BAD_CONTENT_ENCODING:
-		return 1;
-	default:
-		return 0;
-	}
-}
-
-/* Decodes the five XML entities and numeric references (ASCII) in place. */
-static void xml_unescape(char *s)
-{
-	static const struct {
-		const char *ent;
-		char c;
-	} ents[] = {
-	    {"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'}, {"&apos;", '\''}};
-	char *o = s;
-
-	while (*s) {
-		size_t i;
-
-		if (*s != '&') {
-			*o++ = *s++;
-			continue;
-		}
-		for (i = 0; i < ELEMENTSOF(ents); i++)
-			if (startswith(s, ents[i].ent)) {
-				*o++ = ents[i].c;
-				s += strlen(ents[i].ent);
-				break;
-			}
-		if (i < ELEMENTSOF(ents))
-			continue;
-		if (s[1] == '#') {
-			char *end;
-			unsigned long v =
-			    s[2] == 'x' ? strtoul(s + 3, &end, 16) : strtoul(s + 2, &end, 10);
-			if (*end == ';' && v > 0 && v < 128) {
-				*o++ = (char)v;
-				s = end + 1;
-				continue;
-			}
-		}
-		*o++ = *s++;
-	}
-	*o = '\0';
-}
-
-char *xml_get(const char *xml, const char *end, const char *tag, const char **ret_after)
-{
-	_cleanup_free_ char *open = xasprintf("<%s>", tag), *close = xasprintf("</%s>", tag);
-	const char *a, *b;
-	char *v;
-
-	a = memmem(xml, (size_t)(end - xml), open, strlen(open));
-	if (!a)
-		return NULL;
-	a += strlen(open);
-	b = memmem(a, (size_t)(end - a), close, strlen(close));
-	if (!b)
-		return NULL;
-	v = strndup(a, (size_t)(b - a));
-	if (!v)
-		return NULL;
-	xml_unescape(v);
-	if (ret_after)
-		*ret_after = b + strlen(close);
-	return v;
-}
-
-/* Escapes &, <, > and " for an XML text node. */
-static char *xml_escape(const char *s)
-{
-	size_t n = strlen(s);
-	char *out = xmalloc(n * 6 + 1), *o = out;
-
-	for (; *s; s++) {
-		const char *rep = NULL;
-		switch (*s) {
-		case '&':
-			rep = "&amp;";
-			break;
-		case '<':
-			rep = "&lt;";
-			break;
-		case '>':
-			rep = "&gt;";
-			break;
-		case '"':
-			rep = "&quot;";
-			break;
-		}
-		if (rep) {
-			memcpy(o, rep, strlen(rep));
-			o += strlen(rep);
-		} else
-			*o++ = *s;
-	}
-	*o = '\0';
-	return out;
-}
-
 /* ---- client ---- */
 
 struct s3_client *s3_client_new(const char *endpoint, const char *region, const char *bucket,
@@ -305,7 +157,7 @@ struct s3_client *s3_client_new(const char *endpoint, const char *region, const 
 	const char *sep;
 	size_t l;
 
-	pthread_once(&curl_once, curl_init_once);
+	http_global_init();
 	if (!region || !*region)
 		region = "us-east-1";
 	ep = endpoint && *endpoint ? xstrdup(endpoint)
@@ -471,130 +323,30 @@ int s3_client_load_credentials(struct s3_client *s, const char *path, const char
 	return 0;
 }
 
-/* ---- EC2 instance-profile credentials (IMDSv2) ---- */
-
-static void rq_append(struct s3_request *rq, const char *data, size_t n);
-
-/* Collects a metadata answer (at most 64 KiB). */
-static size_t imds_body(char *data, size_t size, size_t nmemb, void *userdata)
-{
-	struct s3_request *rq = userdata;
-
-	if (rq->resp_size + size * nmemb > 64 * 1024)
-		return 0;
-	rq_append(rq, data, size * nmemb);
-	return size * nmemb;
-}
-
-/* One request to the metadata service; the body (NUL-terminated) in *ret. */
-static int imds_request(const char *url, const char *method, const char *header, char **ret)
-{
-	struct s3_request rq = {0};
-	struct curl_slist *h = NULL;
-	CURL *c = curl_easy_init();
-	CURLcode cc = CURLE_OK;
-	long status = 0;
-
-	if (!c)
-		return -ENOMEM;
-	for (int attempt = 0; attempt < 3; attempt++) {
-		rq.resp_size = 0;
-		curl_easy_setopt(c, CURLOPT_URL, url);
-		/* The metadata address is link-local: never through a proxy. */
-		curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
-		curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-		curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 2000L);
-		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);
-		curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http");
-		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, imds_body);
-		curl_easy_setopt(c, CURLOPT_WRITEDATA, &rq);
-		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-		if (!h)
-			h = curl_slist_append(h, header);
-		curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-		cc = curl_easy_perform(c);
-		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-		if (cc == CURLE_OK && status < 500)
-			break;
-	}
-	curl_slist_free_all(h);
-	curl_easy_cleanup(c);
-	if (cc != CURLE_OK || status != 200) {
-		if (rq.resp)
-			explicit_bzero(rq.resp, rq.resp_cap);
-		free(rq.resp);
-		return cc != CURLE_OK ? curl_code_to_errno(cc) : -EACCES;
-	}
-	*ret = rq.resp ? rq.resp : xcalloc(1, 1);
-	return 0;
-}
-
-/* "2026-11-25T19:14:22Z" -> unix time; 0 when unreadable. */
-static time_t parse_iso8601(const char *s)
-{
-	struct tm tm = {0};
-	const char *end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
-
-	return end ? timegm(&tm) : 0;
-}
+/* ---- EC2 instance-profile credentials (lib/imds.c) ---- */
 
 int s3_client_load_imds(struct s3_client *s, const char *base_url, const char **ret_why)
 {
-	_cleanup_secret_ char *token = NULL, *doc = NULL, *thdr = NULL;
-	_cleanup_free_ char *url = NULL, *role = NULL, *base = NULL;
-	cJSON *root;
-	const cJSON *k, *sk, *tok, *exp;
+	/* static per thread: callers print it after freeing the client */
+	static __thread char why[256];
+	struct imds_options o = {.base_url = base_url && *base_url ? base_url : S3_IMDS_URL,
+				 .timeout = 5 * USEC_PER_SEC,
+				 .retries = 2};
+	struct ec2_credentials k = {0};
 	int r;
 
-	base = xstrdup(base_url && *base_url ? base_url : S3_IMDS_URL);
-	url = xasprintf("%s/latest/api/token", base);
-	r = imds_request(url, "PUT", "X-aws-ec2-metadata-token-ttl-seconds: 21600", &token);
+	why[0] = '\0';
+	r = imds_role_credentials(&o, &k, why, sizeof(why));
 	if (r < 0) {
-		*ret_why = "the instance metadata service (IMDSv2) gave no token";
+		*ret_why = why;
+		ec2_credentials_done(&k);
 		return r;
 	}
-	token[strcspn(token, "\r\n")] = '\0';
-	thdr = xasprintf("X-aws-ec2-metadata-token: %s", token);
-	free(url);
-	url = xasprintf("%s/latest/meta-data/iam/security-credentials/", base);
-	r = imds_request(url, "GET", thdr, &role);
-	if (r < 0 || !*role) {
-		*ret_why = "the instance has no IAM role (instance profile)";
-		return r < 0 ? r : -ENOENT;
-	}
-	role[strcspn(role, "\r\n")] = '\0';
-	if (strchr(role, '/') || strstr(role, "..")) {
-		*ret_why = "the instance metadata named an odd role";
-		return -EINVAL;
-	}
-	free(url);
-	url = xasprintf("%s/latest/meta-data/iam/security-credentials/%s", base, role);
-	r = imds_request(url, "GET", thdr, &doc);
-	if (r < 0) {
-		*ret_why = "the instance metadata gave no credentials for the role";
-		return r;
-	}
-	root = cJSON_Parse(doc);
-	k = cJSON_GetObjectItemCaseSensitive(root, "AccessKeyId");
-	sk = cJSON_GetObjectItemCaseSensitive(root, "SecretAccessKey");
-	tok = cJSON_GetObjectItemCaseSensitive(root, "Token");
-	exp = cJSON_GetObjectItemCaseSensitive(root, "Expiration");
-	if (!cJSON_IsString(k) || !cJSON_IsString(sk) || !*k->valuestring || !*sk->valuestring) {
-		cJSON_Delete(root);
-		*ret_why = "the instance metadata credentials lack AccessKeyId or SecretAccessKey";
-		return -EBADMSG;
-	}
-	s3_client_set_credentials(s, k->valuestring, sk->valuestring,
-				  cJSON_IsString(tok) ? tok->valuestring : NULL);
-	explicit_bzero(sk->valuestring, strlen(sk->valuestring));
-	if (cJSON_IsString(tok))
-		explicit_bzero(tok->valuestring, strlen(tok->valuestring));
-	s->cred_expires = cJSON_IsString(exp) ? parse_iso8601(exp->valuestring) : 0;
-	if (s->cred_expires == 0)
-		s->cred_expires = time(NULL) + 3600;
-	cJSON_Delete(root);
+	s3_client_set_credentials(s, k.access_key_id, k.secret_access_key, k.token);
+	s->cred_expires = k.expires ? k.expires : time(NULL) + 3600;
+	ec2_credentials_done(&k);
 	free(s->imds_url);
-	s->imds_url = TAKE_PTR(base);
+	s->imds_url = xstrdup(o.base_url);
 	free(s->cred_source);
 	s->cred_source = xstrdup("the instance profile's role (instance metadata)");
 	return 0;
@@ -614,139 +366,60 @@ char *s3_url(const struct s3_client *s, const char *key, const char *query)
 
 /* ---- one request ---- */
 
-static void rq_append(struct s3_request *rq, const char *data, size_t n)
-{
-	if (rq->resp_size + n > S3_RESPONSE_MAX) {
-		rq->resp_truncated = 1;
-		return;
-	}
-	if (rq->resp_size + n + 1 > rq->resp_cap) {
-		rq->resp_cap = MAX(rq->resp_cap * 2, rq->resp_size + n + 1);
-		rq->resp = xrealloc(rq->resp, rq->resp_cap);
-	}
-	memcpy(rq->resp + rq->resp_size, data, n);
-	rq->resp_size += n;
-	rq->resp[rq->resp_size] = '\0';
-}
-
-/* libcurl body callback: 2xx bodies go to the consumer, others are kept. */
-static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
+/* Hands a 2xx body to the consumer (lib/http.c skips what a resumed
+ * answer repeats), counting it. */
+static int s3_sink(const void *data, size_t size, void *userdata)
 {
 	struct s3_request *rq = userdata;
-	size_t n = size * nmemb;
-	const char *p = data;
-	size_t left = n;
+	int r = rq->cb(data, size, rq->userdata);
 
-	if (!rq->cb || rq->status / 100 != 2) {
-		rq_append(rq, data, n);
-		return n;
-	}
-	if (!rq->body_seen) {
-		/* A 206 starts where Content-Range says; a 200 at the start. */
-		rq->body_seen = 1;
-		rq->pos = rq->status == 206 ? rq->range_start : 0;
-	}
-	/* A retry may start before what cb already has: skip that part. */
-	if (rq->pos < rq->delivered) {
-		uint64_t skip = MIN((uint64_t)left, rq->delivered - rq->pos);
-		p += skip;
-		left -= skip;
-		rq->pos += skip;
-	}
-	if (left > 0) {
-		int r = rq->cb(p, left, rq->userdata);
-		if (r < 0) {
-			rq->cb_error = r;
-			return 0; /* CURLE_WRITE_ERROR */
-		}
-		rq->pos += left;
-		rq->delivered += left;
-	}
-	return n;
+	if (r < 0)
+		return r;
+	rq->delivered += size;
+	return 0;
 }
 
-/* libcurl header callback: status, ETag, Content-Length, Content-Range. */
-static size_t on_header(char *data, size_t size, size_t nmemb, void *userdata)
+/* An S3 answer that is worth another try although its status is no retry
+ * class: throttling or a request damaged on the way. */
+static int s3_answer_retryable(const struct http_response *resp)
 {
-	struct s3_request *rq = userdata;
-	size_t n = size * nmemb;
-	_cleanup_free_ char *line = strndup(data, n);
-	char *v;
+	static const char *const codes[] = {"SlowDown", "RequestTimeout", "BadDigest",
+					    "XAmzContentSHA256Mismatch"};
+	_cleanup_free_ char *code = NULL;
 
-	if (!line)
-		return n;
-	if (startswith(line, "HTTP/")) { /* a new response (after 100 Continue too) */
-		char *sp = strchr(line, ' ');
-		rq->status = sp ? strtol(sp + 1, NULL, 10) : 0;
-		rq->etag[0] = '\0';
-		rq->have_length = 0;
-		rq->range_start = 0;
-		rq->body_seen = 0;
-		return n;
-	}
-	v = strchr(line, ':');
-	if (!v)
-		return n;
-	*v++ = '\0';
-	v = strip(v);
-	v[strcspn(v, "\r\n")] = '\0';
-	if (strcasecmp(line, "ETag") == 0)
-		snprintf(rq->etag, sizeof(rq->etag), "%s", v);
-	else if (strcasecmp(line, "Content-Length") == 0) {
-		rq->content_length = strtoull(v, NULL, 10);
-		rq->have_length = 1;
-	} else if (strcasecmp(line, "Content-Range") == 0 && startswith(v, "bytes "))
-		rq->range_start = strtoull(v + 6, NULL, 10);
-	return n;
+	if (resp->size == 0)
+		return 0;
+	code = xml_get(resp->body, resp->body + resp->size, "Code", NULL);
+	for (size_t i = 0; code && i < ELEMENTSOF(codes); i++)
+		if (streq(code, codes[i]))
+			return 1;
+	return 0;
 }
 
-/* libcurl read callback: the request body from memory. */
-static size_t on_read(char *buf, size_t size, size_t nmemb, void *userdata)
+static struct http_policy s3_policy(const struct s3_client *s)
 {
-	struct s3_request *rq = userdata;
-	size_t n = MIN(size * nmemb, rq->body_size - rq->body_pos);
-
-	memcpy(buf, (const char *)rq->body + rq->body_pos, n);
-	rq->body_pos += n;
-	return n;
+	return (struct http_policy){
+	    .attempts = s->attempts,
+	    .base_delay = (usec_t)s->base_delay_ms * USEC_PER_MSEC,
+	    .max_delay = 10 * USEC_PER_SEC,
+	    .retry = HTTP_TRANSIENT | HTTP_5XX | HTTP_429 | HTTP_408 | HTTP_ANSWER,
+	    .answer_retryable = s3_answer_retryable,
+	};
 }
 
-/* libcurl seek callback: rewinds the body for a resend. */
-static int on_seek(void *userdata, curl_off_t offset, int origin)
-{
-	struct s3_request *rq = userdata;
-
-	if (origin != SEEK_SET || offset < 0 || (size_t)offset > rq->body_size)
-		return CURL_SEEKFUNC_CANTSEEK;
-	rq->body_pos = (size_t)offset;
-	return CURL_SEEKFUNC_OK;
-}
-
-/* One attempt of rq, signed by libcurl; the outcome is in rq and *ret_cc. */
-static int s3_perform_once(struct s3_client *s, struct s3_request *rq, const char *payload_hash,
-			   CURLcode *ret_cc)
+/* rq, signed by libcurl, retried under the client's policy; the outcome is
+ * in rq. 0 when an answer came, else the transport's -errno. */
+static int s3_send(struct s3_client *s, struct s3_request *rq, const char *payload_hash)
 {
 	_cleanup_free_ char *url = s3_url(s, rq->key, rq->query);
 	struct curl_slist *h = NULL;
 	_cleanup_free_ char *hsha = xasprintf("x-amz-content-sha256: %s", payload_hash);
-	_cleanup_free_ char *htok = NULL, *hct = NULL, *hrange = NULL, *hif = NULL, *hifn = NULL;
-	_cleanup_free_ char *hmd5 = NULL;
-	CURL *c = s->curl;
-	CURLcode cc;
+	_cleanup_free_ char *hct = NULL, *hif = NULL, *hifn = NULL, *hmd5 = NULL;
+	_cleanup_secret_ char *htok = NULL;
+	struct http_policy p = s3_policy(s);
+	struct http_response resp = {0};
+	int r;
 
-	rq->status = 0;
-	rq->resp_size = 0;
-	rq->resp_truncated = 0;
-	if (rq->resp)
-		rq->resp[0] = '\0';
-	rq->etag[0] = '\0';
-	rq->have_length = 0;
-	rq->range_start = 0;
-	rq->body_pos = 0;
-	rq->pos = 0;
-	rq->body_seen = 0;
-
-	curl_easy_reset(c);
 	h = curl_slist_append(h, hsha);
 	if (s->token) {
 		htok = xasprintf("x-amz-security-token: %s", s->token);
@@ -768,52 +441,39 @@ static int s3_perform_once(struct s3_client *s, struct s3_request *rq, const cha
 		hmd5 = xasprintf("Content-MD5: %s", rq->content_md5);
 		h = curl_slist_append(h, hmd5);
 	}
-	if (rq->cb && rq->delivered > 0) {
-		hrange = xasprintf("Range: bytes=%" PRIu64 "-", rq->delivered);
-		h = curl_slist_append(h, hrange);
-	}
 	/* No "Expect:" here to drop 100-continue: libcurl 7.88 would sign the
 	 * empty header it never sends, and S3 would refuse the signature. */
-
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-	curl_easy_setopt(c, CURLOPT_AWS_SIGV4, s->sigv4);
-	curl_easy_setopt(c, CURLOPT_USERNAME, strempty(s->access_key));
-	curl_easy_setopt(c, CURLOPT_PASSWORD, strempty(s->secret_key));
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 30L);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, rq);
-	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(c, CURLOPT_HEADERDATA, rq);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(c, CURLOPT_USERAGENT, "agentbox/" AGENTBOX_VERSION);
-
-	if (streq(rq->method, "HEAD"))
-		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
-	else if (streq(rq->method, "PUT")) {
-		curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
-		curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
-		curl_easy_setopt(c, CURLOPT_READDATA, rq);
-		curl_easy_setopt(c, CURLOPT_SEEKFUNCTION, on_seek);
-		curl_easy_setopt(c, CURLOPT_SEEKDATA, rq);
-		curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)rq->body_size);
-	} else if (streq(rq->method, "POST")) {
-		curl_easy_setopt(c, CURLOPT_POST, 1L);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, rq->body ? (const char *)rq->body : "");
-		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)rq->body_size);
-	} else if (!streq(rq->method, "GET"))
-		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, rq->method);
-
-	cc = curl_easy_perform(c);
-	curl_slist_free_all(h);
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &rq->status);
-	if (rq->status < 200)
-		rq->status = 0; /* only a "100 Continue" came: a transport failure */
-	*ret_cc = cc;
-	return 0;
+	r = http_send_retry(&p,
+			    &(struct http_request){
+				.method = rq->method,
+				.url = url,
+				.headers = h,
+				.body = rq->body,
+				.body_size = rq->body_size,
+				.sigv4 = s->sigv4,
+				.username = strempty(s->access_key),
+				.password = strempty(s->secret_key),
+				.write = rq->cb ? s3_sink : NULL,
+				.write_userdata = rq,
+				.resume = 1,
+				.body_max = S3_RESPONSE_MAX,
+				.connect_timeout = 10 * USEC_PER_SEC,
+				.stall_timeout = 30 * USEC_PER_SEC,
+				.handle = s->curl,
+			    },
+			    &resp, &rq->transport_err);
+	http_headers_free_secret(h);
+	rq->status = resp.status;
+	rq->cut_status = resp.cut_status;
+	rq->cb_error = resp.callback_error;
+	snprintf(rq->etag, sizeof(rq->etag), "%s", resp.etag);
+	rq->content_length = resp.content_length;
+	rq->have_length = resp.have_length;
+	free(rq->resp);
+	rq->resp_size = resp.size;
+	rq->resp = resp.size ? TAKE_PTR(resp.body) : NULL;
+	http_response_done(&resp);
+	return r;
 }
 
 /* What a user must check when the server refused the keys (RGW, like S3,
@@ -835,21 +495,21 @@ static char *credentials_hint(const struct s3_client *s, const char *code)
 }
 
 /* Formats the one-line error of a failed request into s->error. */
-static void s3_set_error(struct s3_client *s, const struct s3_request *rq, CURLcode cc,
+static void s3_set_error(struct s3_client *s, const struct s3_request *rq, int failed,
 			 const char *code, const char *msg)
 {
 	char target[300];
 
 	snprintf(target, sizeof(target), "s3://%s/%s", s->bucket, rq->key);
-	if (cc != CURLE_OK && !rq->status)
-		snprintf(s->error, sizeof(s->error), "%s %s: %s", rq->op, target,
-			 curl_easy_strerror(cc));
-	else if (cc != CURLE_OK && rq->status / 100 == 2)
-		snprintf(s->error, sizeof(s->error), "%s %s: HTTP %ld, then %s", rq->op, target,
-			 rq->status, curl_easy_strerror(cc));
-	else if (rq->cb_error)
+	if (rq->cb_error)
 		snprintf(s->error, sizeof(s->error), "%s %s: consumer failed: %s", rq->op, target,
 			 strerror(-rq->cb_error));
+	else if (failed && !rq->cut_status)
+		snprintf(s->error, sizeof(s->error), "%s %s: %s", rq->op, target,
+			 strempty(rq->transport_err));
+	else if (failed)
+		snprintf(s->error, sizeof(s->error), "%s %s: HTTP %ld, then %s", rq->op, target,
+			 rq->cut_status, strempty(rq->transport_err));
 	else {
 		_cleanup_free_ char *hint = credentials_hint(s, code);
 		snprintf(s->error, sizeof(s->error), "%s %s: HTTP %ld %s%s%s%s%s", rq->op, target,
@@ -894,24 +554,6 @@ static int status_to_errno(long status, const char *code)
 	return -EIO;
 }
 
-/* Sleeps base * 2^attempt ms (capped at 10 s), half of it random. */
-static void backoff_sleep(const struct s3_client *s, unsigned attempt)
-{
-	uint64_t d = (uint64_t)s->base_delay_ms << MIN(attempt, 16u), jitter;
-	unsigned rnd = 0;
-	struct timespec ts;
-
-	d = MIN(d, (uint64_t)10000);
-	if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != sizeof(rnd))
-		rnd = (unsigned)time(NULL);
-	jitter = d / 2 ? rnd % (d / 2 + 1) : 0;
-	d = d / 2 + jitter;
-	ts.tv_sec = (time_t)(d / 1000);
-	ts.tv_nsec = (long)(d % 1000) * 1000000L;
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
 /* The base64 MD5 of data for Content-MD5 (24 characters and a NUL). */
 static void md5_base64(const void *data, size_t size, char out[32])
 {
@@ -928,8 +570,10 @@ static void md5_base64(const void *data, size_t size, char out[32])
 /* Runs rq with retries; 0 on a 2xx, else -errno with s->error set. */
 static int s3_perform(struct s3_client *s, struct s3_request *rq)
 {
+	_cleanup_free_ char *code = NULL, *msg = NULL;
 	char hash[65];
 	const char *payload_hash = rq->body_sha256;
+	int r;
 
 	/* Content-MD5 on every upload: every S3 store checks it (BadDigest),
 	 * also those that do not check x-amz-content-sha256, so damaged bytes
@@ -948,7 +592,7 @@ static int s3_perform(struct s3_client *s, struct s3_request *rq)
 	if (s->imds_url && time(NULL) > s->cred_expires - 300) {
 		_cleanup_free_ char *url = xstrdup(s->imds_url);
 		const char *why = NULL;
-		int r = s3_client_load_imds(s, url, &why);
+		r = s3_client_load_imds(s, url, &why);
 		if (r < 0) {
 			snprintf(
 			    s->error, sizeof(s->error),
@@ -957,44 +601,21 @@ static int s3_perform(struct s3_client *s, struct s3_request *rq)
 			return r;
 		}
 	}
-	for (unsigned attempt = 1;; attempt++) {
-		_cleanup_free_ char *code = NULL, *msg = NULL;
-		CURLcode cc = CURLE_OK;
-		int retry = 0, r;
-
-		rq->cb_error = 0;
-		s3_perform_once(s, rq, payload_hash, &cc);
-		if (rq->cb_error) {
-			s3_set_error(s, rq, cc, "", NULL);
-			return rq->cb_error;
-		}
-		if (cc == CURLE_OK && rq->status / 100 == 2)
-			return 0;
-		if (rq->resp_size > 0) {
-			code = xml_get(rq->resp, rq->resp + rq->resp_size, "Code", NULL);
-			msg = xml_get(rq->resp, rq->resp + rq->resp_size, "Message", NULL);
-		}
-		if (!code)
-			code = xstrdup(rq->status ? status_code_name(rq->status) : "");
-		if (cc != CURLE_OK && (!rq->status || rq->status / 100 == 2))
-			retry = curl_code_retryable(cc);
-		else
-			retry = rq->status >= 500 || rq->status == 429 || rq->status == 408 ||
-				streq(code, "SlowDown") || streq(code, "RequestTimeout") ||
-				/* bytes damaged on the way: a resend may arrive whole */
-				streq(code, "BadDigest") ||
-				streq(code, "XAmzContentSHA256Mismatch");
-		s3_set_error(s, rq, cc, code, msg);
-		if (!retry || attempt >= s->attempts) {
-			if (cc != CURLE_OK && (!rq->status || rq->status / 100 == 2))
-				r = curl_code_to_errno(cc);
-			else
-				r = status_to_errno(rq->status, code);
-			return r;
-		}
-		log_debug("%s, retrying (%u of %u)", s->error, attempt, s->attempts - 1);
-		backoff_sleep(s, attempt - 1);
+	r = s3_send(s, rq, payload_hash);
+	if (r < 0) {
+		s3_set_error(s, rq, 1, "", NULL);
+		return r;
 	}
+	if (rq->status / 100 == 2)
+		return 0;
+	if (rq->resp_size > 0) {
+		code = xml_get(rq->resp, rq->resp + rq->resp_size, "Code", NULL);
+		msg = xml_get(rq->resp, rq->resp + rq->resp_size, "Message", NULL);
+	}
+	if (!code)
+		code = xstrdup(status_code_name(rq->status));
+	s3_set_error(s, rq, 0, code, msg);
+	return status_to_errno(rq->status, code);
 }
 
 /* ---- operations ---- */
@@ -1263,10 +884,9 @@ int s3_list(struct s3_client *s, const char *prefix, s3_list_fn cb, void *userda
 			free(rq.resp);
 			return r;
 		}
-		if (rq.resp_truncated || !rq.resp) {
-			free(rq.resp);
-			snprintf(s->error, sizeof(s->error), "LIST s3://%s/%s: answer %s",
-				 s->bucket, prefix, rq.resp ? "too large" : "empty");
+		if (!rq.resp) {
+			snprintf(s->error, sizeof(s->error), "LIST s3://%s/%s: answer empty",
+				 s->bucket, prefix);
 			return -EPROTO;
 		}
 		free(token);
@@ -1601,7 +1221,7 @@ static int upload_complete(struct s3_upload *u)
 	/* S3 may answer 200 and put the error in the body. */
 	if (r >= 0 && rq.resp && memmem(rq.resp, rq.resp_size, "<Error>", 7)) {
 		_cleanup_free_ char *code = xml_get(rq.resp, rq.resp + rq.resp_size, "Code", NULL);
-		s3_set_error(u->s, &rq, CURLE_OK, strempty(code), "error in a 200 answer");
+		s3_set_error(u->s, &rq, 0, strempty(code), "error in a 200 answer");
 		r = -EIO;
 	}
 	if (r >= 0) {

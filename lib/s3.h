@@ -7,9 +7,10 @@
  * Errors map to: -ENOENT (NoSuchKey, 404), -EACCES (403), -ENXIO
  * (NoSuchBucket), -EIO (other failures), -ETIMEDOUT, -ECONNREFUSED.
  *
- * Requests are retried with exponential backoff and full jitter on
- * timeouts, connection errors, 5xx, SlowDown, 429 and 408; never on other
- * 4xx but BadDigest and XAmzContentSHA256Mismatch (damaged on the way).
+ * Requests go through lib/http.c, retried under one policy (s3_policy()):
+ * exponential backoff with jitter on timeouts, connection errors, 5xx,
+ * SlowDown, RequestTimeout, 429 and 408; never on other 4xx but BadDigest
+ * and XAmzContentSHA256Mismatch (damaged on the way).
  * Every request carries the real SHA-256 of its payload in
  * x-amz-content-sha256 (libcurl 7.88 would sign an upload as empty), and
  * every PUT its Content-MD5, which every S3 store checks. */
@@ -59,9 +60,10 @@ int s3_client_load_credentials(struct s3_client *s, const char *path, const char
 			       const char **ret_why);
 
 /* Takes the instance-profile credentials of an EC2 instance through IMDSv2
- * (a token first, then the role's credentials; never through a proxy) and
- * refreshes them 5 minutes before they expire. base_url NULL: the
- * metadata address. On failure *ret_why says what is missing. */
+ * (lib/imds.c: a token first, then the role's credentials; never through a
+ * proxy) and refreshes them 5 minutes before they expire. base_url NULL:
+ * the metadata address. On failure *ret_why says what is missing (valid
+ * until this thread's next call). */
 #define S3_IMDS_URL "http://169.254.169.254"
 int s3_client_load_imds(struct s3_client *s, const char *base_url, const char **ret_why);
 

@@ -87,7 +87,7 @@ TEST(curl_code_to_errno)
 	ASSERT_ERR(docker_curl_code_to_errno(CURLE_COULDNT_CONNECT), -ECONNREFUSED);
 	ASSERT_ERR(docker_curl_code_to_errno(CURLE_OPERATION_TIMEDOUT), -ETIMEDOUT);
 	ASSERT_ERR(docker_curl_code_to_errno(CURLE_RECV_ERROR), -ECONNRESET);
-	ASSERT_ERR(docker_curl_code_to_errno(CURLE_SSL_CONNECT_ERROR), -EIO);
+	ASSERT_ERR(docker_curl_code_to_errno(CURLE_SSL_CONNECT_ERROR), -EPROTO); /* http_errno() */
 }
 
 TEST(open_missing_socket)

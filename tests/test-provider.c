@@ -11,6 +11,7 @@
 #include "monitor-delete.h"
 #include "provider.h"
 #include "tests.h"
+#include "xml.h"
 
 /* The delete jobs run in the agentbox client: the one of this build. */
 __attribute__((constructor)) static void set_client(void)
