@@ -103,7 +103,9 @@ struct config {
 	char *state_storage_credentials_file; /* NULL: ~/.aws/credentials */
 
 	/* provider.* */
-	int provider_name; /* enum provider_kind */
+	char *provider_name; /* "auto" or a row of the provider table */
+	char *provider_api_url;	   /* the cloud's API, for clouds without their own key */
+	char *provider_token_file; /* secret: the API token, likewise */
 	usec_t provider_metadata_timeout;
 	double provider_metadata_retries;
 	usec_t provider_api_timeout;

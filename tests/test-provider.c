@@ -41,7 +41,7 @@ TEST(hetzner_metadata_parse_good)
 	ASSERT_STR_EQ(id.region, "eu-central");
 	ASSERT_STR_EQ(id.zone, "fsn1-dc14");
 	ASSERT_STR_EQ(id.public_ipv4, "192.0.2.1");
-	ASSERT_INT_EQ(id.kind, PROVIDER_HETZNER);
+	ASSERT_STR_EQ(id.provider, "hetzner");
 }
 
 TEST(hetzner_metadata_parse_bad)
@@ -113,13 +113,14 @@ TEST(config_keys)
 	_cleanup_free_ char *e1 = NULL, *e2 = NULL, *e3 = NULL, *e4 = NULL, *e5 = NULL;
 	_cleanup_(config_freep) struct config *c = config_new();
 
-	ASSERT_INT_EQ(c->provider_name, PROVIDER_AUTO);
+	ASSERT_STR_EQ(c->provider_name, "auto");
 	ASSERT_INT_EQ(c->provider_ec2_terminate, EC2_TERMINATE_SHUTDOWN);
 	ASSERT_STR_EQ(c->provider_hetzner_api_url, "https://api.hetzner.cloud/v1");
 	ASSERT_TRUE(c->provider_hetzner_token_file == NULL);
 	ASSERT_FALSE(c->idle_delete_without_backup);
 	ASSERT_ERR(load("{\"provider\": {\"name\": \"aws\"}}", &e1), -EINVAL);
-	ASSERT_STR_CONTAINS(e1, "provider.name: expected one of \"auto\", \"hetzner\", \"ec2\"");
+	ASSERT_STR_CONTAINS(e1, "provider.name: expected one of \"auto\", \"hetzner\", "
+				"\"digitalocean\", \"ec2\", \"scaleway\", \"none\", got \"aws\"");
 	ASSERT_ERR(load("{\"provider\": {\"delete_retries\": 1.5}}", &e2), -EINVAL);
 	ASSERT_STR_CONTAINS(e2, "provider.delete_retries: must be a whole number");
 	ASSERT_ERR(load("{\"provider\": {\"hetzner\": {\"api_url\": \"ftp://x\"}}}", &e3), -EINVAL);
@@ -133,9 +134,9 @@ TEST(config_keys)
 TEST(describe_delete)
 {
 	_cleanup_(config_freep) struct config *c = config_new();
-	struct provider_identity h = {.kind = PROVIDER_HETZNER, .instance_id = "42"};
+	struct provider_identity h = {.provider = "hetzner", .instance_id = "42"};
 	struct provider_identity e = {
-	    .kind = PROVIDER_EC2, .instance_id = "i-12345678", .region = "eu-west-1"};
+	    .provider = "ec2", .instance_id = "i-12345678", .region = "eu-west-1"};
 	char buf[512];
 
 	provider_describe_delete(c, &h, buf, sizeof(buf));
@@ -190,7 +191,8 @@ static struct config *sequence_config(char *dir)
 {
 	struct config *c = config_new();
 
-	c->provider_name = PROVIDER_NONE;
+	free(c->provider_name);
+	c->provider_name = xstrdup("none");
 	c->idle_delete_without_storage = 1;
 	free(c->state_dir);
 	c->state_dir = xstrdup(dir);
