@@ -25,6 +25,7 @@
 #include "monitor-cli-attach.h"
 #include "monitor-cli-render.h"
 #include "monitor-cli-state.h"
+#include "monitor-cli-watch.h"
 #include "monitor-cli-identity.h"
 #include "monitor-delete-job.h"
 #include "monitor-keepalive.h"
@@ -66,6 +67,7 @@ static const struct command commands[] = {
 	 1},
 	/* run by agentbox-monitor; not listed */
 	{"internal-delete-job", cli_delete_job, 1, NULL},
+	{"internal-watch-interruption", cli_watch_interruption, 1, NULL},
 };
 
 static void help(void)

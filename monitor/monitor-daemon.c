@@ -343,6 +343,7 @@ void monitor_tick(struct monitor *m)
 		log_info("Active again: %s (%s)", strempty(m->kept_alive_by), m->kept_alive_detail);
 	monitor_delete_poll(m);
 
+	monitor_interrupt_tick(m);
 	monitor_backup_tick(m);
 
 	if (monitor_status_write(m) < 0)
@@ -541,6 +542,7 @@ int monitor_run(struct config *c)
 	}
 	monitor_signals_init(&m);
 	monitor_backup_init(&m);
+	monitor_interrupt_init(&m);
 	format_duration(timeout, sizeof(timeout), c->idle_timeout);
 	format_duration(interval, sizeof(interval), c->idle_interval);
 	log_event(LOG_INFO, MSGID_MONITOR_STARTED,
@@ -552,6 +554,8 @@ int monitor_run(struct config *c)
 	r = monitor_loop(&m, sigfd, timerfd);
 	monitor_notify(&m, "STOPPING=1");
 	log_info("agentbox-monitor stopping");
+	monitor_interrupt_done(&m);
+	monitor_interrupt_stopping(&m);
 	monitor_backup_done(&m);
 	unlink(m.status_path);
 	monitor_signals_done(&m);
