@@ -50,6 +50,7 @@ struct conf_key {
 static const char *const idle_actions[] = {"none", "poweroff", "delete", NULL};
 static const char *const restore_failures[] = {"fail", "empty", NULL};
 static const char *const ec2_terminate_modes[] = {"shutdown", "api", NULL};
+static const char *const notify_formats[] = {"json", "text", "slack", NULL};
 
 #define OFF(field) offsetof(struct config, field)
 
@@ -105,6 +106,8 @@ static const struct conf_key conf_table[] = {
 	{"state.storage.credentials_file", CONF_STRING, OFF(state_storage_credentials_file), NULL},
 	{"idle.delete_without_backup", CONF_BOOL, OFF(idle_delete_without_backup), "false"},
 	{"idle.delete_without_storage", CONF_BOOL, OFF(idle_delete_without_storage), "false"},
+	{"notify.webhook_url_file", CONF_STRING, OFF(notify_webhook_url_file), NULL},
+	{"notify.format", CONF_ENUM, OFF(notify_format), "\"json\"", notify_formats},
 	{"provider.name", CONF_STRING, OFF(provider_name), "\"auto\""},
 	{"provider.api_url", CONF_STRING, OFF(provider_api_url), NULL},
 	{"provider.token_file", CONF_STRING, OFF(provider_token_file), NULL},

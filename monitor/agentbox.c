@@ -24,6 +24,7 @@
 #include "log.h"
 #include "monitor-cli-attach.h"
 #include "monitor-cli-render.h"
+#include "monitor-cli-notify.h"
 #include "monitor-cli-state.h"
 #include "monitor-cli-watch.h"
 #include "monitor-cli-identity.h"
@@ -68,6 +69,7 @@ static const struct command commands[] = {
 	/* run by agentbox-monitor; not listed */
 	{"internal-delete-job", cli_delete_job, 1, NULL},
 	{"internal-watch-interruption", cli_watch_interruption, 1, NULL},
+	{"internal-notify", cli_notify, 1, NULL},
 };
 
 static void help(void)

@@ -24,6 +24,7 @@
 #include "monitor-backup.h"
 #include "monitor-child.h"
 #include "monitor-daemon.h"
+#include "monitor-webhook.h"
 
 #define BACKUP_RETRY_FIRST (60 * USEC_PER_SEC)
 
@@ -89,10 +90,13 @@ static void final_finished(struct monitor *m)
 			  2,
 			  "Final backup verified: generation %s read back as stored, %s after: %s",
 			  b->generation, took, b->final_reason);
-	else
+	else {
+		_cleanup_free_ char *msg = xasprintf("Final backup failed (%s) after %s: %s",
+						     b->error, took, b->final_reason);
 		log_event(LOG_ERR, MSGID_BACKUP_FAILED,
-			  LOG_FIELDS({"AGENTBOX_REASON", b->final_reason}), 1,
-			  "Final backup failed (%s) after %s: %s", b->error, took, b->final_reason);
+			  LOG_FIELDS({"AGENTBOX_REASON", b->final_reason}), 1, "%s", msg);
+		monitor_webhook(m, WEBHOOK_BACKUP_FAILED, msg);
+	}
 }
 
 static void backup_finished(struct monitor *m, int status)
@@ -128,6 +132,12 @@ static void backup_finished(struct monitor *m, int status)
 		/* The child logged the cause with MSGID_BACKUP_FAILED. */
 		log_warning("Periodic backup failed, retrying in %llus: %s",
 			    (unsigned long long)(b->retry_delay / USEC_PER_SEC), b->error);
+		if (!b->final_reason[0]) {
+			_cleanup_free_ char *msg =
+			    xasprintf("Periodic backup failed, retrying in %llus: %s",
+				      (unsigned long long)(b->retry_delay / USEC_PER_SEC), b->error);
+			monitor_webhook(m, WEBHOOK_BACKUP_FAILED, msg);
+		}
 		b->next_at = m->tick.now + b->retry_delay;
 		b->retry_delay = MIN(b->retry_delay * 2, MAX(interval, BACKUP_RETRY_FIRST));
 	}

@@ -26,6 +26,7 @@
 #include "monitor-daemon.h"
 #include "monitor-delete.h"
 #include "monitor-delete-job.h"
+#include "monitor-webhook.h"
 #include "provider.h"
 
 
@@ -282,6 +283,11 @@ static void seq_fail(struct monitor *m, const char *fmt, ...)
 		  "Delete stopped, nothing deleted, the box stays up (retry in 5m unless there "
 		  "is activity): %s",
 		  s->detail);
+	{
+		_cleanup_free_ char *msg = xasprintf(
+		    "Delete refused, nothing deleted, the box stays up: %s", s->detail);
+		monitor_webhook(m, WEBHOOK_DELETE_REFUSED, msg);
+	}
 }
 
 static void log_identity(struct delete_seq *s)
@@ -548,6 +554,9 @@ static void seq_start(struct monitor *m)
 			     {"AGENTBOX_DRY_RUN", arg_dry_run ? "1" : "0"}),
 		  2, "Idle: %sdeleting this instance: identity, final backup, verify, delete",
 		  arg_dry_run ? "dry run, not " : "");
+	monitor_webhook(m, WEBHOOK_ACTION,
+			arg_dry_run ? "Idle: dry run of the delete (nothing is deleted)"
+				    : "Idle: deleting this instance after a verified final backup");
 	seq_set_step(m, DELETE_STEP_IDENTIFY);
 	/* agentbox-init leaves this marker when the state restore at boot
 	 * failed: the bucket may then hold newer state than this box, and a

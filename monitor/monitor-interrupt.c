@@ -15,6 +15,7 @@
 #include "monitor-child.h"
 #include "monitor-daemon.h"
 #include "monitor-interrupt.h"
+#include "monitor-webhook.h"
 
 void monitor_interrupt_init(struct monitor *m)
 {
@@ -61,6 +62,11 @@ static void interrupt_notice(struct monitor *m, const char *what, const char *pr
 		  LOG_FIELDS({"AGENTBOX_PROVIDER", provider}, {"AGENTBOX_REASON", what}), 2,
 		  "Interruption notice from %s: %s; making the final backup now", provider, what);
 	reason = xasprintf("%s %s", provider, what);
+	{
+		_cleanup_free_ char *msg = xasprintf(
+		    "Interruption notice from %s: %s; making the final backup now", provider, what);
+		monitor_webhook(m, WEBHOOK_INTERRUPTION, msg);
+	}
 	r = monitor_backup_final(m, reason);
 	if (r < 0)
 		log_event(LOG_ERR, MSGID_BACKUP_FAILED, LOG_FIELDS({"AGENTBOX_REASON", what}), 1,
