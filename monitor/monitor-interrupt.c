@@ -158,6 +158,8 @@ void monitor_interrupt_stopping(struct monitor *m)
 		  "The system is shutting down, not by this box's choice: final backup now "
 		  "(at most %s)",
 		  took);
+	monitor_webhook(m, WEBHOOK_INTERRUPTION,
+			"The system is shutting down, not by this box's choice: final backup now");
 	r = monitor_backup_final(m, "system shutdown");
 	if (r < 0) {
 		log_event(LOG_ERR, MSGID_BACKUP_FAILED, LOG_FIELDS({"AGENTBOX_REASON", "shutdown"}),

@@ -31,6 +31,13 @@ ip netns exec "$NS" python3 "$TOP/tests/provider/fake.py" "$SC" "$CALLS" >"$T/fa
 at_exit "kill $!"
 wait_for 10 grep -q ready "$T/fake.out" || { fail "the fake cloud did not start"; finish; }
 start_rgw 127.0.0.1 "$NS"
+# the webhook receiver, inside the namespace (loopback there)
+HOOKS=$T/hooks.log
+ip netns exec "$NS" python3 "$TOP/tests/notify/receiver.py" 23503 "$HOOKS" "$T/nostatus" >"$T/receiver.out" 2>&1 &
+at_exit "kill $!"
+wait_for 10 grep -q ready "$T/receiver.out"
+printf 'http://127.0.0.1:23503/spot-hook\n' >"$T/url"
+chmod 600 "$T/url"
 
 mkdir -p "$T/home"
 head -c 4M /dev/urandom >"$T/home/work.bin"
@@ -41,6 +48,7 @@ cat >"$T/c.json" <<JSON
  "state": {"paths": ["$T/home"], "backup_interval": "1h",
            "storage": {"endpoint": "$S3_ENDPOINT", "bucket": "bkt", "path_style": true,
                        "credentials_file": "$CREDS", "prefix": "ws/"}},
+ "notify": {"webhook_url_file": "$T/url"},
  "provider": {"name": "auto", "metadata_timeout": "300ms", "metadata_retries": 1}}
 JSON
 
@@ -74,6 +82,7 @@ check "spot: status says verified" [ "$(jq -r .interruption.final_backup "$T/spo
 check "spot: status keeps the reason" sh -c "jq -r .interruption.reason $T/spot.status | grep -q 'spot interruption notice: terminate'"
 check "spot: the generation is in the bucket" \
 	ip netns exec "$NS" "$HELPERS/s3-tool" "$S3_ENDPOINT" us-east-1 bkt "$CREDS" head "ws/generations/$gen.json"
+check "spot: the webhook got the notice" sh -c "jq -r .body $HOOKS | jq -r 'select(.event == \"interruption\") | .message' | grep -q 'Interruption notice from ec2: spot interruption notice: terminate'"
 check "spot: IMDSv2 used for the notice" [ "$(jq -r 'select(.path == "/latest/meta-data/spot/instance-action") | .headers["x-aws-ec2-metadata-token"]' "$CALLS" | sort -u)" = imds-session-token ]
 
 echo "more" >>"$T/home/work.bin"
@@ -100,6 +109,7 @@ term shutdown stopping
 check "shutdown: said why (MESSAGE_ID)" grep -q 'The system is shutting down, not by this box.s choice: final backup now (at most [0-9a-z ]*).*MESSAGE_ID=9406ea5e009a40da9ebd816b559398f0' "$T/shutdown.log"
 check "shutdown: final backup verified before the exit" grep -q 'Final backup verified: .* after: system shutdown' "$T/shutdown.log"
 check "shutdown: exit status 0" [ "$TERM_RC" -eq 0 ]
+check "shutdown: the webhook told" sh -c "jq -r .body $HOOKS | jq -r .message | grep -q 'The system is shutting down'"
 term restart running
 check "plain SIGTERM (restart): no final backup" sh -c "! grep -q 'Final backup\|shutting down' $T/restart.log"
 check "plain SIGTERM (restart): exit status 0" [ "$TERM_RC" -eq 0 ]
