@@ -37,7 +37,8 @@ import os, random, sys
 root, mib = sys.argv[1], int(sys.argv[2])
 rnd = random.Random(1)
 text = b" ".join(bytes(rnd.choice(b"abcdefghijklmnopqrstuvwxyz") for _ in range(rnd.randrange(2, 10)))
-                 for _ in range(2 << 20))[: 64 << 20]
+                 for _ in range(1 << 20))
+text = (text * (1 + (64 << 20) // len(text)))[: 64 << 20]
 for i in range(max(1, mib // 64)):
     with open(os.path.join(root, "f%03d.bin" % i), "wb") as f:
         f.write(os.urandom(64 << 20) if i % 2 == 0 else text)
