@@ -70,6 +70,7 @@ notice() {
 	t1=$(date +%s%N)
 	echo "$name: notice posted to final backup verified: $(( (t1 - t0) / 1000000 )) ms (4 MiB)"
 	"$BIN/agentbox" -c "$T/c.json" status --json >"$T/$name.status" 2>/dev/null
+	"$BIN/agentbox" -c "$T/c.json" status >"$T/$name.status.txt" 2>/dev/null
 	kill $mon
 	wait $mon 2>/dev/null
 }
@@ -79,6 +80,7 @@ check "spot: the notice journaled (MESSAGE_ID)" grep -q 'Interruption notice fro
 check "spot: final backup verified, with the reason" grep -q 'Final backup verified: generation [0-9]\{8\}T[0-9]\{6\}Z-[0-9]* read back as stored, .* after: ec2 spot interruption notice' "$T/spot.log"
 gen=$(jq -r .interruption.generation "$T/spot.status")
 check "spot: status says verified" [ "$(jq -r .interruption.final_backup "$T/spot.status")" = verified ]
+check "spot: agentbox status says it" grep -q '^interruption: *ec2 spot interruption notice: terminate at 2026-11-30T00:02:00Z; final backup verified, generation ' "$T/spot.status.txt"
 check "spot: status keeps the reason" sh -c "jq -r .interruption.reason $T/spot.status | grep -q 'spot interruption notice: terminate'"
 check "spot: the generation is in the bucket" \
 	ip netns exec "$NS" "$HELPERS/s3-tool" "$S3_ENDPOINT" us-east-1 bkt "$CREDS" head "ws/generations/$gen.json"
