@@ -164,6 +164,10 @@ static int hetzner_identity(const struct config *c, struct provider_identity *re
 
 static int hetzner_read_token(const struct config *c, char **ret, char *why, size_t why_size)
 {
+	/* its own key first; provider.token_file as for the other clouds */
+	if (!c->provider_hetzner_token_file && c->provider_token_file)
+		return provider_read_token(c->provider_token_file, "provider.token_file",
+					   "Hetzner token", ret, why, why_size);
 	return provider_read_token(c->provider_hetzner_token_file, "provider.hetzner.token_file",
 				   "Hetzner token", ret, why, why_size);
 }
@@ -328,6 +332,7 @@ static void hetzner_describe_delete(const struct config *c, const struct provide
 	snprintf(buf, size, "DELETE %s/servers/%s (bearer token from %s)",
 		 c->provider_hetzner_api_url, id->instance_id,
 		 c->provider_hetzner_token_file ? c->provider_hetzner_token_file
+		 : c->provider_token_file	? c->provider_token_file
 						: "<provider.hetzner.token_file unset>");
 }
 
