@@ -1,5 +1,5 @@
 /* The identity step of agentbox-init: who this instance is (lib/provider:
- * the metadata service of Hetzner or EC2, or provider "none"), and the
+ * the metadata service of the cloud, or provider "none"), and the
  * address users connect to (for the summary). */
 #include <errno.h>
 #include <stdio.h>
@@ -27,8 +27,8 @@ int initd_identity(struct initd *i)
 	}
 	if (gethostname(host, sizeof(host) - 1) < 0 || !host[0])
 		snprintf(host, sizeof(host), "localhost");
-	snprintf(i->provider, sizeof(i->provider), "%s", provider_kind_to_string(id.kind));
-	if (id.kind == PROVIDER_NONE)
+	snprintf(i->provider, sizeof(i->provider), "%s", id.provider);
+	if (!id.instance_id[0]) /* provider "none": no instance */
 		snprintf(i->instance, sizeof(i->instance), "host %s", host);
 	else
 		provider_identity_describe(&id, i->instance, sizeof(i->instance));

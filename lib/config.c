@@ -21,6 +21,7 @@
 #include "fileio.h"
 #include "log.h"
 #include "macro.h"
+#include "provider.h"
 
 enum conf_type {
 	CONF_STRING,   /* char *; non-empty */
@@ -48,8 +49,8 @@ struct conf_key {
 
 static const char *const idle_actions[] = {"none", "poweroff", "delete", NULL};
 static const char *const restore_failures[] = {"fail", "empty", NULL};
-static const char *const provider_names[] = {"auto", "hetzner", "ec2", "none", NULL};
 static const char *const ec2_terminate_modes[] = {"shutdown", "api", NULL};
+static const char *const notify_formats[] = {"json", "text", "slack", NULL};
 
 #define OFF(field) offsetof(struct config, field)
 
@@ -105,7 +106,11 @@ static const struct conf_key conf_table[] = {
 	{"state.storage.credentials_file", CONF_STRING, OFF(state_storage_credentials_file), NULL},
 	{"idle.delete_without_backup", CONF_BOOL, OFF(idle_delete_without_backup), "false"},
 	{"idle.delete_without_storage", CONF_BOOL, OFF(idle_delete_without_storage), "false"},
-	{"provider.name", CONF_ENUM, OFF(provider_name), "\"auto\"", provider_names},
+	{"notify.webhook_url_file", CONF_STRING, OFF(notify_webhook_url_file), NULL},
+	{"notify.format", CONF_ENUM, OFF(notify_format), "\"json\"", notify_formats},
+	{"provider.name", CONF_STRING, OFF(provider_name), "\"auto\""},
+	{"provider.api_url", CONF_STRING, OFF(provider_api_url), NULL},
+	{"provider.token_file", CONF_STRING, OFF(provider_token_file), NULL},
 	{"provider.metadata_timeout", CONF_DURATION, OFF(provider_metadata_timeout), "\"2s\"", NULL,
 	 0.05, 60},
 	{"provider.metadata_retries", CONF_NUMBER, OFF(provider_metadata_retries), "2", NULL, 0, 10},
@@ -679,11 +684,35 @@ int config_memory_limit(const char *s, uint64_t ram, uint64_t *ret_bytes)
 	return 0;
 }
 
+/* provider.name is "auto" or a row of the provider table (lib/provider.c).
+ * agentbox-monitor does not link the table, which would bring libcurl
+ * into the daemon: there provider_names is NULL and the name is checked
+ * by its identify job (agentbox, which links it). */
+#pragma weak provider_names
+static int check_provider_name(const struct config *c, const char *origin, char **ret_error)
+{
+	const char *const *names;
+	char choices[256] = "";
+
+	if (!provider_names)
+		return 0;
+	names = provider_names();
+	for (int i = 0; names[i]; i++)
+		if (streq(names[i], c->provider_name))
+			return 0;
+	for (int i = 0; names[i]; i++)
+		snprintf(choices + strlen(choices), sizeof(choices) - strlen(choices), "%s\"%s\"",
+			 i ? ", " : "", names[i]);
+	return set_error(ret_error, origin, "provider.name", "expected one of %s, got \"%s\"",
+			 choices, c->provider_name);
+}
+
 int config_finish(struct config *c, char **ret_error)
 {
 	const char *origin = c->path ? c->path : "config";
 	const char *why = NULL;
 	uint64_t mem;
+	int r;
 
 	if (parse_port_ranges(c->workspace_ports, &c->workspace_port_ranges, &why) < 0)
 		return set_error(ret_error, origin, "workspace.ports", "%s", why);
@@ -713,6 +742,14 @@ int config_finish(struct config *c, char **ret_error)
 		return set_error(ret_error, origin, "provider.hetzner.api_url",
 				 "expected an http:// or https:// URL, got \"%s\"",
 				 c->provider_hetzner_api_url);
+	r = check_provider_name(c, origin, ret_error);
+	if (r < 0)
+		return r;
+	if (c->provider_api_url && !startswith(c->provider_api_url, "https://") &&
+	    !startswith(c->provider_api_url, "http://"))
+		return set_error(ret_error, origin, "provider.api_url",
+				 "expected an http:// or https:// URL, got \"%s\"",
+				 c->provider_api_url);
 	if (c->provider_ec2_api_url && !startswith(c->provider_ec2_api_url, "https://") &&
 	    !startswith(c->provider_ec2_api_url, "http://"))
 		return set_error(ret_error, origin, "provider.ec2.api_url",

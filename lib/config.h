@@ -27,6 +27,12 @@ enum idle_action {
 	IDLE_ACTION_DELETE,
 };
 
+enum notify_format {
+	NOTIFY_FORMAT_JSON,  /* the event document */
+	NOTIFY_FORMAT_TEXT,  /* text/plain (ntfy) */
+	NOTIFY_FORMAT_SLACK, /* {"text": ...} (Slack-style incoming webhooks) */
+};
+
 enum restore_failure {
 	RESTORE_FAILURE_FAIL,
 	RESTORE_FAILURE_EMPTY,
@@ -103,7 +109,11 @@ struct config {
 	char *state_storage_credentials_file; /* NULL: ~/.aws/credentials */
 
 	/* provider.* */
-	int provider_name; /* enum provider_kind */
+	char *notify_webhook_url_file; /* secret: the webhook's URL */
+	int notify_format;	       /* enum notify_format */
+	char *provider_name; /* "auto" or a row of the provider table */
+	char *provider_api_url;	   /* the cloud's API, for clouds without their own key */
+	char *provider_token_file; /* secret: the API token, likewise */
 	usec_t provider_metadata_timeout;
 	double provider_metadata_retries;
 	usec_t provider_api_timeout;

@@ -26,5 +26,6 @@
 #define MSGID_LEASE              "de47265be9d54b14928984b16dbc117d"
 #define MSGID_CONFIG_ERROR       "00a3d7b74b6040d6afcac00064c4f7ae"
 #define MSGID_INIT_PULL_PROGRESS "1a4c28eb846e4221ba1d9ebf3c67eac3"
+#define MSGID_INTERRUPTION       "9406ea5e009a40da9ebd816b559398f0"
 
 #endif

@@ -50,9 +50,10 @@ static int valid_region(const char *s)
 	return 1;
 }
 
-int ec2_identity(const struct config *c, struct provider_identity *ret, char *why, size_t why_size)
+static int ec2_identity(const struct config *c, struct provider_identity *ret, char *why,
+			size_t why_size)
 {
-	struct provider_identity id = {.kind = PROVIDER_EC2};
+	struct provider_identity id = {.provider = "ec2"};
 	struct http_response resp = {0};
 	int r;
 
@@ -134,11 +135,15 @@ static int ec2_get_credentials(const struct config *c, struct ec2_credentials *r
 	return imds_role_credentials(&o, ret, why, why_size);
 }
 
-int ec2_check_credentials(const struct config *c, char *why, size_t why_size)
+static int ec2_check_credentials(const struct config *c, const struct provider_identity *id,
+				 char *why, size_t why_size)
 {
 	struct ec2_credentials k = {0};
 	int r;
 
+	(void)id;
+	if (c->provider_ec2_terminate != EC2_TERMINATE_API)
+		return 0; /* poweroff needs no credentials */
 	r = ec2_get_credentials(c, &k, why, why_size);
 	ec2_credentials_done(&k);
 	return r;
@@ -196,7 +201,7 @@ static int ec2_query(const struct config *c, const struct provider_identity *id,
 	return 0;
 }
 
-int ec2_terminate(const struct config *c, const struct provider_identity *id,
+static int ec2_terminate(const struct config *c, const struct provider_identity *id,
 		  struct provider_result *ret)
 {
 	_cleanup_free_ char *params = NULL;
@@ -204,7 +209,7 @@ int ec2_terminate(const struct config *c, const struct provider_identity *id,
 	char got[64] = "", state[64] = "";
 	int r;
 
-	if (id->kind != PROVIDER_EC2 || !provider_valid_ec2_id(id->instance_id)) {
+	if (!streq(id->provider, "ec2") || !provider_valid_ec2_id(id->instance_id)) {
 		snprintf(ret->detail, sizeof(ret->detail), "no valid EC2 instance id");
 		return -EINVAL;
 	}
@@ -230,8 +235,10 @@ out:
 	return r;
 }
 
-int provider_ec2_shutdown_terminates(const struct config *c, const struct provider_identity *id,
-				     char *why, size_t why_size)
+/* InstanceInitiatedShutdownBehavior, asked with DescribeInstanceAttribute:
+ * 1 terminate, 0 stop, -errno unknown. */
+static int ec2_shutdown_terminates(const struct config *c, const struct provider_identity *id,
+				   char *why, size_t why_size)
 {
 	_cleanup_free_ char *params = NULL;
 	struct provider_result res = {0};
@@ -260,3 +267,128 @@ int provider_ec2_shutdown_terminates(const struct config *c, const struct provid
 	snprintf(why, why_size, "InstanceInitiatedShutdownBehavior is %s", value);
 	return streq(value, "terminate");
 }
+
+static int ec2_poweroff_deletes(const struct config *c, const struct provider_identity *id,
+				char *why, size_t why_size)
+{
+	char text[PROVIDER_TEXT_MAX];
+	int r;
+
+	r = ec2_shutdown_terminates(c, id, text, sizeof(text));
+	if (r < 0)
+		snprintf(why, why_size,
+			 "Cannot confirm InstanceInitiatedShutdownBehavior=terminate (%s): launch "
+			 "the instance with it, or a poweroff only stops it",
+			 text);
+	else if (r == 0)
+		snprintf(why, why_size,
+			 "%s (relaunch it with InstanceInitiatedShutdownBehavior=terminate or use "
+			 "provider.ec2.terminate \"api\")",
+			 text);
+	else
+		snprintf(why, why_size, "%s", text);
+	return r;
+}
+
+/* The token PUT is IMDSv2's own: Hetzner and DigitalOcean do not take it. */
+static int ec2_probe(const struct config *c, char *why, size_t why_size)
+{
+	_cleanup_secret_ char *token = NULL;
+	long status = 0;
+	int r;
+
+	r = ec2_imds_token(c, &token, &status, why, why_size);
+	if (r >= 0 || status == 200)
+		return 1;
+	if (status)
+		return 0; /* it answered, as something else */
+	return r;
+}
+
+static enum provider_method ec2_method(const struct config *c)
+{
+	return c->provider_ec2_terminate == EC2_TERMINATE_API ? PROVIDER_METHOD_API
+							      : PROVIDER_METHOD_POWEROFF;
+}
+
+char *ec2_endpoint(const struct config *c, const struct provider_identity *id)
+{
+	if (c->provider_ec2_api_url)
+		return xstrdup(c->provider_ec2_api_url);
+	return xasprintf("https://ec2.%s.amazonaws.com/", id->region);
+}
+
+static void ec2_describe_delete(const struct config *c, const struct provider_identity *id,
+				char *buf, size_t size)
+{
+	_cleanup_free_ char *ep = NULL;
+
+	if (c->provider_ec2_terminate == EC2_TERMINATE_SHUTDOWN) {
+		snprintf(buf, size,
+			 "systemctl poweroff, which terminates %s when it was launched with "
+			 "InstanceInitiatedShutdownBehavior=terminate",
+			 id->instance_id);
+		return;
+	}
+	ep = ec2_endpoint(c, id);
+	snprintf(buf, size,
+		 "POST %s Action=TerminateInstances InstanceId.1=%s (SigV4 ec2/%s, "
+		 "instance-profile credentials)",
+		 ep, id->instance_id, id->region);
+}
+
+/* One notice path: 1 with what[] filled when it holds a notice, 0 when
+ * IMDS says 404 (none), -errno when it could not be asked. */
+static int ec2_notice(const struct config *c, const char *path,
+		      const char *key, const char *label, char *what, size_t what_size)
+{
+	_cleanup_(cjson_deletep) cJSON *doc = NULL;
+	struct http_response resp = {0};
+	char why[PROVIDER_TEXT_MAX];
+	const cJSON *v, *t;
+	int r;
+
+	r = ec2_get(c, path, &resp, why, sizeof(why));
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0) {
+		snprintf(what, what_size, "%s", why);
+		return r;
+	}
+	doc = cJSON_Parse(resp.body);
+	http_response_done(&resp);
+	v = cJSON_GetObjectItemCaseSensitive(doc, "action");
+	t = cJSON_GetObjectItemCaseSensitive(doc, key);
+	/* A notice we cannot read is still a notice: act on it. */
+	snprintf(what, what_size, "%s%s%s at %s", label, cJSON_IsString(v) ? " " : "",
+		 cJSON_IsString(v) ? v->valuestring : "",
+		 cJSON_IsString(t) ? t->valuestring : "an unreadable time");
+	return 1;
+}
+
+static int ec2_interruption(const struct config *c, char *what, size_t what_size)
+{
+	int r;
+
+	/* lib/imds.c caches the session token: a check every 2 s asks for
+	 * one only when it is about to expire. */
+	r = ec2_notice(c, "/latest/meta-data/spot/instance-action", "time",
+		       "spot interruption notice:", what, what_size);
+	if (r != 0)
+		return r;
+	return ec2_notice(c, "/latest/meta-data/events/recommendations/rebalance", "noticeTime",
+			  "rebalance recommendation", what, what_size);
+}
+
+const struct provider_ops provider_ec2 = {
+    .name = "ec2",
+    .metadata_host = PROVIDER_METADATA_HOST,
+    .probe = ec2_probe,
+    .identify = ec2_identity,
+    .check_ready = ec2_check_credentials,
+    .method = ec2_method,
+    .describe_delete = ec2_describe_delete,
+    .delete_once = ec2_terminate,
+    .poweroff_deletes = ec2_poweroff_deletes,
+    .interruption = ec2_interruption,
+};

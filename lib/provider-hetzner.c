@@ -56,7 +56,7 @@ static int hetzner_set_field(struct provider_identity *id, const char *key, size
 int hetzner_metadata_parse(const char *text, struct provider_identity *ret, char *why,
 			   size_t why_size)
 {
-	struct provider_identity id = {.kind = PROVIDER_HETZNER};
+	struct provider_identity id = {.provider = "hetzner"};
 	const char *p = text;
 
 	if (!text || !*text) {
@@ -117,7 +117,7 @@ static int hetzner_get(const struct config *c, const char *path, struct http_res
 	return 0;
 }
 
-int hetzner_identity(const struct config *c, struct provider_identity *ret, char *why,
+static int hetzner_identity(const struct config *c, struct provider_identity *ret, char *why,
 		     size_t why_size)
 {
 	struct http_response resp = {0};
@@ -164,34 +164,20 @@ int hetzner_identity(const struct config *c, struct provider_identity *ret, char
 
 static int hetzner_read_token(const struct config *c, char **ret, char *why, size_t why_size)
 {
-	const char *reason = NULL;
-	char *token = NULL;
-	int r;
-
-	if (!c->provider_hetzner_token_file) {
-		snprintf(why, why_size, "provider.hetzner.token_file is not set");
-		return -ENOKEY;
-	}
-	r = read_secret(c->provider_hetzner_token_file, &token, &reason);
-	if (r < 0) {
-		snprintf(why, why_size, "Hetzner token %s %s", c->provider_hetzner_token_file,
-			 strempty(reason));
-		return r;
-	}
-	if (!token[0] || strpbrk(token, "\r\n \t")) {
-		freezero_str(token);
-		snprintf(why, why_size, "Hetzner token %s is empty or not one word",
-			 c->provider_hetzner_token_file);
-		return -ENOKEY;
-	}
-	*ret = token;
-	return 0;
+	/* its own key first; provider.token_file as for the other clouds */
+	if (!c->provider_hetzner_token_file && c->provider_token_file)
+		return provider_read_token(c->provider_token_file, "provider.token_file",
+					   "Hetzner token", ret, why, why_size);
+	return provider_read_token(c->provider_hetzner_token_file, "provider.hetzner.token_file",
+				   "Hetzner token", ret, why, why_size);
 }
 
-int hetzner_check_token(const struct config *c, char *why, size_t why_size)
+static int hetzner_check_token(const struct config *c, const struct provider_identity *id,
+			       char *why, size_t why_size)
 {
 	_cleanup_secret_ char *token = NULL;
 
+	(void)id;
 	return hetzner_read_token(c, &token, why, why_size);
 }
 
@@ -240,7 +226,7 @@ int hetzner_action_state(const char *body, char *id_buf, size_t id_size, char *d
 	return -EBADMSG;
 }
 
-int hetzner_delete(const struct config *c, const struct provider_identity *id,
+static int hetzner_delete(const struct config *c, const struct provider_identity *id,
 		   struct provider_result *ret)
 {
 	_cleanup_secret_ char *token = NULL, *auth = NULL;
@@ -254,7 +240,7 @@ int hetzner_delete(const struct config *c, const struct provider_identity *id,
 
 	url = xasprintf("%s/servers/%s", c->provider_hetzner_api_url, id->instance_id);
 	snprintf(ret->request, sizeof(ret->request), "DELETE %s", url);
-	if (id->kind != PROVIDER_HETZNER || !provider_valid_hetzner_id(id->instance_id)) {
+	if (!streq(id->provider, "hetzner") || !provider_valid_hetzner_id(id->instance_id)) {
 		snprintf(ret->detail, sizeof(ret->detail), "no valid Hetzner instance id");
 		return -EINVAL;
 	}
@@ -314,3 +300,49 @@ out:
 	http_headers_free_secret(headers);
 	return r;
 }
+
+/* Hetzner's own path answers 200 only on Hetzner (404 on the others). */
+static int hetzner_probe(const struct config *c, char *why, size_t why_size)
+{
+	struct http_response resp = {0};
+	const char *err = NULL;
+	long status;
+	int r;
+
+	r = metadata_request(c, "GET", "/hetzner/v1/metadata/instance-id", NULL, &resp, &err);
+	status = resp.status;
+	http_response_done(&resp);
+	if (r < 0) {
+		snprintf(why, why_size, "%s", strempty(err));
+		return r;
+	}
+	snprintf(why, why_size, "HTTP %ld", status);
+	return status == 200;
+}
+
+static enum provider_method hetzner_method(const struct config *c)
+{
+	(void)c;
+	return PROVIDER_METHOD_API;
+}
+
+static void hetzner_describe_delete(const struct config *c, const struct provider_identity *id,
+				    char *buf, size_t size)
+{
+	snprintf(buf, size, "DELETE %s/servers/%s (bearer token from %s)",
+		 c->provider_hetzner_api_url, id->instance_id,
+		 c->provider_hetzner_token_file ? c->provider_hetzner_token_file
+		 : c->provider_token_file	? c->provider_token_file
+						: "<provider.hetzner.token_file unset>");
+}
+
+const struct provider_ops provider_hetzner = {
+    .name = "hetzner",
+    .metadata_host = PROVIDER_METADATA_HOST,
+    .probe = hetzner_probe,
+    .identify = hetzner_identity,
+    .check_ready = hetzner_check_token,
+    .method = hetzner_method,
+    .describe_delete = hetzner_describe_delete,
+    .delete_once = hetzner_delete,
+};

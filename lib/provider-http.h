@@ -17,19 +17,20 @@ struct provider_identity;
  * bytes); -EINVAL when it is empty, too long or not printable. */
 int copy_printable(char *dst, size_t size, const char *src, size_t len);
 
-/* Provider-specific parts. */
-struct provider_result;
-int hetzner_delete(const struct config *c, const struct provider_identity *id,
-		   struct provider_result *ret);
-int ec2_terminate(const struct config *c, const struct provider_identity *id,
-		  struct provider_result *ret);
-/* The EC2 Query API endpoint: provider.ec2.api_url or the region's. */
-char *ec2_endpoint(const struct config *c, const struct provider_identity *id);
-int hetzner_identity(const struct config *c, struct provider_identity *ret, char *why,
-		     size_t why_size);
-int hetzner_check_token(const struct config *c, char *why, size_t why_size);
-int ec2_identity(const struct config *c, struct provider_identity *ret, char *why, size_t why_size);
-int ec2_check_credentials(const struct config *c, char *why, size_t why_size);
+/* The rows of the provider table, one per lib/provider-<name>.c. */
+extern const struct provider_ops provider_hetzner;
+extern const struct provider_ops provider_ec2;
+extern const struct provider_ops provider_scaleway;
+extern const struct provider_ops provider_digitalocean;
+extern const struct provider_ops provider_none;
+
+/* Reads a one-word API token from a secret file (0600) named by the
+ * config key; -ENOKEY or -errno with why[] saying "<label> <path> ...". */
+int provider_read_token(const char *path, const char *key, const char *label, char **ret,
+			char *why, size_t why_size);
+/* The copy of an answer's body that fits in a log line. */
+void provider_body_excerpt(const struct http_response *r, char *buf, size_t size);
+
 /* Reads the action object of a Hetzner answer: 0 when running or success,
  * -EIO when it failed, -EBADMSG for anything else; detail[] says which. */
 int hetzner_action_state(const char *body, char *id_buf, size_t id_size, char *detail,
@@ -40,6 +41,8 @@ int hetzner_action_state(const char *body, char *id_buf, size_t id_size, char *d
  * or -ESTALE (why[] filled) when it is malformed or disagrees. */
 int ec2_identity_document_check(const char *body, struct provider_identity *id, char *why,
 				size_t why_size);
+/* The EC2 Query API endpoint: provider.ec2.api_url or the region's. */
+char *ec2_endpoint(const struct config *c, const struct provider_identity *id);
 /* Asks for an IMDSv2 token (PUT /latest/api/token). Status in *ret_status. */
 int ec2_imds_token(const struct config *c, char **ret, long *ret_status, char *why,
 		   size_t why_size);

@@ -1,16 +1,45 @@
-/* Providers: detection and the delete retries; see provider.h. Requests
- * go through lib/http.c, metadata through lib/imds.c. Hetzner's and EC2's own parts are in provider-hetzner.c
- * and provider-ec2.c. */
+/* Providers: the table of clouds, detection, and the delete retries; see
+ * provider.h. Requests go through lib/http.c, metadata through lib/imds.c.
+ * Each cloud's own parts are in provider-<name>.c, one row each in
+ * provider_table[]. */
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "config.h"
+#include "fileio.h"
 #include "log.h"
 #include "macro.h"
 #include "provider-http.h"
 #include "provider.h"
+
+/* In "auto" detection order: Hetzner's and DigitalOcean's paths answer
+ * 404 elsewhere, EC2's token PUT is its own, and Scaleway's address is
+ * asked last because it is the only one not at 169.254.169.254. */
+static const struct provider_ops *const provider_table[] = {
+    &provider_hetzner, &provider_digitalocean, &provider_ec2, &provider_scaleway, &provider_none,
+};
+
+const struct provider_ops *provider_find(const char *name)
+{
+	for (size_t i = 0; i < ELEMENTSOF(provider_table); i++)
+		if (name && streq(provider_table[i]->name, name))
+			return provider_table[i];
+	return NULL;
+}
+
+const char *const *provider_names(void)
+{
+	static const char *names[ELEMENTSOF(provider_table) + 2];
+
+	/* idempotent: every call writes the same pointers */
+	names[0] = "auto";
+	for (size_t i = 0; i < ELEMENTSOF(provider_table); i++)
+		names[i + 1] = provider_table[i]->name;
+	return names;
+}
+
 void provider_global_init(void)
 {
 	http_global_init();
@@ -55,79 +84,168 @@ int provider_valid_ec2_id(const char *s)
 	return 1;
 }
 
+/* The row named by provider.name; NULL for "auto". */
+static const struct provider_ops *config_row(const struct config *c)
+{
+	return streq(c->provider_name, "auto") ? NULL : provider_find(c->provider_name);
+}
+
+static int detect_auto(const struct config *c, struct provider_identity *ret, char *why,
+		       size_t why_size)
+{
+	const char *silent[ELEMENTSOF(provider_table)] = {0};
+	char seen[PROVIDER_TEXT_MAX] = "", one[PROVIDER_TEXT_MAX];
+	size_t n_silent = 0;
+	int r, last = -ENXIO;
+
+	for (size_t i = 0; i < ELEMENTSOF(provider_table); i++) {
+		const struct provider_ops *p = provider_table[i];
+		int skip = 0;
+
+		if (!p->probe)
+			continue;
+		/* a host that gave no answer is not asked again */
+		for (size_t k = 0; k < n_silent; k++)
+			skip |= streq(silent[k], p->metadata_host);
+		if (skip)
+			continue;
+		one[0] = '\0';
+		r = p->probe(c, one, sizeof(one));
+		if (r > 0)
+			return p->identify(c, ret, why, why_size);
+		if (r < 0) {
+			silent[n_silent++] = p->metadata_host;
+			last = r;
+			snprintf(seen + strlen(seen), sizeof(seen) - strlen(seen),
+				 "%sno metadata service answered at %s (%s after %d tries of %llums)",
+				 seen[0] ? "; " : "", p->metadata_host, one,
+				 1 + (int)c->provider_metadata_retries,
+				 (unsigned long long)(c->provider_metadata_timeout / USEC_PER_MSEC));
+		} else
+			snprintf(seen + strlen(seen), sizeof(seen) - strlen(seen), "%s%s: %s",
+				 seen[0] ? "; " : "", p->name, one);
+	}
+	snprintf(why, why_size, "no known cloud's metadata service answered (%s)", seen);
+	return last;
+}
+
 int provider_detect(const struct config *c, struct provider_identity *ret, char *why,
 		    size_t why_size)
 {
-	_cleanup_secret_ char *token = NULL;
-	struct http_response resp = {0};
-	const char *err = NULL;
-	long status = 0;
-	int r;
+	const struct provider_ops *p = config_row(c);
 
-	*ret = (struct provider_identity){.kind = c->provider_name};
+	*ret = (struct provider_identity){0};
 	why[0] = '\0';
-	switch (c->provider_name) {
-	case PROVIDER_NONE:
-		return 0;
-	case PROVIDER_HETZNER:
-		return hetzner_identity(c, ret, why, why_size);
-	case PROVIDER_EC2:
-		return ec2_identity(c, ret, why, why_size);
+	if (p)
+		return p->identify(c, ret, why, why_size);
+	if (!streq(c->provider_name, "auto")) {
+		snprintf(why, why_size, "provider.name '%.40s' is no known cloud", c->provider_name);
+		return -EINVAL;
 	}
-
-	/* auto: Hetzner's path answers 404 on EC2, and EC2's token PUT is
-	 * not Hetzner's; a service that answers neither is not trusted. */
-	r = metadata_request(c, "GET", "/hetzner/v1/metadata/instance-id", NULL, &resp, &err);
-	status = resp.status;
-	http_response_done(&resp);
-	if (r < 0) {
-		snprintf(why, why_size,
-			 "no metadata service answered at %s (%s after %d tries of %llums)",
-			 PROVIDER_METADATA_HOST, strempty(err),
-			 1 + (int)c->provider_metadata_retries,
-			 (unsigned long long)(c->provider_metadata_timeout / USEC_PER_MSEC));
-		return r;
-	}
-	if (status == 200)
-		return hetzner_identity(c, ret, why, why_size);
-	r = ec2_imds_token(c, &token, &status, why, why_size);
-	if (r >= 0 || status == 200)
-		return ec2_identity(c, ret, why, why_size);
-	if (status)
-		snprintf(why, why_size,
-			 "the metadata service at %s is neither Hetzner's nor EC2's "
-			 "(HTTP %ld for both)",
-			 PROVIDER_METADATA_HOST, status);
-	return -ENXIO;
+	return detect_auto(c, ret, why, why_size);
 }
 
+/* The row of an identity's provider; "none" for anything unknown. */
+static const struct provider_ops *id_row(const struct provider_identity *id)
+{
+	const struct provider_ops *p = provider_find(id->provider);
 
+	return p ? p : &provider_none;
+}
 
+enum provider_method provider_method(const struct config *c, const struct provider_identity *id)
+{
+	return id_row(id)->method(c);
+}
 
-
+void provider_describe_delete(const struct config *c, const struct provider_identity *id, char *buf,
+			      size_t size)
+{
+	id_row(id)->describe_delete(c, id, buf, size);
+}
 
 int provider_check_ready(const struct config *c, const struct provider_identity *id, char *why,
 			 size_t why_size)
 {
+	const struct provider_ops *p = id_row(id);
+
 	why[0] = '\0';
-	if (id->kind == PROVIDER_HETZNER)
-		return hetzner_check_token(c, why, why_size);
-	if (id->kind == PROVIDER_EC2 && c->provider_ec2_terminate == EC2_TERMINATE_API)
-		return ec2_check_credentials(c, why, why_size);
-	return 0;
+	return p->check_ready ? p->check_ready(c, id, why, why_size) : 0;
+}
+
+int provider_poweroff_deletes(const struct config *c, const struct provider_identity *id,
+			      char *why, size_t why_size)
+{
+	const struct provider_ops *p = id_row(id);
+
+	why[0] = '\0';
+	if (!p->poweroff_deletes) {
+		snprintf(why, why_size, "a poweroff does not delete a %s instance", p->name);
+		return -EOPNOTSUPP;
+	}
+	return p->poweroff_deletes(c, id, why, why_size);
+}
+
+int provider_interruption(const struct config *c, const struct provider_identity *id, char *what,
+			  size_t what_size)
+{
+	const struct provider_ops *p = id_row(id);
+
+	what[0] = '\0';
+	if (!p->interruption)
+		return -EOPNOTSUPP;
+	return p->interruption(c, what, what_size);
 }
 
 int provider_delete_once(const struct config *c, const struct provider_identity *id,
 			 struct provider_result *ret)
 {
+	const struct provider_ops *p = id_row(id);
+
 	*ret = (struct provider_result){0};
-	if (id->kind == PROVIDER_HETZNER)
-		return hetzner_delete(c, id, ret);
-	if (id->kind == PROVIDER_EC2 && c->provider_ec2_terminate == EC2_TERMINATE_API)
-		return ec2_terminate(c, id, ret);
-	snprintf(ret->detail, sizeof(ret->detail), "no delete API for %s",
-		 provider_kind_to_string(id->kind));
-	return -EOPNOTSUPP;
+	if (p->method(c) != PROVIDER_METHOD_API || !p->delete_once) {
+		snprintf(ret->detail, sizeof(ret->detail), "no delete API for %s", p->name);
+		return -EOPNOTSUPP;
+	}
+	return p->delete_once(c, id, ret);
+}
+
+int provider_read_token(const char *path, const char *key, const char *label, char **ret, char *why,
+			size_t why_size)
+{
+	const char *reason = NULL;
+	char *token = NULL;
+	int r;
+
+	if (!path) {
+		snprintf(why, why_size, "%s is not set", key);
+		return -ENOKEY;
+	}
+	r = read_secret(path, &token, &reason);
+	if (r < 0) {
+		snprintf(why, why_size, "%s %s %s", label, path, strempty(reason));
+		return r;
+	}
+	if (!token[0] || strpbrk(token, "\r\n \t")) {
+		freezero_str(token);
+		snprintf(why, why_size, "%s %s is empty or not one word", label, path);
+		return -ENOKEY;
+	}
+	*ret = token;
+	return 0;
+}
+
+void provider_body_excerpt(const struct http_response *r, char *buf, size_t size)
+{
+	size_t n = 0;
+
+	if (!r->size) {
+		snprintf(buf, size, "(empty answer)");
+		return;
+	}
+	for (size_t i = 0; i < r->size && n + 1 < size && i < 120; i++)
+		buf[n++] = isprint((unsigned char)r->body[i]) ? r->body[i] : '?';
+	buf[n] = '\0';
 }
 
 int provider_delete(const struct config *c, const struct provider_identity *id,

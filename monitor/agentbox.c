@@ -24,7 +24,9 @@
 #include "log.h"
 #include "monitor-cli-attach.h"
 #include "monitor-cli-render.h"
+#include "monitor-cli-notify.h"
 #include "monitor-cli-state.h"
+#include "monitor-cli-watch.h"
 #include "monitor-cli-identity.h"
 #include "monitor-delete-job.h"
 #include "monitor-keepalive.h"
@@ -66,6 +68,8 @@ static const struct command commands[] = {
 	 1},
 	/* run by agentbox-monitor; not listed */
 	{"internal-delete-job", cli_delete_job, 1, NULL},
+	{"internal-watch-interruption", cli_watch_interruption, 1, NULL},
+	{"internal-notify", cli_notify, 1, NULL},
 };
 
 static void help(void)
@@ -131,6 +135,16 @@ static void print_status(const cJSON *root)
 	if (json_str(root, "action_error"))
 		printf("action error:   %s\n", json_str(root, "action_error"));
 	print_delete_status(root);
+	{
+		const cJSON *in = cJSON_GetObjectItemCaseSensitive(root, "interruption");
+		if (cJSON_IsObject(in))
+			printf("interruption:   %s; final backup %s%s%s\n", strempty(json_str(in, "reason")),
+			       strempty(json_str(in, "final_backup")),
+			       json_str(in, "generation") && *json_str(in, "generation")
+				   ? ", generation "
+				   : "",
+			       strempty(json_str(in, "generation")));
+	}
 	if (hold && cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(hold, "until"))) {
 		char when[FORMAT_UTC_MAX];
 		format_utc(when, sizeof(when), (time_t)json_num(hold, "until", 0));

@@ -18,11 +18,13 @@
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
+#include <systemd/sd-daemon.h>
 
 #include "log.h"
 #include "monitor-backup.h"
 #include "monitor-child.h"
 #include "monitor-daemon.h"
+#include "monitor-webhook.h"
 
 #define BACKUP_RETRY_FIRST (60 * USEC_PER_SEC)
 
@@ -34,9 +36,10 @@ void monitor_backup_init(struct monitor *m)
 	memset(b, 0, sizeof(*b));
 	b->out_fd = -1;
 	b->enabled = c->state_storage_bucket && c->state_backup_interval;
+	if (c->state_storage_bucket)
+		b->agentbox = monitor_client_path(); /* final backups need no interval */
 	if (!b->enabled)
 		return;
-	b->agentbox = monitor_client_path();
 	b->next_at = m->started + c->state_backup_interval;
 	b->retry_delay = MIN(BACKUP_RETRY_FIRST, c->state_backup_interval);
 }
@@ -46,8 +49,11 @@ static int backup_spawn(struct monitor *m)
 	struct monitor_backup *b = &m->backup;
 	const char *config = m->config->path ? m->config->path : CONFIG_DEFAULT_PATH;
 	char *argv[] = {b->agentbox, (char *)"--config", (char *)config, (char *)"backup",
-			(char *)"--json", NULL};
+			(char *)"--json", NULL, NULL};
 	int r;
+
+	if (b->final_reason[0])
+		argv[5] = (char *)"--final";
 
 	r = monitor_child_spawn(argv, &b->pid, NULL, &b->out_fd);
 	if (r < 0) {
@@ -68,6 +74,29 @@ static void backup_read(struct monitor_backup *b)
 		b->out_len += (size_t)n;
 	}
 	b->out[b->out_len] = '\0';
+}
+
+static void final_finished(struct monitor *m)
+{
+	struct monitor_backup *b = &m->backup;
+	char took[FORMAT_DURATION_MAX];
+
+	format_duration_exact(took, sizeof(took), now_usec(CLOCK_BOOTTIME) - b->final_asked);
+	b->final_state = b->ok ? 2 : -1;
+	if (b->ok)
+		log_event(LOG_NOTICE, MSGID_BACKUP_DONE,
+			  LOG_FIELDS({"AGENTBOX_GENERATION", b->generation},
+				     {"AGENTBOX_REASON", b->final_reason}),
+			  2,
+			  "Final backup verified: generation %s read back as stored, %s after: %s",
+			  b->generation, took, b->final_reason);
+	else {
+		_cleanup_free_ char *msg = xasprintf("Final backup failed (%s) after %s: %s",
+						     b->error, took, b->final_reason);
+		log_event(LOG_ERR, MSGID_BACKUP_FAILED,
+			  LOG_FIELDS({"AGENTBOX_REASON", b->final_reason}), 1, "%s", msg);
+		monitor_webhook(m, WEBHOOK_BACKUP_FAILED, msg);
+	}
 }
 
 static void backup_finished(struct monitor *m, int status)
@@ -103,10 +132,18 @@ static void backup_finished(struct monitor *m, int status)
 		/* The child logged the cause with MSGID_BACKUP_FAILED. */
 		log_warning("Periodic backup failed, retrying in %llus: %s",
 			    (unsigned long long)(b->retry_delay / USEC_PER_SEC), b->error);
+		if (!b->final_reason[0]) {
+			_cleanup_free_ char *msg =
+			    xasprintf("Periodic backup failed, retrying in %llus: %s",
+				      (unsigned long long)(b->retry_delay / USEC_PER_SEC), b->error);
+			monitor_webhook(m, WEBHOOK_BACKUP_FAILED, msg);
+		}
 		b->next_at = m->tick.now + b->retry_delay;
 		b->retry_delay = MIN(b->retry_delay * 2, MAX(interval, BACKUP_RETRY_FIRST));
 	}
 	cJSON_Delete(j);
+	if (b->final_state == 1)
+		final_finished(m);
 }
 
 /* Files written since the last backup started (or the files signal cannot tell)? */
@@ -131,14 +168,15 @@ void monitor_backup_tick(struct monitor *m)
 	struct monitor_backup *b = &m->backup;
 	int status, r;
 
-	if (!b->enabled)
-		return;
 	if (b->pid) {
 		backup_read(b);
 		if (waitpid(b->pid, &status, WNOHANG) == b->pid)
 			backup_finished(m, status);
 		return;
 	}
+	/* after a final backup the box is going away, its lease given back */
+	if (!b->enabled || b->final_state)
+		return;
 	if (m->tick.now < b->next_at || m->state == IDLE_STATE_ACTING)
 		return;
 	if (!backup_needed(m)) {
@@ -179,6 +217,56 @@ void monitor_backup_stop(struct monitor *m)
 	if (b->out_fd >= 0)
 		close(b->out_fd);
 	b->out_fd = -1;
+}
+
+int monitor_backup_final(struct monitor *m, const char *reason)
+{
+	struct monitor_backup *b = &m->backup;
+	int r;
+
+	if (!b->agentbox)
+		return -ENOMEDIUM;
+	if (b->final_state == 1 || b->final_state == 2)
+		return 0; /* one final backup is enough */
+	if (b->pid)
+		monitor_backup_stop(m); /* a periodic one: the final one replaces it */
+	snprintf(b->final_reason, sizeof(b->final_reason), "%s", reason);
+	b->final_asked = now_usec(CLOCK_BOOTTIME);
+	b->started = b->final_asked;
+	r = backup_spawn(m);
+	if (r < 0) {
+		b->final_state = -1;
+		snprintf(b->error, sizeof(b->error), "cannot run %s: %s", b->agentbox,
+			 strerror(-r));
+		return r;
+	}
+	b->final_state = 1;
+	return 0;
+}
+
+void monitor_backup_final_wait(struct monitor *m, usec_t timeout)
+{
+	struct monitor_backup *b = &m->backup;
+	usec_t until = now_usec(CLOCK_BOOTTIME) + timeout;
+	int status;
+
+	while (b->pid && now_usec(CLOCK_BOOTTIME) < until) {
+		backup_read(b);
+		if (waitpid(b->pid, &status, WNOHANG) == b->pid) {
+			m->tick.now = now_usec(CLOCK_BOOTTIME);
+			backup_finished(m, status);
+			return;
+		}
+		sd_notify(0, "WATCHDOG=1");
+		usleep(50000);
+	}
+	if (b->pid) {
+		log_event(LOG_ERR, MSGID_BACKUP_FAILED,
+			  LOG_FIELDS({"AGENTBOX_REASON", b->final_reason}), 1,
+			  "Final backup not done within %llus, stopped: %s",
+			  (unsigned long long)(timeout / USEC_PER_SEC), b->final_reason);
+		b->final_state = -1;
+	}
 }
 
 void monitor_backup_done(struct monitor *m)

@@ -31,6 +31,11 @@ struct monitor_backup {
 	int skipped;
 	char generation[64];
 	char error[256];
+	/* A final backup (agentbox backup --final: verified, lease given back)
+	 * asked for by an interruption notice or a shutdown we did not choose: */
+	char final_reason[256]; /* why; empty: the running child is periodic */
+	usec_t final_asked;	/* CLOCK_BOOTTIME of the notice */
+	int final_state;	/* 0 none, 1 running, 2 verified, -1 failed */
 };
 
 void monitor_backup_init(struct monitor *m);
@@ -39,5 +44,12 @@ void monitor_backup_tick(struct monitor *m);
 /* Stops a running child (SIGTERM; a backup cut short is never trusted). */
 void monitor_backup_stop(struct monitor *m);
 void monitor_backup_done(struct monitor *m);
+/* Starts a final backup now (a periodic one under way is stopped first),
+ * unless one is running or done; reason goes to the journal and status.
+ * 0, or -errno when there is no storage or the child cannot start. */
+int monitor_backup_final(struct monitor *m, const char *reason);
+/* Waits up to timeout for a running final backup, keeping the watchdog
+ * fed; stops it after that. */
+void monitor_backup_final_wait(struct monitor *m, usec_t timeout);
 
 #endif

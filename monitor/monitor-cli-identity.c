@@ -34,7 +34,7 @@ int cmd_identity(struct config *c, int argc, char **argv)
 		cJSON *o = cJSON_CreateObject();
 		char *out;
 
-		cJSON_AddStringToObject(o, "provider", provider_kind_to_string(id.kind));
+		cJSON_AddStringToObject(o, "provider", id.provider);
 		cJSON_AddStringToObject(o, "instance_id", id.instance_id);
 		cJSON_AddStringToObject(o, "region", id.region);
 		cJSON_AddStringToObject(o, "zone", id.zone);

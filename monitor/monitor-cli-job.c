@@ -24,9 +24,10 @@ static void delete_job_work(const struct config *c, enum job_kind kind,
 		if (out->r < 0)
 			break;
 		out->ready_r = provider_check_ready(c, &out->id, out->ready_why, sizeof(out->ready_why));
-		if (out->id.kind == PROVIDER_EC2)
-			out->shutdown_terminates = provider_ec2_shutdown_terminates(
-			    c, &out->id, out->shutdown_why, sizeof(out->shutdown_why));
+		out->shutdown_terminates = provider_poweroff_deletes(c, &out->id, out->shutdown_why,
+								     sizeof(out->shutdown_why));
+		out->method = provider_method(c, &out->id);
+		provider_describe_delete(c, &out->id, out->plan, sizeof(out->plan));
 		break;
 
 	case JOB_BACKUP: {
@@ -64,8 +65,8 @@ static void delete_job_work(const struct config *c, enum job_kind kind,
 		if (!provider_identity_equal(&out->id, &(*expect))) {
 			snprintf(out->result.detail, sizeof(out->result.detail),
 				 "the instance identity changed: %s %s before, %s %s now",
-				 provider_kind_to_string((*expect).kind), (*expect).instance_id,
-				 provider_kind_to_string(out->id.kind), out->id.instance_id);
+				 expect->provider, expect->instance_id, out->id.provider,
+				 out->id.instance_id);
 			out->r = -ESTALE;
 			break;
 		}

@@ -20,6 +20,7 @@
 #include "fileio.h"
 #include "log.h"
 #include "monitor-daemon.h"
+#include "monitor-webhook.h"
 #include "monitor-delete.h"
 
 #define ACTION_RETRY_USEC (60 * USEC_PER_SEC)
@@ -181,6 +182,7 @@ static void monitor_warn(struct monitor *m)
 			     {"AGENTBOX_ACTION", idle_action_to_string(c->idle_action)},
 			     {"AGENTBOX_REASON", idle_reason_to_string(m->decision.reason)}),
 		  3, "%s", text);
+	monitor_webhook(m, WEBHOOK_IDLE_WARNING, text);
 	/* With no action there is nothing for a person to prevent. */
 	if (c->idle_wall && c->idle_action != IDLE_ACTION_NONE)
 		m->wall_sent = monitor_wall(text) > 0;
@@ -233,6 +235,7 @@ static void monitor_act(struct monitor *m)
 		log_event(LOG_NOTICE, MSGID_ACTION,
 			  LOG_FIELDS({"AGENTBOX_ACTION", "poweroff"}, {"AGENTBOX_IDLE_SECONDS", secs}),
 			  2, "Idle: powering off");
+		monitor_webhook(m, WEBHOOK_ACTION, "Idle: powering off");
 		r = monitor_spawn_poweroff(m);
 		if (r < 0) {
 			snprintf(m->action_error, sizeof(m->action_error),
@@ -343,7 +346,9 @@ void monitor_tick(struct monitor *m)
 		log_info("Active again: %s (%s)", strempty(m->kept_alive_by), m->kept_alive_detail);
 	monitor_delete_poll(m);
 
+	monitor_interrupt_tick(m);
 	monitor_backup_tick(m);
+	monitor_webhook_reap();
 
 	if (monitor_status_write(m) < 0)
 		log_debug("Cannot write %s", m->status_path);
@@ -541,6 +546,7 @@ int monitor_run(struct config *c)
 	}
 	monitor_signals_init(&m);
 	monitor_backup_init(&m);
+	monitor_interrupt_init(&m);
 	format_duration(timeout, sizeof(timeout), c->idle_timeout);
 	format_duration(interval, sizeof(interval), c->idle_interval);
 	log_event(LOG_INFO, MSGID_MONITOR_STARTED,
@@ -552,7 +558,10 @@ int monitor_run(struct config *c)
 	r = monitor_loop(&m, sigfd, timerfd);
 	monitor_notify(&m, "STOPPING=1");
 	log_info("agentbox-monitor stopping");
+	monitor_interrupt_done(&m);
+	monitor_interrupt_stopping(&m);
 	monitor_backup_done(&m);
+	monitor_webhook_done();
 	unlink(m.status_path);
 	monitor_signals_done(&m);
 	monitor_delete_done(&m);

@@ -7,6 +7,7 @@
 #include "config.h"
 #include "monitor-backup.h"
 #include "monitor-idle.h"
+#include "monitor-interrupt.h"
 #include "monitor-keepalive.h"
 #include "monitor.h"
 
@@ -39,6 +40,7 @@ struct monitor {
 	struct delete_seq *delete; /* idle.action "delete" (monitor-delete.c), or NULL */
 
 	struct monitor_backup backup;
+	struct monitor_interrupt interrupt; /* notices, unchosen shutdowns */
 
 	char *status_path;
 	char status_line[MONITOR_TEXT_MAX]; /* the last STATUS= sent */

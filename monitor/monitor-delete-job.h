@@ -39,13 +39,15 @@ struct delete_job_out {
 	struct provider_identity id;
 	int ready_r;
 	char ready_why[DELETE_JOB_TEXT_MAX];
-	int shutdown_terminates; /* 1, 0, or -errno: unknown */
+	int shutdown_terminates; /* a poweroff deletes: 1, 0, -errno unknown, -EOPNOTSUPP never */
 	char shutdown_why[DELETE_JOB_TEXT_MAX];
 	char generation[64];
 	int verify_failed; /* JOB_BACKUP: stored, but the read-back failed (r says how) */
 	usec_t duration;
 	struct provider_result result;
 	int poweroff; /* JOB_DELETE: identity confirmed, poweroff is the delete */
+	int method;   /* JOB_IDENTIFY: enum provider_method for the identity */
+	char plan[DELETE_JOB_TEXT_MAX]; /* JOB_IDENTIFY: the delete step in words */
 };
 
 const char *delete_job_kind_to_string(enum job_kind kind);

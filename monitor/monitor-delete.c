@@ -26,6 +26,7 @@
 #include "monitor-daemon.h"
 #include "monitor-delete.h"
 #include "monitor-delete-job.h"
+#include "monitor-webhook.h"
 #include "provider.h"
 
 
@@ -95,6 +96,8 @@ struct delete_job {
 	usec_t duration;
 	struct provider_result result;
 	int poweroff; /* JOB_DELETE: identity confirmed, poweroff is the delete */
+	int method;   /* JOB_IDENTIFY: enum provider_method */
+	char plan[DELETE_TEXT_MAX];
 };
 
 struct delete_seq {
@@ -110,6 +113,7 @@ struct delete_seq {
 	int identity_logged;
 	struct provider_identity identity;
 	char identity_why[DELETE_TEXT_MAX];
+	int method; /* enum provider_method, from the identify job */
 	int shutdown_terminates;
 	char shutdown_why[DELETE_TEXT_MAX];
 
@@ -146,7 +150,7 @@ static cJSON *identity_json(const struct provider_identity *id)
 {
 	cJSON *o = cJSON_CreateObject();
 
-	cJSON_AddStringToObject(o, "provider", provider_kind_to_string(id->kind));
+	cJSON_AddStringToObject(o, "provider", id->provider);
 	cJSON_AddStringToObject(o, "instance_id", id->instance_id);
 	cJSON_AddStringToObject(o, "region", id->region);
 	cJSON_AddStringToObject(o, "zone", id->zone);
@@ -229,6 +233,8 @@ static void *job_main(void *userdata)
 		j->duration = out.duration;
 		j->result = out.result;
 		j->poweroff = out.poweroff;
+		j->method = out.method;
+		memcpy(j->plan, out.plan, sizeof(j->plan));
 	}
 	__atomic_store_n(&j->finished, 1, __ATOMIC_RELEASE);
 	if (j->wake_fd >= 0 && eventfd_write(j->wake_fd, 1) < 0) {
@@ -272,11 +278,16 @@ static void seq_fail(struct monitor *m, const char *fmt, ...)
 	log_event(LOG_ERR, MSGID_ACTION_FAILED,
 		  LOG_FIELDS({"AGENTBOX_ACTION", "delete"},
 			     {"AGENTBOX_INSTANCE_ID", s->identity.instance_id},
-			     {"AGENTBOX_PROVIDER", provider_kind_to_string(s->identity.kind)}),
+			     {"AGENTBOX_PROVIDER", s->identity.provider}),
 		  3,
 		  "Delete stopped, nothing deleted, the box stays up (retry in 5m unless there "
 		  "is activity): %s",
 		  s->detail);
+	{
+		_cleanup_free_ char *msg = xasprintf(
+		    "Delete refused, nothing deleted, the box stays up: %s", s->detail);
+		monitor_webhook(m, WEBHOOK_DELETE_REFUSED, msg);
+	}
 }
 
 static void log_identity(struct delete_seq *s)
@@ -288,16 +299,17 @@ static void log_identity(struct delete_seq *s)
 	s->identity_logged = 1;
 	provider_identity_describe(&s->identity, text, sizeof(text));
 	log_event(LOG_INFO, MSGID_INSTANCE_IDENTITY,
-		  LOG_FIELDS({"AGENTBOX_PROVIDER", provider_kind_to_string(s->identity.kind)},
+		  LOG_FIELDS({"AGENTBOX_PROVIDER", s->identity.provider},
 			     {"AGENTBOX_INSTANCE_ID", s->identity.instance_id},
 			     {"AGENTBOX_REGION", s->identity.region}),
 		  3, "This is %s", text);
-	if (s->identity.kind == PROVIDER_EC2 && s->shutdown_terminates < 0)
-		log_warning("Cannot confirm InstanceInitiatedShutdownBehavior=terminate (%s): "
-			    "launch the instance with it, or a poweroff only stops it",
-			    s->shutdown_why);
-	else if (s->identity.kind == PROVIDER_EC2)
-		log_info("EC2: %s", s->shutdown_why);
+	/* what a poweroff would do, where it may delete (the provider's words) */
+	if (s->shutdown_terminates == -EOPNOTSUPP)
+		return;
+	if (s->shutdown_terminates < 0)
+		log_warning("%s", s->shutdown_why);
+	else
+		log_info("%s: %s", s->identity.provider, s->shutdown_why);
 }
 
 /* The start-up lookup: remembered for status and for the sequence. */
@@ -309,7 +321,7 @@ static void identify_finished(struct monitor *m, struct delete_job *j)
 		if (!streq(s->identity_why, j->why))
 			log_event(LOG_WARNING, MSGID_INSTANCE_IDENTITY,
 				  LOG_FIELDS({"AGENTBOX_PROVIDER",
-					      provider_kind_to_string(m->config->provider_name)}),
+					      m->config->provider_name}),
 				  1, "Instance identity unknown, so nothing will be deleted: %s",
 				  j->why);
 		snprintf(s->identity_why, sizeof(s->identity_why), "%s", j->why);
@@ -324,6 +336,7 @@ static void identify_finished(struct monitor *m, struct delete_job *j)
 	s->identity = j->id;
 	s->identity_known = 1;
 	s->identity_why[0] = '\0';
+	s->method = j->method;
 	s->shutdown_terminates = j->shutdown_terminates;
 	snprintf(s->shutdown_why, sizeof(s->shutdown_why), "%s", j->shutdown_why);
 	log_identity(s);
@@ -357,7 +370,6 @@ static void seq_begin_backup(struct monitor *m)
 
 static void seq_identified(struct monitor *m, struct delete_job *j)
 {
-	const struct config *c = m->config;
 	struct delete_seq *s = m->delete;
 
 	if (j->r < 0) {
@@ -367,26 +379,25 @@ static void seq_identified(struct monitor *m, struct delete_job *j)
 	}
 	if (s->identity_known && !provider_identity_equal(&s->identity, &j->id)) {
 		seq_fail(m, "the instance identity changed since start: %s %s then, %s %s now",
-			 provider_kind_to_string(s->identity.kind), s->identity.instance_id,
-			 provider_kind_to_string(j->id.kind), j->id.instance_id);
+			 s->identity.provider, s->identity.instance_id,
+			 j->id.provider, j->id.instance_id);
 		return;
 	}
 	s->identity = j->id;
 	s->identity_known = 1;
+	s->method = j->method;
 	s->shutdown_terminates = j->shutdown_terminates;
 	snprintf(s->shutdown_why, sizeof(s->shutdown_why), "%s", j->shutdown_why);
 	log_identity(s);
-	provider_describe_delete(c, &s->identity, s->plan, sizeof(s->plan));
+	snprintf(s->plan, sizeof(s->plan), "%s", j->plan);
 	if (j->ready_r < 0) {
 		seq_fail(m, "cannot delete: %s", j->ready_why);
 		return;
 	}
-	if (provider_method(c, &s->identity) == PROVIDER_METHOD_POWEROFF &&
-	    s->shutdown_terminates == 0) {
+	if (s->method == PROVIDER_METHOD_POWEROFF && s->shutdown_terminates == 0) {
 		seq_fail(m,
-			 "%s: a poweroff would only stop the instance (still billed for its "
-			 "volumes); relaunch it with InstanceInitiatedShutdownBehavior=terminate "
-			 "or use provider.ec2.terminate \"api\"",
+			 "a poweroff would only stop the instance (still billed for its "
+			 "volumes): %s",
 			 s->shutdown_why);
 		return;
 	}
@@ -452,7 +463,7 @@ static void seq_deleted(struct monitor *m, struct delete_job *j)
 		seq_set_step(m, DELETE_STEP_DELETED);
 		log_event(
 		    LOG_NOTICE, MSGID_INSTANCE_DELETING,
-		    LOG_FIELDS({"AGENTBOX_PROVIDER", provider_kind_to_string(s->identity.kind)},
+		    LOG_FIELDS({"AGENTBOX_PROVIDER", s->identity.provider},
 			       {"AGENTBOX_INSTANCE_ID", s->identity.instance_id},
 			       {"AGENTBOX_STEP", "accepted"}),
 		    3, "The provider accepted the delete of %s: %s", s->identity.instance_id,
@@ -463,13 +474,13 @@ static void seq_deleted(struct monitor *m, struct delete_job *j)
 		seq_fail(m, "%s", j->result.detail);
 		return;
 	}
-	if (s->identity.kind == PROVIDER_EC2 && s->shutdown_terminates == 1) {
+	if (s->shutdown_terminates == 1) {
 		snprintf(m->action_error, sizeof(m->action_error), "%s", s->detail);
 		log_event(LOG_ERR, MSGID_ACTION_FAILED, LOG_FIELDS({"AGENTBOX_ACTION", "delete"}),
 			  1,
-			  "TerminateInstances failed after %d attempts (%s); falling back to "
-			  "poweroff, which terminates this instance (%s)",
-			  s->attempts, s->detail, s->shutdown_why);
+			  "%s failed after %d attempts (%s); falling back to poweroff, which "
+			  "terminates this instance (%s)",
+			  s->request, s->attempts, s->detail, s->shutdown_why);
 		seq_set_step(m, DELETE_STEP_POWEROFF);
 		return;
 	}
@@ -543,6 +554,9 @@ static void seq_start(struct monitor *m)
 			     {"AGENTBOX_DRY_RUN", arg_dry_run ? "1" : "0"}),
 		  2, "Idle: %sdeleting this instance: identity, final backup, verify, delete",
 		  arg_dry_run ? "dry run, not " : "");
+	monitor_webhook(m, WEBHOOK_ACTION,
+			arg_dry_run ? "Idle: dry run of the delete (nothing is deleted)"
+				    : "Idle: deleting this instance after a verified final backup");
 	seq_set_step(m, DELETE_STEP_IDENTIFY);
 	/* agentbox-init leaves this marker when the state restore at boot
 	 * failed: the bucket may then hold newer state than this box, and a
@@ -567,7 +581,6 @@ static void seq_start(struct monitor *m)
 
 static void seq_verify(struct monitor *m)
 {
-	const struct config *c = m->config;
 	struct delete_seq *s = m->delete;
 	char text[DELETE_TEXT_MAX];
 	int r;
@@ -589,14 +602,14 @@ static void seq_verify(struct monitor *m)
 	if (arg_dry_run) {
 		log_event(
 		    LOG_NOTICE, MSGID_INSTANCE_DELETING,
-		    LOG_FIELDS({"AGENTBOX_PROVIDER", provider_kind_to_string(s->identity.kind)},
+		    LOG_FIELDS({"AGENTBOX_PROVIDER", s->identity.provider},
 			       {"AGENTBOX_INSTANCE_ID", s->identity.instance_id},
 			       {"AGENTBOX_DRY_RUN", "1"}),
 		    3, "Dry run: would now delete %s: %s", text, s->plan);
 		seq_set_step(m, DELETE_STEP_DRY_RUN);
 		return;
 	}
-	switch (provider_method(c, &s->identity)) {
+	switch ((enum provider_method)s->method) {
 	case PROVIDER_METHOD_NOTHING:
 		log_event(LOG_NOTICE, MSGID_INSTANCE_DELETING,
 			  LOG_FIELDS({"AGENTBOX_PROVIDER", "none"}), 1,
@@ -609,7 +622,7 @@ static void seq_verify(struct monitor *m)
 		break;
 	}
 	log_event(LOG_NOTICE, MSGID_INSTANCE_DELETING,
-		  LOG_FIELDS({"AGENTBOX_PROVIDER", provider_kind_to_string(s->identity.kind)},
+		  LOG_FIELDS({"AGENTBOX_PROVIDER", s->identity.provider},
 			     {"AGENTBOX_INSTANCE_ID", s->identity.instance_id}),
 		  2, "Deleting %s: %s", text, s->plan);
 	seq_set_step(m, DELETE_STEP_DELETING);

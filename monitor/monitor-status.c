@@ -78,6 +78,7 @@ cJSON *monitor_status_json(const struct monitor *m)
 		cJSON_AddNullToObject(hold, "until");
 
 	monitor_delete_status(m, root);
+	monitor_interrupt_status(m, root);
 
 	signals = cJSON_AddObjectToObject(root, "signals");
 	for (size_t i = 0; i < m->n_signals; i++) {

@@ -42,7 +42,7 @@ TEST(hetzner_metadata_parse_good)
 	ASSERT_STR_EQ(id.region, "eu-central");
 	ASSERT_STR_EQ(id.zone, "fsn1-dc14");
 	ASSERT_STR_EQ(id.public_ipv4, "192.0.2.1");
-	ASSERT_INT_EQ(id.kind, PROVIDER_HETZNER);
+	ASSERT_STR_EQ(id.provider, "hetzner");
 }
 
 TEST(hetzner_metadata_parse_bad)
@@ -63,6 +63,94 @@ TEST(hetzner_metadata_parse_bad)
 	    hetzner_metadata_parse("vendor_data: |\n  instance-id: 7\n", &id, why, sizeof(why)),
 	    -EBADMSG);
 	ASSERT_ERR(hetzner_metadata_parse("instance-id: 4\x01\n", &id, why, sizeof(why)), -EBADMSG);
+}
+
+TEST(scaleway_metadata_parse_cases)
+{
+	struct provider_identity id;
+	char why[256];
+
+	ASSERT_OK(scaleway_metadata_parse(
+	    "{\"id\": \"0f6b3c2e-9c5a-4b9e-8f2a-1d2e3f4a5b6c\", \"hostname\": \"ws\", "
+	    "\"location\": {\"zone_id\": \"nl-ams-2\"}, \"public_ip\": {\"address\": "
+	    "\"192.0.2.5\"}}",
+	    &id, why, sizeof(why)));
+	ASSERT_STR_EQ(id.provider, "scaleway");
+	ASSERT_STR_EQ(id.instance_id, "0f6b3c2e-9c5a-4b9e-8f2a-1d2e3f4a5b6c");
+	ASSERT_STR_EQ(id.zone, "nl-ams-2");
+	ASSERT_STR_EQ(id.region, "nl-ams");
+	ASSERT_STR_EQ(id.public_ipv4, "192.0.2.5");
+	/* the older top-level "zone" */
+	ASSERT_OK(scaleway_metadata_parse(
+	    "{\"id\": \"0f6b3c2e-9c5a-4b9e-8f2a-1d2e3f4a5b6c\", \"zone\": \"fr-par-1\"}", &id,
+	    why, sizeof(why)));
+	ASSERT_STR_EQ(id.region, "fr-par");
+	ASSERT_ERR(scaleway_metadata_parse("not json", &id, why, sizeof(why)), -EBADMSG);
+	ASSERT_ERR(scaleway_metadata_parse("{\"id\": \"42\", \"zone\": \"fr-par-1\"}", &id, why,
+					   sizeof(why)),
+		   -EBADMSG);
+	ASSERT_STR_CONTAINS(why, "no valid server id");
+	ASSERT_ERR(scaleway_metadata_parse("{\"id\": \"0f6b3c2e-9c5a-4b9e-8f2a-1d2e3f4a5b6c\", "
+					   "\"zone\": \"../x\"}",
+					   &id, why, sizeof(why)),
+		   -EBADMSG);
+	ASSERT_STR_CONTAINS(why, "no valid zone");
+	/* upper case is not a Scaleway id: it would not name the same server */
+	ASSERT_ERR(scaleway_metadata_parse("{\"id\": \"0F6B3C2E-9C5A-4B9E-8F2A-1D2E3F4A5B6C\", "
+					   "\"zone\": \"fr-par-1\"}",
+					   &id, why, sizeof(why)),
+		   -EBADMSG);
+}
+
+TEST(digitalocean_metadata_parse_cases)
+{
+	struct provider_identity id;
+	char why[256];
+
+	ASSERT_OK(digitalocean_metadata_parse(
+	    "{\"droplet_id\": 3164444, \"hostname\": \"ws-do\", \"region\": \"fra1\", "
+	    "\"interfaces\": {\"public\": [{\"ipv4\": {\"ip_address\": \"192.0.2.40\"}}]}}",
+	    &id, why, sizeof(why)));
+	ASSERT_STR_EQ(id.provider, "digitalocean");
+	ASSERT_STR_EQ(id.instance_id, "3164444");
+	ASSERT_STR_EQ(id.region, "fra1");
+	ASSERT_STR_EQ(id.public_ipv4, "192.0.2.40");
+	ASSERT_ERR(digitalocean_metadata_parse("{\"droplet_id\": 1.5, \"region\": \"x\"}", &id,
+					       why, sizeof(why)),
+		   -EBADMSG);
+	ASSERT_ERR(digitalocean_metadata_parse("{\"droplet_id\": -3, \"region\": \"x\"}", &id,
+					       why, sizeof(why)),
+		   -EBADMSG);
+	ASSERT_ERR(digitalocean_metadata_parse("{\"droplet_id\": \"3\", \"region\": \"x\"}", &id,
+					       why, sizeof(why)),
+		   -EBADMSG);
+	ASSERT_ERR(digitalocean_metadata_parse("{\"droplet_id\": 1e300, \"region\": \"x\"}", &id,
+					       why, sizeof(why)),
+		   -EBADMSG);
+	ASSERT_ERR(digitalocean_metadata_parse("{\"droplet_id\": 3}", &id, why, sizeof(why)),
+		   -EBADMSG);
+	ASSERT_STR_CONTAINS(why, "no valid region");
+}
+
+TEST(provider_table)
+{
+	const char *const *names = provider_names();
+	_cleanup_(config_freep) struct config *c = config_new();
+	struct provider_identity none = {.provider = "none"};
+	char buf[512];
+
+	ASSERT_STR_EQ(names[0], "auto");
+	for (int i = 1; names[i]; i++) {
+		const struct provider_ops *p = provider_find(names[i]);
+		ASSERT_TRUE(p != NULL);
+		ASSERT_TRUE(p->identify && p->method && p->describe_delete);
+		/* a row that deletes by API has the call */
+		ASSERT_TRUE(p->method(c) != PROVIDER_METHOD_API || p->delete_once);
+	}
+	ASSERT_TRUE(provider_find("aws") == NULL);
+	ASSERT_INT_EQ(provider_method(c, &none), PROVIDER_METHOD_NOTHING);
+	ASSERT_ERR(provider_poweroff_deletes(c, &none, buf, sizeof(buf)), -EOPNOTSUPP);
+	ASSERT_ERR(provider_interruption(c, &none, buf, sizeof(buf)), -EOPNOTSUPP);
 }
 
 TEST(instance_ids)
@@ -114,13 +202,14 @@ TEST(config_keys)
 	_cleanup_free_ char *e1 = NULL, *e2 = NULL, *e3 = NULL, *e4 = NULL, *e5 = NULL;
 	_cleanup_(config_freep) struct config *c = config_new();
 
-	ASSERT_INT_EQ(c->provider_name, PROVIDER_AUTO);
+	ASSERT_STR_EQ(c->provider_name, "auto");
 	ASSERT_INT_EQ(c->provider_ec2_terminate, EC2_TERMINATE_SHUTDOWN);
 	ASSERT_STR_EQ(c->provider_hetzner_api_url, "https://api.hetzner.cloud/v1");
 	ASSERT_TRUE(c->provider_hetzner_token_file == NULL);
 	ASSERT_FALSE(c->idle_delete_without_backup);
 	ASSERT_ERR(load("{\"provider\": {\"name\": \"aws\"}}", &e1), -EINVAL);
-	ASSERT_STR_CONTAINS(e1, "provider.name: expected one of \"auto\", \"hetzner\", \"ec2\"");
+	ASSERT_STR_CONTAINS(e1, "provider.name: expected one of \"auto\", \"hetzner\", "
+				"\"digitalocean\", \"ec2\", \"scaleway\", \"none\", got \"aws\"");
 	ASSERT_ERR(load("{\"provider\": {\"delete_retries\": 1.5}}", &e2), -EINVAL);
 	ASSERT_STR_CONTAINS(e2, "provider.delete_retries: must be a whole number");
 	ASSERT_ERR(load("{\"provider\": {\"hetzner\": {\"api_url\": \"ftp://x\"}}}", &e3), -EINVAL);
@@ -134,9 +223,9 @@ TEST(config_keys)
 TEST(describe_delete)
 {
 	_cleanup_(config_freep) struct config *c = config_new();
-	struct provider_identity h = {.kind = PROVIDER_HETZNER, .instance_id = "42"};
+	struct provider_identity h = {.provider = "hetzner", .instance_id = "42"};
 	struct provider_identity e = {
-	    .kind = PROVIDER_EC2, .instance_id = "i-12345678", .region = "eu-west-1"};
+	    .provider = "ec2", .instance_id = "i-12345678", .region = "eu-west-1"};
 	char buf[512];
 
 	provider_describe_delete(c, &h, buf, sizeof(buf));
@@ -191,7 +280,8 @@ static struct config *sequence_config(char *dir)
 {
 	struct config *c = config_new();
 
-	c->provider_name = PROVIDER_NONE;
+	free(c->provider_name);
+	c->provider_name = xstrdup("none");
 	c->idle_delete_without_storage = 1;
 	free(c->state_dir);
 	c->state_dir = xstrdup(dir);

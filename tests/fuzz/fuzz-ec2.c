@@ -14,7 +14,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					   "value"};
 	_cleanup_free_ char *text = fuzz_strndup(data, size);
 	struct provider_identity id = {
-	    .kind = PROVIDER_EC2, .instance_id = "i-0123456789abcdef0", .region = "eu-central-1"};
+	    .provider = "ec2", .instance_id = "i-0123456789abcdef0", .region = "eu-central-1"};
 	struct ec2_credentials k = {0};
 	char why[256], buf[128];
 

@@ -14,7 +14,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char why[256], action[32], detail[PROVIDER_TEXT_MAX];
 
 	if (hetzner_metadata_parse(text, &id, why, sizeof(why)) == 0) {
-		FUZZ_ASSERT(id.kind == PROVIDER_HETZNER);
+		FUZZ_ASSERT(streq(id.provider, "hetzner"));
 		FUZZ_ASSERT(provider_valid_hetzner_id(id.instance_id));
 	}
 	action[0] = '\0';

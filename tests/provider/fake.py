@@ -1,14 +1,19 @@
 #!/usr/bin/env python3
-"""Fake cloud for the provider tests: Hetzner's and EC2's metadata service
-on 169.254.169.254:80, the Hetzner API and the EC2 Query API on
-127.0.0.1:8080, all inside the network namespace the test created.
+"""Fake cloud for the provider tests: Hetzner's, DigitalOcean's and EC2's
+metadata service on 169.254.169.254:80, Scaleway's on 169.254.42.42:80, the
+Hetzner, Scaleway, DigitalOcean and EC2 APIs on 127.0.0.1:8080, all inside
+the network namespace the test created.
 
 Behaviour comes from a JSON scenario file, read again for every request so
 a test can change it between runs:
-  metadata      "hetzner" | "ec2" | "none" (404) | "timeout" | "empty" | "malformed"
+  metadata      "hetzner" | "ec2" | "scaleway" | "digitalocean" | "none" (404) |
+                "timeout" | "empty" | "malformed"
   id_changes    true: the instance id grows by one on every read
   hetzner_id    "4242"; ec2_id "i-0123456789abcdef0"; region
-  token         the Hetzner token the API accepts
+  scw_id        Scaleway server UUID; scw_zone "fr-par-1"; do_id 3164444
+  spot_action   {"action": "terminate", "time": ...}: EC2 spot instance-action
+                (absent: 404); rebalance: {"noticeTime": ...} likewise
+  token         the Hetzner, Scaleway and DigitalOcean token the APIs accept
   api_status    forces this HTTP status from the delete call (401, 404, 500...)
   action_status "running" | "error"
   ec2_role      role name, or null for no instance profile
@@ -27,6 +32,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 SCENARIO, LOG = sys.argv[1], sys.argv[2]
+SCW_ID = "0f6b3c2e-9c5a-4b9e-8f2a-1d2e3f4a5b6c"
 lock = threading.Lock()
 reads = {"n": 0}
 
@@ -96,10 +102,14 @@ class Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(n).decode(errors="replace") if n else ""
         record(self, body)
         sc = scenario()
-        if self.server.name == "metadata":
+        if self.server.name.endswith("metadata"):
             return self.metadata(sc)
         if self.path.startswith("/ec2"):
             return self.ec2_api(sc, body)
+        if self.path.startswith("/instance/"):
+            return self.scaleway_api(sc, body)
+        if self.path.startswith("/v2/"):
+            return self.do_api(sc)
         return self.hetzner_api(sc)
 
     do_GET = do_PUT = do_POST = do_DELETE = handle_any
@@ -113,6 +123,8 @@ class Handler(BaseHTTPRequestHandler):
             k = reads["n"]
         if base.startswith("i-"):
             return "i-%017x" % (int(base[2:], 16) + k)
+        if "-" in base:  # a Scaleway UUID: change its last group
+            return base[:24] + "%012x" % (int(base[24:], 16) + k)
         return str(int(base) + k)
 
     def metadata(self, sc):
@@ -127,6 +139,28 @@ class Handler(BaseHTTPRequestHandler):
         if mode == "malformed":
             return self.reply(200, "\x00\x01 this is not metadata: [\n")
         p = self.path
+        if self.server.name == "scaleway-metadata":
+            if mode != "scaleway" or p != "/conf?format=json":
+                return self.reply(404, "not found")
+            zone = sc.get("scw_zone", "fr-par-1")
+            return self.reply(200, json.dumps({
+                "id": self.instance_id(sc, sc.get("scw_id", SCW_ID)), "name": "ws-scw",
+                "hostname": "ws-scw", "commercial_type": "DEV1-S", "organization": "o",
+                "project": "p", "zone": zone, "location": {"zone_id": zone},
+                "public_ip": {"address": "192.0.2.30", "dynamic": True}, "tags": []}),
+                "application/json")
+        if mode == "scaleway":
+            return self.reply(404, "not found")  # nothing of Scaleway's at .254
+        if mode == "digitalocean":
+            did = str(sc.get("do_id", 3164444))
+            if p == "/metadata/v1.json":
+                return self.reply(200, json.dumps({
+                    "droplet_id": int(self.instance_id(sc, did)), "hostname": "ws-do",
+                    "region": "fra1", "interfaces": {"public": [{"ipv4": {
+                        "ip_address": "192.0.2.40"}}]}}), "application/json")
+            if p == "/metadata/v1/id":
+                return self.reply(200, self.instance_id(sc, did))
+            return self.reply(404, "not found")
         if mode == "hetzner":
             hid = sc.get("hetzner_id", "4242")
             if p == "/hetzner/v1/metadata":
@@ -155,6 +189,10 @@ class Handler(BaseHTTPRequestHandler):
                                                "region": region, "accountId": "123456789012",
                                                "availabilityZone": region + "a"}),
                               "application/json")
+        if p == "/latest/meta-data/spot/instance-action" and sc.get("spot_action"):
+            return self.reply(200, json.dumps(sc["spot_action"]), "application/json")
+        if p == "/latest/meta-data/events/recommendations/rebalance" and sc.get("rebalance"):
+            return self.reply(200, json.dumps(sc["rebalance"]), "application/json")
         if p == "/latest/meta-data/iam/security-credentials/" and role:
             return self.reply(200, role + "\n")
         if role and p == "/latest/meta-data/iam/security-credentials/" + role:
@@ -193,6 +231,58 @@ class Handler(BaseHTTPRequestHandler):
                                                           "command": "delete_server",
                                                           "error": err}}), "application/json")
         return self.reply(404, json.dumps({"error": {"code": "not_found", "message": "?"}}),
+                          "application/json")
+
+    # --- Scaleway Instance API on /instance/v1 ---
+    def scaleway_api(self, sc, body):
+        if self.headers.get("X-Auth-Token") != sc.get("token", "test-token"):
+            return self.reply(401, json.dumps({"message": "authentication is denied",
+                                               "type": "denied_authentication"}),
+                              "application/json")
+        m = re.fullmatch(r"/instance/v1/zones/([a-z0-9-]+)/servers/([0-9a-f-]+)/action",
+                         self.path)
+        forced = sc.get("api_status")
+        if self.command == "POST" and m:
+            if forced:
+                return self.reply(forced, json.dumps({"message": "forced by the test",
+                                                      "type": "forced"}), "application/json")
+            if m.group(2) != sc.get("scw_id", SCW_ID) or \
+                    m.group(1) != sc.get("scw_zone", "fr-par-1"):
+                return self.reply(404, json.dumps({"message": "resource is not found",
+                                                   "type": "not_found"}), "application/json")
+            if json.loads(body or "{}").get("action") != "terminate":
+                return self.reply(400, json.dumps({"message": "bad action",
+                                                   "type": "invalid_arguments"}),
+                                  "application/json")
+            return self.reply(202, json.dumps({"task": {
+                "id": "a1b2c3d4-0000-4000-8000-000000000001", "description": "server_terminate",
+                "status": sc.get("task_status", "pending"),
+                "href_from": "/servers/%s/action" % m.group(2)}}), "application/json")
+        return self.reply(404, json.dumps({"message": "?", "type": "not_found"}),
+                          "application/json")
+
+    # --- DigitalOcean API on /v2 ---
+    def do_api(self, sc):
+        if self.headers.get("Authorization") != "Bearer " + sc.get("token", "test-token"):
+            return self.reply(401, json.dumps({"id": "Unauthorized",
+                                               "message": "Unable to authenticate you"}),
+                              "application/json")
+        m = re.fullmatch(r"/v2/droplets/(\d+)", self.path)
+        forced = sc.get("api_status")
+        if self.command == "DELETE" and m:
+            if forced:
+                return self.reply(forced, json.dumps({"id": "forced",
+                                                      "message": "forced by the test"}),
+                                  "application/json")
+            if m.group(1) != str(sc.get("do_id", 3164444)):
+                return self.reply(404, json.dumps({"id": "not_found", "message":
+                                                   "The resource you were accessing could "
+                                                   "not be found."}), "application/json")
+            self.send_response(204)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return None
+        return self.reply(404, json.dumps({"id": "not_found", "message": "?"}),
                           "application/json")
 
     # --- EC2 Query API on /ec2/ ---
@@ -234,6 +324,8 @@ def serve(addr, port, name):
 
 
 serve("169.254.169.254", 80, "metadata")
+if len(sys.argv) > 3 and sys.argv[3] == "scaleway":
+    serve("169.254.42.42", 80, "scaleway-metadata")
 serve("127.0.0.1", 8080, "api")
 open(LOG, "a").close()
 print("ready", flush=True)

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # idle.action "delete" end to end: agentbox-monitor runs inside a network
 # namespace where a fake cloud (tests/provider/fake.py) answers on the real
-# metadata address 169.254.169.254 and a fake Hetzner / EC2 API listens on
-# 127.0.0.1:8080. The fake records every request; each case checks what
+# metadata addresses 169.254.169.254 and (Scaleway) 169.254.42.42, and fake
+# Hetzner / Scaleway / DigitalOcean / EC2 APIs listen on 127.0.0.1:8080. The fake records every request; each case checks what
 # was sent (or that nothing was) and what the monitor said. The final
 # backup before a delete goes to Ceph RGW started inside the namespace
 # (tests/state/lib-rgw.sh), the failure cases to s3rver behind the fault
@@ -20,10 +20,11 @@ ip netns add "$NS" || { skip "cannot create a network namespace"; exit 0; }
 at_exit "ip netns del $NS"
 ip -n "$NS" link set lo up
 ip -n "$NS" addr add 169.254.169.254/32 dev lo
+ip -n "$NS" addr add 169.254.42.42/32 dev lo
 
 SC=$T/scenario.json CALLS=$T/calls.log
 echo '{"metadata": "hetzner"}' >"$SC"
-ip netns exec "$NS" python3 "$TOP/tests/provider/fake.py" "$SC" "$CALLS" >"$T/fake.out" 2>&1 &
+ip netns exec "$NS" python3 "$TOP/tests/provider/fake.py" "$SC" "$CALLS" scaleway >"$T/fake.out" 2>&1 &
 fake=$!
 at_exit "kill $fake"
 wait_for 10 grep -q ready "$T/fake.out" || { fail "the fake cloud did not start"; finish; }
@@ -37,15 +38,17 @@ chmod 600 "$T/token"
 printf '#!/bin/sh\necho "$@" >>%s/systemctl.log\n' "$T" >"$T/systemctl"
 chmod 755 "$T/systemctl"
 
-# cfg IDLE_EXTRA [PROVIDER_NAME [EC2_TERMINATE]]: writes $T/c.json
+# cfg IDLE_EXTRA [PROVIDER_NAME [EC2_TERMINATE]]: writes $T/c.json ($PAPI: provider.api_url)
 cfg() {
+	local pj=""
+	[ -z "${PAPI:-}" ] || pj="\"api_url\": \"$PAPI\","
 	cat >"$T/c.json" <<JSON
 {"workspace": {"home": "$T/home"}, "runtime_dir": "$T/run", "state_dir": "$T/state",
  "idle": {"boot_grace": "0s", "interval": "100ms", "timeout": "1s", "warn_before": "0s",
           "watch_paths": ["$T/home"], "ports": [], "action": "delete" $1},
  ${STATE_JSON:-}
  "provider": {"name": "${2:-auto}", "metadata_timeout": "300ms", "metadata_retries": 1,
-              "delete_retries": 1,
+              "delete_retries": 1, "token_file": "$T/token", $pj
               "hetzner": {"api_url": "http://127.0.0.1:8080/v1", "token_file": "$T/token"},
               "ec2": {"api_url": "http://127.0.0.1:8080/ec2/", "terminate": "${3:-shutdown}"}}}
 JSON
@@ -222,6 +225,78 @@ scenario '{"metadata": "ec2", "ec2_role": null}'
 run ec2unconfirmed
 check "ec2 unconfirmed behaviour: said at start" logged ec2unconfirmed 'Cannot confirm InstanceInitiatedShutdownBehavior=terminate'
 check "ec2 unconfirmed behaviour: powers off as configured" [ "$(cat "$T/systemctl.log" 2>/dev/null)" = poweroff ]
+
+# --- Scaleway: found at 169.254.42.42, the terminate action, X-Auth-Token ---
+SCW=0f6b3c2e-9c5a-4b9e-8f2a-1d2e3f4a5b6c
+scw_posts() { jq -r 'select(.method == "POST") | .path' "$CALLS" | grep -c "^/instance/v1/zones/fr-par-1/servers/$SCW/action\$"; }
+scenario '{"metadata": "scaleway"}'
+PAPI=http://127.0.0.1:8080/instance/v1 cfg ', "delete_without_backup": true'
+run scw
+check "scaleway: auto-detected from 169.254.42.42" [ "$(jq -r 'select(.server == "scaleway-metadata") | .headers.host' "$CALLS" | sort -u)" = 169.254.42.42 ]
+check "scaleway: exactly one terminate action" [ "$(scw_posts)" -eq 1 ]
+check "scaleway: the body asks for terminate" [ "$(jq -r 'select(.method == "POST") | .body' "$CALLS")" = '{"action":"terminate"}' ]
+check "scaleway: X-Auth-Token sent" [ "$(jq -r 'select(.method == "POST") | .headers["x-auth-token"]' "$CALLS")" = test-token ]
+check "scaleway: step deleted" [ "$LAST_STEP" = deleted ]
+check "scaleway: the task is logged" logged scw "accepted the delete of $SCW: task a1b2c3d4-0000-4000-8000-000000000001 pending"
+check "scaleway: status identity, zone" [ "$(jq -r '.identity.provider + " " + .identity.instance_id + " " + .identity.zone' "$T/scw.status")" = "scaleway $SCW fr-par-1" ]
+check "scaleway: journaled as provider scaleway" logged scw 'AGENTBOX_PROVIDER=scaleway'
+check "scaleway: token never in logs or status" sh -c "! grep -rq test-token $T/scw.log $T/scw.status $T/state"
+PAPI=http://127.0.0.1:8080/instance/v1 cfg ', "delete_without_backup": true' scaleway
+run scwdry --dry-run
+check "scaleway dry run: says terminate, removes its volumes" logged scwdry "Dry run: would now delete scaleway instance $SCW.*POST http://127.0.0.1:8080/instance/v1/zones/fr-par-1/servers/$SCW/action {\"action\":\"terminate\"} (removes its volumes"
+check "scaleway dry run: nothing sent" [ "$(scw_posts)" -eq 0 ]
+sed -i "s|\"$T/token\"|\"$T/wrong\"|" "$T/c.json"
+chmod 600 "$T/wrong"
+run scwwrong
+check "scaleway wrong key: one request, refused, not retried" [ "$(scw_posts)" -eq 1 ]
+check "scaleway wrong key: says HTTP 401 and what to fix" logged scwwrong 'HTTP 401: denied_authentication: authentication is denied (the secret key is wrong or its policy lacks InstancesFullAccess)'
+check "scaleway wrong key: step failed" [ "$LAST_STEP" = failed ]
+check "scaleway wrong key: not in the log" sh -c "! grep -q wrong-token $T/scwwrong.log"
+sed -i "s|\"$T/wrong\"|\"$T/nope\"|" "$T/c.json"
+run scwnokey
+check "scaleway no key file: nothing sent" [ "$(scw_posts)" -eq 0 ]
+check "scaleway no key file: says so" logged scwnokey 'Delete stopped, nothing deleted.*Scaleway secret key .*/nope cannot be opened'
+scenario '{"metadata": "scaleway", "api_status": 500}'
+PAPI=http://127.0.0.1:8080/instance/v1 cfg ', "delete_without_backup": true'
+run scw500
+check "scaleway API 500: retried once, then failed" sh -c "[ \$(jq -r 'select(.method == \"POST\") | .path' $CALLS | wc -l) -eq 2 ] && [ '$LAST_STEP' = failed ]"
+check "scaleway API 500: no poweroff (it does not delete there)" [ ! -e "$T/systemctl.log" ]
+scenario '{"metadata": "scaleway", "task_status": "failure"}'
+run scwtask
+check "scaleway failed task: reported, step failed" sh -c "grep -q 'task a1b2c3d4-0000-4000-8000-000000000001 failed' $T/scwtask.log && [ '$LAST_STEP' = failed ]"
+scenario '{"metadata": "scaleway", "id_changes": true}'
+run scwidchanges
+check "scaleway id changes between reads: no delete" [ "$(jq -r 'select(.method == "POST")' "$CALLS" | wc -c)" -eq 0 ]
+check "scaleway id changes between reads: logged" logged scwidchanges 'instance-id changed between two reads'
+
+# --- DigitalOcean: /metadata/v1, DELETE /v2/droplets/{id}, answered 204 ---
+scenario '{"metadata": "digitalocean"}'
+PAPI=http://127.0.0.1:8080/v2 cfg ', "delete_without_backup": true'
+run do
+check "digitalocean: auto-detected at 169.254.169.254" logged do 'This is digitalocean instance 3164444 (region fra1'
+check "digitalocean: exactly one DELETE /v2/droplets/3164444" sh -c "[ \"\$(jq -r 'select(.method == \"DELETE\") | .path' $CALLS)\" = /v2/droplets/3164444 ]"
+check "digitalocean: bearer token sent" [ "$(jq -r 'select(.method == "DELETE") | .headers.authorization' "$CALLS")" = "Bearer test-token" ]
+check "digitalocean: step deleted" [ "$LAST_STEP" = deleted ]
+check "digitalocean: accepted logged" logged do 'accepted the delete of 3164444: Droplet 3164444: HTTP 204'
+check "digitalocean: status names it" [ "$(jq -r .identity.provider "$T/do.status")" = digitalocean ]
+check "digitalocean: token never in logs or status" sh -c "! grep -rq test-token $T/do.log $T/do.status $T/state"
+scenario '{"metadata": "digitalocean", "token": "other"}'
+run dowrong
+check "digitalocean wrong token: one DELETE, refused, not retried" [ "$(calls DELETE '.*')" -eq 1 ]
+check "digitalocean wrong token: says HTTP 401 and the scope" logged dowrong 'HTTP 401: Unauthorized: Unable to authenticate you (the token is wrong or lacks the droplet:delete scope)'
+scenario '{"metadata": "digitalocean", "api_status": 404}'
+run do404
+check "digitalocean 404: failed, box stays up" sh -c "[ '$LAST_STEP' = failed ] && grep -q 'HTTP 404' $T/do404.log"
+scenario '{"metadata": "digitalocean", "id_changes": true}'
+run doidchanges
+check "digitalocean id changes between reads: no delete" no_delete
+check "digitalocean id changes between reads: logged" logged doidchanges 'instance-id changed between two reads'
+sed -i 's|"name": "auto"|"name": "digitalocean"|' "$T/c.json"
+scenario '{"metadata": "hetzner"}'
+run dowrongcloud
+check "provider.name digitalocean on another cloud: no delete" no_delete
+check "provider.name digitalocean on another cloud: says why" logged dowrongcloud 'instance identity unknown: DigitalOcean metadata /metadata/v1.json: HTTP 404'
+PAPI=
 
 # --- with state storage: the real final backup, on RGW inside the
 # namespace (and on s3rver behind the SigV4 checker, whose fault proxy the
