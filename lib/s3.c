@@ -65,6 +65,8 @@ struct s3_request {
 	void *userdata;
 	uint64_t delivered; /* bytes given to cb so far, over all attempts */
 	uint64_t pos;	    /* position in the object of this response's next byte */
+	char first_etag[80]; /* ETag of the answer whose bytes cb got first */
+	int etag_changed;    /* a resumed answer was of another object */
 	int body_seen;
 	int cb_error;
 
@@ -645,6 +647,15 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
 		/* A 206 starts where Content-Range says; a 200 at the start. */
 		rq->body_seen = 1;
 		rq->pos = rq->status == 206 ? rq->range_start : 0;
+		/* A resumed download must continue the same object: bytes of a
+		 * replaced one would be spliced onto the old ones unnoticed. */
+		if (rq->delivered == 0)
+			snprintf(rq->first_etag, sizeof(rq->first_etag), "%s", rq->etag);
+		else if (!streq(rq->etag, rq->first_etag)) {
+			rq->etag_changed = 1;
+			rq->cb_error = -ESTALE;
+			return 0;
+		}
 	}
 	/* A retry may start before what cb already has: skip that part. */
 	if (rq->pos < rq->delivered) {
@@ -841,7 +852,12 @@ static void s3_set_error(struct s3_client *s, const struct s3_request *rq, CURLc
 	char target[300];
 
 	snprintf(target, sizeof(target), "s3://%s/%s", s->bucket, rq->key);
-	if (cc != CURLE_OK && !rq->status)
+	if (rq->etag_changed)
+		snprintf(s->error, sizeof(s->error),
+			 "%s %s: the object changed while it was read (ETag %s, then %s after "
+			 "an interrupted transfer)",
+			 rq->op, target, rq->first_etag, rq->etag);
+	else if (cc != CURLE_OK && !rq->status)
 		snprintf(s->error, sizeof(s->error), "%s %s: %s", rq->op, target,
 			 curl_easy_strerror(cc));
 	else if (cc != CURLE_OK && rq->status / 100 == 2)
