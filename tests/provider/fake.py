@@ -10,6 +10,10 @@ a test can change it between runs:
   hetzner_id    "4242"; ec2_id "i-0123456789abcdef0"; region
   token         the Hetzner token the API accepts
   api_status    forces this HTTP status from the delete call (401, 404, 500...)
+  metadata_delay, delete_delay   seconds each metadata answer, each Hetzner
+                DELETE waits first (the DELETE is logged before it waits)
+  api_garbage   true: a Hetzner DELETE is answered 200 with bytes that are
+                not JSON
   action_status "running" | "error"
   ec2_role      role name, or null for no instance profile
   shutdown      "terminate" | "stop" (DescribeInstanceAttribute)
@@ -117,6 +121,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def metadata(self, sc):
         mode = sc.get("metadata", "hetzner")
+        time.sleep(min(float(sc.get("metadata_delay", 0)), 30))
         if mode == "timeout":
             time.sleep(5)
             return self.reply(200, "late")
@@ -173,6 +178,10 @@ class Handler(BaseHTTPRequestHandler):
         forced = sc.get("api_status")
         m = re.fullmatch(r"/v1/servers/(\d+)", self.path)
         if self.command == "DELETE" and m:
+            time.sleep(min(float(sc.get("delete_delay", 0)), 30))
+            if sc.get("api_garbage"):
+                return self.reply(200, "\x00<html>502 Bad Gateway</html>\n{\"action\": ",
+                                  "application/json")
             if forced:
                 codes = {403: "forbidden", 404: "not_found", 500: "server_error"}
                 return self.reply(forced, json.dumps({"error": {
