@@ -101,6 +101,7 @@ stop_monitor() {
 # ended: the sequence ended; LAST_STEP keeps the step as seen then (later
 # activity may move a failed sequence back to active)
 ended() {
+	LAST_STEP=$(step)
 	case $LAST_STEP in deleted | failed) return 0 ;; esac
 	return 1
 }
