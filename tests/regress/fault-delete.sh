@@ -20,6 +20,9 @@
 # the generation it names restores byte for byte.
 # timeout: 900
 . "$(dirname "$0")/../lib.sh"
+# a pid namespace of its own: terminals and agents elsewhere on this machine
+# would count as activity and abort rounds
+private_pidns "$@"
 need_root
 need_cmd ip
 need_cmd python3
