@@ -175,8 +175,10 @@ check "a stalled archive download: given up on within 60 s" [ $(($(date +%s) - s
 listing >"$T/la"
 check "a stalled archive download: restored byte for byte" diff "$T/l.$(latest)" "$T/la"
 faults_clear
-# A truncated body whose resumption is of another object (the ETag
-# changed): never spliced; the restore fails cleanly, or starts over.
+# A truncated body whose resumption answers with another ETag (the object
+# was replaced meanwhile): never spliced on; the restore fails naming it,
+# nothing local changed. (The proxy changes only the header, so splicing
+# would even give the right bytes here: the ETag is all that tells.)
 fault '^GET .*[.]tar[.]zst' truncate 1
 fault '^GET .*[.]tar[.]zst' etag 1
 change etag-resume
@@ -185,12 +187,9 @@ AB restore >"$T/r.out" 2>&1
 rc=$?
 sed 's/^/  changed ETag on resume: /' "$T/r.out" | cut -c1-220
 listing >"$T/la"
-if [ $rc -eq 0 ]; then
-	check "changed ETag on resume: a restore that succeeds is byte for byte" diff "$T/l.$(latest)" "$T/la"
-else
-	check "changed ETag on resume: the failure names the changed object" grep -q "changed while it was read" "$T/r.out"
-	check "changed ETag on resume: nothing local changed" diff "$T/lb" "$T/la"
-fi
+check "changed ETag on resume: the restore fails" [ $rc -ne 0 ]
+check "changed ETag on resume: the failure names the changed object" grep -q "changed while it was read" "$T/r.out"
+check "changed ETag on resume: nothing local changed" diff "$T/lb" "$T/la"
 faults_clear
 fault '^GET .*[.]tar[.]zst' 500 100
 restore_fails "archive answered 500 every time"
