@@ -651,7 +651,8 @@ int docker_image_pull(struct docker *d, const char *image, const char *registry_
 		/* only transient troubles are worth another try: the registry's,
 		 * and a daemon that died or restarted under the pull (its
 		 * stream cut, its socket not answering yet) */
-		if ((r != -EHOSTUNREACH && r != -EAGAIN && r != -ECONNRESET && r != -ECONNREFUSED) ||
+		if ((r != -EHOSTUNREACH && r != -EAGAIN && r != -ECONNRESET &&
+		     r != -ECONNREFUSED) ||
 		    attempt == retries)
 			break;
 		if (fn) {

@@ -63,8 +63,8 @@ struct s3_request {
 	/* streaming download (2xx bodies); NULL: buffer the body */
 	s3_write_fn cb;
 	void *userdata;
-	uint64_t delivered; /* bytes given to cb so far, over all attempts */
-	uint64_t pos;	    /* position in the object of this response's next byte */
+	uint64_t delivered;  /* bytes given to cb so far, over all attempts */
+	uint64_t pos;	     /* position in the object of this response's next byte */
 	char first_etag[80]; /* ETag of the answer whose bytes cb got first */
 	int etag_changed;    /* a resumed answer was of another object */
 	int body_seen;

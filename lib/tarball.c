@@ -687,8 +687,9 @@ static int copy_data(struct archive *in, struct archive *out, char **ret_error)
 		if (archive_write_data_block(out, buf, size, offset) < ARCHIVE_OK) {
 			int k = write_errno(out, -EIO);
 
-			*ret_error = xasprintf("cannot write: %s%s", strempty(archive_error_string(out)),
-					       k == -ENOSPC ? ": no space left on device" : "");
+			*ret_error =
+			    xasprintf("cannot write: %s%s", strempty(archive_error_string(out)),
+				      k == -ENOSPC ? ": no space left on device" : "");
 			return k;
 		}
 	}
@@ -746,10 +747,10 @@ int tarball_extract_fd(int fd, const char *staging, char *const *allowed,
 		entry_sanitize(e, owner, &ic);
 		if (archive_write_header(out, e) < ARCHIVE_WARN) {
 			r = write_errno(out, -EPERM);
-			*ret_error = xasprintf(r == -ENOSPC ? "entry '%s': %s: no space left on device"
-							    : "entry '%s' refused: %s",
-					       archive_entry_pathname(e),
-					       strempty(archive_error_string(out)));
+			*ret_error = xasprintf(
+			    r == -ENOSPC ? "entry '%s': %s: no space left on device"
+					 : "entry '%s' refused: %s",
+			    archive_entry_pathname(e), strempty(archive_error_string(out)));
 			goto out;
 		}
 		if (archive_entry_size(e) > 0) {
