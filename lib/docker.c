@@ -608,8 +608,12 @@ int docker_image_pull(struct docker *d, const char *image, const char *registry_
 			break;
 		free(*ret_error);
 		*ret_error = TAKE_PTR(error);
-		/* only the registry's transient troubles are worth another try */
-		if ((r != -EHOSTUNREACH && r != -EAGAIN) || attempt == retries)
+		/* only transient troubles are worth another try: the registry's,
+		 * and a daemon that died or restarted under the pull (its
+		 * stream cut, its socket not answering yet) */
+		if ((r != -EHOSTUNREACH && r != -EAGAIN && r != -ECONNRESET &&
+		     r != -ECONNREFUSED) ||
+		    attempt == retries)
 			break;
 		if (fn) {
 			struct docker_pull_progress p = {.status = "retry",

@@ -96,6 +96,7 @@ struct transfer {
 	struct http_response *resp;
 	size_t max;
 	uint64_t *delivered; /* bytes handed to rq->write, over all attempts */
+	char *first_etag;    /* [80]: ETag of the answer whose bytes rq->write got first */
 	uint64_t pos;	     /* the object offset of the answer's next byte */
 	uint64_t range_start;
 	int body_seen;
@@ -207,6 +208,16 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
 		/* A 206 starts where Content-Range says; a 200 at the start. */
 		t->body_seen = 1;
 		t->pos = t->resp->status == 206 ? t->range_start : 0;
+		/* A resumed answer must be of the same object: bytes of a
+		 * replaced one would be spliced onto the old ones unnoticed. */
+		if (*t->delivered == 0)
+			snprintf(t->first_etag, sizeof(t->resp->etag), "%s", t->resp->etag);
+		else if (!streq(t->resp->etag, t->first_etag)) {
+			snprintf(t->resp->first_etag, sizeof(t->resp->first_etag), "%s",
+				 t->first_etag);
+			t->resp->callback_error = -ESTALE;
+			return 0;
+		}
 	}
 	/* A resumed answer may start before what the consumer has. */
 	if (t->pos < *t->delivered) {
@@ -267,12 +278,13 @@ static long ms_of(usec_t u)
 }
 
 static int send_attempt(const struct http_request *rq, struct http_response *ret,
-			const char **err_text, uint64_t *delivered)
+			const char **err_text, uint64_t *delivered, char *first_etag)
 {
 	struct transfer t = {.rq = rq,
 			     .resp = ret,
 			     .max = rq->body_max ? rq->body_max : HTTP_BODY_MAX,
-			     .delivered = delivered};
+			     .delivered = delivered,
+			     .first_etag = first_etag};
 	struct curl_slist *headers = rq->headers, *copy = NULL;
 	_cleanup_free_ char *range = NULL;
 	usec_t connect = rq->connect_timeout ? rq->connect_timeout
@@ -395,8 +407,9 @@ static int send_attempt(const struct http_request *rq, struct http_response *ret
 int http_send(const struct http_request *rq, struct http_response *ret, const char **err_text)
 {
 	uint64_t delivered = 0;
+	char first_etag[sizeof(ret->etag)] = "";
 
-	return send_attempt(rq, ret, err_text, &delivered);
+	return send_attempt(rq, ret, err_text, &delivered, first_etag);
 }
 
 enum http_class http_classify(int r, const struct http_response *resp)
@@ -446,6 +459,7 @@ int http_send_retry(const struct http_policy *p, const struct http_request *rq,
 {
 	unsigned attempts = MAX(p->attempts, 1u);
 	uint64_t delivered = 0;
+	char first_etag[sizeof(ret->etag)] = "";
 
 	for (unsigned attempt = 1;; attempt++) {
 		enum http_class cls;
@@ -453,7 +467,7 @@ int http_send_retry(const struct http_policy *p, const struct http_request *rq,
 		usec_t wait;
 		int r;
 
-		r = send_attempt(rq, ret, err_text, &delivered);
+		r = send_attempt(rq, ret, err_text, &delivered, first_etag);
 		ret->attempts = attempt;
 		cls = http_classify(r, ret);
 		if (cls == HTTP_OK && r == 0 && ret->status / 100 != 2 && p->answer_retryable &&

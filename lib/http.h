@@ -75,6 +75,8 @@ struct http_response {
 
 	/* Set alongside; zero when absent. */
 	char etag[80];
+	char first_etag[80]; /* a resumed answer was of another object (ETag etag now,
+				first_etag before): callback_error is -ESTALE */
 	uint64_t content_length;
 	int have_length;
 	usec_t retry_after; /* the answer's Retry-After (seconds form) */

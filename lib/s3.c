@@ -66,7 +66,8 @@ struct s3_request {
 	/* streaming download (2xx bodies); NULL: buffer the body */
 	s3_write_fn cb;
 	void *userdata;
-	uint64_t delivered; /* bytes given to cb, over all attempts */
+	uint64_t delivered;  /* bytes given to cb, over all attempts */
+	char first_etag[80]; /* set when a resumed answer was of another object */
 	int cb_error;
 
 	/* response */
@@ -467,6 +468,7 @@ static int s3_send(struct s3_client *s, struct s3_request *rq, const char *paylo
 	rq->cut_status = resp.cut_status;
 	rq->cb_error = resp.callback_error;
 	snprintf(rq->etag, sizeof(rq->etag), "%s", resp.etag);
+	snprintf(rq->first_etag, sizeof(rq->first_etag), "%s", resp.first_etag);
 	rq->content_length = resp.content_length;
 	rq->have_length = resp.have_length;
 	free(rq->resp);
@@ -501,7 +503,12 @@ static void s3_set_error(struct s3_client *s, const struct s3_request *rq, int f
 	char target[300];
 
 	snprintf(target, sizeof(target), "s3://%s/%s", s->bucket, rq->key);
-	if (rq->cb_error)
+	if (rq->first_etag[0])
+		snprintf(s->error, sizeof(s->error),
+			 "%s %s: the object changed while it was read (ETag %s, then %s after "
+			 "an interrupted transfer)",
+			 rq->op, target, rq->first_etag, rq->etag);
+	else if (rq->cb_error)
 		snprintf(s->error, sizeof(s->error), "%s %s: consumer failed: %s", rq->op, target,
 			 strerror(-rq->cb_error));
 	else if (failed && !rq->cut_status)

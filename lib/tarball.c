@@ -574,7 +574,7 @@ static int check_entry(struct archive_entry *e, char *const *allowed, uint64_t *
 			*ret_error = xasprintf("entry '%s' declares %" PRId64 " bytes, more than "
 					       "the disk has free",
 					       name, (int64_t)archive_entry_size(e));
-			return -EFBIG;
+			return -ENOSPC;
 		}
 		*free_bytes -= (uint64_t)archive_entry_size(e);
 	}
@@ -655,6 +655,16 @@ static void entry_sanitize(struct archive_entry *e, const struct tarball_owner *
 	archive_entry_copy_gname(e, NULL);
 }
 
+/* The -errno of a failed write to disk: a full disk (blocks, inodes,
+ * quota) as -ENOSPC, so that the message says so instead of "refused";
+ * otherwise fallback. */
+static int write_errno(struct archive *out, int fallback)
+{
+	int e = archive_errno(out);
+
+	return e == ENOSPC || e == EDQUOT ? -ENOSPC : fallback;
+}
+
 /* Copies an entry's data blocks (holes stay holes). */
 static int copy_data(struct archive *in, struct archive *out, char **ret_error)
 {
@@ -671,10 +681,16 @@ static int copy_data(struct archive *in, struct archive *out, char **ret_error)
 			    xasprintf("corrupt archive: %s", strempty(archive_error_string(in)));
 			return -EBADMSG;
 		}
-		if (archive_write_data_block(out, buf, size, offset) < ARCHIVE_WARN) {
+		/* libarchive reports a failed write(2) (a full disk) as only
+		 * ARCHIVE_WARN, and the file would stay short: any warning here
+		 * fails the restore. */
+		if (archive_write_data_block(out, buf, size, offset) < ARCHIVE_OK) {
+			int k = write_errno(out, -EIO);
+
 			*ret_error =
-			    xasprintf("cannot write: %s", strempty(archive_error_string(out)));
-			return -EIO;
+			    xasprintf("cannot write: %s%s", strempty(archive_error_string(out)),
+				      k == -ENOSPC ? ": no space left on device" : "");
+			return k;
 		}
 	}
 }
@@ -730,9 +746,11 @@ int tarball_extract_fd(int fd, const char *staging, char *const *allowed,
 			goto out;
 		entry_sanitize(e, owner, &ic);
 		if (archive_write_header(out, e) < ARCHIVE_WARN) {
-			*ret_error = xasprintf("entry '%s' refused: %s", archive_entry_pathname(e),
-					       strempty(archive_error_string(out)));
-			r = -EPERM;
+			r = write_errno(out, -EPERM);
+			*ret_error = xasprintf(
+			    r == -ENOSPC ? "entry '%s': %s: no space left on device"
+					 : "entry '%s' refused: %s",
+			    archive_entry_pathname(e), strempty(archive_error_string(out)));
 			goto out;
 		}
 		if (archive_entry_size(e) > 0) {
@@ -743,7 +761,7 @@ int tarball_extract_fd(int fd, const char *staging, char *const *allowed,
 		if (archive_write_finish_entry(out) < ARCHIVE_WARN) {
 			*ret_error = xasprintf("entry '%s': %s", archive_entry_pathname(e),
 					       strempty(archive_error_string(out)));
-			r = -EIO;
+			r = write_errno(out, -EIO);
 			goto out;
 		}
 		stats.files++;

@@ -15,6 +15,10 @@ a test can change it between runs:
                 (absent: 404); rebalance: {"noticeTime": ...} likewise
   token         the Hetzner, Scaleway and DigitalOcean token the APIs accept
   api_status    forces this HTTP status from the delete call (401, 404, 500...)
+  metadata_delay, delete_delay   seconds each metadata answer, each Hetzner
+                DELETE waits first (the DELETE is logged before it waits)
+  api_garbage   true: a Hetzner DELETE is answered 200 with bytes that are
+                not JSON
   action_status "running" | "error"
   ec2_role      role name, or null for no instance profile
   shutdown      "terminate" | "stop" (DescribeInstanceAttribute)
@@ -129,6 +133,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def metadata(self, sc):
         mode = sc.get("metadata", "hetzner")
+        time.sleep(min(float(sc.get("metadata_delay", 0)), 30))
         if mode == "timeout":
             time.sleep(5)
             return self.reply(200, "late")
@@ -211,6 +216,10 @@ class Handler(BaseHTTPRequestHandler):
         forced = sc.get("api_status")
         m = re.fullmatch(r"/v1/servers/(\d+)", self.path)
         if self.command == "DELETE" and m:
+            time.sleep(min(float(sc.get("delete_delay", 0)), 30))
+            if sc.get("api_garbage"):
+                return self.reply(200, "\x00<html>502 Bad Gateway</html>\n{\"action\": ",
+                                  "application/json")
             if forced:
                 codes = {403: "forbidden", 404: "not_found", 500: "server_error"}
                 return self.reply(forced, json.dumps({"error": {

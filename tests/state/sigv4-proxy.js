@@ -17,9 +17,13 @@
 // Conditional PUTs (If-Match: <etag>, If-None-Match: *), which s3rver
 // ignores, are decided here with a HEAD first, answering 412 like S3.
 // Faults, set by the test and bounded by a count:
-//   POST /__fault?match=<regex on "METHOD url">&action=<500|503|reset|truncate|hold|corrupt|corrupt-upload>&count=N
+//   POST /__fault?match=<regex on "METHOD url">&action=<500|503|reset|truncate|hold|stall|etag|corrupt|corrupt-upload>&count=N
 //   (hold: keeps the request 5 s, then drops the connection without
-//   forwarding: a test kills the client meanwhile; corrupt: the answer's
+//   forwarding: a test kills the client meanwhile; stall: forwards, sends
+//   the answer's head and half its body, then nothing, keeping the
+//   connection open for 120 s (a server that hangs mid-body); etag: the
+//   answer carries a wrong ETag, body intact (a store, or a copy of the
+//   object, that changed between two requests); corrupt: the answer's
 //   body has one byte flipped, its length unchanged, as a bucket that
 //   returns damaged bytes; corrupt-upload: one byte of a request body is
 //   flipped after the signature and payload-hash check, as a store that
@@ -204,6 +208,24 @@ function forward(req, res, body, fault) {
 					const all = Buffer.concat(got);
 					if (all.length > 0) all[all.length >> 1] ^= 0xff;
 					res.end(all);
+				});
+				return;
+			}
+			if (fault === 'etag') {
+				const h = Object.assign({}, ures.headers);
+				h.etag = '"' + crypto.randomBytes(16).toString('hex') + '"';
+				res.writeHead(ures.statusCode, h);
+				ures.pipe(res);
+				return;
+			}
+			if (fault === 'stall') {
+				res.writeHead(ures.statusCode, ures.headers);
+				const got = [];
+				ures.on('data', c => got.push(c));
+				ures.on('end', () => {
+					const all = Buffer.concat(got);
+					res.write(all.subarray(0, Math.floor(all.length / 2)));
+					setTimeout(() => res.socket.destroy(), 120000);
 				});
 				return;
 			}

@@ -1,0 +1,203 @@
+#!/usr/bin/env bash
+# Fault injection between `agentbox backup`/`restore` and the bucket
+# (s3rver behind the fault proxy, tests/state/sigv4-proxy.js): connection
+# resets, a stall mid-body, 5xx, truncated and damaged bodies and wrong
+# ETags, each on the request where it hurts. tests/regress/state-s3.sh
+# covers the same faults on single lib/s3 requests (s3-tool), state-kill.sh
+# SIGKILL of a backup, state-verify.sh damaged uploads and read-backs;
+# here the programs' whole backup and restore run through them. After each
+# scenario the invariant is checked: the newest generation that verifies
+# (restore --verify) restores byte for byte, a failed run changed nothing
+# local and did not move "latest".
+. "$(dirname "$0")/../lib.sh"
+. "$TOP/tests/state/lib-state.sh"
+need_cmd jq
+need_root
+start_s3rver
+
+H=$T/home/agent
+mkdir -p "$H/.claude/projects"
+head -c $((12 * 1024 * 1024)) /dev/urandom >"$H/.claude/projects/big"
+for i in $(seq 1 50); do echo "line $i" >"$H/.claude/projects/s$i.jsonl"; done
+echo '{"v": 1}' >"$H/.claude.json"
+write_config "$T/c.json" "$H" "f/" '"paths": ["'"$H"'/.claude", "'"$H"'/.claude.json"]'
+AB() { AGENTBOX_INSTANCE_ID=vm-f "$BIN/agentbox" -c "$T/c.json" "$@"; }
+listing() { { tree_listing "$H/.claude"; tree_listing "$H/.claude.json"; }; }
+latest() { $S3 get f/latest 2>/dev/null | jq -r .generation; }
+is_latest() { [ -n "$1" ] && [ "$(latest)" = "$1" ]; }
+change() { echo "change $1" >>"$H/.claude/projects/s1.jsonl"; head -c 4096 /dev/urandom >>"$H/.claude/projects/big"; }
+# The newest generation in the bucket that verifies, restored into an
+# empty home, must equal the listing taken when it was made ($T/l.<gen>).
+invariant() {
+	local name=$1 gen
+	gen=$(latest)
+	if ! AB restore --verify >"$T/v.out" 2>&1; then
+		fail "$name: the latest generation $gen does not verify"; cat "$T/v.out"; return
+	fi
+	rm -rf "$H/.claude" "$H/.claude.json"
+	AB restore >"$T/r.out" 2>&1 || { fail "$name: restore of $gen"; cat "$T/r.out"; return; }
+	listing >"$T/post"
+	check "$name: newest verified generation $gen restores byte for byte" \
+		diff "$T/l.$gen" "$T/post"
+}
+# backup_ok NAME: a backup (through whatever faults are set) succeeds,
+# its generation becomes latest; the listing is kept for invariant.
+backup_ok() {
+	local name=$1 gen
+	listing >"$T/lb"
+	AB backup >"$T/b.out" 2>&1
+	check "$name: backup succeeds through the faults" [ $? -eq 0 ]
+	gen=$(sed -n 's/^generation \([^:]*\):.*/\1/p' "$T/b.out")
+	check "$name: its generation is latest" is_latest "$gen"
+	[ -n "$gen" ] && cp "$T/lb" "$T/l.$gen"
+	[ -n "$gen" ] || cat "$T/b.out"
+	faults_clear
+}
+# backup_fails NAME: a backup fails through the faults, latest unmoved,
+# nothing local changed, one line saying the previous generation is intact.
+backup_fails() {
+	local name=$1 before
+	before=$(latest)
+	listing >"$T/lb"
+	AB backup >"$T/b.out" 2>&1
+	check "$name: backup fails" [ $? -ne 0 ]
+	check "$name: says the previous generation is intact" grep -q "previous generation is intact" "$T/b.out"
+	check "$name: latest did not move" [ "$(latest)" = "$before" ]
+	listing >"$T/la"
+	check "$name: nothing local changed" diff "$T/lb" "$T/la"
+	faults_clear
+}
+# restore_fails NAME: a restore fails, says nothing local changed, and
+# nothing did; no staging directory left.
+restore_fails() {
+	local name=$1
+	change "$name" # local content differs from the bucket's
+	listing >"$T/lb"
+	AB restore >"$T/r.out" 2>&1
+	check "$name: restore fails" [ $? -ne 0 ]
+	check "$name: says nothing local was changed" grep -q "nothing local was changed" "$T/r.out"
+	listing >"$T/la"
+	check "$name: and nothing local changed" diff "$T/lb" "$T/la"
+	check "$name: no staging directory left" [ -z "$(find "$H" -maxdepth 2 -name '.agentbox-restore-*')" ]
+	faults_clear
+}
+
+backup_ok "no fault"
+invariant "no fault"
+
+# --- uploads: each fault once, the backup retries through it ---
+change reset
+fault '^PUT .*partNumber=1&' reset 1
+fault '^PUT .*/generations/.*[.]json$' reset 1
+backup_ok "resets on a part and on the manifest"
+change 5xx
+fault '^PUT .*partNumber=2&' 500 2
+fault '^POST .*uploadId=' 503 1
+fault '^PUT .*/latest$' 500 1
+backup_ok "500 on a part, 503 on the completion, 500 on latest"
+change lease
+fault '^GET .*/lease[.]json$' 503 1
+fault '^PUT .*/lease[.]json$' reset 1
+backup_ok "lease read and write each failing once"
+invariant "after the upload faults"
+
+# --- uploads that keep failing: the backup fails, nothing moves ---
+change always500
+fault '^PUT .*partNumber=' 500 100
+backup_fails "every part answered 500"
+change alwaysreset
+fault '^PUT .*/latest$' reset 100
+backup_fails "latest never written (resets)"
+invariant "after the failed backups"
+
+# --- wrong ETags ---
+# The lease is read with its ETag and written back with If-Match: a wrong
+# ETag makes the conditional write fail (412), as another writer would;
+# the backup must not take the lease over blindly.
+change etag-lease
+fault '^GET .*/lease[.]json$' etag 1
+AB backup >"$T/b.out" 2>&1
+rc=$?
+sed 's/^/  wrong lease ETag: /' "$T/b.out" | cut -c1-200
+if [ $rc -eq 0 ]; then
+	gen=$(sed -n 's/^generation \([^:]*\):.*/\1/p' "$T/b.out")
+	check "wrong lease ETag: a backup that succeeds is latest" is_latest "$gen"
+	listing >"$T/l.$gen"
+else
+	check "wrong lease ETag: a failed backup says the previous generation is intact" \
+		grep -q "previous generation is intact" "$T/b.out"
+fi
+faults_clear
+check "wrong lease ETag: the lease is held by nobody or by us afterwards" \
+	bash -c "h=\$($S3 get f/lease.json 2>/dev/null | jq -r .instance); [ -z \"\$h\" ] || [ \"\$h\" = null ] || [ \"\$h\" = vm-f ]"
+# A wrong ETag on a part's answer: the client sends it in the completion;
+# whatever the store does with it, the generation must read back or fail.
+change etag-part
+fault '^PUT .*partNumber=1&' etag 1
+AB backup >"$T/b.out" 2>&1
+if [ $? -eq 0 ]; then
+	gen=$(sed -n 's/^generation \([^:]*\):.*/\1/p' "$T/b.out")
+	listing >"$T/l.$gen"
+	check "wrong part ETag: is latest" is_latest "$gen"
+	check "wrong part ETag: the generation verifies" AB restore --verify
+else
+	check "wrong part ETag: failure leaves latest readable" AB restore --verify
+fi
+faults_clear
+invariant "after the wrong ETags"
+
+# --- downloads during a restore ---
+change trunc
+fault '^GET .*[.]tar[.]zst' truncate 2
+AB restore >"$T/r.out" 2>&1
+check "truncated archive bodies twice: the restore resumes and succeeds" [ $? -eq 0 ]
+listing >"$T/la"
+check "truncated archive bodies: restored byte for byte" diff "$T/l.$(latest)" "$T/la"
+faults_clear
+change reset-get
+fault '^GET .*[.]tar[.]zst' reset 1
+fault '^GET .*/generations/.*[.]json$' 500 1
+fault '^GET .*/latest$' 503 1
+AB restore >"$T/r.out" 2>&1
+check "resets and 5xx on latest, manifest, archive: the restore succeeds" [ $? -eq 0 ]
+listing >"$T/la"
+check "resets and 5xx: restored byte for byte" diff "$T/l.$(latest)" "$T/la"
+faults_clear
+# A stall: the answer's head and half its body, then silence on an open
+# connection; the client's low-speed limit (30 s) ends it and resumes.
+change stall
+fault '^GET .*[.]tar[.]zst' stall 1
+start=$(date +%s)
+AB restore >"$T/r.out" 2>&1
+rc=$?
+check "a stalled archive download: the restore resumes and succeeds" [ $rc -eq 0 ]
+check "a stalled archive download: given up on within 60 s" [ $(($(date +%s) - start)) -lt 60 ]
+listing >"$T/la"
+check "a stalled archive download: restored byte for byte" diff "$T/l.$(latest)" "$T/la"
+faults_clear
+# A truncated body whose resumption answers with another ETag (the object
+# was replaced meanwhile): never spliced on; the restore fails naming it,
+# nothing local changed. (The proxy changes only the header, so splicing
+# would even give the right bytes here: the ETag is all that tells.)
+fault '^GET .*[.]tar[.]zst' truncate 1
+fault '^GET .*[.]tar[.]zst' etag 1
+change etag-resume
+listing >"$T/lb"
+AB restore >"$T/r.out" 2>&1
+rc=$?
+sed 's/^/  changed ETag on resume: /' "$T/r.out" | cut -c1-220
+listing >"$T/la"
+check "changed ETag on resume: the restore fails" [ $rc -ne 0 ]
+check "changed ETag on resume: the failure names the changed object" grep -q "changed while it was read" "$T/r.out"
+check "changed ETag on resume: nothing local changed" diff "$T/lb" "$T/la"
+faults_clear
+fault '^GET .*[.]tar[.]zst' 500 100
+restore_fails "archive answered 500 every time"
+fault '^GET .*[.]tar[.]zst' corrupt 100
+restore_fails "archive damaged on every read"
+fault '^GET .*/generations/.*[.]json$' corrupt 100
+restore_fails "manifest damaged on every read"
+fault '^GET .*[.]tar[.]zst' truncate 100
+restore_fails "archive truncated on every read"
+invariant "at the end"
+finish
