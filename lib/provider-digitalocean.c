@@ -21,19 +21,6 @@ static void cjson_deletep(cJSON **p)
 	cJSON_Delete(*p);
 }
 
-/* A Droplet id is a positive decimal integer. */
-static int do_valid_id(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > 19 || s[0] == '0')
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (!isdigit((unsigned char)s[i]))
-			return 0;
-	return 1;
-}
-
 int digitalocean_metadata_parse(const char *text, struct provider_identity *ret, char *why,
 				size_t why_size)
 {
@@ -151,7 +138,7 @@ static int do_probe(const struct config *c, char *why, size_t why_size)
 	snprintf(why, why_size, "HTTP %ld", resp.status);
 	while (resp.size > 0 && isspace((unsigned char)resp.body[resp.size - 1]))
 		resp.body[--resp.size] = '\0';
-	r = resp.status == 200 && do_valid_id(resp.body);
+	r = resp.status == 200 && provider_valid_decimal_id(resp.body);
 	http_response_done(&resp);
 	return r;
 }
@@ -193,45 +180,30 @@ static void do_describe_delete(const struct config *c, const struct provider_ide
 static int do_delete(const struct config *c, const struct provider_identity *id,
 		     struct provider_result *ret)
 {
-	_cleanup_secret_ char *token = NULL, *auth = NULL;
+	_cleanup_secret_ char *token = NULL;
 	_cleanup_free_ char *url = NULL;
-	struct curl_slist *headers = NULL;
 	struct http_response resp = {0};
-	const char *err = NULL;
 	char text[160];
 	int r;
 
 	url = xasprintf("%s/droplets/%s", do_api(c), id->instance_id);
 	snprintf(ret->request, sizeof(ret->request), "DELETE %s", url);
-	if (!streq(id->provider, "digitalocean") || !do_valid_id(id->instance_id)) {
+	if (!streq(id->provider, "digitalocean") || !provider_valid_decimal_id(id->instance_id)) {
 		snprintf(ret->detail, sizeof(ret->detail), "no valid Droplet id");
 		return -EINVAL;
 	}
 	r = do_read_token(c, &token, ret->detail, sizeof(ret->detail));
 	if (r < 0)
 		return r; /* not retryable: a person must fix the token */
-	auth = xasprintf("Authorization: Bearer %s", token);
-	headers = curl_slist_append(headers, auth);
-	headers = curl_slist_append(headers, "Accept: application/json");
-	r = http_send(&(struct http_request){.method = "DELETE",
-					     .url = url,
-					     .headers = headers,
-					     .timeout = c->provider_api_timeout},
-		      &resp, &err);
-	ret->http_status = resp.status;
-	if (r < 0) {
-		snprintf(ret->detail, sizeof(ret->detail), "no answer from the DigitalOcean API: %s",
-			 strempty(err));
-		ret->retryable = 1;
-		goto out;
-	}
+	r = provider_api_send(c, "DigitalOcean", "DELETE", url, "Authorization: Bearer", token,
+			      NULL, &resp, ret);
+	if (r < 0)
+		return r;
 	if (resp.status == 204) {
 		snprintf(ret->detail, sizeof(ret->detail), "Droplet %s: HTTP 204, deleting",
 			 id->instance_id);
 		r = 0;
-		goto out;
-	}
-	{
+	} else {
 		_cleanup_(cjson_deletep) cJSON *e = cJSON_Parse(resp.body);
 		const cJSON *eid = cJSON_GetObjectItemCaseSensitive(e, "id");
 		const cJSON *msg = cJSON_GetObjectItemCaseSensitive(e, "message");
@@ -240,19 +212,11 @@ static int do_delete(const struct config *c, const struct provider_identity *id,
 			snprintf(text, sizeof(text), "%s: %s", eid->valuestring, msg->valuestring);
 		else
 			provider_body_excerpt(&resp, text, sizeof(text));
+		r = provider_api_refused(&resp, text,
+					 " (the token is wrong or lacks the droplet:delete scope)",
+					 " (no such Droplet in the token's team)", ret);
 	}
-	snprintf(ret->detail, sizeof(ret->detail), "HTTP %ld: %s%s", resp.status, text,
-		 resp.status == 401 || resp.status == 403
-		     ? " (the token is wrong or lacks the droplet:delete scope)"
-		 : resp.status == 404 ? " (no such Droplet in the token's team)"
-				      : "");
-	ret->retryable = resp.status >= 500 || resp.status == 429;
-	r = resp.status == 401 || resp.status == 403 ? -EACCES
-	    : resp.status == 404		     ? -ENOENT
-						     : -EIO;
-out:
 	http_response_done(&resp);
-	http_headers_free_secret(headers);
 	return r;
 }
 

@@ -227,14 +227,12 @@ int hetzner_action_state(const char *body, char *id_buf, size_t id_size, char *d
 }
 
 static int hetzner_delete(const struct config *c, const struct provider_identity *id,
-		   struct provider_result *ret)
+			  struct provider_result *ret)
 {
-	_cleanup_secret_ char *token = NULL, *auth = NULL;
+	_cleanup_secret_ char *token = NULL;
 	_cleanup_free_ char *url = NULL, *action_url = NULL;
-	struct curl_slist *headers = NULL;
 	struct http_response resp = {0};
-	struct http_request rq = {.method = "DELETE", .timeout = c->provider_api_timeout};
-	const char *err = NULL;
+	struct provider_result readback = {0};
 	char text[256];
 	int r;
 
@@ -247,31 +245,14 @@ static int hetzner_delete(const struct config *c, const struct provider_identity
 	r = hetzner_read_token(c, &token, ret->detail, sizeof(ret->detail));
 	if (r < 0)
 		return r; /* not retryable: a person must fix the token */
-	auth = xasprintf("Authorization: Bearer %s", token);
-	headers = curl_slist_append(headers, auth);
-	headers = curl_slist_append(headers, "Accept: application/json");
-	rq.url = url;
-	rq.headers = headers;
-	r = http_send(&rq, &resp, &err);
-	ret->http_status = resp.status;
-	if (r < 0) {
-		snprintf(ret->detail, sizeof(ret->detail), "no answer from the Hetzner API: %s",
-			 strempty(err));
-		ret->retryable = 1;
-		goto out;
-	}
+	r = provider_api_send(c, "Hetzner", "DELETE", url, "Authorization: Bearer", token, NULL,
+			      &resp, ret);
+	if (r < 0)
+		return r;
 	if (resp.status < 200 || resp.status >= 300) {
 		hetzner_error_text(&resp, text, sizeof(text));
-		snprintf(ret->detail, sizeof(ret->detail), "HTTP %ld: %s%s", resp.status, text,
-			 resp.status == 401 || resp.status == 403
-			     ? " (the token is wrong or lacks write access)"
-			 : resp.status == 404 ? " (no such server in the token's project)"
-					      : "");
-		ret->retryable = resp.status >= 500 || resp.status == 429 || resp.status == 409 ||
-				 resp.status == 423;
-		r = resp.status == 401 || resp.status == 403 ? -EACCES
-		    : resp.status == 404		     ? -ENOENT
-							     : -EIO;
+		r = provider_api_refused(&resp, text, " (the token is wrong or lacks write access)",
+					 " (no such server in the token's project)", ret);
 		goto out;
 	}
 	r = hetzner_action_state(resp.body, ret->action_id, sizeof(ret->action_id), ret->detail,
@@ -282,14 +263,13 @@ static int hetzner_delete(const struct config *c, const struct provider_identity
 	/* Read the action back: it must exist and not have failed. */
 	http_response_done(&resp);
 	action_url = xasprintf("%s/actions/%s", c->provider_hetzner_api_url, ret->action_id);
-	rq.method = "GET";
-	rq.url = action_url;
-	r = http_send(&rq, &resp, &err);
+	r = provider_api_send(c, "Hetzner", "GET", action_url, "Authorization: Bearer", token,
+			      NULL, &resp, &readback);
 	if (r < 0 || resp.status != 200) {
 		/* The delete was accepted; an unreadable action does not undo it. */
 		snprintf(ret->detail + strlen(ret->detail),
 			 sizeof(ret->detail) - strlen(ret->detail), " (reading it back failed: %s)",
-			 r < 0 ? strempty(err) : "unexpected HTTP status");
+			 r < 0 ? readback.detail : "unexpected HTTP status");
 		r = 0;
 		goto out;
 	}
@@ -297,7 +277,6 @@ static int hetzner_delete(const struct config *c, const struct provider_identity
 				 sizeof(ret->detail));
 out:
 	http_response_done(&resp);
-	http_headers_free_secret(headers);
 	return r;
 }
 

@@ -12,6 +12,7 @@
 
 struct config;
 struct provider_identity;
+struct provider_result;
 
 /* Copies a short printable value (no control characters, at most size-1
  * bytes); -EINVAL when it is empty, too long or not printable. */
@@ -30,6 +31,25 @@ int provider_read_token(const char *path, const char *key, const char *label, ch
 			char *why, size_t why_size);
 /* The copy of an answer's body that fits in a log line. */
 void provider_body_excerpt(const struct http_response *r, char *buf, size_t size);
+
+/* One request to a cloud's API (api_name: "Hetzner", for messages) with
+ * the token in the header "<auth_prefix> <token>" ("Authorization:
+ * Bearer", "X-Auth-Token:"), JSON accepted, json_body (or none) sent;
+ * once: the delete's retries are provider_delete()'s. Sets
+ * ret->http_status; with no answer, ret->detail says so, ret->retryable
+ * is set and -errno returned. 0 with *resp (any status; free it). */
+int provider_api_send(const struct config *c, const char *api_name, const char *method,
+		      const char *url, const char *auth_prefix, const char *token,
+		      const char *json_body, struct http_response *resp,
+		      struct provider_result *ret);
+/* For an answer that is no 2xx: ret->detail "HTTP <status>: <text><hint>"
+ * (auth_hint on 401/403, missing_hint on 404), retryable on 5xx, 409, 423
+ * and 429. -EACCES, -ENOENT or -EIO. */
+int provider_api_refused(const struct http_response *resp, const char *text,
+			 const char *auth_hint, const char *missing_hint,
+			 struct provider_result *ret);
+/* A positive decimal id without leading zeros (Hetzner servers, Droplets). */
+int provider_valid_decimal_id(const char *s);
 
 /* Reads the action object of a Hetzner answer: 0 when running or success,
  * -EIO when it failed, -EBADMSG for anything else; detail[] says which. */

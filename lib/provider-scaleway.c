@@ -245,11 +245,9 @@ static int scaleway_task_state(const char *body, char *id_buf, size_t id_size, c
 static int scaleway_delete(const struct config *c, const struct provider_identity *id,
 			   struct provider_result *ret)
 {
-	_cleanup_secret_ char *token = NULL, *auth = NULL;
+	_cleanup_secret_ char *token = NULL;
 	_cleanup_free_ char *url = NULL;
-	struct curl_slist *headers = NULL;
 	struct http_response resp = {0};
-	const char *err = NULL;
 	char text[160];
 	int r;
 
@@ -264,23 +262,10 @@ static int scaleway_delete(const struct config *c, const struct provider_identit
 	r = scaleway_read_token(c, &token, ret->detail, sizeof(ret->detail));
 	if (r < 0)
 		return r; /* not retryable: a person must fix the key */
-	auth = xasprintf("X-Auth-Token: %s", token);
-	headers = curl_slist_append(headers, auth);
-	headers = curl_slist_append(headers, "Content-Type: application/json");
-	headers = curl_slist_append(headers, "Accept: application/json");
-	r = http_send(&(struct http_request){.method = "POST",
-					     .url = url,
-					     .headers = headers,
-					     .body = "{\"action\":\"terminate\"}",
-					     .timeout = c->provider_api_timeout},
-		      &resp, &err);
-	ret->http_status = resp.status;
-	if (r < 0) {
-		snprintf(ret->detail, sizeof(ret->detail), "no answer from the Scaleway API: %s",
-			 strempty(err));
-		ret->retryable = 1;
-		goto out;
-	}
+	r = provider_api_send(c, "Scaleway", "POST", url, "X-Auth-Token:", token,
+			      "{\"action\":\"terminate\"}", &resp, ret);
+	if (r < 0)
+		return r;
 	if (resp.status < 200 || resp.status >= 300) {
 		_cleanup_(cjson_deletep) cJSON *e = cJSON_Parse(resp.body);
 		const char *msg = json_string(e, "message"), *type = json_string(e, "type");
@@ -289,22 +274,13 @@ static int scaleway_delete(const struct config *c, const struct provider_identit
 			snprintf(text, sizeof(text), "%s: %s", strempty(type), msg);
 		else
 			provider_body_excerpt(&resp, text, sizeof(text));
-		snprintf(ret->detail, sizeof(ret->detail), "HTTP %ld: %s%s", resp.status, text,
-			 resp.status == 401 || resp.status == 403
-			     ? " (the secret key is wrong or its policy lacks InstancesFullAccess)"
-			 : resp.status == 404 ? " (no such server in the key's project and zone)"
-					      : "");
-		ret->retryable = resp.status >= 500 || resp.status == 429 || resp.status == 409;
-		r = resp.status == 401 || resp.status == 403 ? -EACCES
-		    : resp.status == 404		     ? -ENOENT
-							     : -EIO;
-		goto out;
-	}
-	r = scaleway_task_state(resp.body, ret->action_id, sizeof(ret->action_id), ret->detail,
-				sizeof(ret->detail));
-out:
+		r = provider_api_refused(
+		    &resp, text, " (the secret key is wrong or its policy lacks InstancesFullAccess)",
+		    " (no such server in the key's project and zone)", ret);
+	} else
+		r = scaleway_task_state(resp.body, ret->action_id, sizeof(ret->action_id),
+					ret->detail, sizeof(ret->detail));
 	http_response_done(&resp);
-	http_headers_free_secret(headers);
 	return r;
 }
 

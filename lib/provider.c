@@ -59,6 +59,11 @@ int copy_printable(char *dst, size_t size, const char *src, size_t len)
 
 int provider_valid_hetzner_id(const char *s)
 {
+	return provider_valid_decimal_id(s);
+}
+
+int provider_valid_decimal_id(const char *s)
+{
 	size_t n = strlen(s);
 
 	if (n == 0 || n > 19 || s[0] == '0')
@@ -246,6 +251,50 @@ void provider_body_excerpt(const struct http_response *r, char *buf, size_t size
 	for (size_t i = 0; i < r->size && n + 1 < size && i < 120; i++)
 		buf[n++] = isprint((unsigned char)r->body[i]) ? r->body[i] : '?';
 	buf[n] = '\0';
+}
+
+int provider_api_send(const struct config *c, const char *api_name, const char *method,
+		      const char *url, const char *auth_prefix, const char *token,
+		      const char *json_body, struct http_response *resp,
+		      struct provider_result *ret)
+{
+	_cleanup_secret_ char *auth = xasprintf("%s %s", auth_prefix, token);
+	struct curl_slist *headers = NULL;
+	const char *err = NULL;
+	int r;
+
+	headers = curl_slist_append(headers, auth);
+	headers = curl_slist_append(headers, "Accept: application/json");
+	if (json_body)
+		headers = curl_slist_append(headers, "Content-Type: application/json");
+	r = http_send(&(struct http_request){.method = method,
+					     .url = url,
+					     .headers = headers,
+					     .body = json_body,
+					     .timeout = c->provider_api_timeout},
+		      resp, &err);
+	http_headers_free_secret(headers);
+	ret->http_status = resp->status;
+	if (r < 0) {
+		snprintf(ret->detail, sizeof(ret->detail), "no answer from the %s API: %s",
+			 api_name, strempty(err));
+		ret->retryable = 1;
+	}
+	return r;
+}
+
+int provider_api_refused(const struct http_response *resp, const char *text,
+			 const char *auth_hint, const char *missing_hint,
+			 struct provider_result *ret)
+{
+	long st = resp->status;
+
+	snprintf(ret->detail, sizeof(ret->detail), "HTTP %ld: %s%s", st, text,
+		 st == 401 || st == 403 ? auth_hint
+		 : st == 404	      ? missing_hint
+				      : "");
+	ret->retryable = st >= 500 || st == 429 || st == 409 || st == 423;
+	return st == 401 || st == 403 ? -EACCES : st == 404 ? -ENOENT : -EIO;
 }
 
 int provider_delete(const struct config *c, const struct provider_identity *id,
