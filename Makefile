@@ -23,7 +23,7 @@ DESTDIR    ?=
 BUILD      ?= build
 SANITIZE   ?=
 
-PKGS := libcurl libcjson libsystemd libarchive libzstd libcrypto xcb xcb-shm xcb-damage xcb-xtest xcb-xfixes libvncserver gnutls nettle libnftables
+PKGS := libcurl libcjson libsystemd libarchive libzstd libsodium libcrypto xcb xcb-shm xcb-damage xcb-xtest xcb-xfixes libvncserver gnutls nettle libnftables
 
 CC      ?= cc
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
