@@ -24,7 +24,8 @@ struct config;
 struct state_backup_result {
 	int skipped;			       /* nothing changed since the latest generation */
 	char generation[STATE_GENERATION_MAX]; /* new one, or the latest when skipped */
-	uint64_t size;			       /* bytes of the object */
+	uint64_t size;			       /* bytes stored (compressed, deduplicated) */
+	uint64_t uploaded;		       /* bytes this backup sent (new data only) */
 	uint64_t bytes;			       /* bytes of file content, uncompressed */
 	uint64_t files;
 	usec_t duration;
