@@ -382,7 +382,10 @@ static int backup_visit(int dirfd, const char *name, const char *path, const str
 		}
 		b->stats->bytes += e.size;
 	} else {
-		log_info("Not backing up %s: not a file, directory or symbolic link", path);
+		log_info("Skipping %s: a %s is not backed up", path,
+			 S_ISSOCK(st->st_mode)	 ? "socket"
+			 : S_ISFIFO(st->st_mode) ? "fifo"
+						 : "device");
 		b->stats->skipped++;
 		return 0;
 	}

@@ -302,6 +302,36 @@ static int pwrite_full(int fd, const void *buf, size_t n, uint64_t off)
 	return 0;
 }
 
+static int all_zero(const unsigned char *p, size_t n)
+{
+	return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
+}
+
+/* Writes buf at off, leaving runs of zeros out: the file was made of its
+ * size with ftruncate, so they stay holes (sparse files stay sparse). */
+static int pwrite_sparse(int fd, const unsigned char *buf, size_t n, uint64_t off)
+{
+	const size_t block = 64 * 1024;
+
+	for (size_t at = 0; at < n;) {
+		size_t len = MIN(block, n - at), end = at;
+		int k;
+
+		if (all_zero(buf + at, len)) {
+			at += len;
+			continue;
+		}
+		/* extend over the following non-zero blocks: one write for them */
+		while (end < n && !all_zero(buf + end, MIN(block, n - end)))
+			end += MIN(block, n - end);
+		k = pwrite_full(fd, buf + at, end - at, off + at);
+		if (k < 0)
+			return k;
+		at = end;
+	}
+	return 0;
+}
+
 /* One pack: downloaded, each blob opened and written where it goes. */
 static int restore_run(struct restore *x, struct s3_client *s, ZSTD_DCtx *dc, size_t run,
 		       unsigned char *out, unsigned char *tmp)
@@ -345,7 +375,7 @@ static int restore_run(struct restore *x, struct s3_client *s, ZSTD_DCtx *dc, si
 		if (x->root >= 0) {
 			_cleanup_close_ int fd = openat2_beneath(
 			    x->root, x->tree.v[pl->entry].path + 1, O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0);
-			if (fd < 0 || (k = pwrite_full(fd, out, b->raw_length, pl->offset)) < 0) {
+			if (fd < 0 || (k = pwrite_sparse(fd, out, b->raw_length, pl->offset)) < 0) {
 				k = fd < 0 ? fd : k;
 				set_error(x, k,
 					  xasprintf("cannot write '%s': %s", x->tree.v[pl->entry].path,
