@@ -10,8 +10,8 @@
 /* More one-bits before the average (cuts rarer), fewer after (cuts more
  * likely): chunk sizes cluster around CHUNK_AVG (FastCDC, "normalized
  * chunking", level 2). 2^20 = CHUNK_AVG. */
-#define MASK_S 0x0000d9f003530000ULL /* 22 bits */
-#define MASK_L 0x0000d90003530000ULL /* 18 bits */
+#define MASK_S 0x9b5a515e65200000ULL /* 22 bits */
+#define MASK_L 0x9b52514c25200000ULL /* 18 bits, a subset */
 
 static uint64_t gear[256];
 static int gear_ready;
