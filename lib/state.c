@@ -668,7 +668,7 @@ int state_backup_full(const struct config *c, int force, struct state_backup_res
 		r = repo_backup(&rp, res.generation, tree.tree_digest, &st, &bad);
 		if (r != -EAGAIN || attempt >= TORN_RETRIES)
 			break;
-		log_warning("%s changed while it was read", strempty(bad));
+		log_warning("%s changed while it was archived", strempty(bad));
 		log_info("Retrying the backup (%d of %d)", attempt, TORN_RETRIES - 1);
 		/* the digest in the tree is of what the retry will find */
 		(void)tarball_tree_digest(c->state_paths, c->state_exclude, &tree);
@@ -680,7 +680,7 @@ int state_backup_full(const struct config *c, int force, struct state_backup_res
 		if (r < 0)
 			log_error("%s", s3_last_error(s));
 	} else if (r == -EAGAIN)
-		log_warning("%s changed while it was read", strempty(bad));
+		log_warning("%s changed while it was archived", strempty(bad));
 	else if (r != -EIO || !bad)
 		log_error_errno(r, "Backup of %s failed: %m", bad ? bad : "the state");
 	if (r < 0) {
