@@ -67,6 +67,7 @@ with open(sys.argv[1], 'r+b') as f:
 PY
 AB backup >"$T/out" 2>&1
 check "backup after a 1 MiB change" grep -q -- "-000002: " "$T/out"
+grep "Backed up" "$T/out"
 up=$(uploaded "$T/out") st=$(stored "$T/out")
 echo "incremental: uploaded $up of $st bytes stored"
 check "a 1 MiB change uploads < 2% of what is stored ($up of $st)" \
@@ -143,7 +144,8 @@ for i in 4 5; do
 	check "after pruning: kept generation $i byte for byte" diff <(restored "$T/lg$i") <(restored <(listing))
 done
 
-# --- the old layout ---
+# --- the old layout (a small tree: s3-tool puts at most 64 MiB) ---
+rm -f "$H/.claude/large" "$H/.claude/sparse" "$H/.claude/projects/p/"big*
 O=$T/old
 mkdir -p "$O/home/agent/.claude"
 echo "from v1" >"$O/home/agent/.claude/old"
