@@ -14,7 +14,7 @@
 
 /* A pack is sent once it reaches this size; a reader refuses larger ones. */
 #define REPO_PACK_TARGET (8 * 1024 * 1024)
-#define REPO_PACK_MAX (64 * 1024 * 1024)
+#define REPO_PACK_MAX (16 * 1024 * 1024)
 
 /* Compresses data with cc at level and seals it: the blob in *ret. */
 int repo_blob_encode(const struct repo_key *k, ZSTD_CCtx *cc, int level,

@@ -22,10 +22,10 @@ snapshot >"$T/before"
 id=20260101T000000Z-000001
 
 put_case() { # case
-	python3 "$TOP/tests/state/hostile-v2.py" "$1" "$H/.claude" "$O" "$T/$1" &&
-		$S3 put "$1/generations/$id.tree" "$T/$1/tree" &&
-		$S3 put "$1/index/$id" "$T/$1/index" &&
-		$S3 put "$1/packs/00ff" "$T/$1/pack" &&
+	python3 "$TOP/tests/state/hostile-v2.py" "$1" "$H/.claude" "$O" "$T/obj-$1" &&
+		$S3 put "$1/generations/$id.tree" "$T/obj-$1/tree" &&
+		$S3 put "$1/index/$id" "$T/obj-$1/index" &&
+		$S3 put "$1/packs/00ff" "$T/obj-$1/pack" &&
 		echo "{\"generation\": \"$id\"}" >"$T/latest" && $S3 put "$1/latest" "$T/latest"
 }
 
