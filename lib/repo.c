@@ -1,12 +1,18 @@
 /* The v2 repository: setup, index loading, trees and the latest pointer;
  * see repo.h. Backup, restore and pruning are in repo-backup.c,
  * repo-restore.c and repo-prune.c. */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <sodium.h>
 #include <zstd.h>
 
 #include "config.h"
+#include "fileio.h"
 #include "log.h"
 #include "macro.h"
 #include "repo.h"
@@ -81,10 +87,51 @@ static int index_decode(struct repo *r, const char *name, char *obj, size_t size
 	return repo_index_parse(&r->index, text, n);
 }
 
+/* The local cache of index objects: <runtime_dir>/index-cache/<hash of
+ * endpoint, bucket and prefix>/<name>, the objects as stored (still sealed:
+ * they are opened, and authenticated, on every use). Index objects are
+ * never rewritten under a name, so a cached one is good while the bucket
+ * lists that name; the others are dropped. */
+static char *cache_dir(const struct repo *r)
+{
+	_cleanup_free_ char *what =
+	    xasprintf("%s\n%s\n%s", strempty(r->c->state_storage_endpoint),
+		      r->c->state_storage_bucket, r->c->state_storage_prefix);
+	unsigned char h[16];
+	char hex[33];
+
+	if (sodium_init() < 0)
+		return NULL;
+	crypto_generichash(h, sizeof(h), (const unsigned char *)what, strlen(what), NULL, 0);
+	repo_hex(h, sizeof(h), hex);
+	return xasprintf("%s/index-cache/%s", r->c->runtime_dir, hex);
+}
+
+/* Drops cached objects the bucket no longer lists. */
+static void cache_prune(const char *dir, const struct name_list *l)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		int listed = 0;
+		if (de->d_name[0] == '.')
+			continue;
+		for (size_t i = 0; i < l->n && !listed; i++)
+			listed = streq(l->v[i], de->d_name);
+		if (!listed)
+			(void)unlinkat(dirfd(d), de->d_name, 0);
+	}
+	closedir(d);
+}
+
 int repo_load_index(struct repo *r, int skip_foreign)
 {
-	_cleanup_free_ char *prefix = repo_object_key(r, "index/", "");
+	_cleanup_free_ char *prefix = repo_object_key(r, "index/", ""), *dir = cache_dir(r);
 	struct name_list l = {.skip = strlen(prefix)};
+	size_t cached = 0;
 	int k = 0;
 
 	if (r->index_loaded)
@@ -92,14 +139,26 @@ int repo_load_index(struct repo *r, int skip_foreign)
 	k = s3_list(r->s, prefix, on_index_key, &l);
 	if (k < 0)
 		log_error("%s", s3_last_error(r->s));
+	if (k >= 0 && dir && mkdir_p(dir, 0700) < 0)
+		dir = (free(dir), NULL);
 	for (size_t i = 0; i < l.n && k >= 0; i++) {
-		_cleanup_free_ char *key = repo_object_key(r, "index/", l.v[i]), *obj = NULL;
+		_cleanup_free_ char *key = repo_object_key(r, "index/", l.v[i]), *obj = NULL,
+				    *path = NULL;
 		size_t size = 0;
 
-		k = s3_get_buffer(r->s, key, INDEX_OBJECT_MAX, &obj, &size);
-		if (k < 0) {
-			log_error("%s", s3_last_error(r->s));
-			break;
+		if (strchr(l.v[i], '/') || l.v[i][0] == '.')
+			continue; /* not one of ours */
+		path = dir ? xasprintf("%s/%s", dir, l.v[i]) : NULL;
+		if (path && read_file(path, INDEX_OBJECT_MAX, &obj, &size) >= 0)
+			cached++;
+		else {
+			k = s3_get_buffer(r->s, key, INDEX_OBJECT_MAX, &obj, &size);
+			if (k < 0) {
+				log_error("%s", s3_last_error(r->s));
+				break;
+			}
+			if (path)
+				(void)write_file_replace(path, obj, size, 0600);
 		}
 		k = index_decode(r, l.v[i], obj, size);
 		if (k < 0 && skip_foreign &&
@@ -107,10 +166,17 @@ int repo_load_index(struct repo *r, int skip_foreign)
 			log_info("Index %s is not of this key (%s); its chunks are not reused",
 				 l.v[i], repo_open_strerror(k));
 			k = 0;
-		} else if (k < 0)
+		} else if (k < 0) {
 			log_error("Index object s3://%s/%s %s", r->c->state_storage_bucket, key,
 				  repo_open_strerror(k));
+			if (path)
+				(void)unlink(path);
+		}
 	}
+	if (k >= 0 && dir)
+		cache_prune(dir, &l);
+	log_debug("Index: %zu objects, %zu from the local cache, %zu chunks", l.n, cached,
+		  r->index.n);
 	for (size_t i = 0; i < l.n; i++)
 		free(l.v[i]);
 	free(l.v);
