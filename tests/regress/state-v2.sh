@@ -17,9 +17,7 @@ start_s3
 large=192
 H=$T/home/agent
 mkdir -p "$H/.claude/projects/p" "$T/keys"
-python3 "$TOP/tests/state/make-tree.py" "$H/.claude" 500 1 16 || { fail "make-tree"; finish; }
-# make-tree's large file repeats one block; this one does not deduplicate
-head -c $((large * 1024 * 1024)) /dev/urandom >"$H/.claude/large"
+python3 "$TOP/tests/state/make-tree.py" "$H/.claude" 500 4 16 || { fail "make-tree"; finish; }
 echo 'SECRET-MARKER-in-a-transcript' >"$H/.claude/projects/p/session.jsonl"
 echo '{"numStartups": 3}' >"$H/.claude.json"
 head -c 32 /dev/urandom >"$T/keys/k1" && chmod 600 "$T/keys/k1"
@@ -58,20 +56,35 @@ check "restored byte for byte, modes, owners, mtimes" diff <(restored "$T/l1") "
 listing >"$T/l1"
 check "verify reads the generation back" AB restore --verify
 
-# --- incremental: 1 MiB changed in the large file ---
-python3 - "$H/.claude/large" <<'PY'
+# --- incremental: 1 MiB changed in a large file (its own workspace) ---
+B=$T/big/home/agent
+mkdir -p "$B/.claude"
+# random, so that nothing deduplicates (make-tree's large file repeats a block)
+head -c $((large * 1024 * 1024)) /dev/urandom >"$B/.claude/large"
+echo '{}' >"$B/.claude.json"
+write_config "$T/inc.json" "$B" "inc/" '"encryption": {"key_file": "'"$T/keys/k1"'"}'
+"$BIN/agentbox" -c "$T/inc.json" backup >"$T/out" 2>&1 || fail "large backup: $(tail -3 "$T/out")"
+python3 - "$B/.claude/large" <<'PY'
 import os, sys
 with open(sys.argv[1], 'r+b') as f:
     f.seek(os.path.getsize(sys.argv[1]) // 2)
     f.write(os.urandom(1024 * 1024))
 PY
-AB backup >"$T/out" 2>&1
+"$BIN/agentbox" -c "$T/inc.json" backup >"$T/out" 2>&1
 check "backup after a 1 MiB change" grep -q -- "-000002: " "$T/out"
 grep "Backed up" "$T/out"
 up=$(uploaded "$T/out") st=$(stored "$T/out")
 echo "incremental: uploaded $up of $st bytes stored"
 check "a 1 MiB change uploads < 2% of what is stored ($up of $st)" \
 	bash -c "[ -n '$up' ] && [ -n '$st' ] && [ $((${up:-0} * 50)) -lt ${st:-0} ]"
+"$BIN/agentbox" -c "$T/inc.json" restore --verify >"$T/out" 2>&1
+check "the large generation reads back" [ $? -eq 0 ]
+rm -rf "$T/big"
+
+# a change in the main workspace: its second generation
+echo "change" >>"$H/.claude/projects/p/session.jsonl"
+AB backup >"$T/out" 2>&1
+check "second generation" grep -q -- "-000002: " "$T/out"
 gen2=$(sed -n 's/^generation \([^:]*\):.*/\1/p' "$T/out")
 listing >"$T/l2"
 
@@ -145,7 +158,7 @@ for i in 4 5; do
 done
 
 # --- the old layout (a small tree: s3-tool puts at most 64 MiB) ---
-rm -f "$H/.claude/large" "$H/.claude/sparse" "$H/.claude/projects/p/"big*
+rm -f "$H/.claude/sparse" "$H/.claude/projects/p/"big*
 O=$T/old
 mkdir -p "$O/home/agent/.claude"
 echo "from v1" >"$O/home/agent/.claude/old"
