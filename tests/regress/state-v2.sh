@@ -11,10 +11,11 @@
 . "$TOP/tests/state/lib-state.sh"
 need_cmd jq
 need_cmd zstd
+need_cmd openssl
 need_root
 start_s3
 
-large=192
+large=256
 H=$T/home/agent
 mkdir -p "$H/.claude/projects/p" "$T/keys"
 python3 "$TOP/tests/state/make-tree.py" "$H/.claude" 500 4 16 || { fail "make-tree"; finish; }
@@ -59,17 +60,16 @@ check "verify reads the generation back" AB restore --verify
 # --- incremental: 1 MiB changed in a large file (its own workspace) ---
 B=$T/big/home/agent
 mkdir -p "$B/.claude"
-# random, so that nothing deduplicates (make-tree's large file repeats a block)
-head -c $((large * 1024 * 1024)) /dev/urandom >"$B/.claude/large"
+# random-looking, so that nothing deduplicates (make-tree's large file
+# repeats a block), and the same every run (an AES-CTR keystream), so that
+# the cut points are too and the figure below does not vary between runs
+keystream() { openssl enc -aes-256-ctr -pass "pass:$1" -nosalt -pbkdf2 </dev/zero 2>/dev/null | head -c "$2"; }
+keystream agentbox-state-v2 $((large * 1024 * 1024)) >"$B/.claude/large"
 echo '{}' >"$B/.claude.json"
 write_config "$T/inc.json" "$B" "inc/" '"encryption": {"key_file": "'"$T/keys/k1"'"}'
 "$BIN/agentbox" -c "$T/inc.json" backup >"$T/out" 2>&1 || fail "large backup: $(tail -3 "$T/out")"
-python3 - "$B/.claude/large" <<'PY'
-import os, sys
-with open(sys.argv[1], 'r+b') as f:
-    f.seek(os.path.getsize(sys.argv[1]) // 2)
-    f.write(os.urandom(1024 * 1024))
-PY
+keystream agentbox-change $((1024 * 1024)) |
+	dd of="$B/.claude/large" bs=1M seek=$((large / 2)) conv=notrunc status=none
 "$BIN/agentbox" -c "$T/inc.json" backup >"$T/out" 2>&1
 check "backup after a 1 MiB change" grep -q -- "-000002: " "$T/out"
 grep "Backed up" "$T/out"
