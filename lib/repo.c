@@ -3,6 +3,7 @@
  * repo-restore.c and repo-prune.c. */
 #include <dirent.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -209,9 +210,13 @@ int repo_read_tree(struct repo *r, const char *id, struct repo_tree *t, char **r
 	return 0;
 }
 
-void repo_latest_seal(const struct repo *r, const char *id, void **ret, size_t *ret_size)
+void repo_latest_seal(const struct repo *r, const char *id, const char *tree_digest,
+		      const struct repo_stats *st, void **ret, size_t *ret_size)
 {
-	_cleanup_free_ char *json = xasprintf("{\"generation\": \"%s\"}\n", id);
+	_cleanup_free_ char *json = xasprintf(
+	    "{\"generation\": \"%s\", \"tree_digest\": \"%s\", \"files\": %" PRIu64
+	    ", \"bytes\": %" PRIu64 ", \"stored\": %" PRIu64 "}\n",
+	    id, tree_digest, st->files, st->bytes, st->stored);
 
 	if (!r->key.encrypted) {
 		/* plain: the same JSON as v1, readable by older agentbox versions */

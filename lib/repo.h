@@ -63,8 +63,10 @@ int repo_load_index(struct repo *r, int skip_foreign);
 /* Reads and opens generation id's tree; *ret_text owns what t points into. */
 int repo_read_tree(struct repo *r, const char *id, struct repo_tree *t, char **ret_text);
 
-/* The sealed text of the latest pointer; and its reader. */
-void repo_latest_seal(const struct repo *r, const char *id, void **ret, size_t *ret_size);
+/* The sealed text of the latest pointer: the generation, and its tree
+ * digest and sizes (so that the skip check reads no tree); and its reader. */
+void repo_latest_seal(const struct repo *r, const char *id, const char *tree_digest,
+		      const struct repo_stats *st, void **ret, size_t *ret_size);
 /* Opens a latest pointer read from the bucket: plain JSON (v1 or a plain
  * repository) or an envelope. Returns the envelope's errors, or -EBADMSG. */
 int repo_latest_open(const struct repo *r, char *obj, size_t size, char **ret_json);

@@ -339,7 +339,7 @@ int manifest_parse(const char *text, const char *id, struct manifest *ret)
 /* The id "latest" names; -ENOENT when there is none; repo_open()'s errors
  * when it does not open with our key. */
 static int read_latest(struct s3_client *s, struct repo *rp, const struct config *c,
-		       char id[STATE_GENERATION_MAX])
+		       char id[STATE_GENERATION_MAX], struct manifest *info)
 {
 	_cleanup_free_ char *key = xasprintf("%slatest", c->state_storage_prefix), *obj = NULL,
 			    *text = NULL;
@@ -359,6 +359,17 @@ static int read_latest(struct s3_client *s, struct repo *rp, const struct config
 	if (!v || !*v || strlen(v) >= STATE_GENERATION_MAX || strchr(v, '/'))
 		return -EBADMSG;
 	snprintf(id, STATE_GENERATION_MAX, "%s", v);
+	/* a v2 pointer carries what the skip check needs: no tree to read */
+	if (info && json_str(root, "tree_digest")) {
+		memset(info, 0, sizeof(*info));
+		snprintf(info->id, sizeof(info->id), "%s", v);
+		snprintf(info->tree_digest, sizeof(info->tree_digest), "%s",
+			 json_str(root, "tree_digest"));
+		info->files = json_u64(root, "files");
+		info->bytes = json_u64(root, "bytes");
+		info->size = json_u64(root, "stored");
+		info->v2 = 1;
+	}
 	return 0;
 }
 
@@ -612,8 +623,8 @@ int state_backup_full(const struct config *c, int force, struct state_backup_res
 		goto done;
 	}
 
-	r = read_latest(s, &rp, c, latest_id);
-	if (r >= 0 && read_manifest(s, &rp, c, latest_id, &latest) >= 0)
+	r = read_latest(s, &rp, c, latest_id, &latest);
+	if (r >= 0 && (latest.v2 || read_manifest(s, &rp, c, latest_id, &latest) >= 0))
 		have_latest = 1;
 	else if (r == -EPERM)
 		log_notice("The bucket's latest generation is not encrypted; this backup is the "
@@ -675,7 +686,7 @@ int state_backup_full(const struct config *c, int force, struct state_backup_res
 	}
 	if (r >= 0) {
 		latest_key = xasprintf("%slatest", c->state_storage_prefix);
-		repo_latest_seal(&rp, res.generation, &latest_obj, &latest_size);
+		repo_latest_seal(&rp, res.generation, tree.tree_digest, &st, &latest_obj, &latest_size);
 		r = s3_put(s, latest_key, latest_obj, latest_size, "application/json");
 		if (r < 0)
 			log_error("%s", s3_last_error(s));
@@ -743,7 +754,7 @@ int state_list(const struct config *c, struct state_generation **ret, size_t *re
 		repo_done(&rp);
 		return log_error_errno(r, "%s", s3_last_error(s));
 	}
-	(void)read_latest(s, &rp, c, latest_id);
+	(void)read_latest(s, &rp, c, latest_id, NULL);
 	v = xcalloc(l.n + 1, sizeof(*v));
 	for (size_t i = 0; i < l.n; i++) {
 		struct manifest m = {0};
@@ -811,7 +822,7 @@ static int state_verify_one(const struct config *c, const char *generation, char
 	}
 	if (generation)
 		snprintf(id, sizeof(id), "%s", generation);
-	else if ((r = read_latest(s, &rp, c, id)) < 0) {
+	else if ((r = read_latest(s, &rp, c, id, NULL)) < 0) {
 		snprintf(why, why_size, "%s",
 			 r == -EBADMSG	? "\"latest\" is not readable"
 			 : r == -ENOENT ? s3_last_error(s)
@@ -1040,7 +1051,7 @@ static int pick_generation(struct s3_client *s, struct repo *rp, const struct co
 		snprintf(id, STATE_GENERATION_MAX, "%s", want);
 		return 0;
 	}
-	if (read_latest(s, rp, c, latest) >= 0)
+	if (read_latest(s, rp, c, latest, NULL) >= 0)
 		for (size_t i = 0; i < l.n && !found; i++)
 			found = streq(l.v[i].id, latest) && gen_complete(&l.v[i]);
 	if (found)
