@@ -104,6 +104,7 @@ static const struct conf_key conf_table[] = {
 	{"state.storage.prefix", CONF_STRING, OFF(state_storage_prefix), NULL},
 	{"state.storage.path_style", CONF_BOOL, OFF(state_storage_path_style), "false"},
 	{"state.storage.credentials_file", CONF_STRING, OFF(state_storage_credentials_file), NULL},
+	{"state.encryption.key_file", CONF_STRING, OFF(state_encryption_key_file), NULL},
 	{"idle.delete_without_backup", CONF_BOOL, OFF(idle_delete_without_backup), "false"},
 	{"idle.delete_without_storage", CONF_BOOL, OFF(idle_delete_without_storage), "false"},
 	{"notify.webhook_url_file", CONF_STRING, OFF(notify_webhook_url_file), NULL},

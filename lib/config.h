@@ -107,6 +107,7 @@ struct config {
 	char *state_storage_prefix; /* derived: "agentbox/<workspace.name>/" */
 	int state_storage_path_style;
 	char *state_storage_credentials_file; /* NULL: ~/.aws/credentials */
+	char *state_encryption_key_file; /* NULL: the bucket holds plain objects */
 
 	/* provider.* */
 	char *notify_webhook_url_file; /* secret: the webhook's URL */

@@ -99,7 +99,9 @@ int write_file_replace(const char *path, const void *data, size_t size, mode_t m
 	return write_file_replace_full(path, data, size, mode, 0);
 }
 
-int read_secret(const char *name_or_path, char **ret, const char **ret_why)
+/* read_secret() and read_secret_bytes(); trim: cut trailing line ends. */
+static int read_secret_full(const char *name_or_path, int trim, char **ret, size_t *ret_size,
+			    const char **ret_why)
 {
 	_cleanup_free_ char *credpath = NULL;
 	_cleanup_close_ int fd = -1;
@@ -151,10 +153,22 @@ int read_secret(const char *name_or_path, char **ret, const char **ret_why)
 		*ret_why = r == -EFBIG ? "is larger than 64 KiB" : "cannot be read";
 		return r;
 	}
-	while (size > 0 && (buf[size - 1] == '\n' || buf[size - 1] == '\r'))
+	while (trim && size > 0 && (buf[size - 1] == '\n' || buf[size - 1] == '\r'))
 		buf[--size] = '\0';
 	*ret = buf;
+	if (ret_size)
+		*ret_size = size;
 	return 0;
+}
+
+int read_secret(const char *name_or_path, char **ret, const char **ret_why)
+{
+	return read_secret_full(name_or_path, 1, ret, NULL, ret_why);
+}
+
+int read_secret_bytes(const char *name_or_path, char **ret, size_t *ret_size, const char **ret_why)
+{
+	return read_secret_full(name_or_path, 0, ret, ret_size, ret_why);
 }
 
 int mkdir_p(const char *path, mode_t mode)

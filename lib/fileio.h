@@ -22,6 +22,8 @@ int write_file_replace(const char *path, const void *data, size_t size, mode_t m
  * by us with no group/other permission bits. Trailing newlines are cut.
  * On failure *ret_why (static text) says what is wrong. */
 int read_secret(const char *name_or_path, char **ret, const char **ret_why);
+/* The same, keeping every byte (binary keys), the size in *ret_size. */
+int read_secret_bytes(const char *name_or_path, char **ret, size_t *ret_size, const char **ret_why);
 
 /* mkdir -p with mode for the directories it creates. */
 int mkdir_p(const char *path, mode_t mode);

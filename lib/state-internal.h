@@ -15,6 +15,8 @@ struct manifest {
 	char created[32];
 	char host[128];
 	char **paths;
+	int v2;		 /* a v2 generation: <id>.tree (no sha256; size is what it stores) */
+	int encrypted;
 };
 
 /* Parses and checks the text of generation id's manifest (which the
@@ -24,5 +26,9 @@ int manifest_parse(const char *text, const char *id, struct manifest *ret);
 
 /* Frees what a manifest owns. */
 void manifest_done(struct manifest *m);
+
+struct s3_client;
+/* A client for state.storage with its credentials; logs why not. */
+int state_client(const struct config *c, struct s3_client **ret);
 
 #endif

@@ -27,6 +27,7 @@
 #include "fileio.h"
 #include "log.h"
 #include "macro.h"
+#include "repo.h"
 #include "s3.h"
 #include "state-internal.h"
 #include "state.h"
@@ -48,7 +49,7 @@ void manifest_done(struct manifest *m)
 struct gen_entry {
 	char id[STATE_GENERATION_MAX];
 	unsigned long seq;
-	int has_data, has_manifest;
+	int has_data, has_manifest, has_tree;
 	uint64_t data_size;
 };
 
@@ -59,7 +60,7 @@ struct gen_list {
 };
 
 /* A client for state.storage with its credentials; logs why not. */
-static int state_client(const struct config *c, struct s3_client **ret)
+int state_client(const struct config *c, struct s3_client **ret)
 {
 	_cleanup_free_ char *def = NULL;
 	const char *cred = c->state_storage_credentials_file, *why = NULL;
@@ -152,6 +153,12 @@ static int gen_cmp(const void *a, const void *b)
 	return strcmp(x->id, y->id);
 }
 
+/* A generation readers trust: a v2 tree, or a v1 archive with its manifest. */
+static int gen_complete(const struct gen_entry *g)
+{
+	return g->has_tree || (g->has_data && g->has_manifest);
+}
+
 /* LIST step: files each archive or manifest key under its generation. */
 static int on_list_key(const char *key, uint64_t size, void *userdata)
 {
@@ -165,6 +172,8 @@ static int on_list_key(const char *key, uint64_t size, void *userdata)
 		return 0;
 	if ((dot = strstr(name, ".tar.zst")) && streq(dot, ".tar.zst"))
 		data = 1;
+	else if ((dot = strrchr(name, '.')) && streq(dot, ".tree"))
+		data = 2;
 	else if ((dot = strrchr(name, '.')) && streq(dot, ".json"))
 		data = 0;
 	else
@@ -186,7 +195,9 @@ static int on_list_key(const char *key, uint64_t size, void *userdata)
 		l->v[i].seq = strtoul(dash + 1, NULL, 10);
 		l->n++;
 	}
-	if (data) {
+	if (data == 2)
+		l->v[i].has_tree = 1;
+	else if (data) {
 		l->v[i].has_data = 1;
 		l->v[i].data_size = size;
 	} else
@@ -230,13 +241,59 @@ static uint64_t json_u64(const cJSON *o, const char *k)
 		   : 0;
 }
 
-/* Reads and checks a manifest; -EBADMSG when it is not one for id. */
-static int read_manifest(struct s3_client *s, const struct config *c, const char *id,
-			 struct manifest *ret)
+/* A v2 generation's tree header as a manifest. */
+static int read_tree_manifest(struct repo *rp, const char *id, struct manifest *ret)
+{
+	_cleanup_free_ char *text = NULL;
+	_cleanup_(cJSON_Deletep) cJSON *root = NULL;
+	struct repo_tree t = {0};
+	struct manifest m = {0};
+	const cJSON *paths, *e;
+	int r, i = 0;
+
+	r = repo_read_tree(rp, id, &t, &text);
+	if (r < 0)
+		return r;
+	root = cJSON_Parse(t.header);
+	repo_tree_done(&t);
+	paths = root ? cJSON_GetObjectItemCaseSensitive(root, "paths") : NULL;
+	if (!root || !json_str(root, "generation") || !streq(json_str(root, "generation"), id) ||
+	    !cJSON_IsArray(paths))
+		return -EBADMSG;
+	snprintf(m.id, sizeof(m.id), "%s", id);
+	snprintf(m.tree_digest, sizeof(m.tree_digest), "%s",
+		 strempty(json_str(root, "tree_digest")));
+	snprintf(m.created, sizeof(m.created), "%s", strempty(json_str(root, "created")));
+	snprintf(m.host, sizeof(m.host), "%s", strempty(json_str(root, "host")));
+	m.size = json_u64(root, "stored");
+	m.files = json_u64(root, "files");
+	m.bytes = json_u64(root, "bytes");
+	m.v2 = 1;
+	m.encrypted = rp->key.encrypted;
+	m.paths = xcalloc((size_t)cJSON_GetArraySize(paths) + 1, sizeof(char *));
+	cJSON_ArrayForEach(e, paths)
+	{
+		if (!cJSON_IsString(e) || e->valuestring[0] != '/') {
+			manifest_done(&m);
+			return -EBADMSG;
+		}
+		m.paths[i++] = xstrdup(e->valuestring);
+	}
+	*ret = m;
+	return 0;
+}
+
+/* Reads and checks a generation's manifest (v2: its tree; else the v1
+ * JSON); -EBADMSG when it is not one for id. */
+static int read_manifest(struct s3_client *s, struct repo *rp, const struct config *c,
+			 const char *id, struct manifest *ret)
 {
 	_cleanup_free_ char *key = gen_key(c, id, "json"), *text = NULL;
 	int r;
 
+	r = read_tree_manifest(rp, id, ret);
+	if (r != -ENOENT)
+		return r;
 	r = s3_get_buffer(s, key, MANIFEST_MAX, &text, NULL);
 	if (r < 0)
 		return r;
@@ -279,15 +336,22 @@ int manifest_parse(const char *text, const char *id, struct manifest *ret)
 	return 0;
 }
 
-/* The id "latest" names; -ENOENT when there is none. */
-static int read_latest(struct s3_client *s, const struct config *c, char id[STATE_GENERATION_MAX])
+/* The id "latest" names; -ENOENT when there is none; repo_open()'s errors
+ * when it does not open with our key. */
+static int read_latest(struct s3_client *s, struct repo *rp, const struct config *c,
+		       char id[STATE_GENERATION_MAX], struct manifest *info)
 {
-	_cleanup_free_ char *key = xasprintf("%slatest", c->state_storage_prefix), *text = NULL;
+	_cleanup_free_ char *key = xasprintf("%slatest", c->state_storage_prefix), *obj = NULL,
+			    *text = NULL;
 	_cleanup_(cJSON_Deletep) cJSON *root = NULL;
+	size_t size = 0;
 	const char *v;
 	int r;
 
-	r = s3_get_buffer(s, key, 4096, &text, NULL);
+	r = s3_get_buffer(s, key, 4096, &obj, &size);
+	if (r < 0)
+		return r;
+	r = repo_latest_open(rp, obj, size, &text);
 	if (r < 0)
 		return r;
 	root = cJSON_Parse(text);
@@ -295,6 +359,17 @@ static int read_latest(struct s3_client *s, const struct config *c, char id[STAT
 	if (!v || !*v || strlen(v) >= STATE_GENERATION_MAX || strchr(v, '/'))
 		return -EBADMSG;
 	snprintf(id, STATE_GENERATION_MAX, "%s", v);
+	/* a v2 pointer carries what the skip check needs: no tree to read */
+	if (info && json_str(root, "tree_digest")) {
+		memset(info, 0, sizeof(*info));
+		snprintf(info->id, sizeof(info->id), "%s", v);
+		snprintf(info->tree_digest, sizeof(info->tree_digest), "%s",
+			 json_str(root, "tree_digest"));
+		info->files = json_u64(root, "files");
+		info->bytes = json_u64(root, "bytes");
+		info->size = json_u64(root, "stored");
+		info->v2 = 1;
+	}
 	return 0;
 }
 
@@ -320,97 +395,23 @@ static void instance_name(char *buf, size_t size)
 	buf[size - 1] = '\0';
 }
 
-struct upload_sink {
-	struct s3_upload *u;
-	struct sha256_ctx *h;
-	uint64_t size;
-};
-
-/* Archive sink: hashes the bytes and hands them to the upload. */
-static int sink_write(const void *data, size_t size, void *userdata)
-{
-	struct upload_sink *k = userdata;
-
-	sha256_update(k->h, data, size);
-	k->size += size;
-	return s3_upload_write(k->u, data, size);
-}
-
-/* Uploads one archive of the state paths to key; fills stats and hash. */
-static int upload_archive(struct s3_client *s, const struct config *c, const char *key,
-			  uint64_t expected, struct tarball_stats *ret_stats, char sha[65],
-			  uint64_t *ret_size)
-{
-	_cleanup_(s3_upload_freep) struct s3_upload *u = NULL;
-	_cleanup_free_ char *bad = NULL;
-	struct upload_sink k = {0};
-	int r;
-
-	r = s3_upload_begin(s, key, s3_part_size_for(expected), &u);
-	if (r < 0)
-		return r;
-	k.u = u;
-	k.h = sha256_new();
-	r = tarball_create(c->state_paths, c->state_exclude, (int)c->state_compression_level,
-			   sink_write, &k, ret_stats, &bad);
-	sha256_finish_hex(k.h, sha);
-	if (r < 0) {
-		if (r == -EAGAIN)
-			log_warning("%s changed while it was archived", strempty(bad));
-		else if (*s3_last_error(s))
-			log_error("%s", s3_last_error(s));
-		else
-			log_error_errno(r, "Cannot archive %s: %m", strempty(bad));
-		return r;
-	}
-	r = s3_upload_finish(u);
-	if (r < 0)
-		return log_error_errno(r, "%s", s3_last_error(s));
-	*ret_size = k.size;
-	return 0;
-}
-
-/* The manifest of a verified archive, as JSON text. */
-static char *manifest_json(const char *id, const struct config *c, uint64_t size, const char *sha,
-			   const struct tarball_stats *st)
-{
-	cJSON *root = cJSON_CreateObject(), *paths = cJSON_AddArrayToObject(root, "paths");
-	char host[256], created[FORMAT_UTC_MAX];
-	char *text;
-
-	instance_name(host, sizeof(host));
-	format_utc(created, sizeof(created), time(NULL));
-	cJSON_AddNumberToObject(root, "format", 1);
-	cJSON_AddStringToObject(root, "generation", id);
-	cJSON_AddStringToObject(root, "created", created);
-	cJSON_AddNumberToObject(root, "size", (double)size);
-	cJSON_AddStringToObject(root, "sha256", sha);
-	cJSON_AddNumberToObject(root, "files", (double)st->files);
-	cJSON_AddNumberToObject(root, "bytes", (double)st->bytes);
-	cJSON_AddStringToObject(root, "tree_digest", st->tree_digest);
-	cJSON_AddStringToObject(root, "host", host);
-	cJSON_AddStringToObject(root, "workspace", c->workspace_name);
-	cJSON_AddStringToObject(root, "agentbox_version", AGENTBOX_VERSION);
-	cJSON_AddStringToObject(root, "compression", "zstd");
-	for (char **p = c->state_paths; p && *p; p++)
-		cJSON_AddItemToArray(paths, cJSON_CreateString(*p));
-	text = cJSON_Print(root);
-	cJSON_Delete(root);
-	return text;
-}
-
-/* Deletes generations beyond state.keep and archives left without a
- * manifest by killed backups, all older than newest (just verified). */
-static void apply_retention(struct s3_client *s, const struct config *c, const char *newest)
+/* Deletes generations beyond state.keep and leftovers of killed backups,
+ * all older than newest (just written), then the packs no kept v2
+ * generation uses (repo_prune()). */
+static void apply_retention(struct s3_client *s, struct repo *rp, const struct config *c,
+			    const char *newest)
 {
 	struct gen_list l = {0};
-	size_t kept = 0;
+	size_t kept = 0, n_keep = 0;
 	unsigned long newest_seq = 0;
+	_cleanup_free_ char **keep = NULL;
+	int pruned = 0;
 
 	if (list_generations(s, c, &l) < 0) {
 		log_warning("%s; retention skipped, ignoring", s3_last_error(s));
 		return;
 	}
+	keep = xcalloc(l.n + 1, sizeof(char *));
 	for (size_t i = 0; i < l.n; i++)
 		if (streq(l.v[i].id, newest))
 			newest_seq = l.v[i].seq;
@@ -420,29 +421,39 @@ static void apply_retention(struct s3_client *s, const struct config *c, const c
 
 		if (g->seq >= newest_seq)
 			drop = 0;
-		else if (g->has_data && g->has_manifest)
+		else if (gen_complete(g))
 			drop = kept >= (size_t)c->state_keep;
 		else
 			drop = 1; /* an incomplete leftover, older than a verified one */
-		if (g->has_data && g->has_manifest && !drop)
+		if (gen_complete(g) && !drop)
 			kept++;
+		if (g->has_tree && !drop)
+			keep[n_keep++] = g->id;
 		if (streq(g->id, newest)) {
 			kept = kept ? kept : 1;
 			continue;
 		}
 		if (!drop)
 			continue;
-		/* the manifest first: from then on, no reader trusts the archive */
+		/* the manifest or tree first: from then on, no reader trusts the rest */
 		{
 			_cleanup_free_ char *mk = gen_key(c, g->id, "json"),
-					    *dk = gen_key(c, g->id, "tar.zst");
-			if ((g->has_manifest && s3_delete(s, mk) < 0) ||
+					    *dk = gen_key(c, g->id, "tar.zst"),
+					    *tk = gen_key(c, g->id, "tree");
+			if ((g->has_tree && s3_delete(s, tk) < 0) ||
+			    (g->has_manifest && s3_delete(s, mk) < 0) ||
 			    (g->has_data && s3_delete(s, dk) < 0))
 				log_warning("%s, ignoring", s3_last_error(s));
-			else
+			else {
 				log_info("Deleted old generation %s", g->id);
+				pruned = pruned || g->has_tree;
+			}
 		}
 	}
+	/* packs are swept when a v2 generation went (then leftovers of killed
+	 * backups go too) */
+	if (pruned && n_keep > 0)
+		(void)repo_prune(rp, keep, n_keep);
 	free(l.v);
 }
 
@@ -581,17 +592,18 @@ int state_lease_release(const struct config *c)
 int state_backup_full(const struct config *c, int force, struct state_backup_result *ret)
 {
 	_cleanup_(s3_client_freep) struct s3_client *s = NULL;
-	_cleanup_free_ char *data_key = NULL, *man_key = NULL, *man = NULL, *latest_key = NULL,
-			    *latest_text = NULL;
+	_cleanup_free_ char *latest_key = NULL, *bad = NULL;
+	_cleanup_free_ void *latest_obj = NULL;
 	struct state_backup_result res = {0};
 	struct manifest latest = {0};
-	struct tarball_stats tree, st;
-	struct s3_object_info info;
+	struct tarball_stats tree;
+	struct repo_stats st = {0};
 	struct gen_list l = {0};
-	char latest_id[STATE_GENERATION_MAX] = "", sha[65], stamp[32];
+	struct repo rp = {0};
+	char latest_id[STATE_GENERATION_MAX] = "", stamp[32];
 	usec_t start = now_usec(CLOCK_MONOTONIC);
 	unsigned long seq = 0;
-	uint64_t size = 0;
+	size_t latest_size = 0;
 	time_t t;
 	struct tm tm;
 	int r, have_latest = 0;
@@ -600,49 +612,58 @@ int state_backup_full(const struct config *c, int force, struct state_backup_res
 	r = state_client(c, &s);
 	if (r < 0)
 		return r;
+	r = repo_init(&rp, s, c, state_client);
+	if (r < 0)
+		goto done;
 	r = lease_take(s, c, 0, "back up");
 	if (r < 0) {
 		log_event(LOG_ERR, MSGID_BACKUP_FAILED, NULL, 0,
 			  r == -EBUSY ? "Backup refused: no lease"
 				      : "Backup failed: the lease could not be read or written");
-		return r;
+		goto done;
 	}
 
-	r = read_latest(s, c, latest_id);
-	if (r >= 0 && read_manifest(s, c, latest_id, &latest) >= 0)
+	r = read_latest(s, &rp, c, latest_id, &latest);
+	if (r >= 0 && (latest.v2 || read_manifest(s, &rp, c, latest_id, &latest) >= 0))
 		have_latest = 1;
-	else if (r < 0 && r != -ENOENT && r != -EBADMSG) {
+	else if (r == -EPERM)
+		log_notice("The bucket's latest generation is not encrypted; this backup is the "
+			   "first one encrypted with state.encryption.key_file");
+	else if (r == -ENOKEY || r == -EKEYREJECTED) {
+		log_event(LOG_ERR, MSGID_BACKUP_FAILED, NULL, 0,
+			  "Backup refused: s3://%s/%slatest %s", c->state_storage_bucket,
+			  c->state_storage_prefix, repo_open_strerror(r));
+		goto done;
+	} else if (r < 0 && r != -ENOENT && r != -EBADMSG) {
 		log_event(LOG_ERR, MSGID_BACKUP_FAILED, NULL, 0, "Backup failed: %s",
 			  s3_last_error(s));
-		return r;
+		goto done;
 	}
 	r = tarball_tree_digest(c->state_paths, c->state_exclude, &tree);
 	if (r < 0) {
-		manifest_done(&latest);
-		return log_error_errno(r, "Cannot walk the state paths: %m");
+		log_error_errno(r, "Cannot walk the state paths: %m");
+		goto done;
 	}
-	if (!force && have_latest && streq(tree.tree_digest, latest.tree_digest)) {
+	if (!force && have_latest && latest.v2 && streq(tree.tree_digest, latest.tree_digest)) {
 		res.skipped = 1;
 		snprintf(res.generation, sizeof(res.generation), "%s", latest.id);
 		res.size = latest.size;
 		res.files = latest.files;
 		res.bytes = latest.bytes;
-		snprintf(res.sha256, sizeof(res.sha256), "%s", latest.sha256);
 		res.duration = now_usec(CLOCK_MONOTONIC) - start;
-		manifest_done(&latest);
 		log_event(LOG_INFO, MSGID_BACKUP_SKIPPED,
 			  LOG_FIELDS({"AGENTBOX_GENERATION", res.generation}), 1,
 			  "Backup skipped: nothing changed since generation %s", res.generation);
 		*ret = res;
-		return 0;
+		r = 0;
+		goto done;
 	}
-	manifest_done(&latest);
 
 	r = list_generations(s, c, &l);
 	if (r < 0) {
 		log_event(LOG_ERR, MSGID_BACKUP_FAILED, NULL, 0, "Backup failed: %s",
 			  s3_last_error(s));
-		return r;
+		goto done;
 	}
 	for (size_t i = 0; i < l.n; i++)
 		seq = MAX(seq, l.v[i].seq);
@@ -651,67 +672,61 @@ int state_backup_full(const struct config *c, int force, struct state_backup_res
 	gmtime_r(&t, &tm);
 	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
 	snprintf(res.generation, sizeof(res.generation), "%s-%06lu", stamp, seq + 1);
-	data_key = gen_key(c, res.generation, "tar.zst");
-	man_key = gen_key(c, res.generation, "json");
 
 	for (int attempt = 1;; attempt++) {
-		r = upload_archive(s, c, data_key, tree.bytes, &st, sha, &size);
+		free(bad);
+		bad = NULL;
+		r = repo_backup(&rp, res.generation, tree.tree_digest, &st, &bad);
 		if (r != -EAGAIN || attempt >= TORN_RETRIES)
 			break;
+		log_warning("%s changed while it was archived", strempty(bad));
 		log_info("Retrying the backup (%d of %d)", attempt, TORN_RETRIES - 1);
+		/* the digest in the tree is of what the retry will find */
+		(void)tarball_tree_digest(c->state_paths, c->state_exclude, &tree);
 	}
+	if (r >= 0) {
+		latest_key = xasprintf("%slatest", c->state_storage_prefix);
+		repo_latest_seal(&rp, res.generation, tree.tree_digest, &st, &latest_obj, &latest_size);
+		r = s3_put(s, latest_key, latest_obj, latest_size, "application/json");
+		if (r < 0)
+			log_error("%s", s3_last_error(s));
+	} else if (r == -EAGAIN)
+		log_warning("%s changed while it was archived", strempty(bad));
+	else if (r != -EIO || !bad)
+		log_error_errno(r, "Backup of %s failed: %m", bad ? bad : "the state");
 	if (r < 0) {
 		log_event(LOG_ERR, MSGID_BACKUP_FAILED,
 			  LOG_FIELDS({"AGENTBOX_GENERATION", res.generation}), 1,
 			  "Backup %s failed%s", res.generation,
-			  r == -EAGAIN ? ": files kept changing while they were archived" : "");
-		return r;
+			  r == -EAGAIN ? ": files kept changing while they were read" : "");
+		goto done;
 	}
-	r = s3_head(s, data_key, &info);
-	if (r >= 0 && info.size != size) {
-		log_error("HEAD s3://%s/%s: %" PRIu64 " bytes stored, %" PRIu64 " sent",
-			  c->state_storage_bucket, data_key, info.size, size);
-		r = -EIO;
-	} else if (r < 0)
-		log_error("%s", s3_last_error(s));
-	if (r >= 0) {
-		man = manifest_json(res.generation, c, size, sha, &st);
-		r = s3_put(s, man_key, man, strlen(man), "application/json");
-		if (r >= 0) {
-			latest_key = xasprintf("%slatest", c->state_storage_prefix);
-			latest_text = xasprintf("{\"generation\": \"%s\"}\n", res.generation);
-			r = s3_put(s, latest_key, latest_text, strlen(latest_text),
-				   "application/json");
-		}
-		if (r < 0)
-			log_error("%s", s3_last_error(s));
-	}
-	if (r < 0) {
-		log_event(LOG_ERR, MSGID_BACKUP_FAILED,
-			  LOG_FIELDS({"AGENTBOX_GENERATION", res.generation}), 1,
-			  "Backup %s failed", res.generation);
-		return r;
-	}
-	res.size = size;
+	res.size = st.stored;
+	res.uploaded = st.uploaded;
 	res.files = st.files;
 	res.bytes = st.bytes;
-	snprintf(res.sha256, sizeof(res.sha256), "%s", sha);
 	res.duration = now_usec(CLOCK_MONOTONIC) - start;
 	{
 		char sz[32], dur[FORMAT_DURATION_MAX];
-		snprintf(sz, sizeof(sz), "%" PRIu64, size);
+		snprintf(sz, sizeof(sz), "%" PRIu64, st.uploaded);
 		log_event(LOG_NOTICE, MSGID_BACKUP_DONE,
 			  LOG_FIELDS({"AGENTBOX_GENERATION", res.generation},
 				     {"AGENTBOX_BACKUP_SIZE", sz}),
 			  2,
 			  "Backed up %" PRIu64 " files (%" PRIu64
-			  " bytes) as generation %s, %" PRIu64 " bytes, in %s",
-			  st.files, st.bytes, res.generation, size,
+			  " bytes) as generation %s, %" PRIu64 " bytes stored, %" PRIu64
+			  " bytes uploaded (%" PRIu64 " of %" PRIu64 " chunks new), in %s",
+			  st.files, st.bytes, res.generation, st.stored, st.uploaded,
+			  st.chunks_new, st.chunks,
 			  format_duration_exact(dur, sizeof(dur), res.duration));
 	}
-	apply_retention(s, c, res.generation);
+	apply_retention(s, &rp, c, res.generation);
 	*ret = res;
-	return 0;
+	r = 0;
+done:
+	manifest_done(&latest);
+	repo_done(&rp);
+	return r;
 }
 
 int state_backup(const struct config *c, struct state_backup_result *ret)
@@ -725,15 +740,21 @@ int state_list(const struct config *c, struct state_generation **ret, size_t *re
 	struct gen_list l = {0};
 	char latest_id[STATE_GENERATION_MAX] = "";
 	struct state_generation *v;
+	struct repo rp = {0};
 	int r;
 
 	r = state_client(c, &s);
 	if (r < 0)
 		return r;
-	r = list_generations(s, c, &l);
+	r = repo_init(&rp, s, c, state_client);
 	if (r < 0)
+		return r;
+	r = list_generations(s, c, &l);
+	if (r < 0) {
+		repo_done(&rp);
 		return log_error_errno(r, "%s", s3_last_error(s));
-	(void)read_latest(s, c, latest_id);
+	}
+	(void)read_latest(s, &rp, c, latest_id, NULL);
 	v = xcalloc(l.n + 1, sizeof(*v));
 	for (size_t i = 0; i < l.n; i++) {
 		struct manifest m = {0};
@@ -741,9 +762,10 @@ int state_list(const struct config *c, struct state_generation **ret, size_t *re
 		snprintf(v[i].id, sizeof(v[i].id), "%s", l.v[i].id);
 		v[i].size = l.v[i].data_size;
 		v[i].latest = streq(l.v[i].id, latest_id);
-		if (l.v[i].has_manifest && l.v[i].has_data &&
-		    read_manifest(s, c, l.v[i].id, &m) >= 0) {
-			v[i].valid = m.size == l.v[i].data_size;
+		if (gen_complete(&l.v[i]) && read_manifest(s, &rp, c, l.v[i].id, &m) >= 0) {
+			v[i].valid = m.v2 || m.size == l.v[i].data_size;
+			if (m.v2)
+				v[i].size = m.size;
 			v[i].files = m.files;
 			v[i].bytes = m.bytes;
 			snprintf(v[i].sha256, sizeof(v[i].sha256), "%s", m.sha256);
@@ -755,6 +777,7 @@ int state_list(const struct config *c, struct state_generation **ret, size_t *re
 	*ret = v;
 	*ret_n = l.n;
 	free(l.v);
+	repo_done(&rp);
 	return 0;
 }
 
@@ -784,6 +807,7 @@ static int state_verify_one(const struct config *c, const char *generation, char
 	char id[STATE_GENERATION_MAX], sha[65] = "";
 	struct manifest m = {0};
 	struct hash_sink k = {0};
+	_cleanup_(repo_donep) struct repo rp = {0};
 	int r;
 
 	r = state_client(c, &s);
@@ -791,18 +815,49 @@ static int state_verify_one(const struct config *c, const char *generation, char
 		snprintf(why, why_size, "no client for the state storage");
 		return r;
 	}
+	r = repo_init(&rp, s, c, state_client);
+	if (r < 0) {
+		snprintf(why, why_size, "state.encryption.key_file cannot be used");
+		return r;
+	}
 	if (generation)
 		snprintf(id, sizeof(id), "%s", generation);
-	else if ((r = read_latest(s, c, id)) < 0) {
+	else if ((r = read_latest(s, &rp, c, id, NULL)) < 0) {
 		snprintf(why, why_size, "%s",
-			 r == -EBADMSG ? "\"latest\" is not readable" : s3_last_error(s));
+			 r == -EBADMSG	? "\"latest\" is not readable"
+			 : r == -ENOENT ? s3_last_error(s)
+					: repo_open_strerror(r));
 		return log_error_errno(r, "Cannot verify the latest generation: %s", why);
 	}
-	r = read_manifest(s, c, id, &m);
+	r = read_manifest(s, &rp, c, id, &m);
 	if (r < 0) {
 		snprintf(why, why_size, "manifest of generation %s: %s", id,
-			 r == -EBADMSG ? "not a valid manifest" : s3_last_error(s));
+			 r == -EBADMSG ? "not a valid manifest"
+			 : r == -ENOENT || r == -EIO || r == -EACCES ? s3_last_error(s)
+								    : repo_open_strerror(r));
 		return log_error_errno(r, "Cannot verify: %s", why);
+	}
+	if (m.v2) {
+		struct repo_stats st = {0};
+		for (int attempt = 1; attempt <= 2; attempt++) {
+			_cleanup_free_ char *error = NULL;
+			r = repo_restore(&rp, id, NULL, c->state_paths, NULL, &st, &error);
+			if (r >= 0)
+				break;
+			snprintf(why, why_size, "generation %s: %s", id, strempty(error));
+			if (attempt == 1)
+				log_warning("%s; reading it once more", why);
+			repo_index_done(&rp.index);
+			rp.index_loaded = 0;
+		}
+		manifest_done(&m);
+		if (r < 0)
+			return log_error_errno(r, "Verification of generation %s failed: %s", id,
+					       why);
+		log_info("Generation %s read back: %" PRIu64 " files, %" PRIu64
+			 " chunks authenticated (%" PRIu64 " bytes read)",
+			 id, st.files, st.chunks, st.uploaded);
+		return 0;
 	}
 	key = gen_key(c, id, "tar.zst");
 	for (int attempt = 1; attempt <= 2; attempt++) {
@@ -974,7 +1029,8 @@ static void restore_owner(const struct config *c, struct tarball_owner *ret, gid
 
 /* Picks the generation to restore: the one asked for, else "latest",
  * else (with a warning) the newest complete one. */
-static int pick_generation(struct s3_client *s, const struct config *c, const char *want,
+static int pick_generation(struct s3_client *s, struct repo *rp, const struct config *c,
+			   const char *want,
 			   char id[STATE_GENERATION_MAX])
 {
 	struct gen_list l = {0};
@@ -986,7 +1042,7 @@ static int pick_generation(struct s3_client *s, const struct config *c, const ch
 		return log_error_errno(r, "%s", s3_last_error(s));
 	if (want) {
 		for (size_t i = 0; i < l.n && !found; i++)
-			found = streq(l.v[i].id, want) && l.v[i].has_data && l.v[i].has_manifest;
+			found = streq(l.v[i].id, want) && gen_complete(&l.v[i]);
 		free(l.v);
 		if (!found)
 			return log_error_errno(
@@ -995,14 +1051,14 @@ static int pick_generation(struct s3_client *s, const struct config *c, const ch
 		snprintf(id, STATE_GENERATION_MAX, "%s", want);
 		return 0;
 	}
-	if (read_latest(s, c, latest) >= 0)
+	if (read_latest(s, rp, c, latest, NULL) >= 0)
 		for (size_t i = 0; i < l.n && !found; i++)
-			found = streq(l.v[i].id, latest) && l.v[i].has_data && l.v[i].has_manifest;
+			found = streq(l.v[i].id, latest) && gen_complete(&l.v[i]);
 	if (found)
 		snprintf(id, STATE_GENERATION_MAX, "%s", latest);
 	else
 		for (size_t i = l.n; i-- > 0 && !found;)
-			if (l.v[i].has_data && l.v[i].has_manifest) {
+			if (gen_complete(&l.v[i])) {
 				found = 1;
 				snprintf(id, STATE_GENERATION_MAX, "%s", l.v[i].id);
 				if (*latest)
@@ -1040,24 +1096,44 @@ int state_restore_full(const struct config *c, const char *generation, int take_
 	char id[STATE_GENERATION_MAX], sha[65];
 	usec_t start = now_usec(CLOCK_MONOTONIC);
 	int sv[2] = {-1, -1}, r, k;
+	_cleanup_(repo_donep) struct repo rp = {0};
+	struct repo_stats rs = {0};
 	_cleanup_close_ int lock = state_lock(c);
 
 	r = state_client(c, &s);
 	if (r < 0)
 		return r;
+	/* the key first: a missing or unusable key touches nothing */
+	r = repo_init(&rp, s, c, state_client);
+	if (r < 0)
+		goto fail;
 	r = lease_take(s, c, take_over, "restore");
 	if (r < 0)
 		goto fail;
-	r = pick_generation(s, c, generation, id);
+	r = pick_generation(s, &rp, c, generation, id);
 	if (r < 0)
 		goto fail;
-	r = read_manifest(s, c, id, &m);
+	r = read_manifest(s, &rp, c, id, &m);
 	if (r < 0) {
 		log_error("Manifest of generation %s: %s", id,
-			  r == -EBADMSG ? "not a valid manifest" : s3_last_error(s));
+			  r == -EBADMSG ? "not a valid manifest"
+			  : r == -ENOKEY || r == -EKEYREJECTED || r == -EPERM
+			      ? repo_open_strerror(r)
+			      : s3_last_error(s));
+		goto fail;
+	}
+	if (!m.v2 && rp.key.encrypted) {
+		/* a bucket writer must not be able to downgrade us to plain data */
+		log_error("Generation %s is in the old, unencrypted layout, but "
+			  "state.encryption.key_file is set; refusing it (back up once with the "
+			  "key from the VM that holds the state, see docs/state.md)",
+			  id);
+		r = -EPERM;
 		goto fail;
 	}
 	data_key = gen_key(c, id, "tar.zst");
+	if (m.v2)
+		goto staging;
 	r = s3_head(s, data_key, &info);
 	if (r < 0) {
 		log_error("%s", s3_last_error(s));
@@ -1071,6 +1147,7 @@ int state_restore_full(const struct config *c, const char *generation, int take_
 		goto fail;
 	}
 
+staging:
 	/* Only the configured state paths are ever written, whatever the
 	 * manifest says: a bucket must not be able to name /etc. */
 	for (char **p = m.paths; *p; p++)
@@ -1124,6 +1201,18 @@ int state_restore_full(const struct config *c, const char *generation, int take_
 		}
 	}
 
+	if (m.v2) {
+		if (geteuid() == 0)
+			restore_owner(c, &owner, &groups);
+		r = repo_restore(&rp, id, staging, c->state_paths, geteuid() == 0 ? &owner : NULL,
+				 &rs, &error);
+		if (r < 0) {
+			log_error("Restore of generation %s refused: %s", id, strempty(error));
+			goto fail;
+		}
+		st.files = rs.files;
+		goto swap;
+	}
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
 		r = log_error_errno(errno, "socketpair: %m");
 		goto fail;
@@ -1169,6 +1258,7 @@ int state_restore_full(const struct config *c, const char *generation, int take_
 		r = -EBADMSG;
 		goto fail;
 	}
+swap:
 	r = swap_in(staging, c->state_paths);
 	if (r < 0)
 		goto fail;

@@ -1,14 +1,14 @@
 /* Workspace state in object storage: verified generations.
  *
- * Layout under state.storage.prefix (P):
- *   P generations/<YYYYMMDDTHHMMSSZ>-<seq>.tar.zst   the archive (immutable)
- *   P generations/<YYYYMMDDTHHMMSSZ>-<seq>.json      its manifest, written
- *        after the archive is complete and its size checked with HEAD
- *   P latest                                          {"generation": ID},
- *        written last
- *   P lease.json                                      which VM holds the state
- * A generation is trusted only when its manifest exists and its object's
- * size (HEAD) and SHA-256 (while it is read) match the manifest. */
+ * Layout under state.storage.prefix (P), v2 (lib/repo.h):
+ *   P generations/<YYYYMMDDTHHMMSSZ>-<seq>.tree   a generation's tree
+ *   P index/<name>, P packs/<name>                 its chunks, deduplicated
+ *   P latest                                       {"generation": ID}, written last
+ *   P lease.json                                   which VM holds the state
+ * and, from older versions, still read (v1): generations/<id>.tar.zst and
+ * <id>.json, trusted when the archive's size and SHA-256 match the JSON.
+ * With state.encryption.key_file every object but the lease is encrypted
+ * and authenticated (lib/repo-crypt.h). */
 #ifndef AGENTBOX_STATE_H
 #define AGENTBOX_STATE_H
 
@@ -24,7 +24,8 @@ struct config;
 struct state_backup_result {
 	int skipped;			       /* nothing changed since the latest generation */
 	char generation[STATE_GENERATION_MAX]; /* new one, or the latest when skipped */
-	uint64_t size;			       /* bytes of the object */
+	uint64_t size;			       /* bytes stored (compressed, deduplicated) */
+	uint64_t uploaded;		       /* bytes this backup sent (new data only) */
 	uint64_t bytes;			       /* bytes of file content, uncompressed */
 	uint64_t files;
 	usec_t duration;

@@ -57,6 +57,10 @@ struct walker {
 	uid_t cached_uid;
 	gid_t cached_gid;
 	char *cached_uname, *cached_gname;
+
+	/* tarball_walk */
+	tarball_walk_fn walk_fn;
+	void *walk_userdata;
 };
 
 /* qsort order of directory entries: bytewise. */
@@ -228,6 +232,27 @@ int tarball_tree_digest(char *const *paths, char *const *excludes, struct tarbal
 		return r;
 	*ret = stats;
 	return 0;
+}
+
+/* Walker step of tarball_walk(): hands the entry to the caller. */
+static int visit_public(struct walker *w, int dirfd, const char *name, const char *path,
+			const struct stat *st)
+{
+	return w->walk_fn(dirfd, name, path, st, w->walk_userdata);
+}
+
+int tarball_walk(char *const *paths, char *const *excludes, tarball_walk_fn fn, void *userdata,
+		 char **ret_error_path)
+{
+	struct walker w = {.excludes = excludes, .visit = visit_public, .walk_fn = fn,
+			   .walk_userdata = userdata};
+	int r;
+
+	r = walk_paths(&w, paths);
+	if (r < 0 && ret_error_path)
+		*ret_error_path = TAKE_PTR(w.error_path);
+	free(w.error_path);
+	return r;
 }
 
 /* ---- create ---- */

@@ -39,6 +39,20 @@ typedef int (*tarball_sink_fn)(const void *data, size_t size, void *userdata);
  * the cheap "has anything changed" check. */
 int tarball_tree_digest(char *const *paths, char *const *excludes, struct tarball_stats *ret);
 
+struct stat;
+
+/* One entry of a walk: dirfd and name reach it (AT_FDCWD and the full path
+ * for a state path itself), path is its full path. A directory's entries
+ * follow it (sorted, depth first) unless fn fails. */
+typedef int (*tarball_walk_fn)(int dirfd, const char *name, const char *path,
+			       const struct stat *st, void *userdata);
+
+/* Walks the paths as the archive and the digest do (same excludes, same
+ * order) and calls fn for each entry; its error ends the walk and is
+ * returned, *ret_error_path (when given) naming the entry (free it). */
+int tarball_walk(char *const *paths, char *const *excludes, tarball_walk_fn fn, void *userdata,
+		 char **ret_error_path);
+
 /* Archives paths into sink. level is zstd's (1-19). On -EAGAIN (a file
  * changed while read) or any other error, *ret_error_path (when given)
  * names the file concerned (free it). */

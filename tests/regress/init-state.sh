@@ -50,7 +50,7 @@ rm -rf "$H/.claude" "$H/.claude.json"
 
 # -- first boot: the restore's download is held 4 s too, by a second proxy
 S3HOLD=$(free_port)
-python3 "$TOP/tests/init/delay-proxy.py" "$S3HOLD" "${S3_ENDPOINT##*:}" "GET /$BUCKET/ws/generations/$gen.tar.zst" "$HOLD" >"$T/s3delay.log" 2>&1 &
+python3 "$TOP/tests/init/delay-proxy.py" "$S3HOLD" "${S3_ENDPOINT##*:}" "GET /$BUCKET/ws/generations/$gen.tree" "$HOLD" >"$T/s3delay.log" 2>&1 &
 at_exit "kill $!"
 wait_for 10 grep -q ready "$T/s3delay.log" || { fail "S3 delay proxy did not start"; finish; }
 jq --arg e "http://127.0.0.1:$S3HOLD" '.state.storage.endpoint = $e' "$T/c.json" >"$T/c-held.json"
@@ -63,8 +63,8 @@ check "restored files in the container's view of the home" \
 check "restored ~/.claude.json in the container" \
 	[ "$(docker exec agentbox-st cat "$H/.claude.json")" = '{"numStartups": 7}' ]
 check "marker records the restored generation" [ "$(cat "$T/state/restored-generation")" = "$gen" ]
-check "the layer and the state archive were held by the proxies" \
-	bash -c "grep -q '^end .*/blobs/$layer' '$T/delay.log' && grep -q '^end .*$gen.tar.zst' '$T/s3delay.log'"
+check "the layer and the state's tree were held by the proxies" \
+	bash -c "grep -q '^end .*/blobs/$layer' '$T/delay.log' && grep -q '^end .*$gen.tree' '$T/s3delay.log'"
 pull=$(field AGENTBOX_PULL_MS) restore=$(field AGENTBOX_RESTORE_MS) total=$(field AGENTBOX_ELAPSED_MS)
 echo "pull ${pull}ms, restore ${restore}ms, total ${total}ms"; grep "ready in" "$T/err"
 check "pull and restore each took their held time" \

@@ -320,7 +320,7 @@ final_backup() {
 	gen=$(sed -n 's/.*Final backup verified: generation \([^ ]*\) .*/\1/p' "$T/$name.log" | tail -n 1)
 	grep -h 'aborted\|stopped' "$T/$name.log" | cut -c1-200
 	check "$name: the generation is in the bucket" \
-		ip netns exec "$NS" "$HELPERS/s3-tool" "$2" us-east-1 bkt "$3" head "ws/generations/$gen.json"
+		ip netns exec "$NS" "$HELPERS/s3-tool" "$2" us-east-1 bkt "$3" head "ws/generations/$gen.tree"
 	check "$name: status shows the generation" [ "$(jq -r .delete.generation "$T/$name.status")" = "$gen" ]
 }
 if have_rgw; then
@@ -357,16 +357,16 @@ else
 	# The bucket stores uploads but returns damaged bytes on GET: the final
 	# backup does not read back as stored, so nothing is deleted.
 	echo "changed again" >>"$T/home/notes.txt"
-	fault '^GET .*[.]tar[.]zst' corrupt 200
+	fault '^GET .*/packs/' corrupt 200
 	run corruptget
 	faults_clear
 	check "damaged read-back: no delete" no_delete
-	check "damaged read-back: says so" logged corruptget 'Delete stopped, nothing deleted.*does not read back as it was stored.*SHA-256'
+	check "damaged read-back: says so" logged corruptget 'Delete stopped, nothing deleted.*does not read back as it was stored.*fails authentication'
 	check "damaged read-back: never called verified" sh -c "! grep -q 'Final backup verified' $T/corruptget.log"
 
 	# Something happens while the final backup runs (a keepalive): no delete.
 	echo "more work" >>"$T/home/notes.txt"
-	fault '^PUT .*[.]tar[.]zst' hold 1
+	fault '^PUT .*/packs/' hold 1
 	: >"$CALLS"
 	rm -rf "$T/state" "$T/run"
 	ip netns exec "$NS" env AGENTBOX_LOG_FIELDS=1 "$BIN/agentbox-monitor" -c "$T/c.json" 2>"$T/abort.log" &
@@ -386,7 +386,7 @@ else
 	# SIGTERM while the final backup runs: stops within 2 s; the step stays
 	# written down for the next start.
 	echo "even more work" >>"$T/home/notes.txt"
-	fault '^PUT .*[.]tar[.]zst' hold 1
+	fault '^PUT .*/packs/' hold 1
 	rm -rf "$T/state" "$T/run"
 	ip netns exec "$NS" env AGENTBOX_LOG_FIELDS=1 "$BIN/agentbox-monitor" -c "$T/c.json" 2>"$T/term.log" &
 	mon=$!

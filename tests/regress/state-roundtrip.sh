@@ -88,8 +88,9 @@ done
 # retention: keep 2
 write_config "$T/c.json" "$H" "ws1/" '"keep": 2'
 for i in 1 2 3; do echo "$i" >"$H/.claude/rot"; AB backup >/dev/null 2>&1 || fail "backup $i"; done
-check "retention keeps state.keep generations" [ "$($S3 list ws1/generations/ | grep -c '\.json$')" = 2 ]
-check "retention deleted archives with their manifests" [ "$($S3 list ws1/generations/ | grep -c '\.tar\.zst$')" = 2 ]
+check "retention keeps state.keep generations" [ "$($S3 list ws1/generations/ | grep -c '\.tree$')" = 2 ]
+check "retention left no generation of the old layout" [ "$($S3 list ws1/generations/ | grep -c -e '\.json$' -e '\.tar\.zst$')" = 0 ]
+check "retention merged the index into one object" [ "$($S3 list ws1/index/ | grep -c .)" = 1 ]
 
 # a same-size rewrite with the old mtime put back is still a change
 AB backup >"$T/out" 2>&1
