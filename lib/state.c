@@ -28,6 +28,7 @@
 #include "log.h"
 #include "macro.h"
 #include "s3.h"
+#include "state-exclude.h"
 #include "state-internal.h"
 #include "state.h"
 #include "tarball.h"
@@ -342,6 +343,8 @@ static int upload_archive(struct s3_client *s, const struct config *c, const cha
 			  uint64_t *ret_size)
 {
 	_cleanup_(s3_upload_freep) struct s3_upload *u = NULL;
+	_cleanup_(state_exclude_freep) struct state_exclude *exclude =
+	    state_exclude_new(c->state_exclude, c->state_exclude_defaults);
 	_cleanup_free_ char *bad = NULL;
 	struct upload_sink k = {0};
 	int r;
@@ -351,7 +354,7 @@ static int upload_archive(struct s3_client *s, const struct config *c, const cha
 		return r;
 	k.u = u;
 	k.h = sha256_new();
-	r = tarball_create(c->state_paths, c->state_exclude, (int)c->state_compression_level,
+	r = tarball_create(c->state_paths, exclude, (int)c->state_compression_level,
 			   sink_write, &k, ret_stats, &bad);
 	sha256_finish_hex(k.h, sha);
 	if (r < 0) {
@@ -595,6 +598,7 @@ int state_backup_full(const struct config *c, int force, struct state_backup_res
 	time_t t;
 	struct tm tm;
 	int r, have_latest = 0;
+	_cleanup_(state_exclude_freep) struct state_exclude *exclude = NULL;
 	_cleanup_close_ int lock = state_lock(c);
 
 	r = state_client(c, &s);
@@ -616,7 +620,8 @@ int state_backup_full(const struct config *c, int force, struct state_backup_res
 			  s3_last_error(s));
 		return r;
 	}
-	r = tarball_tree_digest(c->state_paths, c->state_exclude, &tree);
+	exclude = state_exclude_new(c->state_exclude, c->state_exclude_defaults);
+	r = tarball_tree_digest(c->state_paths, exclude, &tree);
 	if (r < 0) {
 		manifest_done(&latest);
 		return log_error_errno(r, "Cannot walk the state paths: %m");

@@ -93,18 +93,6 @@ TEST(credentials_file)
 	rmdir(d);
 }
 
-TEST(excludes)
-{
-	char *ex[] = {"*.tmp", "/home/a/.claude/cache", "/home/*/.claude/x*", NULL};
-
-	ASSERT_TRUE(tarball_excluded(ex, "/home/a/.claude/f.tmp"));
-	ASSERT_TRUE(tarball_excluded(ex, "/home/a/.claude/cache"));
-	ASSERT_TRUE(tarball_excluded(ex, "/home/b/.claude/xyz"));
-	ASSERT_FALSE(tarball_excluded(ex, "/home/a/.claude/cache2"));
-	ASSERT_FALSE(tarball_excluded(ex, "/home/a/.claude/sub/xyz"));
-	ASSERT_FALSE(tarball_excluded(NULL, "/x"));
-}
-
 struct file_sink {
 	int fd;
 	const char *grow; /* a file to append to on the first call: a torn file */
