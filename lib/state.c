@@ -599,6 +599,7 @@ int state_backup_full(const struct config *c, int force, struct state_backup_res
 	struct tm tm;
 	int r, have_latest = 0;
 	_cleanup_(state_exclude_freep) struct state_exclude *exclude = NULL;
+	_cleanup_free_ char *bad = NULL;
 	_cleanup_close_ int lock = state_lock(c);
 
 	r = state_client(c, &s);
@@ -621,10 +622,10 @@ int state_backup_full(const struct config *c, int force, struct state_backup_res
 		return r;
 	}
 	exclude = state_exclude_new(c->state_exclude, c->state_exclude_defaults);
-	r = tarball_tree_digest(c->state_paths, exclude, &tree);
+	r = tarball_tree_digest(c->state_paths, exclude, &tree, &bad);
 	if (r < 0) {
 		manifest_done(&latest);
-		return log_error_errno(r, "Cannot walk the state paths: %m");
+		return log_error_errno(r, "Cannot walk the state paths: %s: %m", strempty(bad));
 	}
 	if (!force && have_latest && streq(tree.tree_digest, latest.tree_digest)) {
 		res.skipped = 1;

@@ -206,7 +206,7 @@ static int visit_digest(struct walker *w, int dirfd, const char *name, const cha
 }
 
 int tarball_tree_digest(char *const *paths, struct state_exclude *exclude,
-			struct tarball_stats *ret)
+			struct tarball_stats *ret, char **ret_error_path)
 {
 	struct tarball_stats stats = {0};
 	struct walker w = {.exclude = exclude, .visit = visit_digest, .stats = &stats};
@@ -215,9 +215,13 @@ int tarball_tree_digest(char *const *paths, struct state_exclude *exclude,
 	w.digest = sha256_new();
 	r = walk_paths(&w, paths);
 	sha256_finish_hex(w.digest, stats.tree_digest);
-	free(w.error_path);
-	if (r < 0)
+	if (r < 0) {
+		if (ret_error_path)
+			*ret_error_path = TAKE_PTR(w.error_path);
+		free(w.error_path);
 		return r;
+	}
+	free(w.error_path);
 	*ret = stats;
 	return 0;
 }

@@ -40,9 +40,10 @@ typedef int (*tarball_sink_fn)(const void *data, size_t size, void *userdata);
 
 /* Walks the paths (as the archive would) and computes the tree digest, the
  * number of entries and the bytes of content, without reading any file:
- * the cheap "has anything changed" check. */
+ * the cheap "has anything changed" check. On error, *ret_error_path (when
+ * given) names the file concerned (free it). */
 int tarball_tree_digest(char *const *paths, struct state_exclude *exclude,
-			struct tarball_stats *ret);
+			struct tarball_stats *ret, char **ret_error_path);
 
 /* Archives paths into sink. level is zstd's (1-19). On -EAGAIN (a file
  * changed while read) or any other error, *ret_error_path (when given)
