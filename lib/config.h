@@ -92,7 +92,6 @@ struct config {
 	char **state_paths; /* derived from workspace.home unless set */
 	char **state_exclude;
 	int state_exclude_defaults; /* leave out what can be rebuilt (lib/state-exclude.c) */
-	char *state_encryption_key_file; /* NULL: no encryption */
 	double state_keep;
 	usec_t state_backup_interval; /* 0: off */
 	usec_t state_lease_ttl;
@@ -104,6 +103,7 @@ struct config {
 	char *state_storage_prefix; /* derived: "agentbox/<workspace.name>/" */
 	int state_storage_path_style;
 	char *state_storage_credentials_file; /* NULL: ~/.aws/credentials */
+	char *state_encryption_key_file; /* NULL: the bucket holds plain objects */
 
 	/* provider.* */
 	int provider_name; /* enum provider_kind */
