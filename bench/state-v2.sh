@@ -139,7 +139,7 @@ pct() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f%%", b ? 100 * a / b : 0 }'
 {
 	echo "# bench/state-v2.sh $(date -u +%FT%TZ) $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg);" \
 		"RGW $(radosgw --version | cut -d' ' -f3) bluestore; $(aws --version 2>&1 | cut -d' ' -f1);" \
-		"$(restic version | cut -d' ' -f1-2); agentbox $("$BIN/agentbox" --version 2>/dev/null | head -1)"
+		"$(restic version | cut -d' ' -f1-2); $("$BIN/agentbox" --version 2>/dev/null | head -1)"
 	echo "# data: $((data_bytes >> 20)) MiB in $data_files entries (BENCH_SIZE_MB=$SIZE_MB)"
 	printf '%-34s %14s %14s %14s\n' "" agentbox "tar+zstd+aws" restic
 	row() { # LABEL KEY FORMAT-FUNCTION
