@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
+#include <stdint.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -29,10 +30,12 @@
 /* https://bford.info/cachedir/: the file must begin with this. */
 #define CACHEDIR_SIGNATURE "Signature: 8a477f597d28d172789f06886806bc55"
 #define MAX_COMPONENTS 512
+#define MAX_STARS 16
 
 struct rule {
 	char *pattern; /* without "!", trailing '/' and a leading '/' */
 	int negate, dir_only, anchored;
+	unsigned stars;
 };
 
 /* One directory on the walk's current path and its ignore file's rules. */
@@ -76,22 +79,32 @@ int state_exclude_globs_match(char *const *globs, const char *path)
 	return 0;
 }
 
-/* Matches the components pat[0..np) against path[0..ns). */
+/* Matches the components pat[0..np) against path[0..ns), "**" matching
+ * any number of components. Like a wildcard match with '*': on a
+ * mismatch, only the last "**" takes one more component, so the time is
+ * O(np * ns) whatever the pattern (an agent writes these files; a
+ * backtracking matcher would let a pattern of many "**" stall the
+ * backup). */
 static int match_components(char **pat, size_t np, char **path, size_t ns)
 {
-	if (np == 0)
-		return ns == 0;
-	if (streq(pat[0], "**")) {
-		if (np == 1)
-			return ns >= 1;
-		for (size_t k = 0; k <= ns; k++)
-			if (match_components(pat + 1, np - 1, path + k, ns - k))
-				return 1;
-		return 0;
+	size_t pi = 0, si = 0, star = SIZE_MAX, mark = 0;
+
+	while (si < ns) {
+		if (pi < np && streq(pat[pi], "**")) {
+			star = pi++;
+			mark = si;
+		} else if (pi < np && fnmatch(pat[pi], path[si], 0) == 0) {
+			pi++;
+			si++;
+		} else if (star != SIZE_MAX) {
+			pi = star + 1;
+			si = ++mark;
+		} else
+			return 0;
 	}
-	if (ns == 0 || fnmatch(pat[0], path[0], 0) != 0)
-		return 0;
-	return match_components(pat + 1, np - 1, path + 1, ns - 1);
+	while (pi < np && streq(pat[pi], "**"))
+		pi++;
+	return pi == np;
 }
 
 /* Splits s in place at '/' into at most max components; the count, or
@@ -115,7 +128,7 @@ static size_t split(char *s, char **v, size_t max)
 static int match_anchored(const char *pattern, const char *rel)
 {
 	_cleanup_free_ char *p = NULL, *r = NULL;
-	char *pv[MAX_COMPONENTS], *rv[MAX_COMPONENTS];
+	char *pv[MAX_COMPONENTS + 1], *rv[MAX_COMPONENTS];
 	size_t np, nr;
 
 	if (!strstr(pattern, "**"))
@@ -126,6 +139,11 @@ static int match_anchored(const char *pattern, const char *rel)
 	nr = split(r, rv, MAX_COMPONENTS);
 	if (np > MAX_COMPONENTS || nr > MAX_COMPONENTS)
 		return 0;
+	/* a trailing "**" is everything inside: one component ("*"), then any */
+	if (streq(pv[np - 1], "**")) {
+		pv[np - 1] = (char *)"*";
+		pv[np++] = (char *)"**";
+	}
 	return match_components(pv, np, rv, nr);
 }
 
@@ -141,7 +159,8 @@ static int rule_matches(const struct rule *r, const char *rel, int is_dir)
 	return fnmatch(r->pattern, base ? base + 1 : rel, 0) == 0;
 }
 
-/* Parses one line into *ret; 0: nothing to match (blank, comment). */
+/* Parses one line into *ret; 0: nothing to match (blank, comment);
+ * -E2BIG: more '*' than MAX_STARS (fnmatch(3) backtracks on each). */
 static int rule_parse(char *line, struct rule *ret)
 {
 	size_t l = strlen(line);
@@ -174,6 +193,9 @@ static int rule_parse(char *line, struct rule *ret)
 	}
 	if (l == 0)
 		return 0;
+	for (const char *p = line, *q; (q = strchr(p, '*')); p = q + 1)
+		if (++r.stars > MAX_STARS)
+			return -E2BIG;
 	r.pattern = xstrdup(line);
 	*ret = r;
 	return 1;
@@ -228,6 +250,7 @@ static int frame_load(struct frame *f, int dirfd)
 	struct stat st;
 	size_t len = 0;
 	ssize_t n;
+	int q;
 
 	fd = openat(dirfd, STATE_IGNORE_FILE, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
@@ -255,7 +278,10 @@ static int frame_load(struct frame *f, int dirfd)
 		nl = strchr(line, '\n');
 		if (nl)
 			*nl++ = '\0';
-		if (rule_parse(line, &r) <= 0)
+		q = rule_parse(line, &r);
+		if (q < 0)
+			return q;
+		if (q == 0)
 			continue;
 		f->rules = xrealloc(f->rules, (f->n_rules + 1) * sizeof(*f->rules));
 		f->rules[f->n_rules++] = r;

@@ -21,7 +21,8 @@
 #include <sys/stat.h>
 
 #define STATE_IGNORE_FILE ".agentboxignore"
-/* A larger ignore file is refused (the backup fails naming it). */
+/* A larger ignore file is refused (the backup fails naming it), as is a
+ * pattern with more than 16 '*'. */
 #define STATE_IGNORE_FILE_MAX (64 * 1024)
 
 struct state_exclude;

@@ -12,6 +12,7 @@
 #include "state-exclude.h"
 #include "tarball.h"
 #include "tests.h"
+#include "time-util.h"
 
 TEST(globs)
 {
@@ -51,6 +52,30 @@ TEST(patterns)
 	ASSERT_TRUE(state_exclude_pattern_match("logs/**", "logs/x", 0));
 	ASSERT_TRUE(state_exclude_pattern_match("logs/**", "logs/x/y", 0));
 	ASSERT_FALSE(state_exclude_pattern_match("logs/**", "logs", 1));
+	ASSERT_TRUE(state_exclude_pattern_match("**/x/**", "a/x/b/c", 0));
+	ASSERT_FALSE(state_exclude_pattern_match("**/x/**", "a/x", 1));
+	ASSERT_TRUE(state_exclude_pattern_match("a/**/**/b", "a/b", 0));
+	ASSERT_TRUE(state_exclude_pattern_match("**/a/**/b/**/c", "z/a/q/b/c/b/r/c", 0));
+	ASSERT_FALSE(state_exclude_pattern_match("**/a/**/b/**/c", "z/a/q/c/b", 0));
+	/* many "**" against a deep path: answered at once, not by backtracking */
+	{
+		_cleanup_free_ char *pat = xstrdup(""), *path = xstrdup("");
+		usec_t t0 = now_usec(CLOCK_MONOTONIC);
+		for (int i = 0; i < 60; i++) {
+			char *o = pat;
+			pat = xasprintf("%s**/a/", o);
+			free(o);
+		}
+		for (int i = 0; i < 400; i++) {
+			char *o = path;
+			path = xasprintf("%sa/", o);
+			free(o);
+		}
+		pat[strlen(pat) - 1] = 'b';
+		path[strlen(path) - 1] = 'c';
+		ASSERT_FALSE(state_exclude_pattern_match(pat, path, 0));
+		ASSERT_TRUE(now_usec(CLOCK_MONOTONIC) - t0 < USEC_PER_SEC);
+	}
 	/* '?', classes; '*' never crosses '/' */
 	ASSERT_TRUE(state_exclude_pattern_match("v?.[ch]", "v1.c", 0));
 	ASSERT_FALSE(state_exclude_pattern_match("v?.[ch]", "v1.o", 0));
@@ -195,6 +220,15 @@ TEST(walk)
 	ASSERT_FALSE(kept(stage2, root, "app/build"));
 	ASSERT_FALSE(kept(stage2, root, "app/key.secret"));
 
+	/* a pattern of too many '*' (each one a backtracking point of
+	 * fnmatch) fails the walk */
+	{
+		_cleanup_(state_exclude_freep) struct state_exclude *x = state_exclude_new(NULL, 1);
+		_cleanup_free_ char *bad = NULL, *s4 = xasprintf("%s/stage4", d);
+		put(root, "app/sub/.agentboxignore", "ok\n*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*\n");
+		ASSERT_ERR(roundtrip(root, x, s4, &bad), -E2BIG);
+		ASSERT_STR_CONTAINS(bad, "app/sub/.agentboxignore");
+	}
 	/* an ignore file that cannot be read fails the walk, naming it */
 	{
 		_cleanup_(state_exclude_freep) struct state_exclude *x = state_exclude_new(NULL, 1);
