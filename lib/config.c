@@ -752,12 +752,16 @@ int config_finish(struct config *c, char **ret_error)
 					 c->workspace_user);
 		c->workspace_home = xstrdup(pw->pw_dir);
 	}
-	if (!c->idle_watch_paths) {
-		c->idle_watch_paths = xcalloc(2, sizeof(char *));
-		c->idle_watch_paths[0] = xstrdup(c->workspace_home);
-	}
 	if (!c->workspace_projects_dir)
 		c->workspace_projects_dir = xasprintf("%s/work", c->workspace_home);
+	if (!c->idle_watch_paths) {
+		/* the projects directory too where it is outside the home: its
+		 * writes are activity, and what tells the backups to run */
+		c->idle_watch_paths = xcalloc(3, sizeof(char *));
+		c->idle_watch_paths[0] = xstrdup(c->workspace_home);
+		if (!path_covers(c->workspace_home, c->workspace_projects_dir))
+			c->idle_watch_paths[1] = xstrdup(c->workspace_projects_dir);
+	}
 	if (!c->state_paths)
 		c->state_paths = default_state_paths(c);
 	if (check_state_paths(c->state_paths, origin, ret_error) < 0)

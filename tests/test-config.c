@@ -286,6 +286,7 @@ TEST(default_state_paths_and_projects_dir)
 	ASSERT_STR_EQ(c->state_paths[1], "/h/.claude.json");
 	ASSERT_STR_EQ(c->state_paths[2], "/h/work");
 	ASSERT_TRUE(c->state_paths[3] == NULL);
+	ASSERT_TRUE(c->idle_watch_paths[1] == NULL);
 	ASSERT_TRUE(c->state_exclude_defaults);
 	ASSERT_TRUE(c->state_encryption_key_file == NULL);
 	c = config_free(c);
@@ -295,6 +296,8 @@ TEST(default_state_paths_and_projects_dir)
 		 " \"encryption\": {\"key_file\": \"/etc/agentbox/state.key\"}}}",
 		 &c);
 	ASSERT_STR_EQ(c->state_paths[2], "/srv/p");
+	ASSERT_STR_EQ(c->idle_watch_paths[0], "/h");
+	ASSERT_STR_EQ(c->idle_watch_paths[1], "/srv/p");
 	ASSERT_FALSE(c->state_exclude_defaults);
 	ASSERT_STR_EQ(c->state_encryption_key_file, "/etc/agentbox/state.key");
 	c = config_free(c);
