@@ -301,8 +301,9 @@ int initd_container_prepare(struct initd *i)
 	}
 	r = projects_dir_prepare(c);
 	if (r < 0) {
-		log_error_errno(r, "Creating the projects directory %s (workspace.projects_dir) "
-				   "failed: %m",
+		log_error_errno(r,
+				"Creating the projects directory %s (workspace.projects_dir) "
+				"failed: %m",
 				c->workspace_projects_dir);
 		return r == -ENOSPC ? INITD_EXIT_NOSPACE : INITD_EXIT_CONTAINER;
 	}

@@ -60,10 +60,10 @@ static const struct {
 	const char *name;
 	int dir_only;
 } default_rules[] = {
-    {"node_modules", 1}, {".venv", 1},	      {"__pycache__", 1},   {".pytest_cache", 1},
-    {".mypy_cache", 1},	 {".ruff_cache", 1},  {".tox", 1},	    {".gradle", 1},
-    {".next", 1},	 {".nuxt", 1},	      {".parcel-cache", 1}, {".turbo", 1},
-    {".cache", 1},	 {".svelte-kit", 1},  {"*.pyc", 0},
+    {"node_modules", 1}, {".venv", 1},	     {"__pycache__", 1},   {".pytest_cache", 1},
+    {".mypy_cache", 1},	 {".ruff_cache", 1}, {".tox", 1},	   {".gradle", 1},
+    {".next", 1},	 {".nuxt", 1},	     {".parcel-cache", 1}, {".turbo", 1},
+    {".cache", 1},	 {".svelte-kit", 1}, {"*.pyc", 0},
 };
 
 int state_exclude_globs_match(char *const *globs, const char *path)
@@ -299,8 +299,7 @@ static int dir_covers(const char *dir, size_t l, const char *a)
 
 /* Makes the frames the ancestors of path's directory, ending with it
  * (read from dirfd). */
-static int frames_enter(struct state_exclude *x, int dirfd, const char *path,
-			char **ret_error_path)
+static int frames_enter(struct state_exclude *x, int dirfd, const char *path, char **ret_error_path)
 {
 	const char *slash = strrchr(path, '/');
 	size_t l = slash && slash > path ? (size_t)(slash - path) : 1;
@@ -321,7 +320,8 @@ static int frames_enter(struct state_exclude *x, int dirfd, const char *path,
 	r = frame_load(&f, dirfd);
 	if (r < 0) {
 		if (ret_error_path)
-			*ret_error_path = xasprintf("%s/%s", l == 1 ? "" : f.dir, STATE_IGNORE_FILE);
+			*ret_error_path =
+			    xasprintf("%s/%s", l == 1 ? "" : f.dir, STATE_IGNORE_FILE);
 		frame_done(&f);
 		return r;
 	}

@@ -354,8 +354,8 @@ static int upload_archive(struct s3_client *s, const struct config *c, const cha
 		return r;
 	k.u = u;
 	k.h = sha256_new();
-	r = tarball_create(c->state_paths, exclude, (int)c->state_compression_level,
-			   sink_write, &k, ret_stats, &bad);
+	r = tarball_create(c->state_paths, exclude, (int)c->state_compression_level, sink_write, &k,
+			   ret_stats, &bad);
 	sha256_finish_hex(k.h, sha);
 	if (r < 0) {
 		if (r == -EAGAIN)

@@ -7,7 +7,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <fnmatch.h>
 #include <grp.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -444,8 +443,9 @@ static int visit_archive(struct walker *w, int dirfd, const char *name, const ch
 	return r;
 }
 
-int tarball_create(char *const *paths, struct state_exclude *exclude, int level, tarball_sink_fn sink,
-		   void *userdata, struct tarball_stats *ret, char **ret_error_path)
+int tarball_create(char *const *paths, struct state_exclude *exclude, int level,
+		   tarball_sink_fn sink, void *userdata, struct tarball_stats *ret,
+		   char **ret_error_path)
 {
 	struct tarball_stats stats = {0};
 	struct walker w = {.exclude = exclude,

@@ -48,8 +48,9 @@ int tarball_tree_digest(char *const *paths, struct state_exclude *exclude,
 /* Archives paths into sink. level is zstd's (1-19). On -EAGAIN (a file
  * changed while read) or any other error, *ret_error_path (when given)
  * names the file concerned (free it). */
-int tarball_create(char *const *paths, struct state_exclude *exclude, int level, tarball_sink_fn sink,
-		   void *userdata, struct tarball_stats *ret, char **ret_error_path);
+int tarball_create(char *const *paths, struct state_exclude *exclude, int level,
+		   tarball_sink_fn sink, void *userdata, struct tarball_stats *ret,
+		   char **ret_error_path);
 
 /* Extracts the archive read from fd into the directory staging (entries
  * land at staging/<entry>). Set-user-ID and set-group-ID bits are never

@@ -899,16 +899,17 @@ static int render_state_key(struct render *r, char **files, cJSON *config)
 
 	/* the name becomes part of a path: only a valid one (the config check
 	 * refuses the others, naming the key) */
-	if (!v && (strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") !=
-		       strlen(name) ||
-		   name[0] == '.'))
+	if (!v &&
+	    (strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") !=
+		 strlen(name) ||
+	     name[0] == '.'))
 		return 0;
-	path = v ? env_path(r, v) : xasprintf("%s/%s.state-key", r->env_dir, get(r, "WORKSPACE_NAME"));
+	path = v ? env_path(r, v) : xasprintf("%s/%s.state-key", r->env_dir, name);
 	if (lstat(path, &st) < 0 && errno == ENOENT) {
 		q = state_key_generate(path);
 		if (q < 0)
-			return key_error(r, "STATE_KEY_FILE", "cannot write a new key to %s: %s", path,
-					 strerror(-q));
+			return key_error(r, "STATE_KEY_FILE", "cannot write a new key to %s: %s",
+					 path, strerror(-q));
 		fprintf(stderr,
 			"agentbox render-user-data: generated the state's encryption key in %s.\n"
 			"  Keep a copy of it somewhere safe (a password manager): the workspace's "

@@ -121,8 +121,7 @@ static int sink_write(const void *data, size_t size, void *userdata)
 }
 
 /* Archives root with x and extracts it under stage; 0 or -errno. */
-static int roundtrip(const char *root, struct state_exclude *x, const char *stage,
-		     char **ret_bad)
+static int roundtrip(const char *root, struct state_exclude *x, const char *stage, char **ret_bad)
 {
 	char *paths[] = {(char *)root, NULL};
 	_cleanup_free_ char *arc = xasprintf("%s.tar.zst", stage), *err = NULL;
@@ -176,18 +175,20 @@ TEST(walk)
 	put(root, "app/logs/today.log", "x\n");
 	put(root, "app/key.secret", "x\n");
 	put(root, "app/vendor/node_modules/patched/x.js", "kept by !\n");
-	put(root, "app/.agentboxignore", "# project rules\n"
-					  "/build/\n"
-					  "!build/keep.me\n"
-					  "*.log\n"
-					  "\n");
+	put(root, "app/.agentboxignore",
+	    "# project rules\n"
+	    "/build/\n"
+	    "!build/keep.me\n"
+	    "*.log\n"
+	    "\n");
 	put(root, "app/vendor/.agentboxignore", "!node_modules/\n");
 	put(root, "app/sub/.agentboxignore", "!*.log\n");
 	put(root, "app/sub/x.log", "kept: the deeper file wins\n");
 	put(root, "app/sub/build/y", "kept: /build/ is anchored at app/\n");
 
 	{
-		_cleanup_(state_exclude_freep) struct state_exclude *x = state_exclude_new(globs, 1);
+		_cleanup_(state_exclude_freep) struct state_exclude *x =
+		    state_exclude_new(globs, 1);
 		ASSERT_OK(roundtrip(root, x, stage, NULL));
 	}
 	ASSERT_TRUE(kept(stage, root, "app/src/main.c"));
@@ -211,7 +212,8 @@ TEST(walk)
 
 	/* defaults off: only the globs and the ignore files */
 	{
-		_cleanup_(state_exclude_freep) struct state_exclude *x = state_exclude_new(globs, 0);
+		_cleanup_(state_exclude_freep) struct state_exclude *x =
+		    state_exclude_new(globs, 0);
 		ASSERT_OK(roundtrip(root, x, stage2, NULL));
 	}
 	ASSERT_TRUE(kept(stage2, root, "app/node_modules/left-pad/index.js"));
