@@ -29,42 +29,7 @@ echo "RGW ($(radosgw --version | cut -d' ' -f3)) at $S3_ENDPOINT, OSD on bluesto
 
 H=$T/home/agent
 echo "making the data in $H/.claude ..."
-python3 - "$H/.claude" "${SCALE:-1}" <<'PY'
-import json, os, random, sys
-root, scale = sys.argv[1], float(sys.argv[2])
-rnd = random.Random(1)
-words = [bytes(rnd.choice(b'abcdefghijklmnopqrstuvwxyz_') for _ in range(rnd.randrange(2, 12)))
-         for _ in range(5000)]
-def text(n):
-    out, size = [], 0
-    while size < n:
-        w = rnd.choice(words) + (b'\n' if rnd.random() < 0.1 else b' ')
-        out.append(w); size += len(w)
-    return b''.join(out)[:n]
-chunk = text(8 << 20)
-for i in range(int(12000 * scale)):  # a source tree: 12,000 files of 1-48 KiB
-    d = os.path.join(root, 'projects', 'src', 'm%d' % (i % 40), 'd%d' % (i % 15))
-    os.makedirs(d, exist_ok=True)
-    n = rnd.randrange(1 << 10, 48 << 10)
-    off = rnd.randrange(0, len(chunk) - n)
-    with open(os.path.join(d, 'f%d.c' % i), 'wb') as f:
-        f.write(chunk[off:off + n])
-t = os.path.join(root, 'projects', '-work-app')
-os.makedirs(t, exist_ok=True)
-for s in range(int(40 * scale)):  # transcripts: 40 JSONL files of ~5 MiB
-    with open(os.path.join(t, 'session-%02d.jsonl' % s), 'w') as f:
-        size = 0
-        while size < 5 << 20:
-            off = rnd.randrange(0, len(chunk) - 2000)
-            line = json.dumps({"type": rnd.choice(["user", "assistant", "tool_result"]),
-                               "uuid": "%032x" % rnd.getrandbits(128), "session": s,
-                               "message": {"content": chunk[off:off + rnd.randrange(50, 2000)].decode()}})
-            f.write(line + '\n'); size += len(line) + 1
-for b in range(3):  # three large incompressible files
-    with open(os.path.join(root, 'blob-%d.bin' % b), 'wb') as f:
-        for _ in range(int(50 * scale)):
-            f.write(os.urandom(1 << 20))
-PY
+python3 "$TOP/bench/data.py" claude "$H/.claude" "${SCALE:-1}" || exit 1
 echo '{"numStartups": 1}' >"$H/.claude.json"
 du -sh --apparent-size "$H/.claude" | cut -f1 >"$T/du"
 echo "data: $(cat "$T/du"), $(find "$H/.claude" -type f | wc -l) files"

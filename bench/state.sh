@@ -106,15 +106,7 @@ rm -rf "$T/x"
 
 echo "making 100,000 small files ..."
 rm -rf "$H/.claude"
-python3 - "$H/.claude" <<'PY'
-import os, sys
-root = sys.argv[1]
-for i in range(100000):
-    d = os.path.join(root, 'projects', 'p%d' % (i % 100), 'd%d' % (i % 10))
-    os.makedirs(d, exist_ok=True)
-    with open(os.path.join(d, 'f%d' % i), 'w') as f:
-        f.write('x' * (i % 300))
-PY
+python3 bench/data.py files "$H/.claude" 100000 || exit 1
 sed -i 's|"bench/"|"bench100k/"|' "$T/c.json"
 "$BIN/agentbox" -c "$T/c.json" backup >/dev/null 2>&1 || { echo "100k backup failed"; exit 1; }
 for i in 1 2 3; do timed "skipped backup, 100,000 files #$i" "$BIN/agentbox" -c "$T/c.json" backup; done

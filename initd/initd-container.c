@@ -1,10 +1,11 @@
 /* The workspace container: agentbox-<workspace.name>, created once from
  * workspace.image and started on every boot.
  *
- * The home (and every state path outside it) is bind-mounted at the same
- * absolute path inside: Claude Code finds its sessions by the absolute
- * working directory, so a path must mean the same thing on the host, in
- * the container and in the backups. */
+ * The home (and every state path outside it, and the projects directory)
+ * is bind-mounted at the same absolute path inside, and the projects
+ * directory is the working directory: Claude Code finds its sessions by
+ * the absolute working directory, so a path must mean the same thing on
+ * the host, in the container and in the backups, and on the next VM. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -61,6 +62,32 @@ static void add_state_binds(const struct initd *i, cJSON *binds)
 		}
 		add_bind(binds, *p, "rw");
 	}
+	if (path_under(c->workspace_projects_dir, c->workspace_home))
+		return;
+	for (char **p = paths; p && *p; p++)
+		if (path_under(c->workspace_projects_dir, *p))
+			return; /* mounted with a state path */
+	add_bind(binds, c->workspace_projects_dir, "rw");
+}
+
+/* Creates the projects directory when missing, for the owner of the home
+ * (the workspace user): Docker would create a missing bind source as
+ * root, and the agents could not write to their working directory. */
+static int projects_dir_prepare(const struct config *c)
+{
+	struct stat home;
+	int r;
+
+	if (access(c->workspace_projects_dir, F_OK) == 0)
+		return 0;
+	r = mkdir_p(c->workspace_projects_dir, 0755);
+	if (r < 0)
+		return r;
+	if (stat(c->workspace_home, &home) < 0)
+		return -errno;
+	if (chown(c->workspace_projects_dir, home.st_uid, home.st_gid) < 0)
+		return -errno;
+	return 0;
 }
 
 /* The sandbox: agents run untrusted code in the container. Every
@@ -111,7 +138,7 @@ cJSON *initd_container_spec(const struct initd *i)
 		for (char **p = c->workspace_command; *p; p++)
 			cJSON_AddItemToArray(cmd, cJSON_CreateString(*p));
 	}
-	cJSON_AddStringToObject(spec, "WorkingDir", c->workspace_home);
+	cJSON_AddStringToObject(spec, "WorkingDir", c->workspace_projects_dir);
 	env = cJSON_AddArrayToObject(spec, "Env");
 	cJSON_AddItemToArray(env, cJSON_CreateString(e_home));
 	cJSON_AddItemToArray(env, cJSON_CreateString(e_user));
@@ -270,6 +297,14 @@ int initd_container_prepare(struct initd *i)
 	r = mkdir_p(c->workspace_home, 0755);
 	if (r < 0) {
 		log_error_errno(r, "Creating the home %s failed: %m", c->workspace_home);
+		return r == -ENOSPC ? INITD_EXIT_NOSPACE : INITD_EXIT_CONTAINER;
+	}
+	r = projects_dir_prepare(c);
+	if (r < 0) {
+		log_error_errno(r,
+				"Creating the projects directory %s (workspace.projects_dir) "
+				"failed: %m",
+				c->workspace_projects_dir);
 		return r == -ENOSPC ? INITD_EXIT_NOSPACE : INITD_EXIT_CONTAINER;
 	}
 	spec = initd_container_spec(i);

@@ -58,6 +58,7 @@ static const struct conf_key conf_table[] = {
 	{"workspace.name", CONF_NAME, OFF(workspace_name), "\"default\""},
 	{"workspace.user", CONF_NAME, OFF(workspace_user), "\"agent\""},
 	{"workspace.home", CONF_PATH, OFF(workspace_home), NULL},
+	{"workspace.projects_dir", CONF_PATH, OFF(workspace_projects_dir), NULL},
 	{"workspace.image", CONF_STRING, OFF(workspace_image), NULL},
 	{"workspace.registry_auth_file", CONF_STRING, OFF(workspace_registry_auth_file), NULL},
 	{"workspace.command", CONF_STRV, OFF(workspace_command), "[]"},
@@ -91,6 +92,7 @@ static const struct conf_key conf_table[] = {
 	{"idle.wall", CONF_BOOL, OFF(idle_wall), "true"},
 	{"state.paths", CONF_PATHS, OFF(state_paths), NULL},
 	{"state.exclude", CONF_STRV, OFF(state_exclude), "[]"},
+	{"state.exclude_defaults", CONF_BOOL, OFF(state_exclude_defaults), "true"},
 	{"state.keep", CONF_NUMBER, OFF(state_keep), "5", NULL, 1, 1000},
 	{"state.backup_interval", CONF_DURATION_OFF, OFF(state_backup_interval), "\"15m\"", NULL, 1,
 	 366 * 86400},
@@ -649,6 +651,29 @@ static int check_state_paths(char **paths, const char *origin, char **ret_error)
 	return 0;
 }
 
+/* The agent's state and the projects directory; a projects directory
+ * that holds the agent's state (workspace.projects_dir = the home) stands
+ * for both, as state.paths refuses a path inside another. */
+static char **default_state_paths(const struct config *c)
+{
+	char **v = xcalloc(4, sizeof(char *));
+	size_t n = 0;
+
+	v[n++] = xasprintf("%s/.claude", c->workspace_home);
+	v[n++] = xasprintf("%s/.claude.json", c->workspace_home);
+	for (size_t i = 0; i < n;)
+		if (path_covers(c->workspace_projects_dir, v[i])) {
+			free(v[i]);
+			v[i] = v[--n];
+			v[n] = NULL;
+		} else if (path_covers(v[i], c->workspace_projects_dir))
+			return v; /* projects inside ~/.claude: already kept */
+		else
+			i++;
+	v[n] = xstrdup(c->workspace_projects_dir);
+	return v;
+}
+
 int config_memory_limit(const char *s, uint64_t ram, uint64_t *ret_bytes)
 {
 	static const char units[] = "kmgt";
@@ -765,15 +790,18 @@ int config_finish(struct config *c, char **ret_error)
 					 c->workspace_user);
 		c->workspace_home = xstrdup(pw->pw_dir);
 	}
+	if (!c->workspace_projects_dir)
+		c->workspace_projects_dir = xasprintf("%s/work", c->workspace_home);
 	if (!c->idle_watch_paths) {
-		c->idle_watch_paths = xcalloc(2, sizeof(char *));
+		/* the projects directory too where it is outside the home: its
+		 * writes are activity, and what tells the backups to run */
+		c->idle_watch_paths = xcalloc(3, sizeof(char *));
 		c->idle_watch_paths[0] = xstrdup(c->workspace_home);
+		if (!path_covers(c->workspace_home, c->workspace_projects_dir))
+			c->idle_watch_paths[1] = xstrdup(c->workspace_projects_dir);
 	}
-	if (!c->state_paths) {
-		c->state_paths = xcalloc(3, sizeof(char *));
-		c->state_paths[0] = xasprintf("%s/.claude", c->workspace_home);
-		c->state_paths[1] = xasprintf("%s/.claude.json", c->workspace_home);
-	}
+	if (!c->state_paths)
+		c->state_paths = default_state_paths(c);
 	if (check_state_paths(c->state_paths, origin, ret_error) < 0)
 		return -EINVAL;
 	if (c->state_keep != floor(c->state_keep))

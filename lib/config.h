@@ -56,6 +56,7 @@ struct config {
 	char *workspace_name;
 	char *workspace_user;
 	char *workspace_home; /* derived from workspace.user unless set */
+	char *workspace_projects_dir; /* derived: <home>/work; the container's working dir */
 	char *workspace_image; /* NULL: not set (agentbox-init refuses to start) */
 	char *workspace_registry_auth_file;
 	char **workspace_command; /* empty: the image's own command */
@@ -96,6 +97,7 @@ struct config {
 	/* state.* */
 	char **state_paths; /* derived from workspace.home unless set */
 	char **state_exclude;
+	int state_exclude_defaults; /* leave out what can be rebuilt (lib/state-exclude.c) */
 	double state_keep;
 	usec_t state_backup_interval; /* 0: off */
 	usec_t state_lease_ttl;

@@ -32,6 +32,7 @@
 #include "repo-pack.h"
 #include "repo.h"
 #include "s3.h"
+#include "state-exclude.h"
 #include "tarball.h"
 
 #define QUEUE_MAX 6
@@ -456,6 +457,8 @@ int repo_backup(struct repo *r, const char *id, const char *tree_digest,
 	_cleanup_free_ char *entries = NULL, *header = NULL, *text = NULL, *name = NULL,
 			    *key = NULL;
 	_cleanup_free_ void *obj = NULL;
+	_cleanup_(state_exclude_freep) struct state_exclude *exclude =
+	    state_exclude_new(r->c->state_exclude, r->c->state_exclude_defaults);
 	struct repo_stats st = {0};
 	struct pool p;
 	struct backup b = {.r = r, .pool = &p, .stats = &st};
@@ -475,8 +478,7 @@ int repo_backup(struct repo *r, const char *id, const char *tree_digest,
 	b.window = xmalloc(WINDOW);
 	k = pool_start(&p, r);
 	if (k >= 0)
-		k = tarball_walk(r->c->state_paths, r->c->state_exclude, backup_visit, &b,
-				 ret_error_path);
+		k = tarball_walk(r->c->state_paths, exclude, backup_visit, &b, ret_error_path);
 	k2 = pool_finish(&p, k);
 	fclose(b.tree);
 	free(b.window);

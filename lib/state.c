@@ -29,6 +29,7 @@
 #include "macro.h"
 #include "repo.h"
 #include "s3.h"
+#include "state-exclude.h"
 #include "state-internal.h"
 #include "state.h"
 #include "tarball.h"
@@ -607,6 +608,7 @@ int state_backup_full(const struct config *c, int force, struct state_backup_res
 	time_t t;
 	struct tm tm;
 	int r, have_latest = 0;
+	_cleanup_(state_exclude_freep) struct state_exclude *exclude = NULL;
 	_cleanup_close_ int lock = state_lock(c);
 
 	r = state_client(c, &s);
@@ -639,9 +641,10 @@ int state_backup_full(const struct config *c, int force, struct state_backup_res
 			  s3_last_error(s));
 		goto done;
 	}
-	r = tarball_tree_digest(c->state_paths, c->state_exclude, &tree);
+	exclude = state_exclude_new(c->state_exclude, c->state_exclude_defaults);
+	r = tarball_tree_digest(c->state_paths, exclude, &tree, &bad);
 	if (r < 0) {
-		log_error_errno(r, "Cannot walk the state paths: %m");
+		log_error_errno(r, "Cannot walk the state paths: %s: %m", strempty(bad));
 		goto done;
 	}
 	if (!force && have_latest && latest.v2 && streq(tree.tree_digest, latest.tree_digest)) {
@@ -682,7 +685,7 @@ int state_backup_full(const struct config *c, int force, struct state_backup_res
 		log_warning("%s changed while it was archived", strempty(bad));
 		log_info("Retrying the backup (%d of %d)", attempt, TORN_RETRIES - 1);
 		/* the digest in the tree is of what the retry will find */
-		(void)tarball_tree_digest(c->state_paths, c->state_exclude, &tree);
+		(void)tarball_tree_digest(c->state_paths, exclude, &tree, NULL);
 	}
 	if (r >= 0) {
 		latest_key = xasprintf("%slatest", c->state_storage_prefix);

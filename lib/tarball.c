@@ -7,7 +7,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <fnmatch.h>
 #include <grp.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -25,6 +24,7 @@
 #include "log.h"
 #include "macro.h"
 #include "s3.h"
+#include "state-exclude.h"
 #include "tarball.h"
 #include "zstd-stream.h"
 
@@ -41,7 +41,7 @@ typedef int (*visit_fn)(struct walker *w, int dirfd, const char *name, const cha
 			const struct stat *st);
 
 struct walker {
-	char *const *excludes;
+	struct state_exclude *exclude;
 	visit_fn visit;
 	struct sha256_ctx *digest;
 	struct tarball_stats *stats;
@@ -67,19 +67,6 @@ struct walker {
 static int name_cmp(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-int tarball_excluded(char *const *excludes, const char *path)
-{
-	const char *base = strrchr(path, '/');
-
-	base = base ? base + 1 : path;
-	for (char *const *p = excludes; p && *p; p++) {
-		if (strchr(*p, '/') ? fnmatch(*p, path, FNM_PATHNAME) == 0
-				    : fnmatch(*p, base, 0) == 0)
-			return 1;
-	}
-	return 0;
 }
 
 /* Adds one entry to the tree digest. Besides size and mtime, which a
@@ -144,11 +131,14 @@ static int walk_dir(struct walker *w, int dfd, const char *path)
 		if (r < 0)
 			goto next;
 		child = xasprintf("%s/%s", streq(path, "/") ? "" : path, names[i]);
-		if (tarball_excluded(w->excludes, child))
-			goto next;
 		if (fstatat(dfd, names[i], &st, AT_SYMLINK_NOFOLLOW) < 0) {
 			if (errno != ENOENT) /* removed since readdir: fine */
 				r = -errno;
+			goto next;
+		}
+		r = state_exclude_match(w->exclude, dfd, names[i], child, &st, &w->error_path);
+		if (r != 0) { /* excluded (r = 1), or its ignore file is bad */
+			r = MIN(r, 0);
 			goto next;
 		}
 		r = w->visit(w, dfd, names[i], child, &st);
@@ -176,8 +166,6 @@ static int walk_paths(struct walker *w, char *const *paths)
 		struct stat st;
 		int r;
 
-		if (tarball_excluded(w->excludes, *p))
-			continue;
 		if (lstat(*p, &st) < 0) {
 			if (errno == ENOENT) {
 				log_debug("State path %s does not exist, skipping", *p);
@@ -186,6 +174,8 @@ static int walk_paths(struct walker *w, char *const *paths)
 			w->error_path = xstrdup(*p);
 			return -errno;
 		}
+		if (state_exclude_match(w->exclude, AT_FDCWD, *p, *p, &st, NULL) > 0)
+			continue;
 		r = w->visit(w, AT_FDCWD, *p, *p, &st);
 		if (r >= 0 && S_ISDIR(st.st_mode)) {
 			_cleanup_close_ int fd =
@@ -218,18 +208,23 @@ static int visit_digest(struct walker *w, int dirfd, const char *name, const cha
 	return 0;
 }
 
-int tarball_tree_digest(char *const *paths, char *const *excludes, struct tarball_stats *ret)
+int tarball_tree_digest(char *const *paths, struct state_exclude *exclude,
+			struct tarball_stats *ret, char **ret_error_path)
 {
 	struct tarball_stats stats = {0};
-	struct walker w = {.excludes = excludes, .visit = visit_digest, .stats = &stats};
+	struct walker w = {.exclude = exclude, .visit = visit_digest, .stats = &stats};
 	int r;
 
 	w.digest = sha256_new();
 	r = walk_paths(&w, paths);
 	sha256_finish_hex(w.digest, stats.tree_digest);
-	free(w.error_path);
-	if (r < 0)
+	if (r < 0) {
+		if (ret_error_path)
+			*ret_error_path = TAKE_PTR(w.error_path);
+		free(w.error_path);
 		return r;
+	}
+	free(w.error_path);
 	*ret = stats;
 	return 0;
 }
@@ -241,10 +236,10 @@ static int visit_public(struct walker *w, int dirfd, const char *name, const cha
 	return w->walk_fn(dirfd, name, path, st, w->walk_userdata);
 }
 
-int tarball_walk(char *const *paths, char *const *excludes, tarball_walk_fn fn, void *userdata,
-		 char **ret_error_path)
+int tarball_walk(char *const *paths, struct state_exclude *exclude, tarball_walk_fn fn,
+		 void *userdata, char **ret_error_path)
 {
-	struct walker w = {.excludes = excludes, .visit = visit_public, .walk_fn = fn,
+	struct walker w = {.exclude = exclude, .visit = visit_public, .walk_fn = fn,
 			   .walk_userdata = userdata};
 	int r;
 
@@ -473,11 +468,12 @@ static int visit_archive(struct walker *w, int dirfd, const char *name, const ch
 	return r;
 }
 
-int tarball_create(char *const *paths, char *const *excludes, int level, tarball_sink_fn sink,
-		   void *userdata, struct tarball_stats *ret, char **ret_error_path)
+int tarball_create(char *const *paths, struct state_exclude *exclude, int level,
+		   tarball_sink_fn sink, void *userdata, struct tarball_stats *ret,
+		   char **ret_error_path)
 {
 	struct tarball_stats stats = {0};
-	struct walker w = {.excludes = excludes,
+	struct walker w = {.exclude = exclude,
 			   .visit = visit_archive,
 			   .stats = &stats,
 			   .sink = sink,

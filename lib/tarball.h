@@ -14,6 +14,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+struct state_exclude;
+
 struct tarball_stats {
 	uint64_t files;	      /* entries stored or extracted */
 	uint64_t bytes;	      /* file content, uncompressed */
@@ -34,10 +36,14 @@ struct tarball_owner {
 /* Consumes compressed bytes; 0 or -errno (which then fails the archive). */
 typedef int (*tarball_sink_fn)(const void *data, size_t size, void *userdata);
 
+/* exclude (lib/state-exclude.h) decides what is left out; NULL: nothing. */
+
 /* Walks the paths (as the archive would) and computes the tree digest, the
  * number of entries and the bytes of content, without reading any file:
- * the cheap "has anything changed" check. */
-int tarball_tree_digest(char *const *paths, char *const *excludes, struct tarball_stats *ret);
+ * the cheap "has anything changed" check. On error, *ret_error_path (when
+ * given) names the file concerned (free it). */
+int tarball_tree_digest(char *const *paths, struct state_exclude *exclude,
+			struct tarball_stats *ret, char **ret_error_path);
 
 struct stat;
 
@@ -50,14 +56,15 @@ typedef int (*tarball_walk_fn)(int dirfd, const char *name, const char *path,
 /* Walks the paths as the archive and the digest do (same excludes, same
  * order) and calls fn for each entry; its error ends the walk and is
  * returned, *ret_error_path (when given) naming the entry (free it). */
-int tarball_walk(char *const *paths, char *const *excludes, tarball_walk_fn fn, void *userdata,
-		 char **ret_error_path);
+int tarball_walk(char *const *paths, struct state_exclude *exclude, tarball_walk_fn fn,
+		 void *userdata, char **ret_error_path);
 
 /* Archives paths into sink. level is zstd's (1-19). On -EAGAIN (a file
  * changed while read) or any other error, *ret_error_path (when given)
  * names the file concerned (free it). */
-int tarball_create(char *const *paths, char *const *excludes, int level, tarball_sink_fn sink,
-		   void *userdata, struct tarball_stats *ret, char **ret_error_path);
+int tarball_create(char *const *paths, struct state_exclude *exclude, int level,
+		   tarball_sink_fn sink, void *userdata, struct tarball_stats *ret,
+		   char **ret_error_path);
 
 /* Extracts the archive read from fd into the directory staging (entries
  * land at staging/<entry>). Set-user-ID and set-group-ID bits are never
@@ -70,11 +77,6 @@ int tarball_create(char *const *paths, char *const *excludes, int level, tarball
 int tarball_extract_fd(int fd, const char *staging, char *const *allowed,
 		       const struct tarball_owner *owner, struct tarball_stats *ret,
 		       char **ret_error);
-
-/* Does path (absolute) match one of the exclude globs? A glob with a '/'
- * is matched against the whole path (fnmatch FNM_PATHNAME), one without
- * against the last component; a match on a directory covers its subtree. */
-int tarball_excluded(char *const *excludes, const char *path);
 
 /* rm -rf, not following symlinks, at any depth (relative to one directory
  * fd at a time, no PATH_MAX limit); a missing path is success. */

@@ -58,6 +58,8 @@ static const struct command commands[] = {
 	{"restore", cli_restore, 1,
 	 "restore [--generation ID] [--list] [--take-over] [--verify]\n"
 	 "                                   restore the state (latest by default), or list generations"},
+	{"generations", cli_generations, 1,
+	 "generations              the generations in the bucket: files, data kept, stored"},
 	{"identity", cmd_identity, 0,
 	 "identity [--json]        this instance's provider and id (metadata service)"},
 	{"attach", cli_attach, 0,
@@ -105,6 +107,18 @@ static const char *ago(const cJSON *o, const char *key, time_t now, char *buf, s
 			now > (time_t)v->valuedouble ? (usec_t)(now - (time_t)v->valuedouble) * USEC_PER_SEC : 0);
 	snprintf(buf, size, "%s ago", d);
 	return buf;
+}
+
+/* What the last backup keeps: "kept:  1234 files, 1.2 GiB of data, stored as 300.1 MiB". */
+static void print_backup_size(const cJSON *b)
+{
+	char data[32], stored[32];
+
+	if (!cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(b, "files")))
+		return;
+	printf("kept:           %.0f files, %s of data, stored as %s\n", json_num(b, "files", 0),
+	       format_bytes(data, sizeof(data), (uint64_t)json_num(b, "bytes", 0)),
+	       format_bytes(stored, sizeof(stored), (uint64_t)json_num(b, "stored_bytes", 0)));
 }
 
 static void print_status(const cJSON *root)
@@ -159,13 +173,14 @@ static void print_status(const cJSON *root)
 				printf("running now; ");
 			if (!cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(b, "last_at")))
 				printf("none yet\n");
-			else if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(b, "last_ok")))
+			else if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(b, "last_ok"))) {
 				printf("%s, generation %s%s\n", ago(b, "last_at", now, buf, sizeof(buf)),
 				       strempty(json_str(b, "generation")),
 				       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(b, "skipped"))
 					       ? " (unchanged)"
 					       : "");
-			else
+				print_backup_size(b);
+			} else
 				printf("FAILED %s: %s\n", ago(b, "last_at", now, buf, sizeof(buf)),
 				       strempty(json_str(b, "error")));
 		}

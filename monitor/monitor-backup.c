@@ -99,6 +99,13 @@ static void final_finished(struct monitor *m)
 	}
 }
 
+/* A whole number member of the child's answer; 0 when absent. */
+static uint64_t json_u64(const cJSON *j, const char *name)
+{
+	const cJSON *v = cJSON_GetObjectItem(j, name);
+	return cJSON_IsNumber(v) && v->valuedouble >= 0 ? (uint64_t)v->valuedouble : 0;
+}
+
 static void backup_finished(struct monitor *m, int status)
 {
 	struct monitor_backup *b = &m->backup;
@@ -117,6 +124,9 @@ static void backup_finished(struct monitor *m, int status)
 		b->skipped = cJSON_IsTrue(cJSON_GetObjectItem(j, "skipped"));
 		snprintf(b->generation, sizeof(b->generation), "%s",
 			 cJSON_GetObjectItem(j, "generation")->valuestring);
+		b->files = json_u64(j, "files");
+		b->bytes = json_u64(j, "bytes");
+		b->size = json_u64(j, "size");
 		b->error[0] = '\0';
 		b->next_at = m->tick.now + interval;
 		b->retry_delay = MIN(BACKUP_RETRY_FIRST, interval);

@@ -30,6 +30,7 @@ struct monitor_backup {
 	int ok;
 	int skipped;
 	char generation[64];
+	uint64_t files, bytes, size; /* of that generation: entries, data, stored */
 	char error[256];
 	/* A final backup (agentbox backup --final: verified, lease given back)
 	 * asked for by an interruption notice or a shutdown we did not choose: */

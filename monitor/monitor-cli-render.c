@@ -16,9 +16,12 @@
 #include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -88,6 +91,8 @@ static const struct {
      "secret: the web login's password, 16+ characters (needed off loopback)"},
     {"DISPLAY_TLS_CERT_FILE", "PEM certificate of the screen's web port (needed off loopback)"},
     {"DISPLAY_TLS_KEY_FILE", "secret: its PEM private key (needed off loopback)"},
+    {"STATE_KEY_FILE", "secret: the state's encryption key (64 hex digits); generated there "
+		       "when missing (default <WORKSPACE_NAME>.state-key beside ENV_FILE)"},
     {"EXTRA_CONFIG", "a JSON object merged into agentbox.json"},
     {"EXTRA_CONFIG_FILE", "a file holding such a JSON object"},
 };
@@ -640,6 +645,7 @@ static const struct {
     {{"state", "storage", "region"}, "S3_REGION"},
     {{"state", "storage", "path_style"}, "S3_PATH_STYLE"},
     {{"state", "storage", "credentials_file"}, "S3_CREDENTIALS_FILE"},
+    {{"state", "encryption", "key_file"}, "STATE_KEY_FILE"},
     {{"provider", "name"}, "PROVIDER"},
     {{"provider", "hetzner", "token_file"}, "HCLOUD_TOKEN_FILE"},
     {{"provider", "hetzner", "api_url"}, "HETZNER_API_URL"},
@@ -862,6 +868,97 @@ static int render_config(struct render *r, cJSON *config)
 	return 0;
 }
 
+#define STATE_KEY_BYTES 32
+#define STATE_KEY_DEST "/etc/agentbox/state.key"
+
+/* Writes a new key (64 hex digits and a newline) to path, never over an
+ * existing file (O_EXCL): losing a key the user kept is losing the state. */
+static int state_key_generate(const char *path)
+{
+	unsigned char key[STATE_KEY_BYTES];
+	char hex[2 * STATE_KEY_BYTES + 2];
+	_cleanup_close_ int fd = -1;
+	ssize_t n;
+	int q = 0;
+
+	if (getrandom(key, sizeof(key), 0) != (ssize_t)sizeof(key))
+		return -errno;
+	for (size_t i = 0; i < sizeof(key); i++)
+		snprintf(hex + 2 * i, 3, "%02x", key[i]);
+	explicit_bzero(key, sizeof(key));
+	hex[2 * STATE_KEY_BYTES] = '\n';
+	hex[2 * STATE_KEY_BYTES + 1] = '\0';
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		q = -errno;
+	else {
+		n = write(fd, hex, 2 * STATE_KEY_BYTES + 1);
+		if (n != 2 * STATE_KEY_BYTES + 1 || fsync(fd) < 0)
+			q = n < 0 || n == 2 * STATE_KEY_BYTES + 1 ? -errno : -EIO;
+		if (q < 0)
+			unlink(path); /* a torn key must not be taken for one later */
+	}
+	explicit_bzero(hex, sizeof(hex));
+	return q;
+}
+
+/* The state's encryption key: STATE_KEY_FILE (default
+ * <WORKSPACE_NAME>.state-key beside the env file), generated when it does
+ * not exist, shipped as a 0600 file and named by state.encryption.key_file. */
+static int render_state_key(struct render *r, char **files, cJSON *config)
+{
+	const char *v = get(r, "STATE_KEY_FILE"), *name = get(r, "WORKSPACE_NAME"), *why = NULL;
+	_cleanup_free_ char *path = NULL, *b64 = NULL, *entry = NULL;
+	_cleanup_secret_ char *text = NULL;
+	struct stat st;
+	int q;
+
+	/* the name becomes part of a path: only a valid one (the config check
+	 * refuses the others, naming the key) */
+	if (!v &&
+	    (strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") !=
+		 strlen(name) ||
+	     name[0] == '.'))
+		return 0;
+	path = v ? env_path(r, v) : xasprintf("%s/%s.state-key", r->env_dir, name);
+	if (lstat(path, &st) < 0 && errno == ENOENT) {
+		q = state_key_generate(path);
+		if (q < 0)
+			return key_error(r, "STATE_KEY_FILE", "cannot write a new key to %s: %s",
+					 path, strerror(-q));
+		fprintf(stderr,
+			"agentbox render-user-data: generated the state's encryption key in %s.\n"
+			"  Keep a copy of it somewhere safe (a password manager): the workspace's "
+			"state in the bucket\n"
+			"  is encrypted with it, and without it nobody can restore that state.\n",
+			path);
+	}
+	q = read_secret(path, &text, &why);
+	if (q < 0)
+		return key_error(r, "STATE_KEY_FILE", "%s %s (%s)", path, strempty(why),
+				 strerror(-q));
+	/* the form lib/state reads: 64 hex digits (32 bytes) */
+	if (strlen(text) != 2 * STATE_KEY_BYTES ||
+	    strspn(text, "0123456789abcdefABCDEF") != 2 * STATE_KEY_BYTES)
+		return key_error(r, "STATE_KEY_FILE",
+				 "%s does not hold a key: 64 hex digits (32 bytes) expected", path);
+	{
+		_cleanup_secret_ char *withnl = xasprintf("%s\n", text);
+		b64 = base64(withnl);
+	}
+	entry = xasprintf("%s- path: %s\n"
+			  "  owner: root:root\n"
+			  "  permissions: \"0600\"\n"
+			  "  encoding: b64\n"
+			  "  content: %s\n",
+			  *files, STATE_KEY_DEST, b64);
+	explicit_bzero(b64, strlen(b64));
+	free(*files);
+	*files = TAKE_PTR(entry);
+	config_set(config, "state.encryption.key_file", STATE_KEY_DEST);
+	return 0;
+}
+
 /* The files the env file names: secrets (mode 0600) and the display's
  * certificate, with the config naming them. */
 static int render_secrets(struct render *r, cJSON *config)
@@ -900,6 +997,8 @@ static int render_secrets(struct render *r, cJSON *config)
 	for (size_t i = 0; i < ELEMENTSOF(specs); i++)
 		if ((q = render_file(r, &specs[i], &files, &dropin, config)) < 0)
 			return q;
+	if ((q = render_state_key(r, &files, config)) < 0)
+		return q;
 	if (dropin[0]) {
 		/* indented for the literal block of its write_files entry */
 		_cleanup_free_ char *body = xstrdup("");

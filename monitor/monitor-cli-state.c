@@ -12,8 +12,7 @@
 #include "state.h"
 #include "time-util.h"
 
-/* "1.2 GiB", "340.0 KiB", "12 B". */
-static const char *format_bytes(char *buf, size_t size, uint64_t n)
+const char *format_bytes(char *buf, size_t size, uint64_t n)
 {
 	static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
 	double v = (double)n;
@@ -120,19 +119,33 @@ static int list_generations(struct config *c)
 	r = state_list(c, &v, &n);
 	if (r < 0)
 		return 1;
-	printf("%-26s %-21s %10s %8s  %s\n", "GENERATION", "CREATED", "SIZE", "FILES", "HOST");
+	printf("%-26s %-21s %8s %10s %10s  %s\n", "GENERATION", "CREATED", "FILES", "DATA",
+	       "STORED", "HOST");
 	for (size_t i = 0; i < n; i++) {
-		char size[32];
-		printf("%-26s %-21s %10s %8" PRIu64 "  %s%s%s\n", v[i].id,
-		       *v[i].created ? v[i].created : "-",
-		       format_bytes(size, sizeof(size), v[i].size), v[i].files,
-		       *v[i].host ? v[i].host : "-", v[i].latest ? "  (latest)" : "",
+		char size[32], bytes[32];
+		printf("%-26s %-21s %8" PRIu64 " %10s %10s  %s%s%s\n", v[i].id,
+		       *v[i].created ? v[i].created : "-", v[i].files,
+		       v[i].valid ? format_bytes(bytes, sizeof(bytes), v[i].bytes) : "-",
+		       format_bytes(size, sizeof(size), v[i].size), *v[i].host ? v[i].host : "-",
+		       v[i].latest ? "  (latest)" : "",
 		       v[i].valid ? "" : "  (incomplete: not restorable)");
 	}
 	if (n == 0)
 		printf("(no generations)\n");
 	free(v);
 	return 0;
+}
+
+int cli_generations(struct config *c, int argc, char **argv)
+{
+	(void)argv;
+	if (argc > 1) {
+		fprintf(stderr, "Usage: agentbox generations\n");
+		return EXIT_CONFIG;
+	}
+	if (no_storage(c))
+		return 1;
+	return list_generations(c);
 }
 
 int cli_restore(struct config *c, int argc, char **argv)

@@ -61,6 +61,12 @@ cJSON *monitor_status_json(const struct monitor *m)
 		cJSON_AddBoolToObject(b, "last_ok", m->backup.ok);
 		cJSON_AddStringToObject(b, "generation", m->backup.generation);
 		cJSON_AddBoolToObject(b, "skipped", m->backup.skipped);
+		if (m->backup.ok) {
+			/* the size of what is kept: entries, file data, the object stored */
+			cJSON_AddNumberToObject(b, "files", (double)m->backup.files);
+			cJSON_AddNumberToObject(b, "bytes", (double)m->backup.bytes);
+			cJSON_AddNumberToObject(b, "stored_bytes", (double)m->backup.size);
+		}
 		if (m->backup.error[0])
 			cJSON_AddStringToObject(b, "error", m->backup.error);
 		else

@@ -266,6 +266,56 @@ TEST(state_paths_overlap)
 	config_free(c);
 }
 
+/* Finishes json's config into *ret (freed by the caller). */
+static void finished(const char *json, struct config **ret)
+{
+	_cleanup_free_ char *error = NULL;
+
+	ASSERT_TRUE(load(json, ret) == NULL);
+	ASSERT_OK(config_finish(*ret, &error));
+}
+
+TEST(default_state_paths_and_projects_dir)
+{
+	struct config *c = NULL;
+
+	/* the agent's state and the projects directory, <home>/work */
+	finished("{\"workspace\": {\"home\": \"/h\"}}", &c);
+	ASSERT_STR_EQ(c->workspace_projects_dir, "/h/work");
+	ASSERT_STR_EQ(c->state_paths[0], "/h/.claude");
+	ASSERT_STR_EQ(c->state_paths[1], "/h/.claude.json");
+	ASSERT_STR_EQ(c->state_paths[2], "/h/work");
+	ASSERT_TRUE(c->state_paths[3] == NULL);
+	ASSERT_TRUE(c->idle_watch_paths[1] == NULL);
+	ASSERT_TRUE(c->state_exclude_defaults);
+	ASSERT_TRUE(c->state_encryption_key_file == NULL);
+	c = config_free(c);
+	/* projects elsewhere */
+	finished("{\"workspace\": {\"home\": \"/h\", \"projects_dir\": \"/srv/p\"},"
+		 " \"state\": {\"exclude_defaults\": false,"
+		 " \"encryption\": {\"key_file\": \"/etc/agentbox/state.key\"}}}",
+		 &c);
+	ASSERT_STR_EQ(c->state_paths[2], "/srv/p");
+	ASSERT_STR_EQ(c->idle_watch_paths[0], "/h");
+	ASSERT_STR_EQ(c->idle_watch_paths[1], "/srv/p");
+	ASSERT_FALSE(c->state_exclude_defaults);
+	ASSERT_STR_EQ(c->state_encryption_key_file, "/etc/agentbox/state.key");
+	c = config_free(c);
+	/* the home as the projects directory holds the agent's state: it alone */
+	finished("{\"workspace\": {\"home\": \"/h\", \"projects_dir\": \"/h\"}}", &c);
+	ASSERT_STR_EQ(c->state_paths[0], "/h");
+	ASSERT_TRUE(c->state_paths[1] == NULL);
+	c = config_free(c);
+	/* projects inside ~/.claude: kept with it */
+	finished("{\"workspace\": {\"home\": \"/h\", \"projects_dir\": \"/h/.claude/w\"}}", &c);
+	ASSERT_STR_EQ(c->state_paths[0], "/h/.claude");
+	ASSERT_STR_EQ(c->state_paths[1], "/h/.claude.json");
+	ASSERT_TRUE(c->state_paths[2] == NULL);
+	c = config_free(c);
+	/* a relative projects directory is refused */
+	ASSERT_REFUSED("{\"workspace\": {\"projects_dir\": \"work\"}}", "workspace.projects_dir");
+}
+
 TEST(dotted_beside_nested_refused)
 {
 	ASSERT_REFUSED(

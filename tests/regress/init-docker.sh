@@ -39,6 +39,7 @@ not_cmd() { ! "$@"; }
 inspect() { api GET "/containers/agentbox-$1/json"; }
 
 # -- a first run: pull, create, start
+mkdir -p "$H" && chown 4321:4321 "$H" # the workspace user's home
 config ws "$IMG"
 INIT ws
 check "first run exits 0" [ $? -eq 0 ]
@@ -76,7 +77,8 @@ check "sandbox: inside, no effective or bounding capability and no_new_privs" \
 check "ports 3000-3002 and 8080 published on 127.0.0.1" \
 	[ "$(j '[.HostConfig.PortBindings | to_entries[] | "\(.key)=\(.value[0].HostIp):\(.value[0].HostPort)"] | sort | join(",")')" = \
 	"3000/tcp=127.0.0.1:3000,3001/tcp=127.0.0.1:3001,3002/tcp=127.0.0.1:3002,8080/tcp=127.0.0.1:8080" ]
-check "working directory is the home" [ "$(j .Config.WorkingDir)" = "$H" ]
+check "working directory is the projects directory, created for the home's owner" \
+	[ "$(j .Config.WorkingDir):$(stat -c %u:%g "$H/work")" = "$H/work:4321:4321" ]
 if [ -e /dev/kvm ]; then
 	check "/dev/kvm passed through" [ "$(j '.HostConfig.Devices[0].PathOnHost')" = /dev/kvm ]
 fi

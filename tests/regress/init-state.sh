@@ -43,10 +43,11 @@ H=$T/home/agent
 mkdir -p "$H/.claude/projects/-work-app"
 echo '{"session": 1}' >"$H/.claude/projects/-work-app/s1.jsonl"
 echo '{"numStartups": 7}' >"$H/.claude.json"
+mkdir -p "$H/work/app" && echo 'int main;' >"$H/work/app/main.c" # the projects directory
 cfg "$T/c.json" "$H" "ws/" "$T/state"
 "$BIN/agentbox" -c "$T/c.json" backup >"$T/backup.out" 2>&1 || { fail "backup"; cat "$T/backup.out"; finish; }
 gen=$(sed -n 's/^generation \([^:]*\):.*/\1/p' "$T/backup.out")
-rm -rf "$H/.claude" "$H/.claude.json"
+rm -rf "$H/.claude" "$H/.claude.json" "$H/work"
 
 # -- first boot: the restore's download is held 4 s too, by a second proxy
 S3HOLD=$(free_port)
@@ -62,6 +63,8 @@ check "restored files in the container's view of the home" \
 	[ "$(docker exec agentbox-st cat "$H/.claude/projects/-work-app/s1.jsonl")" = '{"session": 1}' ]
 check "restored ~/.claude.json in the container" \
 	[ "$(docker exec agentbox-st cat "$H/.claude.json")" = '{"numStartups": 7}' ]
+check "the projects directory restored, and the container's working directory" \
+	[ "$(docker exec agentbox-st cat app/main.c)" = 'int main;' ]
 check "marker records the restored generation" [ "$(cat "$T/state/restored-generation")" = "$gen" ]
 check "the layer and the state's tree were held by the proxies" \
 	bash -c "grep -q '^end .*/blobs/$layer' '$T/delay.log' && grep -q '^end .*$gen.tree' '$T/s3delay.log'"

@@ -34,6 +34,9 @@ check "status names the generation" [ -n "$first" ] && [ "$first" != null ]
 check "one generation in the bucket" [ "$(gens)" -eq 1 ]
 check "backup done journaled (MESSAGE_ID)" grep -q 'MESSAGE_ID=77f6faadb712487d9e8eb8337b4117f6' "$T/monitor.log"
 check "agentbox status shows the last backup" sh -c "$BIN/agentbox -c $T/c.json status | grep -q \"last backup:.*generation $first\""
+check "status.json: the size kept (entries, bytes of data, bytes stored)" \
+	[ "$(status | jq -r '[.backup.files, .backup.bytes, (.backup.stored_bytes > 26)] | map(tostring) | join(" ")')" = "4 26 true" ]
+check "agentbox status shows the size kept" sh -c "$BIN/agentbox -c $T/c.json status | grep -qE '^kept: +4 files, 26 B of data, stored as [0-9.]+ (B|KiB)\$'"
 sleep 3
 check "nothing written: no new backup" [ "$(gens)" -eq 1 ]
 echo "more" >>"$T/home/.claude/projects/s1.jsonl"

@@ -140,6 +140,9 @@ for f in s3:s3-credentials registry:registry-auth display-password:display-passw
 		sh -c '[ "$(docker exec "$1" stat -c %U:%a "$2")" = root:600 ] &&
 			docker exec "$1" cat "$2" | cmp -s - "keys/$3"' _ "$vm" "$dst" "$src"
 done
+check "/etc/agentbox/state.key: the key render generated, root 0600, byte for byte" \
+	sh -c '[ "$(docker exec "$1" stat -c %U:%a /etc/agentbox/state.key)" = root:600 ] &&
+		docker exec "$1" cat /etc/agentbox/state.key | cmp -s - boot.state-key' _ "$vm"
 check "/etc/agentbox/display-tls.crt: 0644, byte for byte" \
 	sh -c '[ "$(docker exec "$1" stat -c %a /etc/agentbox/display-tls.crt)" = 644 ] &&
 		docker exec "$1" cat /etc/agentbox/display-tls.crt | cmp -s - keys/tls.crt' _ "$vm"

