@@ -185,7 +185,7 @@ check "kill at identify: killed at identify" [ "$KILLED_AT" = identify ]
 check "kill at identify: no DELETE before the kill" [ "$DELETES_BEFORE" -eq 0 ]
 check "kill at identify: exactly one DELETE" [ "$(deletes)" -eq 1 ]
 
-for point in "upload|^PUT .*partNumber=1&" "latest|^PUT .*/ws/latest\$" "read-back|^GET .*[.]tar[.]zst"; do
+for point in "upload|^PUT .*/packs/" "latest|^PUT .*/ws/latest\$" "read-back|^GET .*/packs/"; do
 	what=${point%%|*} re=${point#*|}
 	n=$(injected)
 	fault "$re" hold 1
@@ -196,7 +196,7 @@ for point in "upload|^PUT .*partNumber=1&" "latest|^PUT .*/ws/latest\$" "read-ba
 done
 
 n=$(injected)
-fault '^PUT .*partNumber=1&' hold 1
+fault '^PUT .*/packs/' hold 1
 kill_at "kill of the monitor alone during the upload" monitor injected_more_than "$n"
 check "kill of the monitor alone: no DELETE before the kill" [ "$DELETES_BEFORE" -eq 0 ]
 check "kill of the monitor alone: exactly one DELETE" [ "$(deletes)" -eq 1 ]
@@ -243,7 +243,7 @@ grep -h 'Delete stopped\|failed after' "$T/api-garbage.log" | cut -c1-200
 # second read, nothing deleted.
 scenario '{"metadata": "hetzner", "hetzner_id": "4242"}'
 n=$(injected)
-fault '^PUT .*partNumber=1&' hold 1
+fault '^PUT .*/packs/' hold 1
 : >"$CALLS"
 rm -rf "$T/state" "$T/run"
 echo "work before id-change" >>"$H/notes.txt"
@@ -258,7 +258,7 @@ grep -h 'Delete stopped\|back to active' "$T/id-change.log" | cut -c1-240
 
 scenario '{"metadata": "hetzner", "hetzner_id": "4242"}'
 n=$(injected)
-fault '^PUT .*partNumber=1&' hold 1
+fault '^PUT .*/packs/' hold 1
 : >"$CALLS"
 rm -rf "$T/state" "$T/run"
 echo "work before md-garbage" >>"$H/notes.txt"
