@@ -150,6 +150,14 @@ static void monitor_sample(struct monitor *m)
 	m->tick.seq++;
 	m->tick.now = now;
 	m->tick.realtime = now_usec(CLOCK_REALTIME);
+	/* The offset read each tick jitters by microseconds, enough to flip a
+	 * published second back and forth and rewrite status.json for nothing:
+	 * only a real change (the clock was set) is taken. */
+	{
+		int64_t off = (int64_t)m->tick.realtime - (int64_t)now;
+		if (!m->rt_offset || off - m->rt_offset > 500000 || m->rt_offset - off > 500000)
+			m->rt_offset = off;
+	}
 	for (size_t i = 0; i < m->n_signals; i++) {
 		struct signal_source *s = &m->signals[i];
 		if (s->ops->sample && s->ops->sample(s, &m->tick) < 0 && !s->state.degraded)
@@ -557,6 +565,7 @@ int monitor_run(struct config *c)
 	monitor_signals_done(&m);
 	monitor_delete_done(&m);
 	free(m.status_path);
+	free(m.status_text);
 	free(m.keepalive_path);
 	return r < 0 ? 1 : 0;
 }
