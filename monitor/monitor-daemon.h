@@ -36,7 +36,8 @@ struct monitor {
 	usec_t action_started;     /* CLOCK_BOOTTIME; 0: none yet */
 	usec_t action_retry_at;    /* CLOCK_BOOTTIME of the next attempt after a failure */
 	pid_t action_pid;          /* the running poweroff command */
-	char action_error[MONITOR_TEXT_MAX];
+	int poweroff_started;      /* once; again only after a failure */
+	char action_error[MONITOR_TEXT_MAX]; /* the poweroff's; the delete sequence keeps its own */
 	struct delete_seq *delete; /* idle.action "delete" (monitor-delete.c), or NULL */
 
 	struct monitor_backup backup;
@@ -58,8 +59,8 @@ int monitor_run(struct config *c);
 /* One tick: sample every signal, decide, act, publish. */
 void monitor_tick(struct monitor *m);
 
-/* Starts "systemctl poweroff" (pid in m->action_pid); 0 or -errno. */
-int monitor_spawn_poweroff(struct monitor *m);
+/* The action's last failure: the poweroff's, else the delete sequence's; "" when none. */
+const char *monitor_action_error(const struct monitor *m);
 
 /* monitor-status.c */
 /* The status document (caller frees with cJSON_Delete). */

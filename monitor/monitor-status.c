@@ -53,8 +53,8 @@ cJSON *monitor_status_json(const struct monitor *m)
 				      ? cJSON_CreateNull()
 				      : json_time_or_null(m, m->decision.deadline));
 	cJSON_AddStringToObject(root, "action", idle_action_to_string(c->idle_action));
-	if (m->action_error[0])
-		cJSON_AddStringToObject(root, "action_error", m->action_error);
+	if (monitor_action_error(m)[0])
+		cJSON_AddStringToObject(root, "action_error", monitor_action_error(m));
 	else
 		cJSON_AddNullToObject(root, "action_error");
 	if (m->kept_alive_by) {
@@ -72,7 +72,7 @@ cJSON *monitor_status_json(const struct monitor *m)
 
 	if (m->backup.enabled) {
 		cJSON *b = cJSON_AddObjectToObject(root, "backup");
-		cJSON_AddBoolToObject(b, "running", m->backup.pid != 0);
+		cJSON_AddBoolToObject(b, "running", m->backup.job.pid != 0);
 		cJSON_AddItemToObject(b, "last_at", json_time_or_null(m, m->backup.done_at));
 		cJSON_AddBoolToObject(b, "last_ok", m->backup.ok);
 		cJSON_AddStringToObject(b, "generation", m->backup.generation);
@@ -93,7 +93,7 @@ cJSON *monitor_status_json(const struct monitor *m)
 	} else
 		cJSON_AddNullToObject(hold, "until");
 
-	monitor_delete_status(m, root);
+	delete_seq_status(m->delete, root);
 
 	signals = cJSON_AddObjectToObject(root, "signals");
 	for (size_t i = 0; i < m->n_signals; i++) {
@@ -157,14 +157,14 @@ void monitor_status_line(const struct monitor *m, char *buf, size_t size)
 			 c->idle_action == IDLE_ACTION_NONE ? ", nothing done" : "");
 		break;
 	case IDLE_STATE_ACTING:
-		if (monitor_delete_step_text(m)) {
-			snprintf(buf, size, "acting: %s%s%s", monitor_delete_step_text(m),
-				 m->action_error[0] ? ": " : "", m->action_error);
+		if (delete_seq_step_text(m->delete)) {
+			snprintf(buf, size, "acting: %s%s%s", delete_seq_step_text(m->delete),
+				 monitor_action_error(m)[0] ? ": " : "", monitor_action_error(m));
 			break;
 		}
 		snprintf(buf, size, "acting: %s%s%s", idle_action_to_string(c->idle_action),
-			 m->action_error[0] ? " failed: " : " under way",
-			 m->action_error);
+			 monitor_action_error(m)[0] ? " failed: " : " under way",
+			 monitor_action_error(m));
 		break;
 	default:
 		snprintf(buf, size, "unknown");

@@ -104,7 +104,10 @@ else
 		test "$rss_w" -gt 0 -a $((rss_max - rss_w)) -le "$RSS_SLACK_KIB"
 fi
 check "open fds flat after warm-up (base $fds_min..$fds_max)" test "$fds_min" -gt 0 -a "$fds_min" = "$fds_max"
-check "no fd left on a process gone for more than 2 s ($(val STALE_FD_MAX_SECONDS))" [ "$(val STALE_FD_MAX_SECONDS)" -le 2 ]
+# A process's stat file is closed by the next scan after its end
+# (monitor-proc.c): scans come every discovery period (here 1 s, the
+# interval), which tick jitter can stretch to two ticks: 3 samples at most.
+check "no fd left on a process gone for more than 3 s ($(val STALE_FD_MAX_SECONDS))" [ "$(val STALE_FD_MAX_SECONDS)" -le 3 ]
 
 kill -TERM $mon
 check "stops within 2 s after the soak" wait_for 2 sh -c "! kill -0 $mon"

@@ -167,8 +167,8 @@ def main():
         # The processes signal keeps /proc/PID/stat open for each process it
         # follows (an agent and its descendants), and a running child is
         # read through a pipe: those come and go with them. The rest is the
-        # base, which must not change; a stat fd of a process gone for more
-        # than 2 s is a leak.
+        # base, which must not change; a stat fd of a process gone for
+        # longer than the next scan is a leak.
         base = 0
         for fd, t in targets.items():
             parts = t.split("/")

@@ -15,7 +15,8 @@ set yrange [0:*]
 set y2range [0:*]
 set arrow from warmup, graph 0 to warmup, graph 1 nohead dt 2 lc rgb "gray"
 plot csv using 1:3 with lines lw 2 lc rgb "#1f77b4" title "monitor VmRSS (KiB)", \
-     csv using 1:4 axes x1y2 with steps lw 1 lc rgb "#d62728" title "monitor open fds"
+     csv using 1:4 axes x1y2 with steps lw 1 lc rgb "#d62728" title "monitor open fds", \
+     csv using 1:13 axes x1y2 with steps lw 2 lc rgb "#9467bd" title "monitor base fds (without followed processes' stat files, job pipes)"
 unset y2label
 unset y2tics
 set ylabel "KiB"
