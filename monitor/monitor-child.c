@@ -71,6 +71,8 @@ int child_job_start(struct child_job *j, char *const argv[], const char *input)
 {
 	int in[2] = {-1, -1}, out[2];
 	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t none, dfl;
 	char **env;
 	pid_t pid;
 	int r;
@@ -91,8 +93,22 @@ int child_job_start(struct child_job *j, char *const argv[], const char *input)
 		posix_spawn_file_actions_adddup2(&fa, in[0], STDIN_FILENO);
 	else
 		posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+	/* The daemon blocks SIGTERM, SIGINT and SIGHUP (it reads them from a
+	 * signalfd): a child inheriting that mask would ignore the SIGTERM
+	 * that stops it. Children start with no signal blocked, and defaults. */
+	sigemptyset(&none);
+	sigemptyset(&dfl);
+	sigaddset(&dfl, SIGTERM);
+	sigaddset(&dfl, SIGINT);
+	sigaddset(&dfl, SIGHUP);
+	sigaddset(&dfl, SIGPIPE);
+	posix_spawnattr_init(&attr);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setsigdefault(&attr, &dfl);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
 	env = monitor_child_env();
-	r = -posix_spawn(&pid, argv[0], &fa, NULL, argv, env);
+	r = -posix_spawn(&pid, argv[0], &fa, &attr, argv, env);
+	posix_spawnattr_destroy(&attr);
 	posix_spawn_file_actions_destroy(&fa);
 	monitor_child_env_free(env);
 	close(out[1]);
