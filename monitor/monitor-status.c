@@ -36,11 +36,14 @@ static cJSON *json_time_or_null(const struct monitor *m, usec_t boottime)
 
 cJSON *monitor_status_json(const struct monitor *m)
 {
+	static pid_t self; /* getpid() is a system call each time: once */
 	const struct config *c = m->config;
 	cJSON *root = cJSON_CreateObject(), *signals, *hold;
 
+	if (!self)
+		self = getpid();
 	cJSON_AddStringToObject(root, "version", AGENTBOX_VERSION);
-	cJSON_AddNumberToObject(root, "pid", (double)getpid());
+	cJSON_AddNumberToObject(root, "pid", (double)self);
 	cJSON_AddNumberToObject(root, "interval_seconds", (double)c->idle_interval / USEC_PER_SEC);
 	cJSON_AddStringToObject(root, "state", idle_state_to_string(m->state));
 	cJSON_AddStringToObject(root, "reason", idle_reason_to_string(m->decision.reason));
