@@ -10,7 +10,8 @@
 #          over discovery ticks and the ticks between, and each kind alone;
 #   daemon agentbox-monitor itself at idle.interval 100ms: its CPU time
 #          (/proc/PID/schedstat, ns) over DAEMON_SECONDS, divided by the ticks
-#          (elapsed / interval); this includes writing status.json each tick
+#          (elapsed / interval); this includes the core's work (status.json
+#          is written only when its content changes, see bench/monitor-tick.sh)
 #          (runtime_dir on a tmpfs, as /run is).
 #
 # idle.timeout is 36s with idle.interval 100ms: a discovery (monitor-discovery.h)
