@@ -86,8 +86,9 @@ check "monitor still running" kill -0 $mon
 
 # Flat: RSS after the warm-up within RSS_SLACK_KIB of its value at the
 # warm-up's end; the base of open fds (without the /proc/PID/stat of the
-# processes followed and the pipes of running children, driver.py) the
-# same after the warm-up as at its end.
+# processes followed and the pipes of running children, and only those
+# open in two samples in a row: driver.py) the same throughout after the
+# warm-up.
 read -r rss_w rss_max rss_end fds_min fds_max kids_max <<<"$(awk -F, -v w="$WARMUP" '
 	NR == 1 || $3 == 0 { next }
 	$1 == w { rw = $3 }

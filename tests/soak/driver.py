@@ -116,6 +116,8 @@ def main():
     generations = set()
     prev_targets, fd_changes = None, []
     stale_runs, stale_max = {}, 0
+    prev_set = prev_persistent = None
+    base_changes = []
 
     for i in range(seconds):
         tick_start = start + i
@@ -170,23 +172,24 @@ def main():
         # base, which must not change; a stat fd of a process gone for
         # longer than the next scan is a leak.
         # A tick opens files for an instant (a directory scan, a netlink
-        # socket): the base is the least of three looks 20 ms apart, so
-        # that only what stays open counts.
+        # socket, a path resolved), and on a loaded machine the monitor may
+        # be preempted holding one: the base counts only the fds open, to
+        # the same file, in this sample and in the one a second before.
+        cur_set = {(fd, t) for fd, t in targets.items()
+                   if not (t.startswith("pipe:") or
+                           (t.startswith("/proc/") and t.endswith("/stat")))}
+        persistent = cur_set if prev_set is None else cur_set & prev_set
+        if prev_persistent is not None and persistent != prev_persistent and len(base_changes) < 5:
+            base_changes.append((i, sorted(persistent - prev_persistent),
+                                 sorted(prev_persistent - persistent)))
+        prev_set, prev_persistent = cur_set, persistent
+        base = len(persistent)
         for fd, t in targets.items():
             parts = t.split("/")
             if t.startswith("/proc/") and len(parts) == 4 and parts[3] == "stat":
                 if not os.path.exists(f"/proc/{parts[2]}"):
                     stale_runs[(fd, t)] = stale_runs.get((fd, t), 0) + 1
                     stale_max = max(stale_max, stale_runs[(fd, t)])
-        base = None
-        for look in range(3):
-            if look:
-                time.sleep(0.02)
-                targets = fd_targets(mon)
-            n = sum(1 for t in targets.values()
-                    if not (t.startswith("pipe:") or
-                            (t.startswith("/proc/") and t.endswith("/stat"))))
-            base = n if base is None else min(base, n)
         kids = descendants(mon)
         krss = kfds = zombies = 0
         for c in kids:
@@ -260,6 +263,8 @@ def main():
     print(f"GENERATIONS={len(generations)}")
     print(f"ZOMBIE_MAX_SECONDS={zombie_max}")
     print(f"STALE_FD_MAX_SECONDS={stale_max}")
+    for c in base_changes:
+        print(f"# base fds at second {c[0]}: opened {c[1]}, closed {c[2]}")
     for c in fd_changes:
         print(f"# fds at second {c[0]}: opened {c[1]}, closed {c[2]}")
     print(f"IDLE_AFTER={-1 if idle_after is None else round(idle_after, 1)}")
