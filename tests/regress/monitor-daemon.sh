@@ -73,6 +73,11 @@ check "idle ticks: status.json not rewritten" [ "$(stat -c %i "$T/run/status.jso
 check "idle ticks: no STATUS= resent" [ "$(grep -c '^STATUS=' "$T/notify.log")" -eq "$n0" ]
 check "idle ticks: idle_seconds still counts" [ "$(field .idle_seconds)" -ge $((idle0 + 2)) ]
 check "idle ticks: updated is fresh" [ $(($(date +%s) - $(field .updated))) -le 12 ]
+# while nothing changes, the mtime (agentbox status's "updated") is
+# refreshed every 10 s, the file not rewritten
+m0=$(stat -c %Y "$T/run/status.json")
+check "idle ticks: mtime refreshed within 11 s" wait_for 11 sh -c "[ \$(stat -c %Y '$T/run/status.json') -gt $m0 ]"
+check "idle ticks: still the same file" [ "$(stat -c %i "$T/run/status.json")" = "$ino0" ]
 
 # --- keepalive holds; its end restarts the idle clock ---
 "$BIN/agentbox" -c "$T/c.json" keepalive 2s --reason "test hold" >/dev/null
