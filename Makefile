@@ -5,6 +5,8 @@
 #   make fuzz            build tests/fuzz/ with libFuzzer (clang) and run each
 #                        harness for FUZZ_SECONDS (default 60)
 #   make bench           run the benchmarks under bench/ (writes bench/out/)
+#   make soak            the monitor under churn for SOAK_SECONDS (default 300);
+#                        writes docs/img/soak.csv and docs/img/soak.png
 #   make demo            a workspace VM's whole life in a simulated cloud (tests/e2e/)
 #   make install         install binaries, units and docs (DESTDIR, PREFIX)
 #   make deb             build/agentbox_<version>_<arch>.deb (packaging/deb/)
@@ -172,6 +174,14 @@ check-fast: tests
 bench: all tests
 	bench/run
 
+# The monitor at 1 s ticks under file, process and socket churn with
+# periodic backups (tests/regress/monitor-soak.sh, which make check runs
+# for 60 s); the CSV and the plot go to docs/img/.
+SOAK_SECONDS ?= 300
+soak: deps
+	$(MAKE) all tests
+	SOAK_SECONDS=$(SOAK_SECONDS) SOAK_OUT=docs/img tests/regress/monitor-soak.sh
+
 # The life of a workspace VM in a simulated cloud (tests/e2e/demo.sh);
 # demo-monitor: the idle monitor alone against local servers. Both install
 # what they need first.
@@ -238,4 +248,4 @@ checkstyle:
 clean:
 	rm -rf build build-san build-fuzz bench/out
 
-.PHONY: all tests fuzzers fuzz check check-fast bench demo demo-monitor deps image install deb format checkstyle clean
+.PHONY: all tests fuzzers fuzz check check-fast bench soak demo demo-monitor deps image install deb format checkstyle clean

@@ -10,7 +10,8 @@
 #          over discovery ticks and the ticks between, and each kind alone;
 #   daemon agentbox-monitor itself at idle.interval 100ms: its CPU time
 #          (/proc/PID/schedstat, ns) over DAEMON_SECONDS, divided by the ticks
-#          (elapsed / interval); this includes writing status.json each tick
+#          (elapsed / interval); this includes the core's work (status.json
+#          is written only when its content changes, see bench/monitor-tick.sh)
 #          (runtime_dir on a tmpfs, as /run is).
 #
 # idle.timeout is 36s with idle.interval 100ms: a discovery (monitor-discovery.h)
@@ -68,23 +69,8 @@ cfg() { # watch_path interval timeout -> $W/c.json
 JSON
 }
 
-# seed TREE -> "cpu_ms wall_ms" per run
-seed() {
-	python3 - "$1" "$SEED_RUNS" <<'PY'
-import os, resource, subprocess, sys, time
-ws, runs = sys.argv[1], int(sys.argv[2])
-cmd = 'find "$WS" -type f -mmin -30 | head -1; pgrep -f "claude|node"; who | wc -l; ss -tnp | grep -c ESTAB'
-env = dict(os.environ, WS=ws)
-run = lambda: subprocess.run(["sh", "-c", cmd], env=env, stdout=subprocess.DEVNULL)
-run()  # warm-up: the tree's dentries and inodes in cache, as on a box checked every minute
-r0, t0 = resource.getrusage(resource.RUSAGE_CHILDREN), time.monotonic()
-for _ in range(runs):
-    run()
-r1, t1 = resource.getrusage(resource.RUSAGE_CHILDREN), time.monotonic()
-cpu = (r1.ru_utime + r1.ru_stime - r0.ru_utime - r0.ru_stime) / runs
-print("%.2f %.2f" % (cpu * 1e3, (t1 - t0) / runs * 1e3))
-PY
-}
+# seed TREE -> "cpu_ms wall_ms" per run (bench/lib-seed.sh)
+. bench/lib-seed.sh
 
 # check TREE -> "cpu_us wall_us max_wall_us sources per_source_cpu_us
 #   discovery_ticks discovery_cpu_us between_cpu_us between_per_source_cpu_us"

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -198,6 +199,23 @@ static void print_status(const cJSON *root)
 	}
 }
 
+/* The daemon publishes only what changes when something happens
+ * (monitor-status.c): the ages a reader wants are computed here, and
+ * "updated" is the file's mtime, which the daemon refreshes while the
+ * content stands still. */
+static void add_derived(cJSON *root, time_t mtime, time_t now)
+{
+	const cJSON *since = cJSON_GetObjectItemCaseSensitive(root, "idle_since");
+	double idle = 0;
+
+	if (cJSON_IsNumber(since) && now > (time_t)since->valuedouble)
+		idle = (double)(now - (time_t)since->valuedouble);
+	if (!cJSON_GetObjectItemCaseSensitive(root, "idle_seconds"))
+		cJSON_AddNumberToObject(root, "idle_seconds", idle);
+	if (!cJSON_GetObjectItemCaseSensitive(root, "updated"))
+		cJSON_AddNumberToObject(root, "updated", (double)mtime);
+}
+
 /* Warns when the file was not refreshed: the daemon is gone or hung. */
 static void check_fresh(const cJSON *root)
 {
@@ -218,6 +236,7 @@ static void check_fresh(const cJSON *root)
 static int cmd_status(struct config *c, int argc, char **argv)
 {
 	_cleanup_free_ char *path = xasprintf("%s/status.json", c->runtime_dir), *text = NULL;
+	struct stat st;
 	int json = 0, r;
 	cJSON *root;
 
@@ -245,10 +264,12 @@ static int cmd_status(struct config *c, int argc, char **argv)
 		fprintf(stderr, "%s is not valid JSON\n", path);
 		return 1;
 	}
+	add_derived(root, stat(path, &st) == 0 ? st.st_mtime : 0, time(NULL));
 	check_fresh(root);
-	if (json)
-		fputs(text, stdout), fputc('\n', stdout);
-	else
+	if (json) {
+		_cleanup_free_ char *out = cJSON_Print(root);
+		puts(out);
+	} else
 		print_status(root);
 	cJSON_Delete(root);
 	return 0;

@@ -7,15 +7,10 @@
  * (or the interval, if shorter), doubling up to the interval. Never while the idle action runs: the
  * delete sequence makes its own final backup. */
 #include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
-#include <signal.h>
-#include <spawn.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <cjson/cJSON.h>
 #include <systemd/sd-daemon.h>
@@ -34,7 +29,7 @@ void monitor_backup_init(struct monitor *m)
 	const struct config *c = m->config;
 
 	memset(b, 0, sizeof(*b));
-	b->out_fd = -1;
+	child_job_init(&b->job);
 	b->enabled = c->state_storage_bucket && c->state_backup_interval;
 	if (c->state_storage_bucket)
 		b->agentbox = monitor_client_path(); /* final backups need no interval */
@@ -50,30 +45,10 @@ static int backup_spawn(struct monitor *m)
 	const char *config = m->config->path ? m->config->path : CONFIG_DEFAULT_PATH;
 	char *argv[] = {b->agentbox, (char *)"--config", (char *)config, (char *)"backup",
 			(char *)"--json", NULL, NULL};
-	int r;
 
 	if (b->final_reason[0])
 		argv[5] = (char *)"--final";
-
-	r = monitor_child_spawn(argv, &b->pid, NULL, &b->out_fd);
-	if (r < 0) {
-		b->pid = 0;
-		return r;
-	}
-	fcntl(b->out_fd, F_SETFL, O_NONBLOCK);
-	b->out_len = 0;
-	return 0;
-}
-
-static void backup_read(struct monitor_backup *b)
-{
-	while (b->out_fd >= 0 && b->out_len < sizeof(b->out) - 1) {
-		ssize_t n = read(b->out_fd, b->out + b->out_len, sizeof(b->out) - 1 - b->out_len);
-		if (n <= 0)
-			break;
-		b->out_len += (size_t)n;
-	}
-	b->out[b->out_len] = '\0';
+	return child_job_start(&b->job, argv, NULL);
 }
 
 static void final_finished(struct monitor *m)
@@ -106,19 +81,15 @@ static uint64_t json_u64(const cJSON *j, const char *name)
 	return cJSON_IsNumber(v) && v->valuedouble >= 0 ? (uint64_t)v->valuedouble : 0;
 }
 
-static void backup_finished(struct monitor *m, int status)
+static void backup_finished(struct monitor *m)
 {
 	struct monitor_backup *b = &m->backup;
 	usec_t interval = m->config->state_backup_interval;
 	cJSON *j;
 
-	backup_read(b);
-	close(b->out_fd);
-	b->out_fd = -1;
-	b->pid = 0;
 	b->done_at = m->tick.now;
 	b->done_started = b->started;
-	j = WIFEXITED(status) && WEXITSTATUS(status) == 0 ? cJSON_Parse(b->out) : NULL;
+	j = child_job_result(&b->job, "agentbox backup", b->error, sizeof(b->error));
 	if (j && cJSON_IsString(cJSON_GetObjectItem(j, "generation"))) {
 		b->ok = 1;
 		b->skipped = cJSON_IsTrue(cJSON_GetObjectItem(j, "skipped"));
@@ -132,13 +103,8 @@ static void backup_finished(struct monitor *m, int status)
 		b->retry_delay = MIN(BACKUP_RETRY_FIRST, interval);
 	} else {
 		b->ok = 0;
-		if (WIFEXITED(status))
-			snprintf(b->error, sizeof(b->error),
-				 "agentbox backup exited with %d (see its journal lines)",
-				 WEXITSTATUS(status));
-		else
-			snprintf(b->error, sizeof(b->error), "agentbox backup killed by signal %d",
-				 WTERMSIG(status));
+		if (j)
+			snprintf(b->error, sizeof(b->error), "agentbox backup named no generation");
 		/* The child logged the cause with MSGID_BACKUP_FAILED. */
 		log_warning("Periodic backup failed, retrying in %llus: %s",
 			    (unsigned long long)(b->retry_delay / USEC_PER_SEC), b->error);
@@ -176,12 +142,12 @@ static int backup_needed(struct monitor *m)
 void monitor_backup_tick(struct monitor *m)
 {
 	struct monitor_backup *b = &m->backup;
-	int status, r;
+	int r;
 
-	if (b->pid) {
-		backup_read(b);
-		if (waitpid(b->pid, &status, WNOHANG) == b->pid)
-			backup_finished(m, status);
+	/* a final backup runs without an interval too */
+	if (b->job.pid) {
+		if (child_job_poll(&b->job) > 0)
+			backup_finished(m);
 		return;
 	}
 	/* after a final backup the box is going away, its lease given back */
@@ -205,28 +171,12 @@ void monitor_backup_tick(struct monitor *m)
 
 void monitor_backup_stop(struct monitor *m)
 {
-	struct monitor_backup *b = &m->backup;
-	int status;
+	child_job_stop(&m->backup.job);
+}
 
-	if (!b->pid)
-		return;
-	kill(b->pid, SIGTERM);
-	/* bounded: the monitor must stop within 2 s */
-	for (int i = 0; i < 100; i++) {
-		if (waitpid(b->pid, &status, WNOHANG) == b->pid) {
-			b->pid = 0;
-			break;
-		}
-		usleep(10000);
-	}
-	if (b->pid) {
-		kill(b->pid, SIGKILL);
-		waitpid(b->pid, &status, 0);
-		b->pid = 0;
-	}
-	if (b->out_fd >= 0)
-		close(b->out_fd);
-	b->out_fd = -1;
+int monitor_backup_fd(const struct monitor *m)
+{
+	return child_job_fd(&m->backup.job);
 }
 
 int monitor_backup_final(struct monitor *m, const char *reason)
@@ -238,7 +188,7 @@ int monitor_backup_final(struct monitor *m, const char *reason)
 		return -ENOMEDIUM;
 	if (b->final_state == 1 || b->final_state == 2)
 		return 0; /* one final backup is enough */
-	if (b->pid)
+	if (b->job.pid)
 		monitor_backup_stop(m); /* a periodic one: the final one replaces it */
 	snprintf(b->final_reason, sizeof(b->final_reason), "%s", reason);
 	b->final_asked = now_usec(CLOCK_BOOTTIME);
@@ -258,19 +208,23 @@ void monitor_backup_final_wait(struct monitor *m, usec_t timeout)
 {
 	struct monitor_backup *b = &m->backup;
 	usec_t until = now_usec(CLOCK_BOOTTIME) + timeout;
-	int status;
 
-	while (b->pid && now_usec(CLOCK_BOOTTIME) < until) {
-		backup_read(b);
-		if (waitpid(b->pid, &status, WNOHANG) == b->pid) {
+	while (b->job.pid && now_usec(CLOCK_BOOTTIME) < until) {
+		struct pollfd p = {.fd = child_job_fd(&b->job), .events = POLLIN};
+
+		/* the job's output (or its end) wakes us; the watchdog every 0.5 s */
+		if (p.fd >= 0 && poll(&p, 1, 500) < 0 && errno != EINTR)
+			break;
+		if (child_job_poll(&b->job) > 0) {
 			m->tick.now = now_usec(CLOCK_BOOTTIME);
-			backup_finished(m, status);
+			backup_finished(m);
 			return;
 		}
 		sd_notify(0, "WATCHDOG=1");
-		usleep(50000);
+		if (p.fd < 0)
+			usleep(50000); /* output closed, exit not yet seen */
 	}
-	if (b->pid) {
+	if (b->job.pid) {
 		log_event(LOG_ERR, MSGID_BACKUP_FAILED,
 			  LOG_FIELDS({"AGENTBOX_REASON", b->final_reason}), 1,
 			  "Final backup not done within %llus, stopped: %s",

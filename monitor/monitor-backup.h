@@ -8,19 +8,15 @@
 
 #include <sys/types.h>
 
+#include "monitor-child.h"
 #include "time-util.h"
-
-#define MONITOR_BACKUP_OUT_MAX 1024
 
 struct monitor;
 
 struct monitor_backup {
 	int enabled;          /* storage configured and an interval set */
 	char *agentbox;       /* path of the agentbox client next to us */
-	pid_t pid;            /* the running child, or 0 */
-	int out_fd;           /* its stdout */
-	char out[MONITOR_BACKUP_OUT_MAX];
-	size_t out_len;
+	struct child_job job; /* "agentbox backup --json"; job.pid: running */
 	usec_t started;       /* CLOCK_BOOTTIME of the running (or last) start */
 	usec_t next_at;       /* CLOCK_BOOTTIME of the next attempt */
 	usec_t retry_delay;   /* after failures, doubling up to the interval */
@@ -42,6 +38,8 @@ struct monitor_backup {
 void monitor_backup_init(struct monitor *m);
 /* Reaps a finished child and starts one when due. */
 void monitor_backup_tick(struct monitor *m);
+/* The running child's fd for the main loop's poll, or -1. */
+int monitor_backup_fd(const struct monitor *m);
 /* Stops a running child (SIGTERM; a backup cut short is never trusted). */
 void monitor_backup_stop(struct monitor *m);
 void monitor_backup_done(struct monitor *m);

@@ -1,10 +1,13 @@
 /* The client side of the delete jobs ("agentbox internal-delete-job
  * KIND"), run by agentbox-monitor; see monitor-delete-job.h. Not for
- * people: it reads and writes binary records. */
+ * people: it reads the monitor's JSON request on stdin and writes its
+ * result as one JSON object. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <cjson/cJSON.h>
 
 #include "config.h"
 #include "log.h"
@@ -93,12 +96,18 @@ static void delete_job_work(const struct config *c, enum job_kind kind,
 	}
 }
 
+#define DELETE_JOB_REQUEST_MAX 4096
+
 int cli_delete_job(struct config *c, int argc, char **argv)
 {
-	struct delete_job_in in;
-	struct delete_job_out out = {.magic = DELETE_JOB_MAGIC, .size = sizeof(out)};
+	struct provider_identity expect;
+	struct delete_job_out out = {0};
 	enum job_kind kind = JOB_NONE;
+	char in[DELETE_JOB_REQUEST_MAX];
 	size_t got = 0;
+	cJSON *req, *res;
+	char *text;
+	int r;
 
 	for (int k = JOB_IDENTIFY; k <= JOB_DELETE; k++)
 		if (argc == 2 && streq(argv[1], delete_job_kind_to_string(k)))
@@ -107,21 +116,29 @@ int cli_delete_job(struct config *c, int argc, char **argv)
 		fprintf(stderr, "agentbox internal-delete-job is run by agentbox-monitor only\n");
 		return EXIT_CONFIG;
 	}
-	while (got < sizeof(in)) {
-		ssize_t n = read(STDIN_FILENO, (char *)&in + got, sizeof(in) - got);
+	while (got < sizeof(in) - 1) {
+		ssize_t n = read(STDIN_FILENO, in + got, sizeof(in) - 1 - got);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
 			break;
 		got += (size_t)n;
 	}
-	if (got != sizeof(in) || in.magic != DELETE_JOB_MAGIC || in.size != sizeof(in)) {
+	in[got] = '\0';
+	req = cJSON_Parse(in);
+	if (!cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(req, "expect"))) {
+		cJSON_Delete(req);
 		fprintf(stderr, "agentbox internal-delete-job: bad request from the monitor\n");
 		return 1;
 	}
+	delete_job_identity_parse(cJSON_GetObjectItemCaseSensitive(req, "expect"), &expect);
+	cJSON_Delete(req);
 	provider_global_init();
-	delete_job_work(c, kind, &in.expect, &out);
-	if (write(STDOUT_FILENO, &out, sizeof(out)) != (ssize_t)sizeof(out))
-		return 1;
-	return 0;
+	delete_job_work(c, kind, &expect, &out);
+	res = delete_job_out_json(&out);
+	text = cJSON_PrintUnformatted(res);
+	cJSON_Delete(res);
+	r = printf("%s\n", text) < 0 || fflush(stdout) != 0 ? 1 : 0;
+	cJSON_free(text);
+	return r;
 }

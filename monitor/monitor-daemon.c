@@ -151,6 +151,14 @@ static void monitor_sample(struct monitor *m)
 	m->tick.seq++;
 	m->tick.now = now;
 	m->tick.realtime = now_usec(CLOCK_REALTIME);
+	/* The offset read each tick jitters by microseconds, enough to flip a
+	 * published second back and forth and rewrite status.json for nothing:
+	 * only a real change (the clock was set) is taken. */
+	{
+		int64_t off = (int64_t)m->tick.realtime - (int64_t)now;
+		if (!m->rt_offset || off - m->rt_offset > 500000 || m->rt_offset - off > 500000)
+			m->rt_offset = off;
+	}
 	for (size_t i = 0; i < m->n_signals; i++) {
 		struct signal_source *s = &m->signals[i];
 		if (s->ops->sample && s->ops->sample(s, &m->tick) < 0 && !s->state.degraded)
@@ -199,7 +207,7 @@ static void monitor_cancel_warning(struct monitor *m)
 }
 
 /* Starts "systemctl poweroff" with an empty environment. */
-int monitor_spawn_poweroff(struct monitor *m)
+static int monitor_spawn_poweroff(struct monitor *m)
 {
 	char *argv[] = {(char *)"systemctl", (char *)"poweroff", NULL};
 	char *envp[] = {(char *)"PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL};
@@ -213,11 +221,80 @@ int monitor_spawn_poweroff(struct monitor *m)
 	return 0;
 }
 
+/* Powers off, once (again after a failure's retry time): the action
+ * "poweroff", and the delete sequence's last step where a poweroff
+ * terminates the instance. */
+static void monitor_poweroff(struct monitor *m, const char *action, const char *secs,
+			     const char *text)
+{
+	int r;
+
+	if (m->action_pid || (m->poweroff_started && !m->action_retry_at) ||
+	    (m->action_retry_at && m->tick.now < m->action_retry_at))
+		return;
+	m->poweroff_started = 1;
+	m->action_retry_at = 0;
+	if (secs)
+		log_event(LOG_NOTICE, MSGID_ACTION,
+			  LOG_FIELDS({"AGENTBOX_ACTION", action}, {"AGENTBOX_IDLE_SECONDS", secs}), 2,
+			  "%s", text);
+	else
+		log_event(LOG_NOTICE, MSGID_ACTION, LOG_FIELDS({"AGENTBOX_ACTION", action}), 1, "%s",
+			  text);
+	/* the delete sequence announced its own start */
+	if (streq(action, "poweroff"))
+		monitor_webhook(m, WEBHOOK_ACTION, text);
+	r = monitor_spawn_poweroff(m);
+	if (r < 0) {
+		snprintf(m->action_error, sizeof(m->action_error), "cannot run systemctl: %s",
+			 strerror(-r));
+		m->action_retry_at = m->tick.now + ACTION_RETRY_USEC;
+		log_event(LOG_ERR, MSGID_ACTION_FAILED, LOG_FIELDS({"AGENTBOX_ACTION", action}), 1,
+			  "Poweroff failed, retrying in 1m: %s", m->action_error);
+	}
+}
+
+/* The delete sequence's events go out as webhooks. */
+static void monitor_delete_notify(void *userdata, const char *event, const char *message)
+{
+	monitor_webhook(userdata, event, message);
+}
+
+/* The delete sequence's tick: it is told what it needs and says what to do. */
+static void monitor_act_delete(struct monitor *m)
+{
+	struct delete_tick t = {
+		.now = m->tick.now,
+		.last_activity = m->last_activity,
+		.decision = m->decision.state,
+		.keepalive_ended = m->keepalive_ended,
+		.kept_alive_by = m->kept_alive_by,
+		.kept_alive_detail = m->kept_alive_detail,
+	};
+
+	if (!m->delete)
+		return;
+	m->state = IDLE_STATE_ACTING;
+	if (!m->action_started)
+		m->action_started = m->tick.now;
+	switch (delete_seq_act(m->delete, &t)) {
+	case DELETE_WANT_ACT:
+		break;
+	case DELETE_WANT_ACTIVE:
+		m->state = IDLE_STATE_ACTIVE;
+		m->action_started = 0;
+		m->action_error[0] = '\0';
+		break;
+	case DELETE_WANT_POWEROFF:
+		monitor_poweroff(m, "delete", NULL, "Powering off; the instance terminates with it");
+		break;
+	}
+}
+
 static void monitor_act(struct monitor *m)
 {
 	const struct config *c = m->config;
 	char secs[32];
-	int r;
 
 	snprintf(secs, sizeof(secs), "%llu", (unsigned long long)(m->decision.idle_for / USEC_PER_SEC));
 	switch (c->idle_action) {
@@ -227,29 +304,20 @@ static void monitor_act(struct monitor *m)
 			  "idle.action is none: nothing done");
 		return;
 	case IDLE_ACTION_POWEROFF:
-		if (m->action_pid || (m->action_retry_at && m->tick.now < m->action_retry_at))
-			return;
 		m->state = IDLE_STATE_ACTING;
 		if (!m->action_started)
 			m->action_started = m->tick.now;
-		log_event(LOG_NOTICE, MSGID_ACTION,
-			  LOG_FIELDS({"AGENTBOX_ACTION", "poweroff"}, {"AGENTBOX_IDLE_SECONDS", secs}),
-			  2, "Idle: powering off");
-		monitor_webhook(m, WEBHOOK_ACTION, "Idle: powering off");
-		r = monitor_spawn_poweroff(m);
-		if (r < 0) {
-			snprintf(m->action_error, sizeof(m->action_error),
-				 "cannot run systemctl: %s", strerror(-r));
-			m->action_retry_at = m->tick.now + ACTION_RETRY_USEC;
-			log_event(LOG_ERR, MSGID_ACTION_FAILED,
-				  LOG_FIELDS({"AGENTBOX_ACTION", "poweroff"}), 1,
-				  "Poweroff failed, retrying in 1m: %s", m->action_error);
-		}
+		monitor_poweroff(m, "poweroff", secs, "Idle: powering off");
 		return;
 	case IDLE_ACTION_DELETE:
-		monitor_delete_act(m);
+		monitor_act_delete(m);
 		return;
 	}
+}
+
+const char *monitor_action_error(const struct monitor *m)
+{
+	return m->action_error[0] ? m->action_error : delete_seq_error(m->delete);
 }
 
 /* Reaps the poweroff command; a failure is loud and retried. */
@@ -344,7 +412,7 @@ void monitor_tick(struct monitor *m)
 		monitor_act(m);
 	if (before == IDLE_STATE_IDLE && m->state != IDLE_STATE_IDLE)
 		log_info("Active again: %s (%s)", strempty(m->kept_alive_by), m->kept_alive_detail);
-	monitor_delete_poll(m);
+	delete_seq_poll(m->delete, m->tick.now);
 
 	monitor_interrupt_tick(m);
 	monitor_backup_tick(m);
@@ -441,7 +509,7 @@ static int monitor_loop(struct monitor *m, int sigfd, int timerfd)
 	while (!m->stop) {
 		struct pollfd pfd[POLL_FDS_MAX];
 		struct signal_source *owner[POLL_FDS_MAX];
-		size_t n = 0, n_sig, delete_ix = 0;
+		size_t n = 0, n_sig, job_ix = 0;
 
 		pfd[n++] = (struct pollfd){.fd = sigfd, .events = POLLIN};
 		pfd[n++] = (struct pollfd){.fd = timerfd, .events = POLLIN};
@@ -454,11 +522,15 @@ static int monitor_loop(struct monitor *m, int sigfd, int timerfd)
 			pfd[n++] = (struct pollfd){.fd = fd, .events = POLLIN};
 		}
 		n_sig = n;
-		/* A finished delete step ticks at once, not at the next interval. */
-		if (monitor_delete_fd(m) >= 0 && n < POLL_FDS_MAX) {
-			delete_ix = n;
-			pfd[n++] = (struct pollfd){.fd = monitor_delete_fd(m), .events = POLLIN};
-		}
+		/* A child job that finishes (a delete step, a backup, an
+		 * interruption notice) ticks at once, not at the next interval. */
+		job_ix = n;
+		if (delete_seq_fd(m->delete) >= 0 && n < POLL_FDS_MAX)
+			pfd[n++] = (struct pollfd){.fd = delete_seq_fd(m->delete), .events = POLLIN};
+		if (monitor_backup_fd(m) >= 0 && n < POLL_FDS_MAX)
+			pfd[n++] = (struct pollfd){.fd = monitor_backup_fd(m), .events = POLLIN};
+		if (monitor_interrupt_fd(m) >= 0 && n < POLL_FDS_MAX)
+			pfd[n++] = (struct pollfd){.fd = monitor_interrupt_fd(m), .events = POLLIN};
 		if (poll(pfd, n, monitor_poll_timeout(m)) < 0) {
 			if (errno == EINTR)
 				continue;
@@ -479,8 +551,13 @@ static int monitor_loop(struct monitor *m, int sigfd, int timerfd)
 			uint64_t expirations;
 			if (read(timerfd, &expirations, sizeof(expirations)) > 0)
 				monitor_tick(m);
-		} else if (delete_ix && pfd[delete_ix].revents && monitor_delete_wake(m))
-			monitor_tick(m);
+		} else {
+			for (size_t i = job_ix; i < n; i++)
+				if (pfd[i].revents) {
+					monitor_tick(m);
+					break;
+				}
+		}
 		monitor_watchdog(m);
 	}
 	return 0;
@@ -515,7 +592,7 @@ static int monitor_prepare(struct monitor *m, struct config *c)
 	m->status_path = xasprintf("%s/status.json", c->runtime_dir);
 	m->keepalive_path = keepalive_dir(c);
 	if (c->idle_action == IDLE_ACTION_DELETE) {
-		r = monitor_delete_prepare(m);
+		r = delete_seq_new(c, m->started, monitor_delete_notify, m, &m->delete);
 		if (r < 0)
 			return r;
 	}
@@ -564,8 +641,9 @@ int monitor_run(struct config *c)
 	monitor_webhook_done();
 	unlink(m.status_path);
 	monitor_signals_done(&m);
-	monitor_delete_done(&m);
+	m.delete = delete_seq_free(m.delete);
 	free(m.status_path);
+	free(m.status_text);
 	free(m.keepalive_path);
 	return r < 0 ? 1 : 0;
 }

@@ -1,22 +1,20 @@
-/* The jobs of the delete sequence (identify, final backup, delete), run in
- * a child process "agentbox internal-delete-job KIND" so that the network
- * and archive libraries never load into agentbox-monitor. The two sides
- * are always built together, so they exchange fixed-size records: the
- * expected identity on the child's stdin, the results on its stdout, each
- * checked by a magic number and its size. */
+/* The jobs of the delete sequence (identify, final backup, delete), run as
+ * child jobs (monitor-child.h) "agentbox internal-delete-job KIND" so that
+ * the network and archive libraries never load into agentbox-monitor: the
+ * identity expected on the child's stdin and the result on its stdout, as
+ * JSON objects, like every other job of the monitor. This file holds both
+ * sides' conversions; the client's work is in monitor-cli-job.c. */
 #ifndef AGENTBOX_MONITOR_DELETE_JOB_H
 #define AGENTBOX_MONITOR_DELETE_JOB_H
-
-#include <stdint.h>
-#include <sys/types.h>
 
 #include "provider.h"
 #include "time-util.h"
 
 #define DELETE_JOB_TEXT_MAX 512
-#define DELETE_JOB_MAGIC 0x61626a31u /* "abj1" */
 
+struct child_job;
 struct config;
+struct cJSON;
 
 enum job_kind {
 	JOB_NONE,
@@ -25,15 +23,7 @@ enum job_kind {
 	JOB_DELETE,
 };
 
-struct delete_job_in {
-	uint32_t magic;
-	uint32_t size;
-	struct provider_identity expect; /* JOB_DELETE: the identity checked before */
-};
-
 struct delete_job_out {
-	uint32_t magic;
-	uint32_t size;
 	int r;
 	char why[DELETE_JOB_TEXT_MAX];
 	struct provider_identity id;
@@ -52,13 +42,19 @@ struct delete_job_out {
 
 const char *delete_job_kind_to_string(enum job_kind kind);
 
-/* Daemon side (monitor-delete-job.c): runs the job in the agentbox client
- * next to us and waits for it; *ret_pid holds the child's pid meanwhile
- * (for a stop to kill it). Returns 0 with *ret filled, or -errno with
- * ret->why saying what went wrong with the child. */
-int delete_job_spawn(const struct config *c, enum job_kind kind,
-		     const struct provider_identity *expect, pid_t *ret_pid,
-		     struct delete_job_out *ret);
+/* Daemon side: starts the job in the agentbox client next to us, with the
+ * identity checked before (JOB_DELETE compares it) on its stdin. 0 or -errno. */
+int delete_job_start(struct child_job *j, const struct config *c, enum job_kind kind,
+		     const struct provider_identity *expect);
+
+/* Daemon side: the result of the finished job. 0 with *ret filled, or
+ * -EIO with ret->why saying what went wrong with the child. */
+int delete_job_result(const struct child_job *j, enum job_kind kind, struct delete_job_out *ret);
+
+/* Both sides: the JSON forms (caller frees). */
+struct cJSON *delete_job_identity_json(const struct provider_identity *id);
+void delete_job_identity_parse(const struct cJSON *o, struct provider_identity *ret);
+struct cJSON *delete_job_out_json(const struct delete_job_out *o);
 
 /* Client side (monitor-cli-job.c): "agentbox internal-delete-job KIND". */
 int cli_delete_job(struct config *c, int argc, char **argv);

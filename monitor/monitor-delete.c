@@ -11,21 +11,20 @@
  *    terminates (EC2 with InstanceInitiatedShutdownBehavior=terminate,
  *    confirmed); otherwise the box stays up, acting, and says why. */
 #include <errno.h>
-#include <pthread.h>
 #include <stdarg.h>
-#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
 
+#include "config.h"
 #include "fileio.h"
 #include "log.h"
-#include "monitor-daemon.h"
-#include "monitor-delete.h"
+#include "monitor-child.h"
 #include "monitor-delete-job.h"
+#include "monitor-delete.h"
 #include "monitor-webhook.h"
 #include "provider.h"
 
@@ -72,32 +71,10 @@ static const char *const step_texts[_DELETE_STEP_MAX] = {
 };
 
 
-/* One background job. The worker writes the outputs, then 'finished';
- * the main thread reads them only after pthread_join(). */
+/* One job at a time, a child process (monitor-child.h). */
 struct delete_job {
-	enum job_kind kind;
-	pthread_t thread;
-	pid_t pid; /* the child doing the work, set by delete_job_spawn() */
-	int running;
-	int finished;
-	const struct config *config;
-	int wake_fd;			 /* eventfd written when finished */
-	struct provider_identity expect; /* JOB_DELETE: the identity checked before */
-
-	int r;
-	char why[DELETE_TEXT_MAX];
-	struct provider_identity id;
-	int ready_r;
-	char ready_why[DELETE_TEXT_MAX];
-	int shutdown_terminates; /* 1, 0, or -errno: unknown */
-	char shutdown_why[DELETE_TEXT_MAX];
-	char generation[64];
-	int verify_failed; /* JOB_BACKUP: stored, but not read back as stored */
-	usec_t duration;
-	struct provider_result result;
-	int poweroff; /* JOB_DELETE: identity confirmed, poweroff is the delete */
-	int method;   /* JOB_IDENTIFY: enum provider_method */
-	char plan[DELETE_TEXT_MAX];
+	enum job_kind kind; /* JOB_NONE: none running */
+	struct child_job child;
 };
 
 struct delete_seq {
@@ -122,9 +99,12 @@ struct delete_seq {
 	char request[DELETE_TEXT_MAX];
 	char detail[DELETE_TEXT_MAX];
 	int attempts;
-	int poweroff_started;
-	char *path; /* <state_dir>/delete.json */
-	int wake_fd;
+	char error[DELETE_TEXT_MAX]; /* the last failure, for status; "" when none */
+	char *path;                  /* <state_dir>/delete.json */
+	const struct config *config;
+	usec_t now; /* CLOCK_BOOTTIME of the tick being handled */
+	delete_notify_fn notify;
+	void *notify_userdata;
 
 	struct delete_job job;
 };
@@ -194,12 +174,10 @@ static void seq_save(const struct delete_seq *s)
 		log_warning_errno(r, "Cannot write %s, continuing: %m", s->path);
 }
 
-static void seq_set_step(struct monitor *m, enum delete_step step)
+static void seq_set_step(struct delete_seq *s, enum delete_step step)
 {
-	struct delete_seq *s = m->delete;
-
 	s->step = step;
-	s->step_since = m->tick.now;
+	s->step_since = s->now;
 	s->step_since_rt = now_usec(CLOCK_REALTIME);
 	seq_save(s);
 }
@@ -207,64 +185,28 @@ static void seq_set_step(struct monitor *m, enum delete_step step)
 /* Runs one job in a child process, "agentbox internal-delete-job": the
  * network and backup code (libcurl, libarchive, OpenSSL) stays out of the
  * daemon, which keeps it small, and a crash in it cannot take the monitor
- * down. The expected identity goes to the child's stdin and its results
- * come back on stdout, both as the fixed-size records of
- * monitor-delete-job.h. */
-static void *job_main(void *userdata)
+ * down. The daemon's loop polls its output (delete_seq_fd()) and the next
+ * tick collects the result. */
+static int job_start(struct delete_seq *s, enum job_kind kind)
 {
-	struct delete_job *j = userdata;
-	struct delete_job_out out;
 	int r;
 
-	r = delete_job_spawn(j->config, j->kind, &j->expect, &j->pid, &out);
-	if (r < 0) {
-		j->r = r;
-		snprintf(j->why, sizeof(j->why), "%s", out.why[0] ? out.why : strerror(-r));
-	} else {
-		j->r = out.r;
-		memcpy(j->why, out.why, sizeof(j->why));
-		j->id = out.id;
-		j->ready_r = out.ready_r;
-		memcpy(j->ready_why, out.ready_why, sizeof(j->ready_why));
-		j->shutdown_terminates = out.shutdown_terminates;
-		memcpy(j->shutdown_why, out.shutdown_why, sizeof(j->shutdown_why));
-		memcpy(j->generation, out.generation, sizeof(j->generation));
-		j->verify_failed = out.verify_failed;
-		j->duration = out.duration;
-		j->result = out.result;
-		j->poweroff = out.poweroff;
-		j->method = out.method;
-		memcpy(j->plan, out.plan, sizeof(j->plan));
-	}
-	__atomic_store_n(&j->finished, 1, __ATOMIC_RELEASE);
-	if (j->wake_fd >= 0 && eventfd_write(j->wake_fd, 1) < 0) {
-		/* the next tick collects it anyway */
-	}
-	return NULL;
-}
-
-static int job_start(struct monitor *m, enum job_kind kind)
-{
-	struct delete_job *j = &m->delete->job;
-	int r;
-
-	*j = (struct delete_job){.kind = kind,
-				 .config = m->config,
-				 .wake_fd = m->delete->wake_fd,
-				 .expect = m->delete->identity};
-	r = pthread_create(&j->thread, NULL, job_main, j);
-	if (r != 0) {
-		j->kind = JOB_NONE;
-		return -r;
-	}
-	j->running = 1;
+	r = delete_job_start(&s->job.child, s->config, kind, &s->identity);
+	if (r < 0)
+		return r;
+	s->job.kind = kind;
 	return 0;
 }
 
-static void seq_fail(struct monitor *m, const char *fmt, ...) _printf_(2, 3);
-static void seq_fail(struct monitor *m, const char *fmt, ...)
+static void seq_notify(struct delete_seq *s, const char *event, const char *message)
 {
-	struct delete_seq *s = m->delete;
+	if (s->notify)
+		s->notify(s->notify_userdata, event, message);
+}
+
+static void seq_fail(struct delete_seq *s, const char *fmt, ...) _printf_(2, 3);
+static void seq_fail(struct delete_seq *s, const char *fmt, ...)
+{
 	char text[DELETE_TEXT_MAX];
 	va_list ap;
 
@@ -272,9 +214,9 @@ static void seq_fail(struct monitor *m, const char *fmt, ...)
 	vsnprintf(text, sizeof(text), fmt, ap); /* the arguments may be s->detail */
 	va_end(ap);
 	snprintf(s->detail, sizeof(s->detail), "%s", text);
-	snprintf(m->action_error, sizeof(m->action_error), "%s", s->detail);
-	s->retry_at = m->tick.now + DELETE_RETRY_USEC;
-	seq_set_step(m, DELETE_STEP_FAILED);
+	snprintf(s->error, sizeof(s->error), "%s", s->detail);
+	s->retry_at = s->now + DELETE_RETRY_USEC;
+	seq_set_step(s, DELETE_STEP_FAILED);
 	log_event(LOG_ERR, MSGID_ACTION_FAILED,
 		  LOG_FIELDS({"AGENTBOX_ACTION", "delete"},
 			     {"AGENTBOX_INSTANCE_ID", s->identity.instance_id},
@@ -286,7 +228,7 @@ static void seq_fail(struct monitor *m, const char *fmt, ...)
 	{
 		_cleanup_free_ char *msg = xasprintf(
 		    "Delete refused, nothing deleted, the box stays up: %s", s->detail);
-		monitor_webhook(m, WEBHOOK_DELETE_REFUSED, msg);
+		seq_notify(s, WEBHOOK_DELETE_REFUSED, msg);
 	}
 }
 
@@ -313,15 +255,13 @@ static void log_identity(struct delete_seq *s)
 }
 
 /* The start-up lookup: remembered for status and for the sequence. */
-static void identify_finished(struct monitor *m, struct delete_job *j)
+static void identify_finished(struct delete_seq *s, const struct delete_job_out *j)
 {
-	struct delete_seq *s = m->delete;
-
 	if (j->r < 0) {
 		if (!streq(s->identity_why, j->why))
 			log_event(LOG_WARNING, MSGID_INSTANCE_IDENTITY,
 				  LOG_FIELDS({"AGENTBOX_PROVIDER",
-					      m->config->provider_name}),
+					      s->config->provider_name}),
 				  1, "Instance identity unknown, so nothing will be deleted: %s",
 				  j->why);
 		snprintf(s->identity_why, sizeof(s->identity_why), "%s", j->why);
@@ -342,45 +282,43 @@ static void identify_finished(struct monitor *m, struct delete_job *j)
 	log_identity(s);
 }
 
-static void seq_begin_backup(struct monitor *m)
+static void seq_begin_backup(struct delete_seq *s)
 {
-	const struct config *c = m->config;
-	struct delete_seq *s = m->delete;
+	const struct config *c = s->config;
 	int r;
 
-	s->backup_started = m->tick.now;
+	s->backup_started = s->now;
 	if (c->idle_delete_without_backup) {
 		log_event(LOG_WARNING, MSGID_BACKUP_SKIPPED,
 			  LOG_FIELDS({"AGENTBOX_ACTION", "delete"}), 1,
 			  "No final backup: idle.delete_without_backup is true; the workspace's "
 			  "files go with the instance");
-		seq_set_step(m, DELETE_STEP_VERIFY);
+		seq_set_step(s, DELETE_STEP_VERIFY);
 		return;
 	}
 	if (arg_dry_run) {
 		log_notice("Dry run: would run the final backup now (as 'agentbox backup' does)");
-		seq_set_step(m, DELETE_STEP_VERIFY);
+		seq_set_step(s, DELETE_STEP_VERIFY);
 		return;
 	}
-	seq_set_step(m, DELETE_STEP_BACKUP);
-	r = job_start(m, JOB_BACKUP);
+	seq_set_step(s, DELETE_STEP_BACKUP);
+	r = job_start(s, JOB_BACKUP);
 	if (r < 0)
-		seq_fail(m, "cannot start the final backup: %s", strerror(-r));
+		seq_fail(s, "cannot start the final backup: %s", strerror(-r));
 }
 
-static void seq_identified(struct monitor *m, struct delete_job *j)
+static void seq_identified(struct delete_seq *s, const struct delete_job_out *j)
 {
-	struct delete_seq *s = m->delete;
 
 	if (j->r < 0) {
 		snprintf(s->identity_why, sizeof(s->identity_why), "%s", j->why);
-		seq_fail(m, "instance identity unknown: %s", j->why);
+		seq_fail(s, "instance identity unknown: %s", j->why);
 		return;
 	}
 	if (s->identity_known && !provider_identity_equal(&s->identity, &j->id)) {
-		seq_fail(m, "the instance identity changed since start: %s %s then, %s %s now",
-			 s->identity.provider, s->identity.instance_id,
-			 j->id.provider, j->id.instance_id);
+		seq_fail(s, "the instance identity changed since start: %s %s then, %s %s now",
+			 s->identity.provider, s->identity.instance_id, j->id.provider,
+			 j->id.instance_id);
 		return;
 	}
 	s->identity = j->id;
@@ -391,23 +329,22 @@ static void seq_identified(struct monitor *m, struct delete_job *j)
 	log_identity(s);
 	snprintf(s->plan, sizeof(s->plan), "%s", j->plan);
 	if (j->ready_r < 0) {
-		seq_fail(m, "cannot delete: %s", j->ready_why);
+		seq_fail(s, "cannot delete: %s", j->ready_why);
 		return;
 	}
 	if (s->method == PROVIDER_METHOD_POWEROFF && s->shutdown_terminates == 0) {
-		seq_fail(m,
+		seq_fail(s,
 			 "a poweroff would only stop the instance (still billed for its "
 			 "volumes): %s",
 			 s->shutdown_why);
 		return;
 	}
-	seq_begin_backup(m);
+	seq_begin_backup(s);
 }
 
-static void seq_backed_up(struct monitor *m, struct delete_job *j)
+static void seq_backed_up(struct delete_seq *s, const struct delete_job_out *j)
 {
-	const struct config *c = m->config;
-	struct delete_seq *s = m->delete;
+	const struct config *c = s->config;
 	char took[FORMAT_DURATION_MAX];
 
 	format_duration_exact(took, sizeof(took), j->duration);
@@ -417,18 +354,18 @@ static void seq_backed_up(struct monitor *m, struct delete_job *j)
 			  "No final backup: %s, and idle.delete_without_storage is true; the "
 			  "workspace's files go with the instance",
 			  j->why);
-		seq_set_step(m, DELETE_STEP_VERIFY);
+		seq_set_step(s, DELETE_STEP_VERIFY);
 		return;
 	}
 	if (j->r == -ENOMEDIUM) {
-		seq_fail(m,
+		seq_fail(s,
 			 "no final backup: %s; configure state.storage, or set "
 			 "idle.delete_without_storage to delete without one",
 			 j->why);
 		return;
 	}
 	if (j->r < 0 && j->verify_failed) {
-		seq_fail(m,
+		seq_fail(s,
 			 j->r == -EBADMSG
 			     ? "the final backup %s does not read back as it was stored: %s"
 			     : "the final backup %s could not be read back to verify it: %s",
@@ -436,7 +373,7 @@ static void seq_backed_up(struct monitor *m, struct delete_job *j)
 		return;
 	}
 	if (j->r < 0) {
-		seq_fail(m, "the final backup failed after %s: %s", took, j->why);
+		seq_fail(s, "the final backup failed after %s: %s", took, j->why);
 		return;
 	}
 	snprintf(s->generation, sizeof(s->generation), "%s", j->generation);
@@ -444,23 +381,22 @@ static void seq_backed_up(struct monitor *m, struct delete_job *j)
 		  LOG_FIELDS({"AGENTBOX_GENERATION", s->generation}, {"AGENTBOX_ACTION", "delete"}),
 		  2, "Final backup verified: generation %s read back as stored (%s)", s->generation,
 		  took);
-	seq_set_step(m, DELETE_STEP_VERIFY);
+	seq_set_step(s, DELETE_STEP_VERIFY);
 }
 
-static void seq_deleted(struct monitor *m, struct delete_job *j)
+static void seq_deleted(struct delete_seq *s, const struct delete_job_out *j)
 {
-	struct delete_seq *s = m->delete;
 
 	snprintf(s->request, sizeof(s->request), "%s", j->result.request);
 	snprintf(s->detail, sizeof(s->detail), "%s", j->result.detail);
 	s->attempts = j->result.attempts;
 	if (j->r >= 0 && j->poweroff) {
-		seq_set_step(m, DELETE_STEP_POWEROFF);
+		seq_set_step(s, DELETE_STEP_POWEROFF);
 		return;
 	}
 	if (j->r >= 0) {
-		m->action_error[0] = '\0';
-		seq_set_step(m, DELETE_STEP_DELETED);
+		s->error[0] = '\0';
+		seq_set_step(s, DELETE_STEP_DELETED);
 		log_event(
 		    LOG_NOTICE, MSGID_INSTANCE_DELETING,
 		    LOG_FIELDS({"AGENTBOX_PROVIDER", s->identity.provider},
@@ -471,80 +407,76 @@ static void seq_deleted(struct monitor *m, struct delete_job *j)
 		return;
 	}
 	if (j->r == -ESTALE || !s->request[0]) {
-		seq_fail(m, "%s", j->result.detail);
+		seq_fail(s, "%s", j->result.detail);
 		return;
 	}
 	if (s->shutdown_terminates == 1) {
-		snprintf(m->action_error, sizeof(m->action_error), "%s", s->detail);
+		snprintf(s->error, sizeof(s->error), "%s", s->detail);
 		log_event(LOG_ERR, MSGID_ACTION_FAILED, LOG_FIELDS({"AGENTBOX_ACTION", "delete"}),
 			  1,
 			  "%s failed after %d attempts (%s); falling back to poweroff, which "
 			  "terminates this instance (%s)",
 			  s->request, s->attempts, s->detail, s->shutdown_why);
-		seq_set_step(m, DELETE_STEP_POWEROFF);
+		seq_set_step(s, DELETE_STEP_POWEROFF);
 		return;
 	}
-	seq_fail(m, "%s failed after %d attempt%s: %s", s->request, s->attempts,
+	seq_fail(s, "%s failed after %d attempt%s: %s", s->request, s->attempts,
 		 s->attempts == 1 ? "" : "s", s->detail);
 }
 
 /* Collects a finished job and moves the sequence on. */
-static void seq_collect(struct monitor *m)
+static void seq_collect(struct delete_seq *s)
 {
-	struct delete_seq *s = m->delete;
-	struct delete_job done, *j = &done;
+	struct delete_job_out out;
+	enum job_kind kind = s->job.kind;
+	int r;
 
-	if (!s->job.running || !__atomic_load_n(&s->job.finished, __ATOMIC_ACQUIRE))
+	if (kind == JOB_NONE || child_job_poll(&s->job.child) <= 0)
 		return;
-	pthread_join(s->job.thread, NULL);
-	/* The handlers may start the next job in s->job. */
-	done = s->job;
-	s->job.running = 0;
+	/* The handlers may start the next job. */
 	s->job.kind = JOB_NONE;
-	switch (j->kind) {
+	r = delete_job_result(&s->job.child, kind, &out);
+	if (r < 0)
+		out.r = r; /* out.why says what went wrong with the child */
+	switch (kind) {
 	case JOB_IDENTIFY:
 		if (s->step == DELETE_STEP_IDENTIFY)
-			seq_identified(m, j);
+			seq_identified(s, &out);
 		else
-			identify_finished(m, j);
+			identify_finished(s, &out);
 		break;
 	case JOB_BACKUP:
 		if (s->step == DELETE_STEP_BACKUP)
-			seq_backed_up(m, j);
+			seq_backed_up(s, &out);
 		break;
 	case JOB_DELETE:
 		if (s->step == DELETE_STEP_DELETING)
-			seq_deleted(m, j);
+			seq_deleted(s, &out);
 		break;
 	case JOB_NONE:
 		break;
 	}
 }
 
-static void seq_back_to_active(struct monitor *m, const char *why)
+/* Returns what the daemon is to do: go back to active. */
+static enum delete_want seq_back_to_active(struct delete_seq *s, const struct delete_tick *t,
+					   const char *why)
 {
-	struct delete_seq *s = m->delete;
-
 	log_event(LOG_NOTICE, MSGID_IDLE_CANCELLED,
-		  LOG_FIELDS({"AGENTBOX_SIGNAL", strempty(m->kept_alive_by)},
+		  LOG_FIELDS({"AGENTBOX_SIGNAL", strempty(t->kept_alive_by)},
 			     {"AGENTBOX_ACTION", "delete"}),
 		  2, "Delete aborted, nothing deleted, back to active: %s (%s: %s)", why,
-		  strempty(m->kept_alive_by), m->kept_alive_detail);
+		  strempty(t->kept_alive_by), strempty(t->kept_alive_detail));
 	snprintf(s->detail, sizeof(s->detail), "aborted: %s", why);
-	seq_set_step(m, DELETE_STEP_NONE);
-	m->state = IDLE_STATE_ACTIVE;
-	m->action_started = 0;
-	m->action_error[0] = '\0';
+	seq_set_step(s, DELETE_STEP_NONE);
+	s->error[0] = '\0';
+	return DELETE_WANT_ACTIVE;
 }
 
-static void seq_start(struct monitor *m)
+static void seq_start(struct delete_seq *s)
 {
-	struct delete_seq *s = m->delete;
 	int r;
 
-	m->state = IDLE_STATE_ACTING;
-	if (!m->action_started)
-		m->action_started = m->tick.now;
 	s->rounds++;
 	s->started_rt = now_usec(CLOCK_REALTIME);
 	s->generation[0] = s->request[0] = s->detail[0] = '\0';
@@ -554,17 +486,17 @@ static void seq_start(struct monitor *m)
 			     {"AGENTBOX_DRY_RUN", arg_dry_run ? "1" : "0"}),
 		  2, "Idle: %sdeleting this instance: identity, final backup, verify, delete",
 		  arg_dry_run ? "dry run, not " : "");
-	monitor_webhook(m, WEBHOOK_ACTION,
-			arg_dry_run ? "Idle: dry run of the delete (nothing is deleted)"
-				    : "Idle: deleting this instance after a verified final backup");
-	seq_set_step(m, DELETE_STEP_IDENTIFY);
+	seq_notify(s, WEBHOOK_ACTION,
+		   arg_dry_run ? "Idle: dry run of the delete (nothing is deleted)"
+			       : "Idle: deleting this instance after a verified final backup");
+	seq_set_step(s, DELETE_STEP_IDENTIFY);
 	/* agentbox-init leaves this marker when the state restore at boot
 	 * failed: the bucket may then hold newer state than this box, and a
 	 * final backup would bury it. */
 	{
-		_cleanup_free_ char *marker = xasprintf("%s/restore-failed", m->config->state_dir);
+		_cleanup_free_ char *marker = xasprintf("%s/restore-failed", s->config->state_dir);
 		if (access(marker, F_OK) == 0) {
-			seq_fail(m,
+			seq_fail(s,
 				 "the state restore at boot failed (%s): this box may not hold the "
 				 "latest state, so it is not deleted; restore with 'agentbox "
 				 "restore', then remove that file",
@@ -572,32 +504,28 @@ static void seq_start(struct monitor *m)
 			return;
 		}
 	}
-	if (s->job.running)
+	if (s->job.kind != JOB_NONE)
 		return; /* the start-up lookup is still running: collected as this step's */
-	r = job_start(m, JOB_IDENTIFY);
+	r = job_start(s, JOB_IDENTIFY);
 	if (r < 0)
-		seq_fail(m, "cannot start the identity lookup: %s", strerror(-r));
+		seq_fail(s, "cannot start the identity lookup: %s", strerror(-r));
 }
 
-static void seq_verify(struct monitor *m)
+static enum delete_want seq_verify(struct delete_seq *s, const struct delete_tick *t)
 {
-	struct delete_seq *s = m->delete;
 	char text[DELETE_TEXT_MAX];
 	int r;
 
 	/* Anything since the backup started, even a degraded signal or a
 	 * keepalive, aborts. */
-	if (m->last_activity > s->backup_started) {
-		seq_back_to_active(m, "activity since the final backup started");
-		return;
-	}
-	if (m->decision.state != IDLE_STATE_IDLE || m->keepalive_ended > s->backup_started) {
-		seq_back_to_active(m, m->decision.state == IDLE_STATE_HELD ||
-					      m->keepalive_ended > s->backup_started
-					  ? "a keepalive since the final backup started"
-					  : "no longer idle");
-		return;
-	}
+	if (t->last_activity > s->backup_started)
+		return seq_back_to_active(s, t, "activity since the final backup started");
+	if (t->decision != IDLE_STATE_IDLE || t->keepalive_ended > s->backup_started)
+		return seq_back_to_active(s, t,
+					  t->decision == IDLE_STATE_HELD ||
+						  t->keepalive_ended > s->backup_started
+					      ? "a keepalive since the final backup started"
+					      : "no longer idle");
 	provider_identity_describe(&s->identity, text, sizeof(text));
 	if (arg_dry_run) {
 		log_event(
@@ -606,8 +534,8 @@ static void seq_verify(struct monitor *m)
 			       {"AGENTBOX_INSTANCE_ID", s->identity.instance_id},
 			       {"AGENTBOX_DRY_RUN", "1"}),
 		    3, "Dry run: would now delete %s: %s", text, s->plan);
-		seq_set_step(m, DELETE_STEP_DRY_RUN);
-		return;
+		seq_set_step(s, DELETE_STEP_DRY_RUN);
+		return DELETE_WANT_ACT;
 	}
 	switch ((enum provider_method)s->method) {
 	case PROVIDER_METHOD_NOTHING:
@@ -615,8 +543,8 @@ static void seq_verify(struct monitor *m)
 			  LOG_FIELDS({"AGENTBOX_PROVIDER", "none"}), 1,
 			  "provider.name is none: nothing deleted, the box stays up");
 		snprintf(s->detail, sizeof(s->detail), "provider none: nothing deleted");
-		seq_set_step(m, DELETE_STEP_DELETED);
-		return;
+		seq_set_step(s, DELETE_STEP_DELETED);
+		return DELETE_WANT_ACT;
 	case PROVIDER_METHOD_POWEROFF: /* the identity is checked once more first */
 	case PROVIDER_METHOD_API:
 		break;
@@ -625,64 +553,39 @@ static void seq_verify(struct monitor *m)
 		  LOG_FIELDS({"AGENTBOX_PROVIDER", s->identity.provider},
 			     {"AGENTBOX_INSTANCE_ID", s->identity.instance_id}),
 		  2, "Deleting %s: %s", text, s->plan);
-	seq_set_step(m, DELETE_STEP_DELETING);
-	r = job_start(m, JOB_DELETE);
+	seq_set_step(s, DELETE_STEP_DELETING);
+	r = job_start(s, JOB_DELETE);
 	if (r < 0)
-		seq_fail(m, "cannot start the delete: %s", strerror(-r));
+		seq_fail(s, "cannot start the delete: %s", strerror(-r));
+	return DELETE_WANT_ACT;
 }
 
-static void seq_poweroff(struct monitor *m)
+enum delete_want delete_seq_act(struct delete_seq *s, const struct delete_tick *t)
 {
-	struct delete_seq *s = m->delete;
-	int r;
-
-	/* Once: a failure (reaped by the core) sets action_retry_at. */
-	if (m->action_pid || (s->poweroff_started && !m->action_retry_at) ||
-	    (m->action_retry_at && m->tick.now < m->action_retry_at))
-		return;
-	s->poweroff_started = 1;
-	m->action_retry_at = 0;
-	log_event(LOG_NOTICE, MSGID_ACTION, LOG_FIELDS({"AGENTBOX_ACTION", "delete"}), 1,
-		  "Powering off; the instance terminates with it");
-	r = monitor_spawn_poweroff(m);
-	if (r < 0) {
-		snprintf(m->action_error, sizeof(m->action_error), "cannot run systemctl: %s",
-			 strerror(-r));
-		m->action_retry_at = m->tick.now + 60 * USEC_PER_SEC;
-		log_event(LOG_ERR, MSGID_ACTION_FAILED, LOG_FIELDS({"AGENTBOX_ACTION", "delete"}),
-			  1, "Poweroff failed, retrying in 1m: %s", m->action_error);
-	}
-}
-
-void monitor_delete_act(struct monitor *m)
-{
-	struct delete_seq *s = m->delete;
-
 	if (!s)
-		return;
-	seq_collect(m);
+		return DELETE_WANT_ACT;
+	s->now = t->now;
+	seq_collect(s);
 	switch (s->step) {
 	case DELETE_STEP_NONE:
-		seq_start(m);
+		seq_start(s);
 		break;
 	case DELETE_STEP_VERIFY:
-		seq_verify(m);
-		break;
+		return seq_verify(s, t);
 	case DELETE_STEP_POWEROFF:
-		seq_poweroff(m);
-		break;
+		return DELETE_WANT_POWEROFF;
 	case DELETE_STEP_FAILED:
-		if (m->last_activity > s->step_since || m->decision.state == IDLE_STATE_HELD)
-			seq_back_to_active(m, "activity after the failure");
-		else if (m->tick.now >= s->retry_at) {
+		if (t->last_activity > s->step_since || t->decision == IDLE_STATE_HELD)
+			return seq_back_to_active(s, t, "activity after the failure");
+		if (s->now >= s->retry_at) {
 			log_notice("Trying the delete sequence again, from the final backup");
-			seq_set_step(m, DELETE_STEP_NONE);
-			seq_start(m);
+			seq_set_step(s, DELETE_STEP_NONE);
+			seq_start(s);
 		}
 		break;
 	case DELETE_STEP_DRY_RUN:
-		if (m->last_activity > s->step_since)
-			seq_back_to_active(m, "activity after the dry run");
+		if (t->last_activity > s->step_since)
+			return seq_back_to_active(s, t, "activity after the dry run");
 		break;
 	case DELETE_STEP_IDENTIFY:
 	case DELETE_STEP_BACKUP:
@@ -691,14 +594,15 @@ void monitor_delete_act(struct monitor *m)
 	case _DELETE_STEP_MAX:
 		break;
 	}
-	if (s->step != DELETE_STEP_NONE)
-		m->state = IDLE_STATE_ACTING;
+	return s->step == DELETE_STEP_POWEROFF ? DELETE_WANT_POWEROFF : DELETE_WANT_ACT;
 }
 
-void monitor_delete_poll(struct monitor *m)
+void delete_seq_poll(struct delete_seq *s, usec_t now)
 {
-	if (m->delete &&m->delete->step == DELETE_STEP_NONE)
-		seq_collect(m);
+	if (!s || s->step != DELETE_STEP_NONE)
+		return;
+	s->now = now;
+	seq_collect(s);
 }
 
 /* An earlier sequence that did not finish is reported, and not resumed. */
@@ -736,9 +640,9 @@ static void seq_load_previous(struct delete_seq *s)
 		 step->valuestring, when);
 }
 
-int monitor_delete_prepare(struct monitor *m)
+int delete_seq_new(const struct config *c, usec_t now, delete_notify_fn notify, void *userdata,
+		   struct delete_seq **ret)
 {
-	const struct config *c = m->config;
 	struct delete_seq *s;
 	int r;
 
@@ -746,27 +650,29 @@ int monitor_delete_prepare(struct monitor *m)
 	if (r < 0)
 		return log_error_errno(r, "Cannot create state_dir %s: %m", c->state_dir);
 	s = xcalloc(1, sizeof(*s));
+	s->config = c;
+	s->now = now;
+	s->notify = notify;
+	s->notify_userdata = userdata;
 	s->path = xasprintf("%s/delete.json", c->state_dir);
 	s->shutdown_terminates = -ENODATA;
-	s->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	m->delete = s;
+	child_job_init(&s->job.child);
 	seq_load_previous(s);
-	s->step_since = now_usec(CLOCK_BOOTTIME);
+	s->step_since = now;
 	s->step_since_rt = now_usec(CLOCK_REALTIME);
 	seq_save(s);
 	if (arg_dry_run)
 		log_notice("Dry run: the idle action is shown step by step, and nothing is backed "
 			   "up, deleted or powered off");
-	r = job_start(m, JOB_IDENTIFY);
+	r = job_start(s, JOB_IDENTIFY);
 	if (r < 0)
 		log_warning_errno(r, "Cannot start the identity lookup, will retry when idle: %m");
+	*ret = s;
 	return 0;
 }
 
-void monitor_delete_status(const struct monitor *m, cJSON *root)
+void delete_seq_status(const struct delete_seq *s, cJSON *root)
 {
-	const struct delete_seq *s = m->delete;
-
 	if (!s)
 		return;
 	if (s->identity_known)
@@ -780,46 +686,29 @@ void monitor_delete_status(const struct monitor *m, cJSON *root)
 	cJSON_AddItemToObject(root, "delete", seq_json(s));
 }
 
-int monitor_delete_fd(const struct monitor *m)
+int delete_seq_fd(const struct delete_seq *s)
 {
-	return m->delete ? m->delete->wake_fd : -1;
+	return s && s->job.kind != JOB_NONE ? child_job_fd(&s->job.child) : -1;
 }
 
-int monitor_delete_wake(struct monitor *m)
+const char *delete_seq_error(const struct delete_seq *s)
 {
-	eventfd_t v;
-
-	return m->delete &&eventfd_read(m->delete->wake_fd, &v) == 0;
+	return s ? s->error : "";
 }
 
-const char *monitor_delete_step_text(const struct monitor *m)
+const char *delete_seq_step_text(const struct delete_seq *s)
 {
-	return m->delete ? step_texts[m->delete->step] : NULL;
+	return s ? step_texts[s->step] : NULL;
 }
 
-void monitor_delete_done(struct monitor *m)
+struct delete_seq *delete_seq_free(struct delete_seq *s)
 {
-	struct delete_seq *s = m->delete;
-
 	if (!s)
-		return;
-	if (s->job.running) {
-		if (__atomic_load_n(&s->job.finished, __ATOMIC_ACQUIRE))
-			pthread_join(s->job.thread, NULL);
-		else {
-			/* A backup or a request under way is stopped (a backup cut
-			 * short is never trusted); the next start begins the sequence
-			 * again. The worker then ends by itself. */
-			pid_t pid = __atomic_load_n(&s->job.pid, __ATOMIC_ACQUIRE);
-			if (pid > 0)
-				kill(pid, SIGTERM);
-			pthread_detach(s->job.thread);
-			return;
-		}
-	}
-	if (s->wake_fd >= 0)
-		close(s->wake_fd);
+		return NULL;
+	/* A backup or a request under way is stopped (a backup cut short is
+	 * never trusted); the next start begins the sequence again. */
+	child_job_stop(&s->job.child);
 	free(s->path);
 	free(s);
-	m->delete = NULL;
+	return NULL;
 }

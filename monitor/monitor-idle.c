@@ -47,6 +47,7 @@ void idle_decide(const struct idle_policy *p, const struct idle_input *in, struc
 	if (in->keepalive_until > last)
 		last = in->keepalive_until;
 	ret->idle_for = in->now > last ? in->now - last : 0;
+	ret->idle_since = last;
 	deadline = last + p->timeout;
 	/* Nothing is idle during the boot grace. */
 	if (deadline < p->boot_grace)

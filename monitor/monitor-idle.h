@@ -40,6 +40,7 @@ struct idle_decision {
 	enum idle_state state;
 	enum idle_reason reason;
 	usec_t idle_for; /* quiet time counted towards the timeout */
+	usec_t idle_since; /* CLOCK_BOOTTIME the idle clock counts from (future while a keepalive holds) */
 	usec_t deadline; /* CLOCK_BOOTTIME at which the action is due (USEC_INFINITY: none) */
 };
 

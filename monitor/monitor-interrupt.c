@@ -1,11 +1,8 @@
 /* Interruption notices and shutdowns; see monitor-interrupt.h. */
 #include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -25,29 +22,23 @@ void monitor_interrupt_init(struct monitor *m)
 	const char *config = c->path ? c->path : CONFIG_DEFAULT_PATH;
 	int r;
 
-	*w = (struct monitor_interrupt){.out_fd = -1};
+	*w = (struct monitor_interrupt){0};
+	child_job_init(&w->job);
 	if (streq(c->provider_name, "none") || !m->backup.agentbox)
 		return;
 	client = monitor_client_path();
 	{
 		char *argv[] = {client, (char *)"--config", (char *)config,
 				(char *)"internal-watch-interruption", NULL};
-		r = monitor_child_spawn(argv, &w->pid, NULL, &w->out_fd);
+		r = child_job_start(&w->job, argv, NULL);
 	}
-	if (r < 0) {
-		w->pid = 0;
+	if (r < 0)
 		log_warning_errno(r, "Cannot watch for interruption notices, going on: %m");
-		return;
-	}
-	fcntl(w->out_fd, F_SETFL, O_NONBLOCK);
 }
 
-static void interrupt_reap(struct monitor_interrupt *w)
+int monitor_interrupt_fd(const struct monitor *m)
 {
-	int status;
-
-	if (w->pid && waitpid(w->pid, &status, WNOHANG) == w->pid)
-		w->pid = 0;
+	return child_job_fd(&m->interrupt.job);
 }
 
 static void interrupt_notice(struct monitor *m, const char *what, const char *provider)
@@ -77,18 +68,15 @@ static void interrupt_notice(struct monitor *m, const char *what, const char *pr
 void monitor_interrupt_tick(struct monitor *m)
 {
 	struct monitor_interrupt *w = &m->interrupt;
-	char *nl;
-	ssize_t n;
+	char why[256];
+	cJSON *j;
 
-	if (w->out_fd < 0)
+	if (child_job_poll(&w->job) <= 0)
 		return;
-	n = read(w->out_fd, w->out + w->out_len, sizeof(w->out) - 1 - w->out_len);
-	if (n > 0)
-		w->out_len += (size_t)n;
-	w->out[w->out_len] = '\0';
-	nl = strchr(w->out, '\n');
-	if (nl) {
-		cJSON *j = cJSON_Parse(w->out);
+	/* It ended: a notice, or none on this cloud ({"interruptible": false}),
+	 * or no identity (it logged why and exited with 1). */
+	j = child_job_result(&w->job, "agentbox internal-watch-interruption", why, sizeof(why));
+	if (j) {
 		const cJSON *what = cJSON_GetObjectItemCaseSensitive(j, "interruption");
 		const cJSON *prov = cJSON_GetObjectItemCaseSensitive(j, "provider");
 
@@ -96,13 +84,8 @@ void monitor_interrupt_tick(struct monitor *m)
 			interrupt_notice(m, what->valuestring,
 					 cJSON_IsString(prov) ? prov->valuestring : "?");
 		cJSON_Delete(j);
-	}
-	if (nl || n == 0 || w->out_len == sizeof(w->out) - 1) {
-		/* one line, or the watcher ended (no notices on this cloud, or no identity) */
-		close(w->out_fd);
-		w->out_fd = -1;
-	}
-	interrupt_reap(w);
+	} else
+		log_debug("Interruption watcher: %s", why);
 }
 
 void monitor_interrupt_status(const struct monitor *m, cJSON *root)
@@ -172,21 +155,6 @@ void monitor_interrupt_stopping(struct monitor *m)
 
 void monitor_interrupt_done(struct monitor *m)
 {
-	struct monitor_interrupt *w = &m->interrupt;
-	int status;
-
-	if (w->pid) {
-		kill(w->pid, SIGTERM);
-		/* bounded: it sleeps at most 2 s between questions and dies on SIGTERM */
-		for (int i = 0; i < 100 && waitpid(w->pid, &status, WNOHANG) != w->pid; i++)
-			usleep(10000);
-		if (waitpid(w->pid, &status, WNOHANG) == 0) {
-			kill(w->pid, SIGKILL);
-			waitpid(w->pid, &status, 0);
-		}
-		w->pid = 0;
-	}
-	if (w->out_fd >= 0)
-		close(w->out_fd);
-	w->out_fd = -1;
+	/* bounded: it dies on SIGTERM (else SIGKILL after 1.5 s) */
+	child_job_stop(&m->interrupt.job);
 }

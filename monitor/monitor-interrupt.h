@@ -8,6 +8,7 @@
 
 #include <sys/types.h>
 
+#include "monitor-child.h"
 #include "time-util.h"
 
 /* The bound of the final backup at a shutdown; the unit's TimeoutStopSec
@@ -18,12 +19,9 @@ struct monitor;
 typedef struct cJSON cJSON;
 
 struct monitor_interrupt {
-	pid_t pid; /* the watcher, or 0 */
-	int out_fd;
-	char out[1024];
-	size_t out_len;
-	char notice[512]; /* what it said; empty: none */
-	usec_t notice_at; /* unix usec */
+	struct child_job job; /* the watcher: one JSON line, then it ends */
+	char notice[512];     /* what it said; empty: none */
+	usec_t notice_at;     /* unix usec */
 };
 
 /* Starts the watcher when the box may have notices (a provider other than
@@ -31,6 +29,8 @@ struct monitor_interrupt {
 void monitor_interrupt_init(struct monitor *m);
 /* Reads the watcher; on a notice, logs it and starts the final backup. */
 void monitor_interrupt_tick(struct monitor *m);
+/* The watcher's fd for the main loop's poll (a notice ticks at once), or -1. */
+int monitor_interrupt_fd(const struct monitor *m);
 void monitor_interrupt_status(const struct monitor *m, cJSON *root);
 /* At SIGTERM: when systemd says the system is stopping (a shutdown this box
  * did not choose: its own poweroff comes after its final backup), runs the

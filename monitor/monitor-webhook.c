@@ -1,9 +1,7 @@
 /* Webhook events, daemon side; see monitor-webhook.h. */
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -15,15 +13,14 @@
 
 #define WEBHOOK_CHILDREN_MAX 4
 
-static pid_t senders[WEBHOOK_CHILDREN_MAX];
+/* Child jobs (monitor-child.h) whose result is only their end: the sender
+ * logs its own failures. */
+static struct child_job senders[WEBHOOK_CHILDREN_MAX];
 
 void monitor_webhook_reap(void)
 {
-	int status;
-
 	for (size_t i = 0; i < ELEMENTSOF(senders); i++)
-		if (senders[i] && waitpid(senders[i], &status, WNOHANG) == senders[i])
-			senders[i] = 0;
+		(void)child_job_poll(&senders[i]);
 }
 
 void monitor_webhook(struct monitor *m, const char *event, const char *message)
@@ -34,14 +31,15 @@ void monitor_webhook(struct monitor *m, const char *event, const char *message)
 	char host[256] = "";
 	size_t slot = ELEMENTSOF(senders);
 	cJSON *o;
-	char *line;
-	int in = -1, out = -1, r;
+	_cleanup_free_ char *line = NULL;
+	char *text;
+	int r;
 
 	if (!c->notify_webhook_url_file)
 		return;
 	monitor_webhook_reap();
 	for (size_t i = 0; i < ELEMENTSOF(senders); i++)
-		if (!senders[i] && slot == ELEMENTSOF(senders))
+		if (!senders[i].pid && slot == ELEMENTSOF(senders))
 			slot = i;
 	if (slot == ELEMENTSOF(senders)) {
 		log_warning("Webhook: %d events are still being sent; event %s not sent",
@@ -57,27 +55,20 @@ void monitor_webhook(struct monitor *m, const char *event, const char *message)
 	cJSON_AddNumberToObject(o, "time", (double)(now_usec(CLOCK_REALTIME) / USEC_PER_SEC));
 	if (streq(event, WEBHOOK_IDLE_WARNING))
 		cJSON_AddStringToObject(o, "hint", "agentbox keepalive 2h");
-	line = cJSON_PrintUnformatted(o);
+	text = cJSON_PrintUnformatted(o);
 	cJSON_Delete(o);
+	/* one line well under PIPE_BUF into an empty pipe: never blocks */
+	line = xasprintf("%s\n", text);
+	cJSON_free(text);
 	client = monitor_client_path();
 	{
 		char *argv[] = {client, (char *)"--config", (char *)config,
 				(char *)"internal-notify", NULL};
-		r = monitor_child_spawn(argv, &senders[slot], &in, &out);
+		r = child_job_start(&senders[slot], argv, line);
 	}
-	if (r < 0) {
-		senders[slot] = 0;
+	if (r < 0)
 		log_warning_errno(r, "Webhook: cannot start the sender, event %s not sent: %m",
 				  event);
-		cJSON_free(line);
-		return;
-	}
-	/* one line well under PIPE_BUF into an empty pipe: never blocks */
-	if (write(in, line, strlen(line)) < 0 || write(in, "\n", 1) < 0)
-		log_warning_errno(errno, "Webhook: cannot hand event %s to the sender: %m", event);
-	close(in);
-	close(out);
-	cJSON_free(line);
 }
 
 void monitor_webhook_done(void)
@@ -88,7 +79,7 @@ void monitor_webhook_done(void)
 
 		monitor_webhook_reap();
 		for (size_t i = 0; i < ELEMENTSOF(senders); i++)
-			running |= senders[i] != 0;
+			running |= senders[i].pid != 0;
 		if (!running)
 			return;
 		usleep(10000);

@@ -1,5 +1,6 @@
 /* lib/provider parsers and config keys, and the monitor's delete sequence
  * with provider "none" (which sends nothing anywhere). */
+#include <errno.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
@@ -7,7 +8,7 @@
 #include <cjson/cJSON.h>
 
 #include "config.h"
-#include "monitor-daemon.h"
+#include "macro.h"
 #include "monitor-delete.h"
 #include "provider.h"
 #include "tests.h"
@@ -241,9 +242,27 @@ TEST(describe_delete)
 	ASSERT_FALSE(provider_identity_equal(&e, &h));
 }
 
+/* The daemon's side of the delete sequence, as far as the sequence sees
+ * it: the tick it is told, and the state its answers lead to. */
+struct seq_run {
+	struct delete_seq *s;
+	struct delete_tick t;
+	enum idle_state state;
+	char events[1024]; /* "event: message\n" for each event the sequence raised */
+};
+
+/* The daemon sends these as webhooks; here they are only recorded. */
+static void seq_notify(void *userdata, const char *event, const char *message)
+{
+	struct seq_run *run = userdata;
+	size_t len = strlen(run->events);
+
+	snprintf(run->events + len, sizeof(run->events) - len, "%s: %s\n", event, message);
+}
+
 /* Drives the delete sequence tick by tick until its step is 'want' (or
  * 2 s pass); returns the step reached. */
-static char *drive(struct monitor *m, const char *want)
+static char *drive(struct seq_run *run, const char *want)
 {
 	static char step[32];
 
@@ -251,12 +270,13 @@ static char *drive(struct monitor *m, const char *want)
 		cJSON *root = cJSON_CreateObject();
 		const cJSON *d;
 
-		m->tick.now += 10 * USEC_PER_MSEC;
-		m->tick.seq++;
-		if (m->state == IDLE_STATE_ACTING || m->state == IDLE_STATE_IDLE)
-			monitor_delete_act(m);
-		monitor_delete_poll(m);
-		monitor_delete_status(m, root);
+		run->t.now += 10 * USEC_PER_MSEC;
+		if (run->state == IDLE_STATE_ACTING || run->state == IDLE_STATE_IDLE)
+			run->state = delete_seq_act(run->s, &run->t) == DELETE_WANT_ACTIVE
+					     ? IDLE_STATE_ACTIVE
+					     : IDLE_STATE_ACTING;
+		delete_seq_poll(run->s, run->t.now);
+		delete_seq_status(run->s, root);
 		d = cJSON_GetObjectItemCaseSensitive(root, "delete");
 		snprintf(step, sizeof(step), "%s",
 			 cJSON_GetObjectItemCaseSensitive(d, "step")->valuestring);
@@ -266,6 +286,16 @@ static char *drive(struct monitor *m, const char *want)
 		usleep(10000);
 	}
 	return step;
+}
+
+/* An idle box, 100 s after boot, quiet since 1 s. */
+static void seq_run_start(struct seq_run *run, const struct config *c)
+{
+	*run = (struct seq_run){.state = IDLE_STATE_IDLE,
+				.t = {.now = 100 * USEC_PER_SEC,
+				      .decision = IDLE_STATE_IDLE,
+				      .last_activity = USEC_PER_SEC}};
+	ASSERT_OK(delete_seq_new(c, run->t.now, seq_notify, run, &run->s));
 }
 
 static void remove_dir(const char *dir)
@@ -305,19 +335,16 @@ TEST(sequence_provider_none)
 {
 	char dir[] = "/tmp/test-provider.XXXXXX";
 	_cleanup_(config_freep) struct config *c = NULL;
-	struct monitor m = {0};
+	struct seq_run run;
 
 	ASSERT_NOT_NULL(mkdtemp(dir));
 	c = sequence_config(dir);
-	m.config = c;
-	m.tick.now = 100 * USEC_PER_SEC;
-	ASSERT_OK(monitor_delete_prepare(&m));
-	m.state = IDLE_STATE_IDLE;
-	m.decision.state = IDLE_STATE_IDLE;
-	m.last_activity = USEC_PER_SEC;
-	ASSERT_STR_EQ(drive(&m, "deleted"), "deleted");
-	ASSERT_INT_EQ(m.state, IDLE_STATE_ACTING);
-	monitor_delete_done(&m);
+	seq_run_start(&run, c);
+	ASSERT_STR_EQ(drive(&run, "deleted"), "deleted");
+	ASSERT_INT_EQ(run.state, IDLE_STATE_ACTING);
+	ASSERT_STR_EQ(run.events, "action: Idle: deleting this instance after a verified final "
+				  "backup\n");
+	run.s = delete_seq_free(run.s);
 	remove_dir(dir);
 }
 
@@ -325,21 +352,16 @@ TEST(sequence_activity_after_backup_aborts)
 {
 	char dir[] = "/tmp/test-provider.XXXXXX";
 	_cleanup_(config_freep) struct config *c = NULL;
-	struct monitor m = {0};
+	struct seq_run run;
 
 	ASSERT_NOT_NULL(mkdtemp(dir));
 	c = sequence_config(dir);
-	m.config = c;
-	m.tick.now = 100 * USEC_PER_SEC;
-	ASSERT_OK(monitor_delete_prepare(&m));
-	m.state = IDLE_STATE_IDLE;
-	m.decision.state = IDLE_STATE_IDLE;
-	m.last_activity = USEC_PER_SEC;
+	seq_run_start(&run, c);
 	/* Activity far in the future: whenever the backup started, it is later. */
-	m.last_activity = 1000 * USEC_PER_SEC;
-	ASSERT_STR_EQ(drive(&m, "none"), "none");
-	ASSERT_INT_EQ(m.state, IDLE_STATE_ACTIVE);
-	monitor_delete_done(&m);
+	run.t.last_activity = 1000 * USEC_PER_SEC;
+	ASSERT_STR_EQ(drive(&run, "none"), "none");
+	ASSERT_INT_EQ(run.state, IDLE_STATE_ACTIVE);
+	run.s = delete_seq_free(run.s);
 	remove_dir(dir);
 }
 
@@ -347,21 +369,20 @@ TEST(sequence_no_storage_no_delete)
 {
 	char dir[] = "/tmp/test-provider.XXXXXX";
 	_cleanup_(config_freep) struct config *c = NULL;
-	struct monitor m = {0};
+	struct seq_run run;
 
 	ASSERT_NOT_NULL(mkdtemp(dir));
 	c = sequence_config(dir);
 	c->idle_delete_without_storage = 0;
-	m.config = c;
-	m.tick.now = 100 * USEC_PER_SEC;
-	ASSERT_OK(monitor_delete_prepare(&m));
-	m.state = IDLE_STATE_IDLE;
-	m.decision.state = IDLE_STATE_IDLE;
-	m.last_activity = USEC_PER_SEC;
-	ASSERT_STR_EQ(drive(&m, "failed"), "failed");
-	ASSERT_STR_CONTAINS(m.action_error, "no final backup");
-	ASSERT_INT_EQ(m.state, IDLE_STATE_ACTING);
-	monitor_delete_done(&m);
+	seq_run_start(&run, c);
+	ASSERT_STR_EQ(drive(&run, "failed"), "failed");
+	ASSERT_STR_CONTAINS(delete_seq_error(run.s), "no final backup");
+	ASSERT_INT_EQ(run.state, IDLE_STATE_ACTING);
+	ASSERT_STR_CONTAINS(run.events, "action: Idle: deleting this instance");
+	ASSERT_STR_CONTAINS(run.events, "\ndelete_refused: Delete refused, nothing deleted, the "
+					"box stays up: ");
+	ASSERT_STR_CONTAINS(run.events, "no final backup");
+	run.s = delete_seq_free(run.s);
 	remove_dir(dir);
 }
 
@@ -370,7 +391,7 @@ TEST(sequence_restore_failed_marker_no_delete)
 	char dir[] = "/tmp/test-provider.XXXXXX";
 	_cleanup_(config_freep) struct config *c = NULL;
 	_cleanup_free_ char *marker = NULL;
-	struct monitor m = {0};
+	struct seq_run run;
 	FILE *f;
 
 	ASSERT_NOT_NULL(mkdtemp(dir));
@@ -380,21 +401,11 @@ TEST(sequence_restore_failed_marker_no_delete)
 	ASSERT_NOT_NULL(f);
 	fputs("storage unreachable\n", f);
 	fclose(f);
-	m.config = c;
-	m.tick.now = 100 * USEC_PER_SEC;
-	ASSERT_OK(monitor_delete_prepare(&m));
-	m.state = IDLE_STATE_IDLE;
-	m.decision.state = IDLE_STATE_IDLE;
-	m.last_activity = USEC_PER_SEC;
-	ASSERT_STR_EQ(drive(&m, "failed"), "failed");
-	ASSERT_STR_CONTAINS(m.action_error, "the state restore at boot failed");
-	ASSERT_INT_EQ(m.state, IDLE_STATE_ACTING);
-	/* the start-up identity lookup may still run: let it end and be
-	 * collected, or monitor_delete_done() leaves it to the process's end */
-	for (int i = 0; i < 40; i++) {
-		monitor_delete_poll(&m);
-		usleep(50000);
-	}
-	monitor_delete_done(&m);
+	seq_run_start(&run, c);
+	ASSERT_STR_EQ(drive(&run, "failed"), "failed");
+	ASSERT_STR_CONTAINS(delete_seq_error(run.s), "the state restore at boot failed");
+	ASSERT_INT_EQ(run.state, IDLE_STATE_ACTING);
+	/* the start-up identity lookup may still run: delete_seq_free() stops it */
+	run.s = delete_seq_free(run.s);
 	remove_dir(dir);
 }

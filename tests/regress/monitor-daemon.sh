@@ -64,6 +64,20 @@ check "action none says nothing was done" grep -q 'idle.action is none: nothing 
 check "STATUS= says idle" grep -q '^STATUS=idle: ' "$T/notify.log"
 check "idle_seconds >= timeout" [ "$(field .idle_seconds)" -ge 3 ]
 check "timeout_seconds" [ "$(field .timeout_seconds)" -eq 3 ]
+# An idle tick changes nothing published: status.json is not replaced (its
+# inode stays) over 10 ticks, STATUS= is not sent again, and the ages that
+# agentbox status shows still move (computed by the client).
+ino0=$(stat -c %i "$T/run/status.json") idle0=$(field .idle_seconds) n0=$(grep -c '^STATUS=' "$T/notify.log")
+sleep 2.2
+check "idle ticks: status.json not rewritten" [ "$(stat -c %i "$T/run/status.json")" = "$ino0" ]
+check "idle ticks: no STATUS= resent" [ "$(grep -c '^STATUS=' "$T/notify.log")" -eq "$n0" ]
+check "idle ticks: idle_seconds still counts" [ "$(field .idle_seconds)" -ge $((idle0 + 2)) ]
+check "idle ticks: updated is fresh" [ $(($(date +%s) - $(field .updated))) -le 12 ]
+# while nothing changes, the mtime (agentbox status's "updated") is
+# refreshed every 10 s, the file not rewritten
+m0=$(stat -c %Y "$T/run/status.json")
+check "idle ticks: mtime refreshed within 11 s" wait_for 11 sh -c "[ \$(stat -c %Y '$T/run/status.json') -gt $m0 ]"
+check "idle ticks: still the same file" [ "$(stat -c %i "$T/run/status.json")" = "$ino0" ]
 
 # --- keepalive holds; its end restarts the idle clock ---
 "$BIN/agentbox" -c "$T/c.json" keepalive 2s --reason "test hold" >/dev/null
