@@ -83,7 +83,7 @@ check "spot: status says verified" [ "$(jq -r .interruption.final_backup "$T/spo
 check "spot: agentbox status says it" grep -q '^interruption: *ec2 spot interruption notice: terminate at 2026-11-30T00:02:00Z; final backup verified, generation ' "$T/spot.status.txt"
 check "spot: status keeps the reason" sh -c "jq -r .interruption.reason $T/spot.status | grep -q 'spot interruption notice: terminate'"
 check "spot: the generation is in the bucket" \
-	ip netns exec "$NS" "$HELPERS/s3-tool" "$S3_ENDPOINT" us-east-1 bkt "$CREDS" head "ws/generations/$gen.json"
+	ip netns exec "$NS" "$HELPERS/s3-tool" "$S3_ENDPOINT" us-east-1 bkt "$CREDS" head "ws/generations/$gen.tree"
 check "spot: the webhook got the notice" sh -c "jq -r .body $HOOKS | jq -r 'select(.event == \"interruption\") | .message' | grep -q 'Interruption notice from ec2: spot interruption notice: terminate'"
 check "spot: IMDSv2 used for the notice" [ "$(jq -r 'select(.path == "/latest/meta-data/spot/instance-action") | .headers["x-aws-ec2-metadata-token"]' "$CALLS" | sort -u)" = imds-session-token ]
 
