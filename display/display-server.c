@@ -27,6 +27,7 @@
 #include "display-conf.h"
 #include "display-rfb.h"
 #include "display-server.h"
+#include "display-terminal.h"
 #include "display-web.h"
 #include "display-xcb.h"
 #include "fileio.h"
@@ -132,6 +133,16 @@ int display_run(const struct config *c, int spawn_xvfb)
 	sigset_t mask;
 	int r;
 	const int loopback = display_address_is_loopback(c->display_listen);
+	_cleanup_free_ char *container = xasprintf("agentbox-%s", c->workspace_name);
+	const struct dterm_config term = {.docker_host = c->workspace_docker_host,
+					  .container = container,
+					  .user = c->workspace_user,
+					  .session = "main"};
+	/* a shell is never weaker protected than the screen: the only
+	 * password there is today is VNC's, checked inside RFB, which the
+	 * terminal's WebSocket does not speak; so the terminal is served only
+	 * where the screen needs no password (loopback, no password_file) */
+	const int terminal = c->display_terminal && loopback && !c->display_password_file;
 
 	display_limit_fds();
 	signal(SIGPIPE, SIG_IGN);
@@ -185,7 +196,9 @@ int display_run(const struct config *c, int spawn_xvfb)
 					    .novnc_dir = c->display_novnc_dir,
 					    .tls_cert_file = c->display_tls_cert_file,
 					    .tls_key_file = c->display_tls_key_file,
-					    .allowed_hosts = c->display_allowed_hosts},
+					    .allowed_hosts = c->display_allowed_hosts,
+					    .terminal = terminal ? &term : NULL,
+					    .terminal_dir = c->display_terminal_dir},
 		     rfb, &web);
 	if (r < 0)
 		goto out;
@@ -200,6 +213,14 @@ int display_run(const struct config *c, int spawn_xvfb)
 		 loopback ? c->display_listen : "127.0.0.1", c->display_port,
 		 c->display_tls_cert_file ? "https" : "http", c->display_listen,
 		 c->display_web_port);
+	if (terminal)
+		log_info("Terminal (tmux in container %s) on %s://%s:%d/terminal", container,
+			 c->display_tls_cert_file ? "https" : "http", c->display_listen,
+			 c->display_web_port);
+	else if (c->display_terminal)
+		log_notice("No terminal at /terminal: display.listen is not loopback or "
+			   "display.password_file is set, and the terminal has no password "
+			   "of its own yet");
 	sd_notify(0, "READY=1");
 
 	for (;;) {

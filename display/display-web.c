@@ -14,6 +14,7 @@
 
 #include "display-conf.h"
 #include "display-rfb.h"
+#include "display-terminal.h"
 #include "display-web-internal.h"
 #include "display-web.h"
 #include "display-ws.h"
@@ -36,6 +37,7 @@ enum conn_state { C_TLS_HANDSHAKE, C_HTTP, C_WS };
 struct conn {
 	int fd;
 	int pair; /* our end of the socketpair to libvncserver; -1 before WS */
+	struct dterm *term; /* a terminal's WebSocket instead (display-terminal.c) */
 	enum conn_state state;
 	gnutls_session_t tls;
 	size_t tls_pending; /* bytes of a gnutls_record_send that said EAGAIN */
@@ -53,6 +55,8 @@ struct dweb {
 	int dir_fd;
 	char *listen;               /* the web port's address */
 	char *const *allowed_hosts; /* the config's */
+	const struct dterm_config *term_cfg; /* NULL: no terminal */
+	int term_dir_fd;
 	gnutls_certificate_credentials_t cred;
 	struct conn *conns[DWEB_MAX_CONNS];
 	uint64_t next_serial;
@@ -94,6 +98,7 @@ static void conn_free(struct conn *c)
 		close(c->fd);
 	if (c->pair >= 0)
 		close(c->pair);
+	dterm_free(c->term);
 	free(c->in.data);
 	free(c->out.data);
 	free(c->to_rfb.data);
@@ -337,9 +342,35 @@ static int ws_upgrade(struct dweb *w, struct conn *c, const char *key, const cha
 	return 0;
 }
 
+/* Turns c into a WebSocket bridged to a tmux client in the workspace. */
+static int term_upgrade(struct dweb *w, struct conn *c, const char *key)
+{
+	char accept[WS_ACCEPT_SIZE];
+	_cleanup_free_ char *resp = NULL;
+	int r;
+
+	if (!w->term_cfg)
+		return http_error(c, 404, "Not Found");
+	if (ws_accept_key(key, accept) < 0)
+		return http_error(c, 400, "Bad Request");
+	r = dterm_new(w->term_cfg, c->peer, &c->term);
+	if (r < 0) {
+		log_notice("Refused a terminal for %s: %s", c->peer,
+			   r == -EUSERS ? "too many terminals are open" : strerror(-r));
+		return http_error(c, 503, "Service Unavailable");
+	}
+	resp = xasprintf("HTTP/1.1 101 Switching Protocols\r\n"
+			 "Upgrade: websocket\r\n"
+			 "Connection: Upgrade\r\n"
+			 "Sec-WebSocket-Accept: %s\r\n\r\n",
+			 accept);
+	buf_append(&c->out, resp, strlen(resp));
+	c->state = C_WS;
+	return 0;
+}
+
 /* Serves one static file. */
-static int http_file(struct dweb *w, struct conn *c, const char *target, int head,
-		     int keep_alive)
+static int http_file(int dir_fd, struct conn *c, const char *target, int head, int keep_alive)
 {
 	_cleanup_free_ char *rel = http_path(target), *data = NULL;
 	_cleanup_close_ int fd = -1;
@@ -348,7 +379,7 @@ static int http_file(struct dweb *w, struct conn *c, const char *target, int hea
 
 	if (!rel)
 		return http_error(c, 404, "Not Found");
-	fd = openat(w->dir_fd, rel, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	fd = openat(dir_fd, rel, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > HTTP_MAX_FILE)
 		return http_error(c, 404, "Not Found");
 	data = xmalloc((size_t)st.st_size + 1);
@@ -420,10 +451,20 @@ static int http_process(struct dweb *w, struct conn *c)
 					   c->peer, origin, strempty(host));
 				return http_error(c, 403, "Forbidden");
 			}
+			if (dterm_path(target, NULL) == DTERM_PATH_WS)
+				return term_upgrade(w, c, key);
 			return ws_upgrade(w, c, key, protocols);
 		}
-		if (streq(method, "GET") || streq(method, "HEAD"))
-			http_file(w, c, target, streq(method, "HEAD"), keep_alive);
+		if ((streq(method, "GET") || streq(method, "HEAD")) &&
+		    dterm_path(target, NULL) == DTERM_PATH_FILE) {
+			_cleanup_free_ char *file = NULL;
+			dterm_path(target, &file);
+			if (!w->term_cfg)
+				http_error(c, 404, "Not Found");
+			else
+				http_file(w->term_dir_fd, c, file, streq(method, "HEAD"), keep_alive);
+		} else if (streq(method, "GET") || streq(method, "HEAD"))
+			http_file(w->dir_fd, c, target, streq(method, "HEAD"), keep_alive);
 		else
 			http_error(c, 405, "Method Not Allowed");
 	}
@@ -438,6 +479,12 @@ static void ws_send(struct conn *c, int opcode, const void *p, size_t n)
 	buf_append(&c->out, h, ws_build_header(h, opcode, n));
 	if (n)
 		buf_append(&c->out, p, n);
+}
+
+/* The terminal's way to queue frames (dterm_send_fn). */
+static void term_send(void *userdata, int opcode, const void *p, size_t n)
+{
+	ws_send(userdata, opcode, p, n);
 }
 
 /* Handles every complete frame in c->in. */
@@ -463,7 +510,18 @@ static void ws_process(struct conn *c)
 		case WS_OP_CONT:
 		case WS_OP_TEXT:
 		case WS_OP_BINARY:
-			buf_append(&c->to_rfb, payload, (size_t)f.length);
+			if (c->term) {
+				/* a control message comes whole; continuations are keystrokes */
+				int k = f.opcode == WS_OP_TEXT && !f.fin
+						? -EBADMSG
+						: dterm_message(c->term, f.opcode, payload,
+								(size_t)f.length);
+				if (k < 0) {
+					ws_send(c, WS_OP_CLOSE, k == -ENOBUFS ? "\x03\xf1" : "\x03\xeb", 2);
+					c->closing = 1;
+				}
+			} else
+				buf_append(&c->to_rfb, payload, (size_t)f.length);
 			break;
 		case WS_OP_CLOSE:
 			ws_send(c, WS_OP_CLOSE, payload, MIN((size_t)f.length, 2));
@@ -546,7 +604,14 @@ static void conn_step(struct dweb *w, struct conn *c, short ev_fd, short ev_pair
 	}
 	if (c->state == C_HTTP)
 		http_process(w, c);
-	if (c->state == C_WS) {
+	if (c->state == C_WS && c->term) {
+		ws_process(c);
+		if (!c->closing &&
+		    dterm_step(c->term, ev_pair, c->out.len < OUT_HIGH_WATER, term_send, c) < 0) {
+			ws_send(c, WS_OP_CLOSE, "\x03\xf3", 2);
+			c->closing = 1;
+		}
+	} else if (c->state == C_WS) {
 		ws_process(c);
 		if (ev_pair & POLLOUT || c->to_rfb.len)
 			ws_pump_to_rfb(c);
@@ -734,7 +799,14 @@ size_t dweb_pollfds(struct dweb *w, struct pollfd *p, size_t max)
 		p[n] = (struct pollfd){.fd = c->fd, .events = ev};
 		w->poll_conn[n] = i;
 		w->poll_pair[n++] = 0;
-		if (c->pair >= 0) {
+		if (c->term) {
+			int fd = dterm_poll(c->term, c->out.len < OUT_HIGH_WATER && !c->closing, &ev);
+			if (fd >= 0) {
+				p[n] = (struct pollfd){.fd = fd, .events = ev};
+				w->poll_conn[n] = i;
+				w->poll_pair[n++] = 1;
+			}
+		} else if (c->pair >= 0) {
 			ev = 0;
 			if (c->out.len < OUT_HIGH_WATER)
 				ev |= POLLIN;
@@ -816,6 +888,15 @@ int dweb_new(const struct dweb_options *o, struct drfb *rfb, struct dweb **ret)
 	w->web_fd = w->rfb_fd = w->dir_fd = -1;
 	w->listen = xstrdup(o->web_addr);
 	w->allowed_hosts = o->allowed_hosts;
+	w->term_cfg = o->terminal;
+	w->term_dir_fd = -1;
+	if (o->terminal) {
+		w->term_dir_fd = open(o->terminal_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (w->term_dir_fd < 0)
+			log_warning_errno(errno, "Cannot open display.terminal_dir %s, serving no "
+						 "terminal page: %m",
+					  o->terminal_dir);
+	}
 	w->dir_fd = open(o->novnc_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (w->dir_fd < 0)
 		log_warning_errno(errno, "Cannot open display.novnc_dir %s, serving no files: %m",
@@ -856,6 +937,8 @@ struct dweb *dweb_free(struct dweb *w)
 		close(w->rfb_fd);
 	if (w->dir_fd >= 0)
 		close(w->dir_fd);
+	if (w->term_dir_fd >= 0)
+		close(w->term_dir_fd);
 	if (w->cred)
 		gnutls_certificate_free_credentials(w->cred);
 	free(w->listen);

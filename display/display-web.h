@@ -18,6 +18,7 @@
 #include "time-util.h"
 
 struct drfb;
+struct dterm_config;
 struct dweb;
 
 /* At most this many connections (HTTP, WebSocket and RFB together), so
@@ -42,6 +43,8 @@ struct dweb_options {
 	const char *tls_cert_file; /* NULL: plain http/ws */
 	const char *tls_key_file;
 	char *const *allowed_hosts; /* display.allowed_hosts; kept, not copied */
+	const struct dterm_config *terminal; /* NULL: no /terminal; kept, not copied */
+	const char *terminal_dir;	     /* the terminal page's files */
 };
 
 /* Opens the listening sockets and loads TLS credentials. */

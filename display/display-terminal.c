@@ -1,0 +1,336 @@
+/* The terminal's WebSocket ↔ exec bridge; see display-terminal.h. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "display-terminal.h"
+#include "display-ws.h"
+#include "docker-exec.h"
+#include "docker.h"
+#include "log.h"
+#include "macro.h"
+
+#define DTERM_START_TIMEOUT_MS 15000
+#define DTERM_READ_CHUNK 65536
+
+/* What the setup thread and the terminal share; freed by whoever lets go
+ * last (a tab closed while the daemon still answers must not make the
+ * loop wait for it). */
+struct dterm_setup {
+	int refs; /* atomic */
+	int pipe[2];
+	char *host, *container, *user, *session;
+	/* results, read after the byte on pipe */
+	int r;
+	char *error;
+	struct docker *d;
+	char *exec_id;
+	struct docker_stream *s;
+};
+
+enum dterm_state { T_CONNECTING, T_ATTACHED, T_DONE };
+
+struct dterm {
+	enum dterm_state state;
+	struct dterm_setup *setup;
+	struct docker *d;
+	char *exec_id;
+	struct docker_stream *s;
+	uint8_t *in; /* keystrokes not yet taken */
+	size_t in_len;
+	unsigned rows, cols; /* the browser's last size; 0: none yet */
+	int size_sent;
+	int status_sent;
+	char peer[80];
+};
+
+static int dterm_count; /* open terminals (the loop's thread only) */
+
+static void dterm_setup_unref(struct dterm_setup *u)
+{
+	if (!u || __atomic_sub_fetch(&u->refs, 1, __ATOMIC_ACQ_REL) > 0)
+		return;
+	for (int i = 0; i < 2; i++)
+		if (u->pipe[i] >= 0)
+			close(u->pipe[i]);
+	free(u->host);
+	free(u->container);
+	free(u->user);
+	free(u->session);
+	free(u->error);
+	free(u->exec_id);
+	docker_stream_free(u->s);
+	docker_free(u->d);
+	free(u);
+}
+
+/* The thread: open the daemon, create and start the exec. */
+static void *dterm_setup_run(void *arg)
+{
+	struct dterm_setup *u = arg;
+	char *argv[] = {"tmux", "new-session", "-A", "-s", u->session, NULL};
+	char byte = 1;
+
+	u->r = docker_open(u->host, &u->d, &u->error);
+	if (u->r >= 0)
+		u->r = docker_exec_create(
+		    u->d, &(struct docker_exec_options){.container = u->container, .user = u->user, .argv = argv},
+		    &u->exec_id, &u->error);
+	if (u->r >= 0) {
+		free(u->error);
+		u->error = NULL;
+		u->r = docker_exec_start(u->d, u->exec_id, DTERM_START_TIMEOUT_MS, &u->s, &u->error);
+	}
+	if (write(u->pipe[1], &byte, 1) < 0) {
+		/* the reader is gone or the pipe is full: nobody waits */
+	}
+	dterm_setup_unref(u);
+	return NULL;
+}
+
+int dterm_new(const struct dterm_config *cfg, const char *peer, struct dterm **ret)
+{
+	struct dterm *t;
+	struct dterm_setup *u;
+	pthread_attr_t attr;
+	pthread_t th;
+	int r;
+
+	if (dterm_count >= DTERM_MAX)
+		return -EUSERS;
+	u = xcalloc(1, sizeof(*u));
+	u->pipe[0] = u->pipe[1] = -1;
+	if (pipe2(u->pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
+		r = -errno;
+		free(u);
+		return r;
+	}
+	u->host = xstrdup(cfg->docker_host);
+	u->container = xstrdup(cfg->container);
+	u->user = xstrdup(cfg->user);
+	u->session = xstrdup(cfg->session);
+	u->refs = 2;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, 256 * 1024);
+	r = -pthread_create(&th, &attr, dterm_setup_run, u);
+	pthread_attr_destroy(&attr);
+	if (r < 0) {
+		u->refs = 1;
+		dterm_setup_unref(u);
+		return r;
+	}
+	t = xcalloc(1, sizeof(*t));
+	t->setup = u;
+	snprintf(t->peer, sizeof(t->peer), "%s", peer);
+	dterm_count++;
+	*ret = t;
+	return 0;
+}
+
+struct dterm *dterm_free(struct dterm *t)
+{
+	if (!t)
+		return NULL;
+	dterm_setup_unref(t->setup);
+	docker_stream_free(t->s);
+	docker_free(t->d);
+	free(t->exec_id);
+	free(t->in);
+	if (t->state == T_ATTACHED)
+		log_info("Terminal of %s detached", t->peer);
+	free(t);
+	dterm_count--;
+	return NULL;
+}
+
+int dterm_parse_resize(const char *p, size_t n, unsigned *ret_rows, unsigned *ret_cols)
+{
+	_cleanup_free_ char *text = NULL;
+	cJSON *j;
+	const cJSON *type, *rows, *cols;
+	int r = -EBADMSG;
+
+	if (n == 0 || n > DTERM_CONTROL_MAX)
+		return -EBADMSG;
+	text = strndup(p, n);
+	j = text ? cJSON_Parse(text) : NULL;
+	type = cJSON_GetObjectItemCaseSensitive(j, "type");
+	rows = cJSON_GetObjectItemCaseSensitive(j, "rows");
+	cols = cJSON_GetObjectItemCaseSensitive(j, "cols");
+	if (cJSON_IsString(type) && streq(type->valuestring, "resize") && cJSON_IsNumber(rows) &&
+	    cJSON_IsNumber(cols) && rows->valuedouble >= 1 &&
+	    rows->valuedouble <= DOCKER_EXEC_MAX_ROWS && cols->valuedouble >= 1 &&
+	    cols->valuedouble <= DOCKER_EXEC_MAX_COLS) {
+		*ret_rows = (unsigned)rows->valuedouble;
+		*ret_cols = (unsigned)cols->valuedouble;
+		r = 0;
+	}
+	cJSON_Delete(j);
+	return r;
+}
+
+int dterm_message(struct dterm *t, int opcode, const uint8_t *p, size_t n)
+{
+	if (opcode == WS_OP_TEXT) {
+		unsigned rows, cols;
+
+		if (dterm_parse_resize((const char *)p, n, &rows, &cols) < 0)
+			return -EBADMSG;
+		if (rows != t->rows || cols != t->cols) {
+			t->rows = rows;
+			t->cols = cols;
+			t->size_sent = 0;
+		}
+		return 0;
+	}
+	if (t->in_len + n > DTERM_INPUT_MAX)
+		return -ENOBUFS;
+	t->in = xrealloc(t->in, MAX(t->in_len + n, (size_t)1));
+	memcpy(t->in + t->in_len, p, n);
+	t->in_len += n;
+	return 0;
+}
+
+int dterm_poll(struct dterm *t, int out_room, short *ret_events)
+{
+	*ret_events = 0;
+	if (t->state == T_CONNECTING) {
+		*ret_events = POLLIN;
+		return t->setup->pipe[0];
+	}
+	if (t->state != T_ATTACHED)
+		return -1;
+	if (out_room)
+		*ret_events |= POLLIN;
+	if (t->in_len > 0)
+		*ret_events |= POLLOUT;
+	return docker_stream_fd(t->s);
+}
+
+static void dterm_send_json(dterm_send_fn send, void *userdata, const char *type,
+			    const char *key, const char *value)
+{
+	_cleanup_free_ char *text = NULL;
+	cJSON *j = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(j, "type", type);
+	cJSON_AddStringToObject(j, key, value);
+	text = cJSON_PrintUnformatted(j);
+	cJSON_Delete(j);
+	send(userdata, WS_OP_TEXT, text, strlen(text));
+}
+
+/* The setup thread is done: take what it made. */
+static int dterm_take_setup(struct dterm *t, dterm_send_fn send, void *userdata)
+{
+	struct dterm_setup *u = t->setup;
+	char byte;
+
+	if (read(u->pipe[0], &byte, 1) != 1)
+		return 0; /* not yet */
+	if (u->r < 0) {
+		_cleanup_free_ char *msg = NULL;
+
+		if (u->r == -ENOENT || u->r == -EBUSY)
+			msg = xasprintf("The workspace container %s is not running (%s); retrying.",
+					u->container, strempty(u->error));
+		else
+			msg = xasprintf("Cannot open a terminal in %s: %s", u->container,
+					strempty(u->error));
+		log_notice("Terminal of %s: %s", t->peer, msg);
+		dterm_send_json(send, userdata, "error", "message", msg);
+		t->state = T_DONE;
+		return -EPIPE;
+	}
+	t->d = TAKE_PTR(u->d);
+	t->exec_id = TAKE_PTR(u->exec_id);
+	t->s = TAKE_PTR(u->s);
+	dterm_setup_unref(TAKE_PTR(t->setup));
+	t->state = T_ATTACHED;
+	log_info("Terminal of %s attached to tmux in %s", t->peer, t->exec_id);
+	dterm_send_json(send, userdata, "status", "state", "attached");
+	return 0;
+}
+
+/* Applies the browser's size (blocking Engine API call: a local socket,
+ * about a millisecond). */
+static void dterm_apply_size(struct dterm *t)
+{
+	_cleanup_free_ char *error = NULL;
+	int r;
+
+	if (t->size_sent || !t->rows || !t->cols)
+		return;
+	t->size_sent = 1;
+	r = docker_exec_resize(t->d, t->exec_id, t->rows, t->cols, &error);
+	if (r < 0)
+		log_debug("Terminal of %s: resize to %ux%u failed, ignoring: %s", t->peer, t->cols,
+			  t->rows, strempty(error));
+}
+
+int dterm_step(struct dterm *t, short revents, int out_room, dterm_send_fn send, void *userdata)
+{
+	uint8_t chunk[DTERM_READ_CHUNK];
+
+	if (!t->status_sent) {
+		t->status_sent = 1;
+		dterm_send_json(send, userdata, "status", "state", "connecting");
+	}
+	if (t->state == T_CONNECTING) {
+		if (!(revents & (POLLIN | POLLHUP | POLLERR)))
+			return 0;
+		if (dterm_take_setup(t, send, userdata) < 0)
+			return -EPIPE;
+		if (t->state != T_ATTACHED)
+			return 0;
+		revents = POLLIN | POLLOUT;
+	}
+	if (t->state != T_ATTACHED)
+		return -EPIPE;
+	dterm_apply_size(t);
+	while (t->in_len > 0) {
+		ssize_t n = docker_stream_write(t->s, t->in, t->in_len);
+		if (n == -EAGAIN)
+			break;
+		if (n < 0)
+			goto ended;
+		memmove(t->in, t->in + n, t->in_len - (size_t)n);
+		t->in_len -= (size_t)n;
+	}
+	if (out_room && ((revents & (POLLIN | POLLHUP | POLLERR)) || docker_stream_pending(t->s))) {
+		ssize_t n = docker_stream_read(t->s, chunk, sizeof(chunk));
+		if (n == 0 || (n < 0 && n != -EAGAIN))
+			goto ended;
+		if (n > 0)
+			send(userdata, WS_OP_BINARY, chunk, (size_t)n);
+	}
+	return 0;
+ended:
+	/* tmux detached this client or the session ended, or the container stopped */
+	dterm_send_json(send, userdata, "error", "message",
+			"The terminal ended (tmux detached, or the container stopped); "
+			"reconnecting.");
+	log_info("Terminal of %s ended", t->peer);
+	t->state = T_DONE;
+	return -EPIPE;
+}
+
+int dterm_path(const char *target, char **ret_file)
+{
+	size_t n = strcspn(target, "?#");
+
+	if (!startswith(target, "/terminal") || (n > 9 && target[9] != '/'))
+		return DTERM_PATH_NONE;
+	if (n == 12 && startswith(target, "/terminal/ws"))
+		return DTERM_PATH_WS;
+	if (ret_file)
+		*ret_file = n <= 10 ? xstrdup("/terminal.html") : strndup(target + 9, n - 9);
+	return DTERM_PATH_FILE;
+}

@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# The terminal at /terminal: agentbox-display bridges xterm.js in headless
+# Chromium to tmux in a workspace container of the test's own dockerd
+# (Engine API exec with a TTY). A command's output shows in the page,
+# `tput cols` follows the window, two pages share the session, the page
+# reconnects after the container restarts, hostile WebSocket clients do not
+# break a legitimate terminal, and the terminal is off where the screen
+# has a password.
+. "$(dirname "$0")/../lib.sh"
+. "$TOP/tests/display/lib-display.sh"
+. "$TOP/tests/init/lib-docker.sh"
+. "$TOP/tests/term/lib-term.sh"
+need_display_tools
+need_browser
+need_docker
+need_tmux_image_tools
+[ -f "$BUILD/share/terminal/xterm.js" ] || { skip "needs $BUILD/share/terminal (make; npm ci in display/terminal)"; exit 0; }
+start_dockerd
+make_tmux_image termtest:tmux
+start_workspace ws1
+
+D=:362 RFB=22510 WEB=22511
+cat >"$T/c.json" <<JSON
+{"workspace": {"name": "ws1", "user": "agent", "home": "$T", "docker_host": "$DOCKER_SOCK"},
+ "display": {"x_display": "$D", "port": $RFB, "web_port": $WEB,
+             "terminal_dir": "$BUILD/share/terminal"}}
+JSON
+start_xvfb $D 1024x768
+start_display "$T/c.json" "$T/display.log"
+check "serves" wait_for 15 served "$T/display.log"
+check "says where the terminal is" grep -q "Terminal (tmux in container agentbox-ws1) on http://127.0.0.1:$WEB/terminal" "$T/display.log"
+term() { (cd "$DISPLAY_TESTS" && PORT=$WEB timeout 120 node terminal.js "$@" 2>&1); }
+
+code=$(curl -s -o "$T/page" -w '%{http_code}' "http://127.0.0.1:$WEB/terminal")
+check "GET /terminal serves the page" [ "$code" = 200 ]
+check "the page loads xterm.js from this server" grep -q 'src="/terminal/xterm.js"' "$T/page"
+code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$WEB/terminal/xterm.js")
+check "xterm.js is served locally" [ "$code" = 200 ]
+code=$(curl -s --path-as-is -o /dev/null -w "%{http_code}" "http://127.0.0.1:$WEB/terminal/../vnc.html")
+check "no way out of the terminal's directory" [ "$code" = 404 ]
+
+out=$(term type); echo "$out"
+check "a command's output shows in the page, run as the workspace user" grep -q '^OK output in the page: hello-42 from agent' <<<"$out"
+out=$(term resize); echo "$out"
+check "tput cols follows the window" grep -q '^OK tput cols' <<<"$out"
+out=$(term two); echo "$out"
+check "two pages share the session" grep -q '^OK both pages' <<<"$out"
+check "closing the tabs left the session running" docker exec -u agent agentbox-ws1 tmux has-session -t main
+
+# the container restarts under an open page
+term reconnect >"$T/reconnect.log" &
+rpid=$!
+wait_for 30 grep -q READY "$T/reconnect.log"
+docker restart -t 1 agentbox-ws1 >/dev/null
+wait $rpid
+cat "$T/reconnect.log"
+check "the page says the terminal is gone" grep -q '^OK the page says: .*Reconnecting' "$T/reconnect.log"
+check "the page attaches again after the container restarted" grep -q '^OK attached again' "$T/reconnect.log"
+
+# the container is down: the page says so
+docker stop -t 1 agentbox-ws1 >/dev/null
+code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$WEB/terminal")
+check "the page is served while the container is down" [ "$code" = 200 ]
+python3 - "$WEB" >"$T/down.log" 2>&1 <<'PY'
+import base64, os, socket, sys
+port = int(sys.argv[1])
+s = socket.create_connection(("127.0.0.1", port), timeout=10)
+s.sendall(("GET /terminal/ws HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
+           "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n"
+           % (port, base64.b64encode(os.urandom(16)).decode())).encode())
+data = b""
+while True:
+    d = s.recv(4096)
+    if not d:
+        break
+    data += d
+print(data.decode(errors="replace"))
+PY
+check "a terminal while the container is down: the message says so" grep -q 'is not running' "$T/down.log"
+docker start agentbox-ws1 >/dev/null
+
+# hostile clients next to a legitimate terminal
+term hold 14 >"$T/hold.log" &
+hpid=$!
+wait_for 30 grep -q READY "$T/hold.log"
+python3 "$TOP/tests/term/hostile.py" "$WEB" 10 >"$T/hostile.log" 2>&1
+wait $hpid
+cat "$T/hostile.log" "$T/hold.log"
+check "every hostile probe got the answer it should" [ "$(grep -c '^OK' "$T/hostile.log")" -eq 6 ]
+check "the legitimate terminal kept working" grep -q '^OK .* commands echoed' "$T/hold.log"
+check "the display survived" kill -0 "$DPID"
+
+out=$(term shot "$BUILD/test-logs/terminal.png"); echo "$out"
+check "a screenshot (build/test-logs/terminal.png)" grep -q '^OK' <<<"$out"
+check "display stops cleanly" stops_cleanly "$T/display.log"
+
+# where the screen has a password, the terminal is off
+echo secret >"$T/pw" && chmod 600 "$T/pw"
+jq --arg pw "$T/pw" '.display.password_file = $pw' "$T/c.json" >"$T/c2.json"
+start_display "$T/c2.json" "$T/display2.log"
+check "serves with a password" wait_for 15 served "$T/display2.log"
+code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$WEB/terminal")
+check "no /terminal where the screen has a password" [ "$code" = 404 ]
+check "says why the terminal is off" grep -q 'No terminal at /terminal' "$T/display2.log"
+check "display stops cleanly" stops_cleanly "$T/display2.log"
+finish
