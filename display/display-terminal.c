@@ -28,6 +28,7 @@ struct dterm_setup {
 	char *host, *container, *user, *session;
 	/* results, read after the byte on pipe */
 	int r;
+	int reached; /* the daemon answered (the failure is the container's) */
 	char *error;
 	struct docker *d;
 	char *exec_id;
@@ -78,6 +79,7 @@ static void *dterm_setup_run(void *arg)
 	char byte = 1;
 
 	u->r = docker_open(u->host, &u->d, &u->error);
+	u->reached = u->r >= 0;
 	if (u->r >= 0)
 		u->r = docker_exec_create(
 		    u->d, &(struct docker_exec_options){.container = u->container, .user = u->user, .argv = argv},
@@ -238,7 +240,7 @@ static int dterm_take_setup(struct dterm *t, dterm_send_fn send, void *userdata)
 	if (u->r < 0) {
 		_cleanup_free_ char *msg = NULL;
 
-		if (u->r == -ENOENT || u->r == -EBUSY)
+		if (u->reached && (u->r == -ENOENT || u->r == -EBUSY))
 			msg = xasprintf("The workspace container %s is not running (%s); retrying.",
 					u->container, strempty(u->error));
 		else

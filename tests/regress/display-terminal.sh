@@ -61,21 +61,7 @@ check "the page attaches again after the container restarted" grep -q '^OK attac
 docker stop -t 1 agentbox-ws1 >/dev/null
 code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$WEB/terminal")
 check "the page is served while the container is down" [ "$code" = 200 ]
-python3 - "$WEB" >"$T/down.log" 2>&1 <<'PY'
-import base64, os, socket, sys
-port = int(sys.argv[1])
-s = socket.create_connection(("127.0.0.1", port), timeout=10)
-s.sendall(("GET /terminal/ws HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
-           "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n"
-           % (port, base64.b64encode(os.urandom(16)).decode())).encode())
-data = b""
-while True:
-    d = s.recv(4096)
-    if not d:
-        break
-    data += d
-print(data.decode(errors="replace"))
-PY
+python3 "$TOP/tests/term/ws-open.py" "$WEB" /terminal/ws >"$T/down.log" 2>&1
 check "a terminal while the container is down: the message says so" grep -q 'is not running' "$T/down.log"
 docker start agentbox-ws1 >/dev/null
 
