@@ -135,4 +135,8 @@ for line in sys.stdin:
     else:
         print("bad step", line)
         sys.exit(2)
-os.kill(pid, signal.SIGTERM) if os.waitpid(pid, os.WNOHANG)[0] == 0 else None
+try:
+    if os.waitpid(pid, os.WNOHANG)[0] == 0:
+        os.kill(pid, signal.SIGTERM)
+except ChildProcessError:
+    pass  # "wait" reaped it
