@@ -13,7 +13,7 @@
 	const fit = new FitAddon.FitAddon();
 	const banner = document.getElementById('banner');
 	const enc = new TextEncoder();
-	const st = { state: 'connecting', message: '', attached: 0 };
+	const st = { state: 'connecting', message: '', attached: 0, rx: 0 };
 	let ws = null, delay = 1000, resizeTimer = null;
 	window.agentboxTerminal = { term: term, status: st };
 
@@ -44,6 +44,7 @@
 		ws.onopen = sendResize;
 		ws.onmessage = function (ev) {
 			if (typeof ev.data !== 'string') {
+				st.rx = performance.now(); /* for bench/terminal.sh */
 				term.write(new Uint8Array(ev.data));
 				return;
 			}

@@ -13,7 +13,8 @@
 //                        echo within 5 s (while hostile clients run)
 //   shot FILE [WxH]      screenshot (documentation)
 //   latency N            N keystrokes, each to its echo in xterm.js's buffer:
-//                        "LATENCY p50 p95" (ms)
+//                        "LATENCY p50 p95" (ms), and to the
+//                        WebSocket message that carried it
 //   throughput FILE MB   cat FILE: "THROUGHPUT MB/s" until the end marker shows
 //   idle SECONDS         print READY once attached, stay open SECONDS
 'use strict';
@@ -151,7 +152,8 @@ async function main() {
 			await page.click('#term');
 			const r = await page.evaluate(async (n) => {
 				const t = window.agentboxTerminal.term;
-				const lat = [];
+				const lat = [], wire = [];
+				const st = window.agentboxTerminal.status;
 				const letters = 'abcdefghijklmnopqrstuvwxyz';
 				for (let i = 0; i < n; i++) {
 					const ch = letters[i % 26];
@@ -170,13 +172,17 @@ async function main() {
 						t.input(ch, true);
 					});
 					lat.push(performance.now() - t0);
+					wire.push(st.rx - t0);
 					await new Promise((res) => setTimeout(res, 20));
 				}
 				t.input('\x15', true);
 				lat.sort((a, b) => a - b);
-				return [lat[Math.floor(n / 2)], lat[Math.floor(n * 0.95)]];
+				wire.sort((a, b) => a - b);
+				return [lat[Math.floor(n / 2)], lat[Math.floor(n * 0.95)],
+					wire[Math.floor(n / 2)], wire[Math.floor(n * 0.95)]];
 			}, parseInt(arg, 10));
-			console.log(`LATENCY ${r[0].toFixed(2)} ${r[1].toFixed(2)}`);
+			console.log(`LATENCY ${r[0].toFixed(2)} ${r[1].toFixed(2)} ` +
+				`(WebSocket message in: ${r[2].toFixed(2)} ${r[3].toFixed(2)})`);
 		} else if (step === 'throughput') {
 			const page = await open(b);
 			await attached(page);
