@@ -18,6 +18,7 @@
 
 #define DTERM_START_TIMEOUT_MS 15000
 #define DTERM_READ_CHUNK 65536
+#define DTERM_READS_MAX 8
 
 /* What the setup thread and the terminal share; freed by whoever lets go
  * last (a tab closed while the daemon still answers must not make the
@@ -306,12 +307,17 @@ int dterm_step(struct dterm *t, short revents, int out_room, dterm_send_fn send,
 		memmove(t->in, t->in + n, t->in_len - (size_t)n);
 		t->in_len -= (size_t)n;
 	}
+	/* what is there, up to DTERM_READS_MAX chunks (the WebSocket's high
+	 * water mark is soft: at most that much above it) */
 	if (out_room && ((revents & (POLLIN | POLLHUP | POLLERR)) || docker_stream_pending(t->s))) {
-		ssize_t n = docker_stream_read(t->s, chunk, sizeof(chunk));
-		if (n == 0 || (n < 0 && n != -EAGAIN))
-			goto ended;
-		if (n > 0)
+		for (int i = 0; i < DTERM_READS_MAX; i++) {
+			ssize_t n = docker_stream_read(t->s, chunk, sizeof(chunk));
+			if (n == -EAGAIN)
+				break;
+			if (n <= 0)
+				goto ended;
 			send(userdata, WS_OP_BINARY, chunk, (size_t)n);
+		}
 	}
 	return 0;
 ended:
