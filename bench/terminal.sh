@@ -90,13 +90,13 @@ sleep 2
 send clear\r
 sleep 1
 latency $KEYS
-throughput cat $BIGFILE; echo EN""D-\$((1+1)) END-2 $MB
+throughput cat $BIGFILE; echo EN""D-\$(($MARK+1)) END-$((MARK + 1)) $MB
 send \x02d
 wait 20
 STEPS
 }
-BIGFILE=$T/big.txt drive "ssh        " $SSH tmux -S "$T/tmux.sock" attach -t bench
-BIGFILE=/tmp/big.txt drive "ssh+attach " $SSH "$BIN/agentbox" --config "$T/c.json" attach
+MARK=$RANDOM BIGFILE=$T/big.txt drive "ssh        " $SSH tmux -S "$T/tmux.sock" attach -t bench
+MARK=$RANDOM BIGFILE=/tmp/big.txt drive "ssh+attach " $SSH "$BIN/agentbox" --config "$T/c.json" attach
 
 # idle: the display's CPU with a terminal open, nothing printed
 page idle $((IDLE_SECS + 10)) >"$T/idle.log" &

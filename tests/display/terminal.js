@@ -174,6 +174,10 @@ async function main() {
 					lat.push(performance.now() - t0);
 					wire.push(st.rx - t0);
 					await new Promise((res) => setTimeout(res, 20));
+					if (i % 40 === 39) { /* ^U: the line never wraps */
+						t.input('\x15', true);
+						await new Promise((res) => setTimeout(res, 200));
+					}
 				}
 				t.input('\x15', true);
 				lat.sort((a, b) => a - b);
@@ -190,13 +194,14 @@ async function main() {
 			const secs = await page.evaluate(async (file) => {
 				const t = window.agentboxTerminal.term;
 				const t0 = performance.now();
-				t.input(`cat ${file}; echo EN""D-$((1+1))\r`, true);
+				const mark = 1000 + Math.floor(Math.random() * 9000);
+				t.input(`cat ${file}; echo EN""D-$((${mark}+1))\r`, true);
 				await new Promise((resolve, reject) => {
 					const timer = setTimeout(() => reject(new Error('no end marker')), 300000);
 					const iv = setInterval(() => {
 						const buf = t.buffer.active;
 						for (let i = Math.max(0, buf.length - t.rows); i < buf.length; i++)
-							if (buf.getLine(i).translateToString().includes('END-2')) {
+							if (buf.getLine(i).translateToString().includes(`END-${mark + 1}`)) {
 								clearInterval(iv);
 								clearTimeout(timer);
 								resolve();

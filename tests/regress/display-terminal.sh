@@ -69,6 +69,21 @@ docker start agentbox-ws1 >/dev/null
 term hold 14 >"$T/hold.log" &
 hpid=$!
 wait_for 30 grep -q READY "$T/hold.log"
+# activity as the monitor sees it (docs/monitor-signals-sessions.md): the
+# page's tmux client has the exec's pty as controlling terminal, and the
+# keystrokes move that pty's input time (set into the past first: the
+# kernel moves it only across 8-second blocks)
+client=$(api GET '/containers/agentbox-ws1/top?ps_args=-eo%20pid,args' |
+	jq -r '.Processes[] | select(.[1] | startswith("tmux new-session -A -s main")) | .[0]' | head -1)
+past=$(($(date +%s) - 100))
+if [ -n "$client" ] && touch -d "@$past" "/proc/$client/fd/0"; then
+	check "the page's tmux client has a controlling pty" \
+		[ "$(awk '{print $7}' "/proc/$client/stat")" -ne 0 ]
+	check "typing in the page moves that pty's input time" \
+		wait_for 10 sh -c "[ \$(stat -L -c %X /proc/$client/fd/0) -gt $((past + 50)) ]"
+else
+	fail "no tmux client of the page found in the container"
+fi
 python3 "$TOP/tests/term/hostile.py" "$WEB" 10 >"$T/hostile.log" 2>&1
 wait $hpid
 cat "$T/hostile.log" "$T/hold.log"

@@ -110,6 +110,14 @@ for line in sys.stdin:
                 sys.exit(1)
             lat.append((time.monotonic() - t0) * 1000)
             time.sleep(0.02)
+            if i % 40 == 39:  # ^U: the line never wraps (as in the page)
+                os.write(master, b"\x15")
+                time.sleep(0.2)
+                try:
+                    while read_some(0):
+                        pass
+                except EOFError:
+                    pass
         os.write(master, b"\x15")  # ^U: the line typed is dropped
         lat.sort()
         print("LATENCY %.2f %.2f" % (lat[len(lat) // 2], lat[int(len(lat) * 0.95)]), flush=True)
