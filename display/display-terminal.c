@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
+#include <curl/curl.h>
 
 #include "display-terminal.h"
 #include "display-ws.h"
@@ -53,6 +54,14 @@ struct dterm {
 };
 
 static int dterm_count; /* open terminals (the loop's thread only) */
+static pthread_once_t dterm_curl_once = PTHREAD_ONCE_INIT;
+
+/* libcurl's global setup is not thread-safe: done here, in the loop's
+ * thread, before the first setup thread can make a handle. */
+static void dterm_curl_init(void)
+{
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+}
 
 static void dterm_setup_unref(struct dterm_setup *u)
 {
@@ -107,6 +116,7 @@ int dterm_new(const struct dterm_config *cfg, const char *peer, struct dterm **r
 
 	if (dterm_count >= DTERM_MAX)
 		return -EUSERS;
+	pthread_once(&dterm_curl_once, dterm_curl_init);
 	u = xcalloc(1, sizeof(*u));
 	u->pipe[0] = u->pipe[1] = -1;
 	if (pipe2(u->pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
