@@ -46,6 +46,8 @@ check "tput cols follows the window" grep -q '^OK tput cols' <<<"$out"
 out=$(term two); echo "$out"
 check "two pages share the session" grep -q '^OK both pages' <<<"$out"
 check "closing the tabs left the session running" docker exec -u agent agentbox-ws1 tmux has-session -t main
+no_clients() { [ -z "$(docker exec -u agent agentbox-ws1 tmux list-clients)" ]; }
+check "closing the tabs detached their tmux clients" wait_for 10 no_clients
 
 # the container restarts under an open page
 term reconnect >"$T/reconnect.log" &
