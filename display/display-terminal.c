@@ -35,6 +35,7 @@ struct dterm_setup {
 	struct docker *d;
 	char *exec_id;
 	struct docker_stream *s;
+	pid_t pid; /* the exec's process (tmux client), 0 if unknown */
 };
 
 enum dterm_state { T_CONNECTING, T_ATTACHED, T_DONE };
@@ -45,6 +46,7 @@ struct dterm {
 	struct docker *d;
 	char *exec_id;
 	struct docker_stream *s;
+	pid_t pid;
 	uint8_t *in; /* keystrokes not yet taken */
 	size_t in_len;
 	unsigned rows, cols; /* the browser's last size; 0: none yet */
@@ -99,6 +101,11 @@ static void *dterm_setup_run(void *arg)
 		u->error = NULL;
 		u->r = docker_exec_start(u->d, u->exec_id, DTERM_START_TIMEOUT_MS, &u->s, &u->error);
 	}
+	if (u->r >= 0) {
+		_cleanup_free_ char *error = NULL;
+		/* for the hangup when the tab closes; without it the client stays */
+		docker_exec_pid(u->d, u->exec_id, &u->pid, &error);
+	}
 	if (write(u->pipe[1], &byte, 1) < 0) {
 		/* the reader is gone or the pipe is full: nobody waits */
 	}
@@ -152,6 +159,10 @@ struct dterm *dterm_free(struct dterm *t)
 	if (!t)
 		return NULL;
 	dterm_setup_unref(t->setup);
+	/* dockerd keeps the exec's pty open after its stream closed: hang up
+	 * the tmux client as a closed terminal would (it detaches) */
+	if (t->pid > 0)
+		docker_exec_hangup(t->pid, "tmux");
 	docker_stream_free(t->s);
 	docker_free(t->d);
 	free(t->exec_id);
@@ -265,6 +276,7 @@ static int dterm_take_setup(struct dterm *t, dterm_send_fn send, void *userdata)
 	t->d = TAKE_PTR(u->d);
 	t->exec_id = TAKE_PTR(u->exec_id);
 	t->s = TAKE_PTR(u->s);
+	t->pid = u->pid;
 	dterm_setup_unref(TAKE_PTR(t->setup));
 	t->state = T_ATTACHED;
 	log_info("Terminal of %s attached to tmux in %s", t->peer, t->exec_id);

@@ -13,10 +13,13 @@
  * connection is the terminal (with Tty, no stream multiplexing headers). */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
@@ -28,6 +31,7 @@
 
 #define EXEC_MAX_ARGS 64
 #define EXEC_MAX_HEADER (16 * 1024)
+#define EXEC_PID_TRIES 50 /* 20 ms apart */
 
 struct docker_stream {
 	CURL *e;
@@ -318,4 +322,58 @@ struct docker_stream *docker_stream_free(struct docker_stream *s)
 	free(s->early);
 	free(s);
 	return NULL;
+}
+
+int docker_exec_pid(struct docker *d, const char *id, pid_t *ret_pid, char **ret_error)
+{
+	_cleanup_(cJSON_Deletep) cJSON *j = NULL;
+	_cleanup_free_ char *path = NULL;
+	const cJSON *pid, *running;
+	int r;
+
+	*ret_error = NULL;
+	if (!name_ok(id)) {
+		*ret_error = xstrdup("not an exec id");
+		return -EINVAL;
+	}
+	path = xasprintf("/exec/%s/json", id);
+	/* the daemon answers the start before the process runs: a moment */
+	for (int i = 0; i < EXEC_PID_TRIES; i++) {
+		cJSON_Delete(j);
+		j = NULL;
+		r = docker_request(d, "GET", path, NULL, &j, ret_error);
+		if (r < 0)
+			return r;
+		pid = cJSON_GetObjectItemCaseSensitive(j, "Pid");
+		running = cJSON_GetObjectItemCaseSensitive(j, "Running");
+		if (cJSON_IsTrue(running) && cJSON_IsNumber(pid) && pid->valuedouble >= 2 &&
+		    pid->valuedouble <= 4194304) {
+			*ret_pid = (pid_t)pid->valuedouble;
+			return 0;
+		}
+		usleep(20 * 1000);
+	}
+	*ret_error = xstrdup("the exec is not running");
+	return -ESRCH;
+}
+
+int docker_exec_hangup(pid_t pid, const char *comm)
+{
+	_cleanup_free_ char *path = xasprintf("/proc/%d/comm", (int)pid);
+	char buf[64];
+	ssize_t n;
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return -ESRCH;
+	buf[n] = 0;
+	buf[strcspn(buf, "\n")] = 0;
+	/* the pid may have been reused since: only the program we started
+	 * (whose name may carry a title: tmux's client is "tmux: client") */
+	if (!startswith(buf, comm))
+		return -ESRCH;
+	return kill(pid, SIGHUP) < 0 ? -errno : 0;
 }

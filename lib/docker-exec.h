@@ -44,6 +44,16 @@ int docker_exec_start(struct docker *d, const char *id, int timeout_ms,
 int docker_exec_resize(struct docker *d, const char *id, unsigned rows, unsigned cols,
 		       char **ret_error);
 
+/* The exec's process id on this host (GET /exec/<id>/json), waiting up
+ * to a second for it to run. -ESRCH when it does not. */
+int docker_exec_pid(struct docker *d, const char *id, pid_t *ret_pid, char **ret_error);
+
+/* Closing the stream does not end the exec's process (dockerd keeps the
+ * pty open): this hangs it up (SIGHUP) as a closed terminal would, if pid
+ * still runs the program named comm (/proc/<pid>/comm starts with it; a
+ * pid reused by another program is left alone). 0, -ESRCH, or kill()'s -errno. */
+int docker_exec_hangup(pid_t pid, const char *comm);
+
 /* The fd to poll (read/write readiness of the stream). */
 int docker_stream_fd(const struct docker_stream *s);
 /* Bytes read (>0), 0 at the end of the stream (the process ended or the

@@ -74,7 +74,9 @@ static int attach_send_all(struct docker_stream *s, const char *buf, size_t n)
 	return 0;
 }
 
-/* Bridges the terminal and the stream until either ends. */
+/* Bridges the terminal and the stream until either ends: 0 when the
+ * stream ended (tmux detached or ended), 1 when our side did (end of
+ * input, SIGHUP or SIGTERM), or -errno. */
 static int attach_loop(struct docker *d, const char *id, struct docker_stream *s, int sfd)
 {
 	char buf[65536];
@@ -96,6 +98,8 @@ static int attach_loop(struct docker *d, const char *id, struct docker_stream *s
 
 			if (read(sfd, &si, sizeof(si)) != sizeof(si))
 				continue;
+			if (si.ssi_signo != SIGWINCH)
+				return 1; /* the SSH connection went, or we are told to stop */
 			attach_winsize(&rows, &cols);
 			if (rows && cols)
 				docker_exec_resize(d, id, rows, cols, &error); /* best effort */
@@ -114,7 +118,7 @@ static int attach_loop(struct docker *d, const char *id, struct docker_stream *s
 			if (n < 0 && errno == EINTR)
 				continue;
 			if (n <= 0)
-				return 0;
+				return 1;
 			if (attach_send_all(s, buf, (size_t)n) < 0)
 				return -EPIPE;
 		}
@@ -135,6 +139,7 @@ int cli_attach(struct config *c, int argc, char **argv)
 	const char *session = "main";
 	struct termios saved, raw;
 	unsigned rows, cols;
+	pid_t pid = 0;
 	sigset_t mask;
 	int o, r;
 
@@ -188,9 +193,14 @@ int cli_attach(struct config *c, int argc, char **argv)
 	error = NULL;
 	if (rows && cols)
 		docker_exec_resize(d, id, rows, cols, &error); /* ConsoleSize may be unknown */
+	free(error);
+	error = NULL;
+	docker_exec_pid(d, id, &pid, &error); /* for the hangup below */
 
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGWINCH);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGTERM);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	raw = saved;
@@ -198,6 +208,12 @@ int cli_attach(struct config *c, int argc, char **argv)
 	tcsetattr(STDIN_FILENO, TCSADRAIN, &raw);
 	r = attach_loop(d, id, s, sfd);
 	tcsetattr(STDIN_FILENO, TCSADRAIN, &saved);
+	/* dockerd keeps the exec's pty open after the stream closes: the tmux
+	 * client would stay attached to nobody */
+	if (r != 0 && pid > 0)
+		docker_exec_hangup(pid, "tmux");
+	if (r == 1)
+		return 0;
 	if (r < 0) {
 		fprintf(stderr, "\r\nagentbox attach: the connection to the container ended: %s\n",
 			strerror(-r));

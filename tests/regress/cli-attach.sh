@@ -56,6 +56,20 @@ send \x02d
 wait 15
 STEPS
 check "attach: a second attach shares the session" grep -q 'OK marker-5' "$T/drive2"
+# the SSH connection goes away (SIGHUP) or attach is told to stop
+# (SIGTERM) while attached: the tmux client must not stay behind (dockerd
+# keeps the exec's pty open after the stream closed)
+no_clients() { [ -z "$(docker exec -u agent agentbox-ws1 tmux list-clients)" ]; }
+for sig in HUP TERM; do
+	timeout 60 python3 "$DRIVE" 30 97 -- $ATTACH >"$T/drive-$sig" 2>&1 <<STEPS
+expect \[main\]
+sleep 1
+kill $sig
+wait 15
+STEPS
+	check "attach: SIG$sig ends it with status 0" grep -qx 'EXIT 0' "$T/drive-$sig"
+	check "attach: SIG$sig detaches its tmux client" wait_for 10 no_clients
+done
 [ -e "$T/docker-ran" ]
 check "attach: never runs the docker CLI" [ $? -ne 0 ]
 

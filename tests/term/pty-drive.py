@@ -6,6 +6,7 @@ stdin, one step a line (every wait bounded; exit status 1 on a timeout):
                    output since the last expect; prints "OK REGEX"
   resize ROWS COLS sets the pty's size and sends SIGWINCH to the command
   sleep S
+  kill SIG         sends SIG (HUP, TERM, ...) to the command
   wait [S]         waits for the command to end; prints "EXIT n"
   latency N REGEX  N times: types a marker character and waits for it to
                    come back; prints "LATENCY p50_ms p95_ms"
@@ -81,6 +82,8 @@ for line in sys.stdin:
         r, c = map(int, arg.split())
         fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", r, c, 0, 0))
         os.kill(pid, signal.SIGWINCH)
+    elif op == "kill":
+        os.kill(pid, getattr(signal, "SIG" + arg))
     elif op == "sleep":
         time.sleep(float(arg))
     elif op == "wait":
