@@ -93,13 +93,16 @@ static void *dterm_setup_run(void *arg)
 	u->r = docker_open(u->host, &u->d, &u->error);
 	u->reached = u->r >= 0;
 	if (u->r >= 0)
-		u->r = docker_exec_create(
-		    u->d, &(struct docker_exec_options){.container = u->container, .user = u->user, .argv = argv},
-		    &u->exec_id, &u->error);
+		u->r = docker_exec_create(u->d,
+					  &(struct docker_exec_options){.container = u->container,
+									.user = u->user,
+									.argv = argv},
+					  &u->exec_id, &u->error);
 	if (u->r >= 0) {
 		free(u->error);
 		u->error = NULL;
-		u->r = docker_exec_start(u->d, u->exec_id, DTERM_START_TIMEOUT_MS, &u->s, &u->error);
+		u->r =
+		    docker_exec_start(u->d, u->exec_id, DTERM_START_TIMEOUT_MS, &u->s, &u->error);
 	}
 	if (u->r >= 0) {
 		_cleanup_free_ char *error = NULL;
@@ -238,8 +241,8 @@ int dterm_poll(struct dterm *t, int out_room, short *ret_events)
 	return docker_stream_fd(t->s);
 }
 
-static void dterm_send_json(dterm_send_fn send, void *userdata, const char *type,
-			    const char *key, const char *value)
+static void dterm_send_json(dterm_send_fn send, void *userdata, const char *type, const char *key,
+			    const char *value)
 {
 	_cleanup_free_ char *text = NULL;
 	cJSON *j = cJSON_CreateObject();

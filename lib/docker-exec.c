@@ -163,8 +163,8 @@ static int wait_fd(int fd, short events, usec_t deadline)
 	}
 }
 
-int docker_exec_start(struct docker *d, const char *id, int timeout_ms,
-		      struct docker_stream **ret, char **ret_error)
+int docker_exec_start(struct docker *d, const char *id, int timeout_ms, struct docker_stream **ret,
+		      char **ret_error)
 {
 	static const char body[] = "{\"Detach\":false,\"Tty\":true}";
 	_cleanup_(docker_stream_freep) struct docker_stream *s = NULL;
@@ -250,14 +250,15 @@ int docker_exec_start(struct docker *d, const char *id, int timeout_ms,
 			_cleanup_free_ char *line = TAKE_PTR(*ret_error);
 			/* the body says why (no such exec, container stopped) */
 			const char *b = strstr(head, "\r\n\r\n");
-			*ret_error = xasprintf("The Docker daemon refused to start the exec: %s%s%.200s",
-					       strempty(line), b ? ": " : "", b ? b + 4 : "");
+			*ret_error =
+			    xasprintf("The Docker daemon refused to start the exec: %s%s%.200s",
+				      strempty(line), b ? ": " : "", b ? b + 4 : "");
 			for (char *p = *ret_error; *p; p++)
 				if (*p == '\n' || *p == '\r')
 					*p = ' ';
-			return strstr(line ? line : "", " 404") ? -ENOENT
+			return strstr(line ? line : "", " 404")	  ? -ENOENT
 			       : strstr(line ? line : "", " 409") ? -EBUSY
-								 : -EPROTO;
+								  : -EPROTO;
 		}
 	}
 	if ((size_t)hlen < got) {

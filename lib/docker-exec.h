@@ -37,8 +37,8 @@ int docker_exec_create(struct docker *d, const struct docker_exec_options *o, ch
 
 /* POST /exec/<id>/start, hijacked: the terminal's stream in *ret, non-blocking.
  * Waits at most timeout_ms for the daemon's answer. */
-int docker_exec_start(struct docker *d, const char *id, int timeout_ms,
-		      struct docker_stream **ret, char **ret_error);
+int docker_exec_start(struct docker *d, const char *id, int timeout_ms, struct docker_stream **ret,
+		      char **ret_error);
 
 /* POST /exec/<id>/resize. */
 int docker_exec_resize(struct docker *d, const char *id, unsigned rows, unsigned cols,

@@ -167,21 +167,22 @@ int cli_attach(struct config *c, int argc, char **argv)
 	}
 	attach_winsize(&rows, &cols);
 	/* -A: the session the image started, or a new one */
-	r = docker_exec_create(d,
-			       &(struct docker_exec_options){
-				   .container = container,
-				   .user = c->workspace_user,
-				   .argv = (char *[]){"tmux", "new-session", "-A", "-s",
-						      (char *)session, NULL},
-				   .rows = rows,
-				   .cols = cols},
-			       &id, &error);
+	r = docker_exec_create(
+	    d,
+	    &(struct docker_exec_options){
+		.container = container,
+		.user = c->workspace_user,
+		.argv = (char *[]){"tmux", "new-session", "-A", "-s", (char *)session, NULL},
+		.rows = rows,
+		.cols = cols},
+	    &id, &error);
 	if (r < 0) {
 		fprintf(stderr, "agentbox attach: cannot run tmux in container %s: %s%s\n",
 			container, error,
-			r == -EBUSY || r == -ENOENT ? " (is agentbox-init running? systemctl status "
-						      "agentbox-init)"
-						    : "");
+			r == -EBUSY || r == -ENOENT
+			    ? " (is agentbox-init running? systemctl status "
+			      "agentbox-init)"
+			    : "");
 		return 1;
 	}
 	r = docker_exec_start(d, id, ATTACH_START_TIMEOUT_MS, &s, &error);
