@@ -144,8 +144,7 @@ int display_run(const struct config *c, int spawn_xvfb)
 	/* a shell is never weaker protected than the screen: its rows sit
 	 * behind the web login like the screen's, and without a web password
 	 * only on loopback (display-conf.c refuses anything else already) */
-	const int terminal =
-	    c->display_terminal && (loopback || c->display_web_password_file);
+	const int terminal = c->display_terminal && (loopback || c->display_web_password_file);
 
 	display_limit_fds();
 	signal(SIGPIPE, SIG_IGN);

@@ -450,8 +450,9 @@ int dterm_add_routes(struct dweb *w, const struct dterm_config *cfg, const char 
 	site->cfg = cfg;
 	site->dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (site->dir_fd < 0)
-		log_warning_errno(errno, "Cannot open display.terminal_dir %s, serving no "
-					 "terminal page: %m",
+		log_warning_errno(errno,
+				  "Cannot open display.terminal_dir %s, serving no "
+				  "terminal page: %m",
 				  dir);
 	for (size_t i = 0; i < ELEMENTSOF(rows); i++) {
 		r = dweb_add_route(w, &rows[i]);

@@ -185,11 +185,11 @@ int docker_exec_start(struct docker *d, const char *id, int timeout_ms, struct d
 	s = xcalloc(1, sizeof(*s));
 	s->fd = -1;
 	/* lib/http.c makes the connection; the hijacked protocol is ours */
-	r = http_connect_only(&(struct http_request){.url = "http://docker/",
-						     .unix_socket = docker_host(d),
-						     .connect_timeout =
-							 (usec_t)timeout_ms * USEC_PER_MSEC},
-			      &s->e, &fd, &err);
+	r = http_connect_only(
+	    &(struct http_request){.url = "http://docker/",
+				   .unix_socket = docker_host(d),
+				   .connect_timeout = (usec_t)timeout_ms * USEC_PER_MSEC},
+	    &s->e, &fd, &err);
 	if (r < 0) {
 		*ret_error = xasprintf("Cannot connect to the Docker daemon at %s: %s",
 				       docker_host(d), strempty(err));

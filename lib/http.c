@@ -496,8 +496,7 @@ int http_send_retry(const struct http_policy *p, const struct http_request *rq,
 	}
 }
 
-int http_connect_only(const struct http_request *rq, CURL **ret, int *ret_fd,
-		      const char **err_text)
+int http_connect_only(const struct http_request *rq, CURL **ret, int *ret_fd, const char **err_text)
 {
 	curl_socket_t sock = CURL_SOCKET_BAD;
 	CURLcode cc;
@@ -510,8 +509,8 @@ int http_connect_only(const struct http_request *rq, CURL **ret, int *ret_fd,
 		*err_text = "cannot set up libcurl";
 		return -ENOMEM;
 	}
-	http_setopt_connection(h, rq, rq->connect_timeout ? rq->connect_timeout
-							  : 10 * USEC_PER_SEC);
+	http_setopt_connection(h, rq,
+			       rq->connect_timeout ? rq->connect_timeout : 10 * USEC_PER_SEC);
 	curl_easy_setopt(h, CURLOPT_CONNECT_ONLY, 1L);
 	cc = curl_easy_perform(h);
 	if (cc == CURLE_OK)
