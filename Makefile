@@ -74,12 +74,30 @@ ifneq ($(wildcard display/agentbox-display.c),)
 PROGRAMS += $(BUILD)/bin/agentbox-display
 endif
 
+# The terminal page (display.terminal_dir): our files and xterm.js with its
+# fit add-on, vendored from display/terminal/node_modules (make deps: npm ci).
+TERM_NPM   := display/terminal/node_modules/@xterm
+TERM_FILES := $(addprefix $(BUILD)/share/terminal/,terminal.html terminal.js terminal.css \
+              xterm.js xterm.css addon-fit.js)
+
 TEST_SRC  := $(sort $(wildcard tests/test-*.c))
 TEST_BINS := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 TEST_HELPER_SRC := $(sort $(wildcard tests/helpers/*.c))
 TEST_HELPERS := $(TEST_HELPER_SRC:tests/helpers/%.c=$(BUILD)/tests/helpers/%)
 
-all: $(PROGRAMS)
+all: $(PROGRAMS) $(TERM_FILES)
+
+$(BUILD)/share/terminal/%: display/terminal/%
+	@mkdir -p $(dir $@)
+	install -m 0644 $< $@
+$(BUILD)/share/terminal/xterm.js: $(TERM_NPM)/xterm/lib/xterm.js
+$(BUILD)/share/terminal/xterm.css: $(TERM_NPM)/xterm/css/xterm.css
+$(BUILD)/share/terminal/addon-fit.js: $(TERM_NPM)/addon-fit/lib/addon-fit.js
+$(BUILD)/share/terminal/xterm.js $(BUILD)/share/terminal/xterm.css $(BUILD)/share/terminal/addon-fit.js:
+	@mkdir -p $(dir $@)
+	install -m 0644 $< $@
+$(TERM_NPM)/%:
+	@echo "$@ is missing: run make deps (npm ci in display/terminal)" >&2; exit 1
 
 $(BUILD)/%.o: %.c $(wildcard lib/*.h monitor/*.h initd/*.h display/*.h tests/*.h tests/fuzz/*.h)
 	@mkdir -p $(dir $@)
@@ -143,7 +161,7 @@ $(BUILD)/fuzzers/%: $(BUILD)/tests/fuzz/%.o $(TEST_LINK)
 # a second make fuzz or make tests does not rebuild them.
 .SECONDARY: $(FUZZ_SRC:%.c=$(BUILD)/%.o) $(BUILD)/tests/fuzz/replay.o
 
-tests: $(PROGRAMS) $(TEST_BINS) $(TEST_HELPERS) $(FUZZ_BINS)
+tests: $(PROGRAMS) $(TERM_FILES) $(TEST_BINS) $(TEST_HELPERS) $(FUZZ_BINS)
 
 fuzzers: $(FUZZERS)
 
@@ -223,6 +241,8 @@ install: all
 		$(DESTDIR)$(PREFIX)/share/doc/agentbox $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man8 \
 		$(DESTDIR)$(SYSCONFDIR)/agentbox
 	install -m 0755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/bin/
+	install -d $(DESTDIR)$(PREFIX)/share/agentbox/terminal
+	install -m 0644 $(TERM_FILES) $(DESTDIR)$(PREFIX)/share/agentbox/terminal/
 	for u in systemd/*.service.in; do \
 		sed -e 's|@BINDIR@|$(PREFIX)/bin|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' $$u \
 			> $(DESTDIR)$(UNITDIR)/$$(basename $$u .in); done

@@ -28,6 +28,7 @@
 #include "display-conf.h"
 #include "display-rfb.h"
 #include "display-server.h"
+#include "display-terminal.h"
 #include "display-web.h"
 #include "display-xcb.h"
 #include "fileio.h"
@@ -127,6 +128,7 @@ int display_run(const struct config *c, int spawn_xvfb)
 	struct drfb *rfb = NULL;
 	struct dweb *web = NULL;
 	struct dauth *auth = NULL;
+	struct dterm_site *term_site = NULL;
 	sraRegion *pending = NULL;
 	_cleanup_close_ int sfd = -1;
 	pid_t xvfb = -1;
@@ -134,6 +136,15 @@ int display_run(const struct config *c, int spawn_xvfb)
 	sigset_t mask;
 	int r;
 	const int loopback = display_address_is_loopback(c->display_listen);
+	_cleanup_free_ char *container = xasprintf("agentbox-%s", c->workspace_name);
+	const struct dterm_config term = {.docker_host = c->workspace_docker_host,
+					  .container = container,
+					  .user = c->workspace_user,
+					  .session = "main"};
+	/* a shell is never weaker protected than the screen: its rows sit
+	 * behind the web login like the screen's, and without a web password
+	 * only on loopback (display-conf.c refuses anything else already) */
+	const int terminal = c->display_terminal && (loopback || c->display_web_password_file);
 
 	display_limit_fds();
 	signal(SIGPIPE, SIG_IGN);
@@ -216,6 +227,13 @@ int display_run(const struct config *c, int spawn_xvfb)
 		     rfb, &web);
 	if (r < 0)
 		goto out;
+	if (terminal) {
+		r = dterm_add_routes(web, &term, c->display_terminal_dir, &term_site);
+		if (r < 0) {
+			log_error_errno(r, "Cannot add the terminal's routes: %m");
+			goto out;
+		}
+	}
 	/* the whole screen once; DAMAGE tells us the rest */
 	r = drfb_read_all(rfb);
 	if (r < 0)
@@ -227,6 +245,13 @@ int display_run(const struct config *c, int spawn_xvfb)
 		 loopback ? c->display_listen : "127.0.0.1", c->display_port,
 		 c->display_tls_cert_file ? "https" : "http", c->display_listen,
 		 c->display_web_port);
+	if (terminal)
+		log_info("Terminal (tmux in container %s) on %s://%s:%d/terminal", container,
+			 c->display_tls_cert_file ? "https" : "http", c->display_listen,
+			 c->display_web_port);
+	else if (c->display_terminal)
+		log_notice("No terminal at /terminal: display.listen is not loopback and "
+			   "display.web_password_file is not set");
 	sd_notify(0, "READY=1");
 
 	for (;;) {
@@ -298,6 +323,7 @@ out:
 	sd_notify(0, "STOPPING=1");
 	auth = dauth_free(auth);
 	web = dweb_free(web);
+	term_site = dterm_site_free(term_site); /* after the routes that use it */
 	rfb = drfb_free(rfb);
 	dx = dx_free(dx);
 	if (pending)

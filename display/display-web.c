@@ -438,11 +438,15 @@ int dweb_ws_accept(struct dweb_conn *c, const struct dweb_request *r, int fd,
 
 	if (ws_accept_key(key, accept) < 0 ||
 	    (protocols && protocol && !has_token(protocols, protocol))) {
-		close(fd);
+		if (fd >= 0)
+			close(fd);
+		if (ops && ops->closed)
+			ops->closed(userdata);
 		dweb_error(c, 400);
 		return -EINVAL;
 	}
-	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	if (fd >= 0)
+		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 	resp = xasprintf("HTTP/1.1 101 Switching Protocols\r\n"
 			 "Upgrade: websocket\r\n"
 			 "Connection: Upgrade\r\n"
@@ -694,6 +698,15 @@ static void ws_send(struct dweb_conn *c, int opcode, const void *p, size_t n)
 		buf_append(&c->out, p, n);
 }
 
+/* Closes c after a handler's -errno: code is the close status. */
+static void ws_fail(struct dweb_conn *c, unsigned code)
+{
+	const char status[2] = {(char)(code >> 8), (char)(code & 0xff)};
+
+	ws_send(c, WS_OP_CLOSE, status, 2);
+	c->closing = 1;
+}
+
 /* Handles every complete frame in c->in. */
 static void ws_process(struct dweb_conn *c)
 {
@@ -719,6 +732,14 @@ static void ws_process(struct dweb_conn *c)
 		case WS_OP_BINARY:
 			if (f.opcode != WS_OP_CONT)
 				c->msg_text = f.opcode == WS_OP_TEXT && c->ws_ops && c->ws_ops->text;
+			if (!c->msg_text && c->ws_ops && c->ws_ops->binary) {
+				int k = c->ws_ops->binary(c->ws_user, payload, (size_t)f.length);
+				if (k < 0) {
+					ws_fail(c, k == -ENOBUFS ? 1009 : 1003);
+					return;
+				}
+				break;
+			}
 			if (!c->msg_text) {
 				buf_append(&c->to_rfb, payload, (size_t)f.length);
 				break;
@@ -731,9 +752,15 @@ static void ws_process(struct dweb_conn *c)
 			}
 			buf_append(&c->text, payload, (size_t)f.length);
 			if (f.fin) {
+				int k;
+
 				buf_append(&c->text, "", 1);
-				c->ws_ops->text(c->ws_user, (char *)c->text.data, c->text.len - 1);
+				k = c->ws_ops->text(c->ws_user, (char *)c->text.data, c->text.len - 1);
 				c->text.len = 0;
+				if (k < 0) {
+					ws_fail(c, k == -EBADMSG ? 1003 : 1011);
+					return;
+				}
 			}
 			break;
 		case WS_OP_CLOSE:
@@ -752,8 +779,19 @@ static void ws_process(struct dweb_conn *c)
 
 void dweb_ws_send_text(struct dweb_conn *c, const char *text)
 {
+	dweb_ws_send(c, WS_OP_TEXT, text, strlen(text));
+}
+
+void dweb_ws_send(struct dweb_conn *c, int opcode, const void *p, size_t n)
+{
 	if (c->state == C_WS && !c->closing)
-		ws_send(c, WS_OP_TEXT, text, strlen(text));
+		ws_send(c, opcode, p, n);
+}
+
+/* Is c's bridge pumped by its handler (ops->poll, ->step) instead of an fd? */
+static int ws_pumped(const struct dweb_conn *c)
+{
+	return c->state == C_WS && c->ws_ops && c->ws_ops->step;
 }
 
 /* Moves RFB bytes from libvncserver into frames, as long as the client keeps up. */
@@ -823,7 +861,12 @@ static void conn_step(struct dweb *w, struct dweb_conn *c, short ev_fd, short ev
 	}
 	if (c->state == C_HTTP)
 		http_process(w, c);
-	if (c->state == C_WS) {
+	if (ws_pumped(c)) {
+		ws_process(c);
+		if (!c->closing &&
+		    c->ws_ops->step(c->ws_user, c, ev_pair, c->out.len < OUT_HIGH_WATER) < 0)
+			ws_fail(c, 1011);
+	} else if (c->state == C_WS) {
 		ws_process(c);
 		if (ev_pair & POLLOUT || c->to_rfb.len)
 			ws_pump_to_rfb(c);
@@ -1030,7 +1073,15 @@ size_t dweb_pollfds(struct dweb *w, struct pollfd *p, size_t max)
 		p[n] = (struct pollfd){.fd = c->fd, .events = ev};
 		w->poll_conn[n] = i;
 		w->poll_pair[n++] = 0;
-		if (c->pair >= 0) {
+		if (ws_pumped(c)) {
+			int fd = c->ws_ops->poll(c->ws_user,
+						 c->out.len < OUT_HIGH_WATER && !c->closing, &ev);
+			if (fd >= 0) {
+				p[n] = (struct pollfd){.fd = fd, .events = ev};
+				w->poll_conn[n] = i;
+				w->poll_pair[n++] = 1;
+			}
+		} else if (c->pair >= 0) {
 			ev = 0;
 			if (c->out.len < OUT_HIGH_WATER)
 				ev |= POLLIN;

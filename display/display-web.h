@@ -17,6 +17,7 @@
 
 #include <poll.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "time-util.h"
 
@@ -113,22 +114,37 @@ int dweb_error(struct dweb_conn *c, int code);
 
 /* What the front does with a WebSocket's messages besides bridging. */
 struct dweb_ws_ops {
-	/* A complete text message (NULL: text goes to the fd like binary). */
-	void (*text)(void *userdata, const char *p, size_t n);
+	/* A complete text message (NULL: text goes to the fd like binary);
+	 * < 0 closes the WebSocket (-EBADMSG: 1003, else 1011). */
+	int (*text)(void *userdata, const char *p, size_t n);
 	/* The WebSocket closed (fd already closed); userdata is not used again. */
 	void (*closed)(void *userdata);
+
+	/* A bridge the handler pumps itself (dweb_ws_accept's fd is -1: the
+	 * terminal's exec stream, set up later by a thread). All three or none. */
+	/* A binary frame's bytes; < 0 closes (-ENOBUFS: 1009, else 1003). */
+	int (*binary)(void *userdata, const uint8_t *p, size_t n);
+	/* The fd to poll and its events; out_room: the WebSocket takes more
+	 * output now (flow control). -1: nothing to poll. */
+	int (*poll)(void *userdata, int out_room, short *ret_events);
+	/* After poll (revents of that fd, 0 if it had none): queue output with
+	 * dweb_ws_send(). < 0 closes the WebSocket (1011). */
+	int (*step)(void *userdata, struct dweb_conn *c, short revents, int out_room);
 };
 
 /* Answers the upgrade of r (101, with protocol when the client offered
  * any; 400 if it did not offer that one; protocol NULL: none is chosen)
  * and bridges c to fd: binary
- * messages are written to fd, what fd gives goes out as binary messages.
- * c owns fd from here on, also when this fails. Returns 0 or -errno. */
+ * messages are written to fd, what fd gives goes out as binary messages
+ * (fd -1: ops->binary, ->poll and ->step do it). c owns fd and userdata
+ * (ops->closed) from here on, also when this fails. Returns 0 or -errno. */
 int dweb_ws_accept(struct dweb_conn *c, const struct dweb_request *r, int fd,
 		   const char *protocol, const struct dweb_ws_ops *ops, void *userdata);
 
 /* Queues a text message on a WebSocket c (status lines for a page). */
 void dweb_ws_send_text(struct dweb_conn *c, const char *text);
+/* Queues a message (WS_OP_TEXT or WS_OP_BINARY) on a WebSocket c. */
+void dweb_ws_send(struct dweb_conn *c, int opcode, const void *p, size_t n);
 
 /* Opens the listening sockets and loads TLS credentials. */
 int dweb_new(const struct dweb_options *o, struct drfb *rfb, struct dweb **ret);

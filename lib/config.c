@@ -137,6 +137,9 @@ static const struct conf_key conf_table[] = {
 	{"display.tls_key_file", CONF_STRING, OFF(display_tls_key_file), NULL},
 	{"display.max_fps", CONF_NUMBER, OFF(display_max_fps), "60", NULL, 1, 240},
 	{"display.allowed_hosts", CONF_STRV, OFF(display_allowed_hosts), "[]"},
+	{"display.terminal", CONF_BOOL, OFF(display_terminal), "true"},
+	{"display.terminal_dir", CONF_PATH, OFF(display_terminal_dir),
+	 "\"/usr/share/agentbox/terminal\""},
 };
 
 #define FIELD(c, k, type) ((type *)((char *)(c) + (k)->offset))

@@ -139,6 +139,8 @@ struct config {
 	char *display_tls_key_file;
 	double display_max_fps;
 	char **display_allowed_hosts; /* Host names served besides loopback ones */
+	int display_terminal;	      /* GET /terminal: tmux in the workspace */
+	char *display_terminal_dir;   /* the terminal page's files */
 };
 
 /* A config with every default. */

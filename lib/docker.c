@@ -811,3 +811,46 @@ int docker_container_remove(struct docker *d, const char *id, int force)
 		return -ENOENT;
 	return status == 204 ? 0 : -EIO;
 }
+
+int docker_request(struct docker *d, const char *method, const char *path, const cJSON *body,
+		   cJSON **ret_json, char **ret_error)
+{
+	_cleanup_free_ char *text = body ? cJSON_PrintUnformatted(body) : NULL;
+	struct buf b = {0};
+	long status = 0;
+	int r;
+
+	*ret_error = NULL;
+	if (ret_json)
+		*ret_json = NULL;
+	r = docker_call(d, method, path, text, &status, &b);
+	if (r < 0) {
+		buf_done(&b);
+		*ret_error = xasprintf("Docker daemon connection failed: %s", strerror(-r));
+		return r;
+	}
+	if (status < 200 || status > 299) {
+		*ret_error = docker_error_message(&b, status);
+		buf_done(&b);
+		switch (status) {
+		case 404:
+			return -ENOENT;
+		case 409:
+			return -EBUSY;
+		case 400:
+			return -EINVAL;
+		default:
+			return -EIO;
+		}
+	}
+	if (ret_json && b.data && b.size) {
+		*ret_json = cJSON_Parse(b.data);
+		if (!*ret_json) {
+			buf_done(&b);
+			*ret_error = xstrdup("the daemon's answer is not JSON");
+			return -EBADMSG;
+		}
+	}
+	buf_done(&b);
+	return 0;
+}

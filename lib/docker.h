@@ -104,6 +104,15 @@ int docker_container_stop(struct docker *d, const char *id, unsigned timeout_sec
 /* DELETE /containers/<id>?force=1&v=<volumes>. -ENOENT when absent. */
 int docker_container_remove(struct docker *d, const char *id, int force);
 
+/* One request with a JSON body (or none) to path (unversioned part,
+ * "/exec/<id>/resize?h=1&w=2"; the caller escapes what it puts there).
+ * 0 for a 2xx answer, its JSON body (if any and ret_json) in *ret_json;
+ * -ENOENT (404), -EBUSY (409, e.g. the container is not running), -EINVAL
+ * (400), -EIO (other) with the daemon's words in *ret_error, or the
+ * connection's -errno. */
+int docker_request(struct docker *d, const char *method, const char *path, const cJSON *body,
+		   cJSON **ret_json, char **ret_error);
+
 /* Splits "registry/name:tag" into fromImage and tag for /images/create
  * ("busybox" -> "busybox", "latest"; "a@sha256:x" -> "a@sha256:x", "").
  * Returns -EINVAL for an empty name. */

@@ -277,6 +277,24 @@ static long ms_of(usec_t u)
 	return (long)MAX((u + USEC_PER_MSEC - 1) / USEC_PER_MSEC, 1);
 }
 
+/* Where and how to connect: the part of a handle's setup that
+ * http_send() and http_connect_only() share. */
+static void http_setopt_connection(CURL *h, const struct http_request *rq, usec_t connect)
+{
+	curl_easy_setopt(h, CURLOPT_URL, rq->url);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+#if LIBCURL_VERSION_NUM >= 0x075500
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, ms_of(connect));
+	if (rq->unix_socket)
+		curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, rq->unix_socket);
+	if (rq->metadata) /* link-local: never through a proxy */
+		curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
+}
+
 static int send_attempt(const struct http_request *rq, struct http_response *ret,
 			const char **err_text, uint64_t *delivered, char *first_etag)
 {
@@ -315,16 +333,9 @@ static int send_attempt(const struct http_request *rq, struct http_response *ret
 		headers = copy;
 	}
 
-	curl_easy_setopt(h, CURLOPT_URL, rq->url);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	http_setopt_connection(h, rq, connect);
 	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-#if LIBCURL_VERSION_NUM >= 0x075500
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-#else
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-#endif
 	curl_easy_setopt(h, CURLOPT_USERAGENT, "agentbox/" AGENTBOX_VERSION);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, ms_of(connect));
 	if (rq->timeout)
 		curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, ms_of(rq->timeout));
 	if (rq->stall_timeout) {
@@ -332,10 +343,6 @@ static int send_attempt(const struct http_request *rq, struct http_response *ret
 		curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME,
 				 (long)MAX(rq->stall_timeout / USEC_PER_SEC, 1));
 	}
-	if (rq->unix_socket)
-		curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, rq->unix_socket);
-	if (rq->metadata) /* link-local: never through a proxy */
-		curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
 	if (headers)
 		curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
@@ -487,4 +494,33 @@ int http_send_retry(const struct http_policy *p, const struct http_request *rq,
 		http_response_done(ret);
 		http_sleep(wait);
 	}
+}
+
+int http_connect_only(const struct http_request *rq, CURL **ret, int *ret_fd, const char **err_text)
+{
+	curl_socket_t sock = CURL_SOCKET_BAD;
+	CURLcode cc;
+	CURL *h;
+
+	*err_text = NULL;
+	http_global_init();
+	h = curl_easy_init();
+	if (!h) {
+		*err_text = "cannot set up libcurl";
+		return -ENOMEM;
+	}
+	http_setopt_connection(h, rq,
+			       rq->connect_timeout ? rq->connect_timeout : 10 * USEC_PER_SEC);
+	curl_easy_setopt(h, CURLOPT_CONNECT_ONLY, 1L);
+	cc = curl_easy_perform(h);
+	if (cc == CURLE_OK)
+		cc = curl_easy_getinfo(h, CURLINFO_ACTIVESOCKET, &sock);
+	if (cc != CURLE_OK || sock == CURL_SOCKET_BAD) {
+		*err_text = cc != CURLE_OK ? curl_easy_strerror(cc) : "no connection";
+		curl_easy_cleanup(h);
+		return cc != CURLE_OK ? http_errno(cc) : -ECONNREFUSED;
+	}
+	*ret = h;
+	*ret_fd = (int)sock;
+	return 0;
 }

@@ -134,6 +134,15 @@ usec_t http_backoff(const struct http_policy *p, unsigned attempt, usec_t retry_
 /* Sleeps u (restarted after signals). */
 void http_sleep(usec_t u);
 
+/* Connects as rq says (url, unix_socket, connect_timeout, metadata; the
+ * rest is ignored) and sends nothing (libcurl's CONNECT_ONLY): for a
+ * protocol the caller speaks itself with curl_easy_send()/recv() (the
+ * Engine API's hijacked exec stream). 0 with the handle in *ret (its
+ * curl_easy_cleanup() closes the connection) and the socket in *ret_fd,
+ * or -errno with *err_text saying what. */
+int http_connect_only(const struct http_request *rq, CURL **ret, int *ret_fd,
+		      const char **err_text);
+
 /* The -errno of a libcurl code (the only mapping; see the top). */
 int http_errno(CURLcode code);
 /* Frees a header list whose entries may hold secrets, zeroing them first. */

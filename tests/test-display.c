@@ -5,6 +5,7 @@
 
 #include "config.h"
 #include "../display/display-conf.h"
+#include "../display/display-terminal.h"
 #include "../display/display-ws.h"
 #include "macro.h"
 #include "tests.h"
@@ -179,4 +180,48 @@ TEST(allowed_hosts_config)
 
 	ASSERT_TRUE(ok == NULL);
 	ASSERT_STR_CONTAINS(bad, "display.allowed_hosts: expected host names");
+}
+
+TEST(terminal_path)
+{
+	_cleanup_free_ char *a = NULL, *b = NULL, *c = NULL;
+
+	ASSERT_INT_EQ(dterm_path("/terminal", &a), DTERM_PATH_FILE);
+	ASSERT_STR_EQ(a, "/terminal.html");
+	ASSERT_INT_EQ(dterm_path("/terminal/?x=1", &b), DTERM_PATH_FILE);
+	ASSERT_STR_EQ(b, "/terminal.html");
+	ASSERT_INT_EQ(dterm_path("/terminal/xterm.js?v=5", &c), DTERM_PATH_FILE);
+	ASSERT_STR_EQ(c, "/xterm.js");
+	ASSERT_INT_EQ(dterm_path("/terminal/ws", NULL), DTERM_PATH_WS);
+	ASSERT_INT_EQ(dterm_path("/terminal/ws?token=1", NULL), DTERM_PATH_WS);
+	ASSERT_INT_EQ(dterm_path("/terminalx", NULL), DTERM_PATH_NONE);
+	ASSERT_INT_EQ(dterm_path("/vnc.html", NULL), DTERM_PATH_NONE);
+	ASSERT_INT_EQ(dterm_path("/", NULL), DTERM_PATH_NONE);
+}
+
+TEST(terminal_parse_resize)
+{
+	unsigned rows = 0, cols = 0;
+	const char *ok = "{\"type\":\"resize\",\"cols\":132,\"rows\":43}";
+	const char *bad[] = {
+	    "{\"type\":\"resize\",\"cols\":0,\"rows\":43}",
+	    "{\"type\":\"resize\",\"cols\":1001,\"rows\":43}",
+	    "{\"type\":\"resize\",\"cols\":80}",
+	    "{\"type\":\"paste\",\"cols\":80,\"rows\":24}",
+	    "{\"type\":\"resize\",\"cols\":\"80\",\"rows\":24}",
+	    "{\"type\":\"resize\",\"cols\":1e300,\"rows\":24}",
+	    "{\"type\":\"resize\",\"cols\":-5,\"rows\":24}",
+	    "[1,2]",
+	    "{not json",
+	    "",
+	};
+
+	ASSERT_OK(dterm_parse_resize(ok, strlen(ok), &rows, &cols));
+	ASSERT_UINT_EQ(rows, 43);
+	ASSERT_UINT_EQ(cols, 132);
+	for (size_t i = 0; i < ELEMENTSOF(bad); i++)
+		ASSERT_ERR(dterm_parse_resize(bad[i], strlen(bad[i]), &rows, &cols), -EBADMSG);
+	/* only the given length counts, and it is capped */
+	ASSERT_ERR(dterm_parse_resize(ok, 10, &rows, &cols), -EBADMSG);
+	ASSERT_ERR(dterm_parse_resize(ok, DTERM_CONTROL_MAX + 1, &rows, &cols), -EBADMSG);
 }

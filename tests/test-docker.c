@@ -3,6 +3,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 
+#include "docker-exec.h"
 #include "docker.h"
 #include "macro.h"
 #include "tests.h"
@@ -101,4 +102,24 @@ TEST(open_missing_socket)
 	error = NULL;
 	ASSERT_ERR(docker_open("tcp://127.0.0.1:2375", &d, &error), -EPROTONOSUPPORT);
 	ASSERT_TRUE(d == NULL);
+}
+
+TEST(exec_parse_upgrade)
+{
+	const char ok[] = "HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.raw-stream\r\n"
+			  "Connection: Upgrade\r\nUpgrade: tcp\r\n\r\n$ ";
+	const char old[] = "HTTP/1.1 200 OK\r\nContent-Type: application/vnd.docker.raw-stream\r\n\r\n";
+	const char nf[] = "HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\n\r\n"
+			  "{\"message\":\"No such exec instance\"}";
+	const char junk[] = "SSH-2.0-OpenSSH\r\n\r\n";
+	char *e = NULL;
+
+	ASSERT_INT_EQ(docker_exec_parse_upgrade(ok, 20, &e), 0);
+	ASSERT_INT_EQ(docker_exec_parse_upgrade(ok, sizeof(ok) - 1, &e), (ssize_t)sizeof(ok) - 3);
+	ASSERT_INT_EQ(docker_exec_parse_upgrade(old, sizeof(old) - 1, &e), (ssize_t)sizeof(old) - 1);
+	ASSERT_ERR(docker_exec_parse_upgrade(nf, sizeof(nf) - 1, &e), -EPROTO);
+	ASSERT_STR_EQ(e, "HTTP/1.1 404 Not Found");
+	free(e);
+	ASSERT_ERR(docker_exec_parse_upgrade(junk, sizeof(junk) - 1, &e), -EPROTO);
+	free(e);
 }

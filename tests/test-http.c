@@ -491,6 +491,54 @@ TEST(unix_socket_and_read_callback)
 	ASSERT_TRUE(strcasestr(s.requests[0], "Content-Length: 7") != NULL);
 }
 
+/* The hijack's connection (lib/docker-exec.c): connected, nothing sent
+ * by libcurl, the protocol the caller's; a socket nobody listens on fails. */
+TEST(connect_only_unix_socket)
+{
+	static const char req[] = "POST /v1.43/exec/x/start HTTP/1.1\r\nHost: docker\r\n\r\n";
+	struct server s = {.answers = {"HTTP/1.1 101 UPGRADED\r\n\r\nhello"}};
+	char got[128] = "";
+	size_t n, have = 0, sent = 0;
+	const char *err = NULL;
+	CURL *h = NULL;
+	int fd = -1;
+
+	ASSERT_OK(server_start(&s, 1));
+	ASSERT_OK(http_connect_only(&(struct http_request){.url = "http://docker/",
+							    .unix_socket = s.path},
+				    &h, &fd, &err));
+	ASSERT_TRUE(fd >= 0);
+	while (sent < strlen(req)) {
+		CURLcode cc = curl_easy_send(h, req + sent, strlen(req) - sent, &n);
+		ASSERT_TRUE(cc == CURLE_OK || cc == CURLE_AGAIN);
+		sent += cc == CURLE_OK ? n : 0;
+	}
+	for (int i = 0; i < 50 && !strstr(got, "hello"); i++) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		CURLcode cc;
+
+		ASSERT_TRUE(poll(&p, 1, 5000) > 0);
+		cc = curl_easy_recv(h, got + have, sizeof(got) - 1 - have, &n);
+		if (cc == CURLE_AGAIN)
+			continue;
+		ASSERT_TRUE(cc == CURLE_OK && n > 0);
+		have += n;
+		got[have] = 0;
+	}
+	ASSERT_STR_CONTAINS(got, "HTTP/1.1 101 UPGRADED\r\n\r\nhello");
+	curl_easy_cleanup(h);
+	server_stop(&s);
+	ASSERT_TRUE(startswith(s.requests[0], "POST /v1.43/exec/x/start HTTP/1.1"));
+
+	h = NULL;
+	ASSERT_TRUE(http_connect_only(&(struct http_request){.url = "http://docker/",
+							      .unix_socket = "/nonexistent/docker.sock",
+							      .connect_timeout = USEC_PER_SEC},
+				      &h, &fd, &err) < 0);
+	ASSERT_NOT_NULL(err);
+	ASSERT_TRUE(h == NULL);
+}
+
 TEST(imds_token_cached_and_renewed_after_401)
 {
 	struct server s = {.answers = {IMDS}};

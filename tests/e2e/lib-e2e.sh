@@ -173,6 +173,15 @@ step_screen() {
 	vm_exec "$n" systemctl restart agentbox-display
 	wait_for 20 _unit_active "$n" agentbox-display
 	_novnc_sees "$n" "after a restart of agentbox-display, the unchanged screen is on the noVNC page" step2-novnc-restarted.png
+	# the terminal on the same port: the unit's docker group, the real
+	# workspace image's tmux, as the workspace user
+	out=$(nsenter -t "$(vm_pid "$n")" -n env PORT=6080 \
+		timeout 120 node "$TOP/tests/display/terminal.js" type 2>&1)
+	if grep -q '^OK' <<<"$out"; then
+		pass "VM $n: /terminal runs a command in the workspace's tmux ($out)"
+	else
+		step_fail "/terminal: no: $out" "$n" -u agentbox-display
+	fi
 }
 _unit_active() { [ "$(vm_exec "$1" systemctl is-active "$2")" = active ]; }
 _novnc_sees() { # N WHAT PNG

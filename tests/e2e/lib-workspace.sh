@@ -7,7 +7,8 @@
 #                              $X_PAINT (a command painting the X screen
 #                              #3366cc, run in the container)
 # The default is a small stand-in: busybox plus, with the shared libraries
-# it links, an X client that paints the root window once (xsetroot). (The
+# they link, an X client that paints the root window once (xsetroot) and
+# tmux (the terminal page). (The
 # busy "claude" of step 3, tests/helpers/spin, is copied into whichever
 # container runs.) E2E_WORKSPACE=real uses
 # images/workspace instead (tests/image/lib-image.sh: built on a
@@ -43,8 +44,17 @@ workspace_image() {
 	printf 'root:x:0:0:root:/root:/bin/sh\nagent:x:1000:1000:agent:/home/agent:/bin/sh\n' >"$root/etc/passwd"
 	printf 'root:x:0:\nagent:x:1000:\n' >"$root/etc/group"
 	_ws_copy_with_libs "$root" "$(command -v xsetroot)" /usr/bin/xsetroot
+	# tmux for the terminal page (step 2), with what it needs to start:
+	# a UTF-8 locale and the terminfo entries
+	need_cmd tmux
+	_ws_copy_with_libs "$root" "$(command -v tmux)" /usr/bin/tmux
+	mkdir -p "$root/usr/lib/locale" "$root/lib/terminfo/x" "$root/lib/terminfo/t"
+	cp -r /usr/lib/locale/C.utf8 "$root/usr/lib/locale/"
+	cp /lib/terminfo/x/xterm-256color "$root/lib/terminfo/x/"
+	cp /lib/terminfo/t/tmux-256color "$root/lib/terminfo/t/"
 	tar -C "$root" -cf "$root.tar" . && rm -rf "$root"
-	docker import -c 'CMD ["/bin/sleep", "86400"]' "$root.tar" "127.0.0.1:$REG_PORT/$ref" >/dev/null &&
+	docker import -c 'CMD ["/bin/sleep", "86400"]' -c 'ENV LANG=C.UTF-8' \
+		-c 'ENV PATH=/usr/local/bin:/usr/bin:/bin' "$root.tar" "127.0.0.1:$REG_PORT/$ref" >/dev/null &&
 		docker push "127.0.0.1:$REG_PORT/$ref" >"$T/push.log" 2>&1 || {
 		fail "workspace image $ref"
 		cat "$T/push.log"

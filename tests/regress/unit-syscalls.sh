@@ -146,8 +146,9 @@ fi
 xd=$((200 + RANDOM % 100))
 rp=$(free_port) && wp=$(free_port)
 cat >"$T/d.json" <<JSON
-{"workspace": {"home": "$T/home"},
- "display": {"x_display": ":$xd", "geometry": "640x480x24", "port": $rp, "web_port": $wp}}
+{"workspace": {"home": "$T/home", "docker_host": "$T/no-docker.sock"},
+ "display": {"x_display": ":$xd", "geometry": "640x480x24", "port": $rp, "web_port": $wp,
+             "terminal_dir": "$BUILD/share/terminal"}}
 JSON
 # as their units run them: another user (User=), no capabilities
 chmod 0755 "$T" "$T/home"
@@ -173,6 +174,10 @@ check "display: an RFB client gets frames" \
 	timeout 30 "$BUILD/tests/helpers/vnc-probe" fps 127.0.0.1 "$rp" 2
 check "display: the noVNC page is served" \
 	sh -c "curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$wp/vnc.html | grep -qx 200"
+# the terminal: its setup thread and the Engine API client (the socket is
+# absent here, so the thread's calls are made and the page is told why)
+check "display: the terminal's WebSocket answers" \
+	sh -c "python3 '$TOP/tests/term/ws-open.py' $wp /terminal/ws | grep -qa 'Cannot open a terminal'"
 wait $pp 2>/dev/null
 for s in $ds $xs; do
 	p=$(tracee $s)
