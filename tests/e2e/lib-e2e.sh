@@ -32,9 +32,11 @@ step_fail() {
 	local what=$1 n=$2
 	shift 2
 	fail "step '$CURRENT_PHASE': $what"
-	echo "---- VM $n journal (${*:--u agentbox-*}), last 40 lines ----"
+	echo "---- VM $n journal (${*:--u agentbox-*}), last 40 lines; agentbox's own last 30 ----"
 	if docker inspect "$(vm_name "$n")" >/dev/null 2>&1; then
 		vm_journal "$n" -o short-precise "${@:--u agentbox-*}" 2>&1 | tail -n 40
+		echo "----"
+		vm_journal "$n" -o short-precise -t agentbox-init -t agentbox -t agentbox-monitor 2>&1 | tail -n 30
 	elif [ -s "$CLOUD_DIR/$(vm_name "$n").journal.txt" ]; then
 		grep -E 'agentbox' "$CLOUD_DIR/$(vm_name "$n").journal.txt" | tail -n 40
 	fi
