@@ -276,4 +276,65 @@ fault '^GET .*/packs/' truncate 100
 restore_fails "packs truncated on every read"
 injected "packs truncated on every read" 2
 invariant "at the end"
+
+# --- the old layout (v1: one .tar.zst and a .json manifest a generation,
+# still restored): its download faults, on a generation made as v1 did
+# (as tests/regress/state-v2.sh does) under the prefix o/ ---
+tar --format=pax -C / -cf "$T/v1.tar" "${H#/}/.claude" "${H#/}/.claude.json" 2>/dev/null
+listing >"$T/lv1"
+zstd -q -f "$T/v1.tar" -o "$T/v1.tar.zst"
+id=20260101T000000Z-000001
+$S3 put "o/generations/$id.tar.zst" "$T/v1.tar.zst"
+# the v1 writer's members; ordered so that the byte the proxy's corrupt
+# flips (the middle one) is in the archive's sha256, as with the v1
+# manifests this test used to damage (checked below)
+sha=$(sha256sum "$T/v1.tar.zst" | cut -d' ' -f1)
+jq -n --arg h "$H" --arg id "$id" --arg sha "$sha" --argjson size "$(stat -c %s "$T/v1.tar.zst")" \
+	'{paths: [$h + "/.claude", $h + "/.claude.json"], format: 1, generation: $id, size: $size,
+	  sha256: $sha, created: "2026-01-01T00:00:00Z", files: 53, bytes: 0, tree_digest: $sha,
+	  host: "test", workspace: "default", agentbox_version: "0.1.0", compression: "zstd"}' >"$T/m.json"
+mid=$(($(stat -c %s "$T/m.json") / 2)) at=$(grep -bo '"sha256": "' "$T/m.json" | cut -d: -f1)
+check "v1: the manifest's middle byte is in its sha256" [ "$mid" -ge $((at + 11)) -a "$mid" -lt $((at + 75)) ]
+$S3 put "o/generations/$id.json" "$T/m.json"
+echo "{\"generation\": \"$id\"}" >"$T/latest" && $S3 put o/latest "$T/latest"
+write_config "$T/o.json" "$H" "o/" '"paths": ["'"$H"'/.claude", "'"$H"'/.claude.json"]'
+AB() { AGENTBOX_INSTANCE_ID=vm-f "$BIN/agentbox" -c "$T/o.json" "$@"; }
+latest() { $S3 get o/latest 2>/dev/null | jq -r .generation; }
+cp "$T/lv1" "$T/l.$id"
+change v1
+AB restore --take-over >"$T/r.out" 2>&1
+check "v1: the old-layout generation restores" grep -q "restored generation $id" "$T/r.out"
+listing >"$T/la"
+check "v1: byte for byte" diff "$T/lv1" "$T/la"
+change v1-trunc
+mark
+fault '^GET .*/o/generations/.*[.]tar[.]zst' truncate 2
+AB restore >"$T/r.out" 2>&1
+check "v1: truncated archive bodies twice: the restore resumes and succeeds" [ $? -eq 0 ]
+listing >"$T/la"
+check "v1: truncated archive bodies: restored byte for byte" diff "$T/lv1" "$T/la"
+injected "v1: truncated archive bodies" 2
+faults_clear
+change v1-etag
+mark
+fault '^GET .*/o/generations/.*[.]tar[.]zst' truncate 1
+fault '^GET .*/o/generations/.*[.]tar[.]zst' etag 1
+listing >"$T/lb"
+AB restore >"$T/r.out" 2>&1
+rc=$?
+listing >"$T/la"
+check "v1: changed ETag on resume: the restore fails" [ $rc -ne 0 ]
+check "v1: changed ETag on resume: the failure names the changed object" grep -q "changed while it was read" "$T/r.out"
+check "v1: changed ETag on resume: nothing local changed" diff "$T/lb" "$T/la"
+injected "v1: changed ETag on resume" 2
+faults_clear
+mark
+fault '^GET .*/o/generations/.*[.]tar[.]zst' corrupt 100
+restore_fails "v1: archive damaged on every read"
+injected "v1: archive damaged on every read" 1
+mark
+fault '^GET .*/o/generations/.*[.]json$' corrupt 100
+restore_fails "v1: manifest damaged on every read"
+injected "v1: manifest damaged on every read" 1
+invariant "v1 at the end"
 finish
