@@ -186,10 +186,10 @@ AB backup >"$T/b.out" 2>&1
 if [ $? -eq 0 ]; then
 	gen=$(sed -n 's/^generation \([^:]*\):.*/\1/p' "$T/b.out")
 	listing >"$T/l.$gen"
-	check "wrong part ETag: is latest" is_latest "$gen"
-	check "wrong part ETag: the generation verifies" AB restore --verify
+	check "wrong pack ETag: is latest" is_latest "$gen"
+	check "wrong pack ETag: the generation verifies" AB restore --verify
 else
-	check "wrong part ETag: failure leaves latest readable" AB restore --verify
+	check "wrong pack ETag: failure leaves latest readable" AB restore --verify
 fi
 injected "wrong pack ETag" 1
 faults_clear
