@@ -167,10 +167,12 @@ static int check_tree(struct restore *x, const char *id, char *const *allowed, i
 		}
 		need += e->size;
 		if (need > free_bytes) {
-			*ret_error = xasprintf("entry '%s': the generation needs more bytes than "
-					       "the disk has free",
-					       e->path);
-			return -EFBIG;
+			/* worded as v1's refusal (lib/tarball.c): the operator greps for it */
+			*ret_error = xasprintf("entry '%s': the generation needs %" PRIu64 " bytes, "
+					       "more than the disk has free: no space left on "
+					       "device",
+					       e->path, need);
+			return -ENOSPC;
 		}
 	}
 	return 0;

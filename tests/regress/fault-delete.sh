@@ -185,7 +185,10 @@ check "kill at identify: killed at identify" [ "$KILLED_AT" = identify ]
 check "kill at identify: no DELETE before the kill" [ "$DELETES_BEFORE" -eq 0 ]
 check "kill at identify: exactly one DELETE" [ "$(deletes)" -eq 1 ]
 
-for point in "upload|^PUT .*/packs/" "latest|^PUT .*/ws/latest\$" "read-back|^GET .*/packs/"; do
+# the v2 final backup's writes in order (packs, index, tree, latest), then
+# its read-back (docs/state.md "Order of writes")
+for point in "upload|^PUT .*/packs/" "index|^PUT .*/ws/index/" "tree|^PUT .*/ws/generations/.*[.]tree\$" \
+	"latest|^PUT .*/ws/latest\$" "read-back|^GET .*/packs/"; do
 	what=${point%%|*} re=${point#*|}
 	n=$(injected)
 	fault "$re" hold 1

@@ -5,7 +5,8 @@
 # staging directory (.agentbox-restore-*); once there is room, the same
 # generation restores byte for byte. Three ways: less room than the
 # archive declares, room for the declared bytes but not for the pages the
-# files take (the disk fills up in the middle), no inodes left.
+# files take (the disk fills up in the middle), no inodes left; the first
+# two also on an old-layout (v1) generation.
 . "$(dirname "$0")/../lib.sh"
 . "$TOP/tests/state/lib-state.sh"
 need_root
@@ -25,12 +26,26 @@ mkdir -p "$H/.claude/many"
 for i in $(seq 1 1500); do head -c 4097 /dev/urandom >"$H/.claude/many/$i"; done
 echo '{"v": 1}' >"$H/.claude.json"
 write_config "$T/c.json" "$H" "n/" '"paths": ["'"$H"'/.claude", "'"$H"'/.claude.json"]'
-AB() { "$BIN/agentbox" -c "$T/c.json" "$@"; }
+CFG=$T/c.json
+AB() { "$BIN/agentbox" -c "$CFG" "$@"; }
 listing() { { tree_listing "$H/.claude"; tree_listing "$H/.claude.json"; }; }
 staging_left() { [ -n "$(find "$M" -maxdepth 3 -name '.agentbox-restore-*')" ]; }
 
 AB backup >"$T/out" 2>&1 || { fail "backup"; cat "$T/out"; finish; }
 listing >"$T/stored"
+# The same tree as an old-layout (v1) generation under o/, made as the v1
+# writer did (as tests/regress/state-v2.sh does): its restore extracts a
+# tar stream (lib/tarball.c), where the mid-extraction defect was.
+tar --format=pax -C / -cf - "${H#/}/.claude" "${H#/}/.claude.json" 2>/dev/null | zstd -q >"$T/v1.tar.zst"
+id=20260101T000000Z-000001
+$S3 put "o/generations/$id.tar.zst" "$T/v1.tar.zst"
+jq -n --arg h "$H" --arg id "$id" --arg sha "$(sha256sum "$T/v1.tar.zst" | cut -d' ' -f1)" \
+	--argjson size "$(stat -c %s "$T/v1.tar.zst")" \
+	'{paths: [$h + "/.claude", $h + "/.claude.json"], format: 1, generation: $id, size: $size,
+	  sha256: $sha, files: 1702, bytes: 0, tree_digest: "", host: "test"}' >"$T/m.json"
+$S3 put "o/generations/$id.json" "$T/m.json"
+echo "{\"generation\": \"$id\"}" >"$T/latest" && $S3 put o/latest "$T/latest"
+write_config "$T/o.json" "$H" "o/" '"paths": ["'"$H"'/.claude", "'"$H"'/.claude.json"]'
 # local changes the failed restore must keep
 echo "newer local work" >>"$H/.claude/projects/s1.jsonl"
 echo '{"v": 2}' >"$H/.claude.json"
@@ -76,6 +91,18 @@ listing >"$T/after"
 check "no inodes: nothing local changed" diff "$T/before" "$T/after"
 check "no inodes: the staging directory is removed" not staging_left
 rm -rf "$M"/i[0-9]*
+
+# the same on the old layout (v1), before the v2 generation is restored
+CFG=$T/o.json
+full_restore "v1: no space (declared sizes)" $((6 * 1024))
+full_restore "v1: no space (mid-extraction)" $((20 * 1024))
+AB restore --take-over >"$T/out" 2>&1
+check "v1, with room: the restore succeeds" [ $? -eq 0 ]
+listing >"$T/after"
+check "v1, with room: byte for byte" diff "$T/stored" "$T/after"
+check "v1, with room: no staging directory left" not staging_left
+echo "newer local work" >>"$H/.claude/projects/s1.jsonl"
+CFG=$T/c.json
 
 # with room again: the generation restores byte for byte
 AB restore >"$T/out" 2>&1
