@@ -7,7 +7,8 @@
  * 2. Entries are created in tree order (parents first) under staging, each
  *    with one openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS) lookup: the
  *    kernel refuses any path that leaves staging or passes a symlink, and
- *    O_EXCL refuses a second entry of the same name.
+ *    O_EXCL refuses a second entry of the same name. Where openat2() is
+ *    not available (ENOSYS), a walk of O_NOFOLLOW openat()s gives the same.
  * 3. Packs are downloaded by worker threads, each blob authenticated,
  *    decompressed and its id checked, then written with pwrite to every
  *    place that uses it.
@@ -65,15 +66,77 @@ struct restore {
 	uint64_t downloaded;
 };
 
+/* Where openat2() is missing (kernels before 5.6) or unknown to a seccomp
+ * profile (Docker's, in a container; such profiles answer ENOSYS), the same
+ * lookup one component at a time from dirfd: every component opened with
+ * O_NOFOLLOW relative to the previous one, ".." refused, so the walk can
+ * neither leave dirfd nor pass a symlink — the guarantees of
+ * RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS, for paths the tree check has
+ * already made clean. */
+static int openat_walk_beneath(int dirfd, const char *path, int flags, mode_t mode)
+{
+	_cleanup_free_ char *copy = xstrdup(path);
+	char *p = copy, *slash;
+	int cur = dirfd, fd;
+	struct stat st;
+
+	while ((slash = strchr(p, '/'))) {
+		*slash = '\0';
+		if (streq(p, ".."))
+			fd = -EXDEV;
+		else if (!*p || streq(p, "."))
+			fd = -EAGAIN; /* nothing to step into */
+		else {
+			fd = openat(cur, p, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			/* a symlink opened O_NOFOLLOW|O_DIRECTORY: ENOTDIR */
+			fd = fd < 0 ? (errno == ENOTDIR ? -ELOOP : -errno) : fd;
+		}
+		if (fd == -EAGAIN) {
+			p = slash + 1;
+			continue;
+		}
+		if (cur != dirfd)
+			close(cur);
+		if (fd < 0)
+			return fd;
+		cur = fd;
+		p = slash + 1;
+	}
+	if (streq(p, ".."))
+		fd = -EXDEV;
+	else if (!*p || streq(p, "."))
+		fd = openat(cur, ".", flags, mode);
+	else
+		fd = openat(cur, p, flags | O_NOFOLLOW, mode);
+	fd = fd < 0 ? -errno : fd;
+	/* O_PATH|O_NOFOLLOW opens a symlink itself: refuse it as openat2 does */
+	if (fd >= 0 && (flags & O_PATH) && fstat(fd, &st) == 0 && S_ISLNK(st.st_mode)) {
+		close(fd);
+		fd = -ELOOP;
+	}
+	if (cur != dirfd)
+		close(cur);
+	return fd;
+}
+
 static int openat2_beneath(int dirfd, const char *path, int flags, mode_t mode)
 {
+	static int no_openat2;
 	struct open_how how = {
 	    .flags = (uint64_t)flags,
 	    .mode = mode,
 	    .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
 	};
-	long fd = syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+	long fd;
 
+	if (__atomic_load_n(&no_openat2, __ATOMIC_RELAXED))
+		return openat_walk_beneath(dirfd, path, flags, mode);
+	fd = syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+	if (fd < 0 && errno == ENOSYS) {
+		__atomic_store_n(&no_openat2, 1, __ATOMIC_RELAXED);
+		log_debug("openat2() is not available here: restoring with O_NOFOLLOW lookups");
+		return openat_walk_beneath(dirfd, path, flags, mode);
+	}
 	return fd < 0 ? -errno : (int)fd;
 }
 
