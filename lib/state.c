@@ -243,14 +243,35 @@ static uint64_t json_u64(const cJSON *o, const char *k)
 }
 
 /* A v2 generation's tree header as a manifest. */
+
+/* Fills m's paths from a JSON array of absolute paths and hands m to *ret;
+ * -EBADMSG (m freed) when an entry is not one. */
+static int manifest_take_paths(struct manifest *m, const cJSON *paths, struct manifest *ret)
+{
+	const cJSON *e;
+	int i = 0;
+
+	m->paths = xcalloc((size_t)cJSON_GetArraySize(paths) + 1, sizeof(char *));
+	cJSON_ArrayForEach(e, paths)
+	{
+		if (!cJSON_IsString(e) || e->valuestring[0] != '/') {
+			manifest_done(m);
+			return -EBADMSG;
+		}
+		m->paths[i++] = xstrdup(e->valuestring);
+	}
+	*ret = *m;
+	return 0;
+}
+
 static int read_tree_manifest(struct repo *rp, const char *id, struct manifest *ret)
 {
 	_cleanup_free_ char *text = NULL;
 	_cleanup_(cJSON_Deletep) cJSON *root = NULL;
 	struct repo_tree t = {0};
 	struct manifest m = {0};
-	const cJSON *paths, *e;
-	int r, i = 0;
+	const cJSON *paths;
+	int r;
 
 	r = repo_read_tree(rp, id, &t, &text);
 	if (r < 0)
@@ -271,17 +292,7 @@ static int read_tree_manifest(struct repo *rp, const char *id, struct manifest *
 	m.bytes = json_u64(root, "bytes");
 	m.v2 = 1;
 	m.encrypted = rp->key.encrypted;
-	m.paths = xcalloc((size_t)cJSON_GetArraySize(paths) + 1, sizeof(char *));
-	cJSON_ArrayForEach(e, paths)
-	{
-		if (!cJSON_IsString(e) || e->valuestring[0] != '/') {
-			manifest_done(&m);
-			return -EBADMSG;
-		}
-		m.paths[i++] = xstrdup(e->valuestring);
-	}
-	*ret = m;
-	return 0;
+	return manifest_take_paths(&m, paths, ret);
 }
 
 /* Reads and checks a generation's manifest (v2: its tree; else the v1
@@ -305,9 +316,8 @@ int manifest_parse(const char *text, const char *id, struct manifest *ret)
 {
 	_cleanup_(cJSON_Deletep) cJSON *root = NULL;
 	struct manifest m = {0};
-	const cJSON *paths, *e;
+	const cJSON *paths;
 	const char *v;
-	int i = 0;
 
 	root = cJSON_Parse(text);
 	v = root ? json_str(root, "sha256") : NULL;
@@ -324,17 +334,7 @@ int manifest_parse(const char *text, const char *id, struct manifest *ret)
 	m.size = json_u64(root, "size");
 	m.files = json_u64(root, "files");
 	m.bytes = json_u64(root, "bytes");
-	m.paths = xcalloc((size_t)cJSON_GetArraySize(paths) + 1, sizeof(char *));
-	cJSON_ArrayForEach(e, paths)
-	{
-		if (!cJSON_IsString(e) || e->valuestring[0] != '/') {
-			manifest_done(&m);
-			return -EBADMSG;
-		}
-		m.paths[i++] = xstrdup(e->valuestring);
-	}
-	*ret = m;
-	return 0;
+	return manifest_take_paths(&m, paths, ret);
 }
 
 /* The id "latest" names; -ENOENT when there is none; repo_open()'s errors
