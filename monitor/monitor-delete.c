@@ -126,16 +126,13 @@ static void cjson_deletep(cJSON **p)
 	cJSON_Delete(*p);
 }
 
+/* The identity as the delete job passes it, less the cloud account,
+ * which status.json (readable by the workspace's users) does not show. */
 static cJSON *identity_json(const struct provider_identity *id)
 {
-	cJSON *o = cJSON_CreateObject();
+	cJSON *o = delete_job_identity_json(id);
 
-	cJSON_AddStringToObject(o, "provider", id->provider);
-	cJSON_AddStringToObject(o, "instance_id", id->instance_id);
-	cJSON_AddStringToObject(o, "region", id->region);
-	cJSON_AddStringToObject(o, "zone", id->zone);
-	cJSON_AddStringToObject(o, "hostname", id->hostname);
-	cJSON_AddStringToObject(o, "public_ipv4", id->public_ipv4);
+	cJSON_DeleteItemFromObject(o, "account");
 	return o;
 }
 

@@ -82,11 +82,11 @@ def proc_state(pid):
 
 
 def descendants(pid):
-    todo, seen = children(pid), []
-    while todo:
-        c = todo.pop()
+    pending, seen = children(pid), []
+    while pending:
+        c = pending.pop()
         seen.append(c)
-        todo += children(c)
+        pending += children(c)
     return seen
 
 
